@@ -1,0 +1,61 @@
+# churnops: `make demo` runs the end-to-end job on embedded defaults, `make test` runs the suite.
+# Both create .venv when missing and install what they need; run again, they skip what is done.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# One pinned torch, installed before anything else: on this machine the pin resolves to a local
+# CPU wheel, on a GPU cluster to the CUDA build. An open range would pull an unplanned build.
+TORCH_VERSION ?= 2.13.0
+EXTRAS ?= all,dev
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export RAY_AUTH_MODE ?= disabled
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export PYSPARK_PYTHON := $(abspath $(PY))
+
+.DEFAULT_GOAL := help
+.PHONY: help prereqs install demo test lint format typecheck bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+prereqs: ## check Python 3.11+ and Java 17+ (Java is needed by the spark engine)
+	@bash scripts/check-prereqs $(PYTHON)
+
+$(PY):
+	@bash scripts/check-prereqs $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv and install torch (pinned) and the project, editable
+
+demo: $(STAMP) ## run the end-to-end demo on embedded defaults
+	$(VENV)/bin/churnops demo
+
+test: $(STAMP) lint ## lint, then run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP) ## mypy on the packages
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) ## run every benchmark (writes docs/results/)
+	$(PY) scripts/benchmark features
+
+clean: ## remove the demo's working folder (.churnops) and caches
+	rm -rf .churnops .pytest_cache .ruff_cache

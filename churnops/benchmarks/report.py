@@ -1,0 +1,77 @@
+"""Write a benchmark's rows as a printed table, `docs/results/NAME.json` and `.md`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "results"
+
+
+def machine() -> str:
+    """A short description of this machine: CPU model, cores, memory, GPU if any."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    desc = f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            desc += f", {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return desc
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "| " + " | ".join(columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+def write_results(
+    name: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    title: str,
+    notes: list[str] = (),  # type: ignore[assignment]
+    results_dir: Path | None = None,
+) -> Path:
+    """Print the table and write NAME.json (rows + machine + date) and NAME.md; return the .md."""
+    out = Path(results_dir or RESULTS_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = {"machine": machine(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    json_rows = [{**r, **stamp} for r in rows]
+    (out / f"{name}.json").write_text(json.dumps(json_rows, indent=2, default=str) + "\n")
+    table = markdown_table(rows, columns)
+    md = [f"# {title}", "", f"Machine: {stamp['machine']}. Date: {stamp['date']}.", "", table]
+    if notes:
+        md += ["", *[f"- {n}" for n in notes]]
+    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    print(table)
+    for n in notes:
+        print(f"  {n}")
+    print(f"\nwrote {out / (name + '.json')} and {out / (name + '.md')}")
+    return out / f"{name}.md"

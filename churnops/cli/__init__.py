@@ -1,0 +1,30 @@
+"""The `churnops` command: each subcommand parses its inputs and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from churnops.cli import demo, features
+from churnops.config import ConfigError
+from churnops.data.sources import SourceError
+
+# Each module adds its subcommands; keep this list in the order `churnops --help` shows them.
+COMMANDS = [features, demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="churnops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ConfigError, SourceError, ValueError, FileNotFoundError) as exc:
+        print(f"churnops {args.command}: error: {exc}", file=sys.stderr)
+        return 2

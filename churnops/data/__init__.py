@@ -1,0 +1,1 @@
+"""Data: order sources, labels, feature definitions, engines and the feature store."""

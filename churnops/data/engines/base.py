@@ -1,0 +1,31 @@
+"""The engine protocol: a PySpark-API session plus Arrow in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+class Engine(Protocol):
+    """A DataFrame engine with the PySpark API."""
+
+    name: str
+    session: Any  # a SparkSession or a SQLFrame session
+
+    def read_parquet(self, path: str | Path) -> Any:
+        """A DataFrame over a Parquet file or folder."""
+        ...
+
+    def from_arrow(self, table: pa.Table) -> Any:
+        """A DataFrame holding an Arrow table."""
+        ...
+
+    def to_arrow(self, df: Any) -> pa.Table:
+        """Collect a DataFrame to Arrow."""
+        ...
+
+    def stop(self) -> None:
+        """Release the session (a no-op for sessions the engine did not create)."""
+        ...
