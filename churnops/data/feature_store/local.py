@@ -1,0 +1,366 @@
+"""The embedded feature store: Delta tables (delta-rs) under a root folder, one per feature table.
+
+`catalog.schema.table` lives at `ROOT/catalog/schema/table`. Every commit carries the table's
+feature metadata (keys, timeseries column, description, tags, creator) in its commit info, so the
+metadata travels with the Delta log. Writes are merges by key, validated before anything is
+written, retried on a concurrent-commit conflict.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import random
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from churnops.data.feature_store.base import (
+    FeatureFunction,
+    FeatureLookup,
+    FeatureStoreError,
+    FeatureTable,
+    FeatureTableNotFoundError,
+    as_list,
+    split_table_name,
+)
+from churnops.data.feature_store.frames import (
+    arrow_to_frame,
+    parquet_files_to_frame,
+    to_arrow,
+)
+from churnops.data.feature_store.validation import normalise_schema, validate_batch
+
+METADATA_KEY = "churnops.featureTable"
+WRITE_MODES = ("merge", "overwrite")
+
+
+class LocalFeatureStore:
+    """The `FeatureStore` protocol on Delta tables under `root`.
+
+    Args:
+        root: folder holding the tables.
+        engine: the engine whose DataFrames `read_table` returns when no DataFrame tells which
+            (created as duckdb on first use). `create_training_set` uses the caller's DataFrame's
+            own session.
+        max_commit_retries: how often a write is retried after losing a commit race.
+    """
+
+    def __init__(self, root: str | Path, engine: Any = None, max_commit_retries: int = 30):
+        self.root = Path(root)
+        self._engine = engine
+        self.max_commit_retries = max_commit_retries
+
+    # ---- paths and metadata -------------------------------------------------------------
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from churnops.data.engines import get_engine
+
+            self._engine = get_engine("duckdb")
+        return self._engine
+
+    def table_path(self, name: str) -> Path:
+        """Where the Delta table for `name` lives."""
+        return self.root.joinpath(*split_table_name(name))
+
+    def _open(self, name: str, version: int | None = None) -> DeltaTable:
+        path = self.table_path(name)
+        try:
+            return DeltaTable(str(path), version=version)
+        except TableNotFoundError:
+            raise FeatureTableNotFoundError(
+                f"feature table {name!r} does not exist (looked in {path})"
+            ) from None
+        except DeltaError as exc:
+            if version is not None:
+                raise FeatureStoreError(
+                    f"feature table {name!r}: cannot read version={version!r}: {exc}"
+                ) from None
+            raise
+
+    def _metadata(self, dt: DeltaTable, name: str) -> dict[str, Any]:
+        for commit in dt.history():
+            if METADATA_KEY in commit:
+                return json.loads(commit[METADATA_KEY])
+        raise FeatureStoreError(f"{name!r} is a Delta table but not a churnops feature table")
+
+    def _commit(self, meta: dict[str, Any], operation: str) -> CommitProperties:
+        return CommitProperties(
+            custom_metadata={METADATA_KEY: json.dumps(meta), "churnops.operation": operation},
+            max_commit_retries=self.max_commit_retries,
+        )
+
+    def list_tables(self) -> list[str]:
+        """Names of the feature tables under the root."""
+        if not self.root.is_dir():
+            return []
+        names = [
+            ".".join(log.parent.relative_to(self.root).parts)
+            for log in self.root.glob("*/*/*/_delta_log")
+        ]
+        return sorted(names)
+
+    def get_table(self, name: str) -> FeatureTable:
+        """The table's metadata: keys, timeseries column, features, description, tags, version."""
+        dt = self._open(name)
+        meta = self._metadata(dt, name)
+        schema = normalise_schema(pa.schema(dt.schema().to_arrow()))
+        keys = meta["primary_keys"] + (
+            [meta["timeseries_column"]] if meta["timeseries_column"] else []
+        )
+        last = dt.history(1)[0]
+        return FeatureTable(
+            name=name,
+            path=str(self.table_path(name)),
+            primary_keys=meta["primary_keys"],
+            timeseries_column=meta["timeseries_column"],
+            partition_columns=meta["partition_columns"],
+            description=meta["description"],
+            tags=meta["tags"],
+            created_by=meta["created_by"],
+            created_at=meta["created_at"],
+            features=[c for c in schema.names if c not in keys],
+            schema={f.name: str(f.type) for f in schema},
+            version=dt.version(),
+            updated_at=datetime.fromtimestamp(last["timestamp"] / 1000, UTC).isoformat(),
+        )
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """One dict per version, newest first: version, timestamp, operation, rows written."""
+        out = []
+        for c in self._open(name).history():
+            metrics = c.get("operationMetrics", {})
+            out.append(
+                {
+                    "version": c["version"],
+                    "timestamp": datetime.fromtimestamp(c["timestamp"] / 1000, UTC).isoformat(),
+                    "operation": c.get("churnops.operation", c.get("operation")),
+                    "rows": metrics.get("num_added_rows", metrics.get("num_output_rows")),
+                }
+            )
+        return out
+
+    # ---- create, write, read, drop ------------------------------------------------------
+
+    def create_table(
+        self,
+        name: str,
+        primary_keys: str | list[str],
+        df: Any = None,
+        schema: Any = None,
+        timeseries_column: str | None = None,
+        partition_columns: str | list[str] | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> FeatureTable:
+        """Create a feature table from `df` (written as version 0) or an empty one from `schema`.
+
+        Raises:
+            FeatureStoreError: the name is taken or malformed, neither df nor schema is given, a
+                key is missing, or `df` fails validation (nothing is created then).
+        """
+        path = self.table_path(name)
+        keys = as_list(primary_keys)
+        parts = as_list(partition_columns)
+        if not keys:
+            raise FeatureStoreError(f"table {name!r}: primary_keys={primary_keys!r}: need one+")
+        if timeseries_column in keys:
+            raise FeatureStoreError(
+                f"table {name!r}: timeseries_column={timeseries_column!r} is also a primary key; "
+                "list it only as timeseries_column"
+            )
+        if DeltaTable.is_deltatable(str(path)):
+            raise FeatureStoreError(f"feature table {name!r} already exists ({path})")
+        if df is None and schema is None:
+            raise FeatureStoreError(f"table {name!r}: give df or schema to create it")
+        key_columns = keys + ([timeseries_column] if timeseries_column else [])
+        if df is not None:
+            batch = validate_batch(
+                to_arrow(df), table=name, key_columns=key_columns, table_schema=None
+            )
+            arrow_schema = batch.schema
+        else:
+            batch, arrow_schema = None, _arrow_schema(schema)
+            missing = [k for k in key_columns if k not in arrow_schema.names]
+            if missing:
+                raise FeatureStoreError(f"table {name!r}: schema lacks key column(s) {missing}")
+        bad_parts = [p for p in parts if p not in arrow_schema.names]
+        if bad_parts:
+            raise FeatureStoreError(
+                f"table {name!r}: partition_columns {bad_parts} are not columns of the table"
+            )
+        meta = {
+            "name": name,
+            "primary_keys": keys,
+            "timeseries_column": timeseries_column,
+            "partition_columns": parts,
+            "description": description,
+            "tags": dict(tags or {}),
+            "created_by": getpass.getuser(),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        commit = self._commit(meta, "CREATE TABLE")
+        if batch is not None:
+            write_deltalake(
+                str(path), batch, mode="error", partition_by=parts or None, name=name,
+                description=description, commit_properties=commit,
+            )  # fmt: skip
+        else:
+            DeltaTable.create(
+                str(path), normalise_schema(arrow_schema), mode="error",
+                partition_by=parts or None, name=name, description=description,
+                commit_properties=commit,
+            )  # fmt: skip
+        return self.get_table(name)
+
+    def write_table(self, name: str, df: Any, mode: str = "merge") -> int:
+        """Upsert `df` into the table by its keys (`merge`), or replace its rows (`overwrite`).
+
+        New columns become new features; rows absent from `df` are kept (merge). The batch is
+        validated first: on error nothing is written. A lost commit race is retried.
+
+        Returns:
+            The Delta version the write created.
+        """
+        if mode not in WRITE_MODES:
+            raise FeatureStoreError(f"write_table mode={mode!r}: expected one of {WRITE_MODES}")
+        dt = self._open(name)
+        meta = self._metadata(dt, name)
+        key_columns = meta["primary_keys"] + (
+            [meta["timeseries_column"]] if meta["timeseries_column"] else []
+        )
+        batch = validate_batch(
+            to_arrow(df),
+            table=name,
+            key_columns=key_columns,
+            table_schema=pa.schema(dt.schema().to_arrow()),
+        )
+        commit = self._commit(meta, f"WRITE {mode.upper()}")
+        for attempt in range(self.max_commit_retries + 1):
+            try:
+                if mode == "overwrite":
+                    write_deltalake(
+                        dt, batch, mode="overwrite", schema_mode="merge", commit_properties=commit
+                    )
+                else:
+                    self._merge(dt, batch, key_columns, commit)
+                return DeltaTable(str(self.table_path(name))).version()
+            except (CommitFailedError, DeltaError) as exc:
+                if not _is_conflict(exc) or attempt == self.max_commit_retries:
+                    raise
+                # Another writer committed first: reload and redo the merge on its result.
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                dt = DeltaTable(str(self.table_path(name)))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _merge(
+        dt: DeltaTable, batch: pa.Table, key_columns: list[str], commit: CommitProperties
+    ) -> None:
+        on = " AND ".join(f"t.{k} = s.{k}" for k in key_columns)
+        values = {c: f"s.{c}" for c in batch.column_names}
+        updates = {c: v for c, v in values.items() if c not in key_columns}
+        merger = dt.merge(
+            batch, on, source_alias="s", target_alias="t", merge_schema=True,
+            commit_properties=commit,
+        )  # fmt: skip
+        if updates:
+            merger = merger.when_matched_update(updates)
+        merger.when_not_matched_insert(values).execute()
+
+    def read_table_arrow(
+        self, name: str, version: int | None = None, as_of_delta_timestamp: Any = None
+    ) -> pa.Table:
+        """The table's rows as Arrow, at the latest version or as of a version or time."""
+        return self._open_as_of(name, version, as_of_delta_timestamp).to_pyarrow_table()
+
+    def read_table(
+        self,
+        name: str,
+        version: int | None = None,
+        as_of_delta_timestamp: Any = None,
+        like: Any = None,
+    ) -> Any:
+        """The table as a DataFrame in the session of `like` (default: the store's engine).
+
+        Args:
+            name: the feature table.
+            version: a Delta version to read (time travel).
+            as_of_delta_timestamp: a datetime or ISO string; reads the version current then.
+            like: a DataFrame, session or engine whose session the result belongs to.
+        """
+        dt = self._open_as_of(name, version, as_of_delta_timestamp)
+        like = like if like is not None else self.engine
+        columns = normalise_schema(pa.schema(dt.schema().to_arrow())).names
+        files = [u.removeprefix("file://") for u in dt.file_uris()]
+        if files and not dt.metadata().partition_columns:
+            return parquet_files_to_frame(like, files, columns)
+        # Partition values live in the log, not the files: let delta-rs assemble the rows.
+        return arrow_to_frame(like, dt.to_pyarrow_table())
+
+    def _open_as_of(self, name: str, version: int | None, timestamp: Any) -> DeltaTable:
+        if version is not None and timestamp is not None:
+            raise FeatureStoreError("give version or as_of_delta_timestamp, not both")
+        dt = self._open(name, version=version)
+        if timestamp is not None:
+            try:
+                dt.load_as_version(timestamp)
+            except Exception as exc:
+                raise FeatureStoreError(
+                    f"feature table {name!r}: no version as of {timestamp!r}: {exc}"
+                ) from None
+        return dt
+
+    def drop_table(self, name: str) -> None:
+        """Delete the table and its files (published online copies are left alone)."""
+        self._open(name)
+        shutil.rmtree(self.table_path(name))
+
+    # ---- training sets and publishing --------------------------------------------------
+
+    def create_training_set(
+        self,
+        df: Any,
+        feature_lookups: list[FeatureLookup | FeatureFunction],
+        label: str | list[str] | None,
+        exclude_columns: list[str] | None = None,
+    ) -> Any:
+        """A `LocalTrainingSet`: the lookups' features joined onto `df`, point-in-time where a
+        lookup has a `timestamp_lookup_key` and its table a timeseries column."""
+        from churnops.data.feature_store.training_set import LocalTrainingSet
+
+        return LocalTrainingSet(self, df, list(feature_lookups), label, exclude_columns or [])
+
+    def publish_table(self, name: str, online_store: Any, mode: str = "incremental") -> Any:
+        """Copy the latest row per key to `online_store`; see `publish.publish_table`."""
+        from churnops.data.feature_store.publish import publish_table
+
+        return publish_table(self, name, online_store, mode=mode)
+
+
+def _is_conflict(exc: Exception) -> bool:
+    if isinstance(exc, CommitFailedError):
+        return True
+    text = str(exc).lower()
+    return "conflict" in text or "concurrent" in text or "version already exists" in text
+
+
+def _arrow_schema(schema: Any) -> pa.Schema:
+    if isinstance(schema, pa.Schema):
+        return schema
+    if type(schema).__module__.startswith("pyspark."):  # a StructType
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        return to_arrow_schema(schema)
+    raise FeatureStoreError(
+        f"schema: expected a pyarrow.Schema or pyspark StructType, got {type(schema).__qualname__}"
+    )

@@ -1,0 +1,86 @@
+"""Time-series feature tables: the customer features computed at many cutoffs, keyed by
+(`customer_id`, `as_of`), so point-in-time lookups can pick the snapshot a label row may see."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from churnops.data.engines.api import dataframe_api
+from churnops.data.feature_store.base import FeatureStoreError, FeatureTable
+from churnops.data.feature_store.frames import to_arrow
+from churnops.data.features.customer import compute_customer_features
+
+ENTITY_KEY = "customer_id"
+TIMESERIES_COLUMN = "as_of"
+
+
+def month_ends(start: date, end: date) -> list[date]:
+    """Every month's last day from `start`'s month up to and including `end`."""
+    if end < start:
+        raise FeatureStoreError(f"month_ends: end={end} is before start={start}")
+    out, year, month = [], start.year, start.month
+    while True:
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        if last > end:
+            return out
+        out.append(last)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def order_span(orders: Any) -> tuple[date, date]:
+    """The first and last order dates of an orders DataFrame."""
+    F, _ = dataframe_api(orders)
+    row = orders.agg(F.min("order_date").alias("lo"), F.max("order_date").alias("hi")).collect()[0]
+    return row["lo"], row["hi"]
+
+
+def compute_snapshots(orders: Any, cutoffs: list[date]) -> pa.Table:
+    """Customer features at each cutoff, stacked: columns `customer_id`, `as_of`, features."""
+    if not cutoffs:
+        raise FeatureStoreError("cutoffs: expected at least one date")
+    parts = [to_arrow(compute_customer_features(orders, c)) for c in cutoffs]
+    return pa.concat_tables(parts).sort_by(
+        [(ENTITY_KEY, "ascending"), (TIMESERIES_COLUMN, "ascending")]
+    )
+
+
+def write_snapshots(
+    store: Any, name: str, snapshots: pa.Table, description: str | None = None
+) -> FeatureTable:
+    """Create the time-series table from `snapshots`, or merge them into it when it exists."""
+    if name in store.list_tables():
+        store.write_table(name, snapshots)
+        return store.get_table(name)
+    return store.create_table(
+        name,
+        primary_keys=ENTITY_KEY,
+        df=snapshots,
+        timeseries_column=TIMESERIES_COLUMN,
+        description=description,
+        tags={"entity": "customer", "source": "churnops.data.features"},
+    )
+
+
+def build_monthly_table(
+    store: Any, name: str, orders: Any, until: date | None = None
+) -> FeatureTable:
+    """Monthly snapshots (every month end from the first order to `until` or the last order).
+
+    Args:
+        store: a `LocalFeatureStore` (or any store with the same calls).
+        name: the time-series feature table.
+        orders: the engine's DataFrame of canonical orders.
+        until: last cutoff allowed; default the last order date.
+    """
+    first, last = order_span(orders)
+    cutoffs = month_ends(first, until or last)
+    return write_snapshots(
+        store,
+        name,
+        compute_snapshots(orders, cutoffs),
+        description=f"customer features at month ends {cutoffs[0]}..{cutoffs[-1]}",
+    )
