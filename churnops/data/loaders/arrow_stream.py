@@ -1,0 +1,222 @@
+"""Streaming for data larger than memory: a torch `IterableDataset` over Parquet row groups."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from churnops.data.loaders.base import (
+    Batch,
+    EpochLoader,
+    check_schema,
+    cut_batches,
+    parquet_files,
+    table_to_arrays,
+)
+
+
+@dataclass(frozen=True)
+class ReadUnit:
+    """One piece of work: rows [start, stop) of one row group of one file."""
+
+    file: int
+    row_group: int
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
+def plan_units(files: Sequence[Path], min_units: int) -> list[ReadUnit]:
+    """Row groups from the files' footers, split into row ranges when there are too few.
+
+    Sharding is by unit, so there must be at least one per reader (rank x worker); with fewer
+    row groups than readers each row group is cut into equal row ranges (read whole, sliced).
+    """
+    groups: list[tuple[int, int, int]] = []
+    for i, f in enumerate(files):
+        meta = pq.ParquetFile(f).metadata
+        groups += [(i, g, meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
+    groups = [g for g in groups if g[2] > 0]
+    parts = max(1, -(-min_units // max(1, len(groups))))
+    units = []
+    for i, g, rows in groups:
+        bounds = np.linspace(0, rows, min(parts, rows) + 1).astype(int)
+        units += [ReadUnit(i, g, int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+    return units
+
+
+class ArrowStreamDataset(IterableDataset):
+    """Parquet row groups to `(x, y)` batches, sharded by rank and by DataLoader worker.
+
+    Every epoch the units are put in one order (shuffled by seed and epoch, equal on every rank)
+    and dealt round-robin to the `world_size x num_workers` readers; a reader streams its units,
+    converts each to arrays column by column and cuts batches out of a bounded shuffle buffer.
+    All ranks must use the same `num_workers`.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        units: Sequence[ReadUnit],
+        feature_columns: Sequence[str],
+        label_column: str,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        shuffle_buffer_rows: int,
+        epoch_seed: int,
+        rank: int,
+        world_size: int,
+    ) -> None:
+        super().__init__()
+        self.files = [str(f) for f in files]
+        self.units = list(units)
+        self.feature_columns = list(feature_columns)
+        self.label_column = label_column
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.shuffle_buffer_rows = shuffle_buffer_rows
+        self.epoch_seed = epoch_seed
+        self.rank = rank
+        self.world_size = world_size
+
+    def reader_units(self, worker: int, num_workers: int) -> list[ReadUnit]:
+        """The units that reader (this rank, `worker`) reads this epoch, in order."""
+        order = list(self.units)
+        if self.shuffle:
+            perm = np.random.default_rng(self.epoch_seed).permutation(len(order))
+            order = [order[i] for i in perm]
+        reader = self.rank * num_workers + worker
+        return order[reader :: self.world_size * num_workers]
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        units = self.reader_units(worker, num_workers)
+        rng = None
+        if self.shuffle:
+            rng = np.random.default_rng([self.epoch_seed, self.rank, worker])
+        batches = cut_batches(
+            self._read(units), self.batch_size, rng=rng, buffer_rows=self.shuffle_buffer_rows
+        )
+        for x, y in batches:
+            if info is not None:
+                # A view would send its whole buffer to the main process; copy the batch only.
+                x, y = x.copy(), y.copy()
+            yield torch.from_numpy(x), torch.from_numpy(y)
+
+    def _read(self, units: Sequence[ReadUnit]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        handles: dict[int, pq.ParquetFile] = {}
+        columns = [*self.feature_columns, self.label_column]
+        for u in units:
+            if u.file not in handles:
+                handles[u.file] = pq.ParquetFile(self.files[u.file])
+            table = handles[u.file].read_row_group(u.row_group, columns=columns)
+            if u.start or u.stop < table.num_rows:
+                table = table.slice(u.start, u.rows)
+            yield table_to_arrays(table, self.feature_columns, self.label_column)
+
+
+class ArrowStreamLoader(EpochLoader):
+    """The streaming loader: `ArrowStreamDataset` behind a `DataLoader` with `batch_size=None`.
+
+    The DataLoader adds worker processes and pinned memory only; batches are already cut, so
+    there is no per-row collate.
+
+    Args:
+        path, feature_columns, label_column, batch_size, shuffle, seed, rank, world_size,
+            device: see `churnops.data.loaders.make_loader`.
+        num_workers: DataLoader worker processes that read and convert row groups (0: in the
+            training process).
+        shuffle_buffer_rows: rows held and shuffled together (bounds the memory per reader).
+        prefetch_factor: batches each worker keeps ready.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        feature_columns: Sequence[str],
+        label_column: str,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: str = "cpu",
+        num_workers: int = 0,
+        shuffle_buffer_rows: int = 262_144,
+        prefetch_factor: int = 4,
+    ) -> None:
+        super().__init__(
+            feature_columns,
+            label_column,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            device=device,
+        )
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers={num_workers!r}: expected an integer >= 0")
+        if not isinstance(shuffle_buffer_rows, int) or shuffle_buffer_rows < 0:
+            raise ValueError(
+                f"shuffle_buffer_rows={shuffle_buffer_rows!r}: expected an integer >= 0"
+            )
+        self.num_workers = num_workers
+        self.shuffle_buffer_rows = shuffle_buffer_rows
+        self.prefetch_factor = prefetch_factor
+        self.files = parquet_files(path)
+        for f in self.files:
+            check_schema(pq.read_schema(f), self.columns, str(f))
+        self.units = plan_units(self.files, world_size * max(1, num_workers))
+
+    def dataset(self, epoch: int) -> ArrowStreamDataset:
+        """The dataset for one epoch (its seed fixes the unit order and the shuffles)."""
+        return ArrowStreamDataset(
+            self.files,
+            self.units,
+            self.feature_columns,
+            self.label_column,
+            self.batch_size,
+            shuffle=self.shuffle,
+            shuffle_buffer_rows=self.shuffle_buffer_rows,
+            epoch_seed=self.epoch_seed(epoch),
+            rank=self.rank,
+            world_size=self.world_size,
+        )
+
+    @property
+    def num_rows(self) -> int:
+        """Rows this rank sees per epoch (the same in every epoch only without shuffle)."""
+        ds = self.dataset(self.epoch)
+        workers = max(1, self.num_workers)
+        return sum(u.rows for w in range(workers) for u in ds.reader_units(w, workers))
+
+    def __iter__(self) -> Iterator[Batch]:
+        ds = self.dataset(self.next_epoch())
+        cuda = torch.device(self.device).type == "cuda"
+        loader = DataLoader(
+            ds,
+            batch_size=None,
+            num_workers=self.num_workers,
+            pin_memory=cuda,
+            prefetch_factor=self.prefetch_factor if self.num_workers else None,
+        )
+        for x, y in loader:
+            if cuda:
+                x = x.to(self.device, non_blocking=True)
+                y = y.to(self.device, non_blocking=True)
+            yield x, y

@@ -1,0 +1,129 @@
+"""The fast path: the training set read once into tensors, GPU-resident when it fits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from os import PathLike
+
+import pyarrow.parquet as pq
+import torch
+
+from churnops.data.loaders.base import (
+    Batch,
+    EpochLoader,
+    check_schema,
+    parquet_files,
+    table_to_arrays,
+)
+
+# Share of the GPU's free memory the resident copy may take; the rest is left to the model,
+# activations and the optimiser state.
+GPU_MEMORY_SHARE = 0.5
+
+
+class InMemoryLoader(EpochLoader):
+    """Batches by index into resident tensors: one permutation per epoch, no per-row Python.
+
+    Every rank holds the whole table and draws the same permutation of all rows, then takes
+    every `world_size`-th position from `rank`: ranks see disjoint rows that cover the table,
+    and the global shuffle changes which rows each rank sees from one epoch to the next.
+
+    Args:
+        path, feature_columns, label_column, batch_size, shuffle, seed, rank, world_size,
+            device: see `churnops.data.loaders.make_loader`.
+        drop_last: drop this rank's last, short batch.
+        resident: `auto` keeps the tensors on `device` when it is a GPU and they take at most
+            `GPU_MEMORY_SHARE` of its free memory (else pinned host memory, copied per batch);
+            `device` forces that; `host` keeps them in host memory.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        feature_columns: Sequence[str],
+        label_column: str,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: str = "cpu",
+        drop_last: bool = False,
+        resident: str = "auto",
+    ) -> None:
+        super().__init__(
+            feature_columns,
+            label_column,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            device=device,
+        )
+        if resident not in ("auto", "device", "host"):
+            raise ValueError(f"resident={resident!r}: expected 'auto', 'device' or 'host'")
+        self.drop_last = drop_last
+        files = parquet_files(path)
+        check_schema(pq.read_schema(files[0]), self.columns, str(files[0]))
+        table = pq.ParquetDataset(files).read(columns=self.columns)
+        x, y = table_to_arrays(table, self.feature_columns, self.label_column)
+        del table
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.num_rows_total = len(self.y)
+        self.on_device = self._place(resident)
+
+    def _place(self, resident: str) -> bool:
+        dev = torch.device(self.device)
+        if dev.type != "cuda" or resident == "host":
+            if dev.type == "cuda":
+                self.x, self.y = self.x.pin_memory(), self.y.pin_memory()
+            return dev.type == "cpu"
+        need = self.x.nbytes + self.y.nbytes
+        free, _ = torch.cuda.mem_get_info(dev)
+        if resident == "auto" and need > GPU_MEMORY_SHARE * free:
+            self.x, self.y = self.x.pin_memory(), self.y.pin_memory()
+            return False
+        self.x, self.y = self.x.to(dev), self.y.to(dev)
+        return True
+
+    @property
+    def num_rows(self) -> int:
+        """Rows this rank sees per epoch."""
+        return len(range(self.rank, self.num_rows_total, self.world_size))
+
+    def __len__(self) -> int:
+        """Batches this rank yields per epoch."""
+        n = self.num_rows
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        epoch = self.next_epoch()
+        n, b = self.num_rows_total, self.batch_size
+        if not self.shuffle and self.world_size == 1:
+            # Contiguous slices are views: no gather at all.
+            stop = n - n % b if self.drop_last else n
+            for start in range(0, stop, b):
+                yield self._deliver(self.x[start : start + b], self.y[start : start + b])
+            return
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.epoch_seed(epoch))
+            order = torch.randperm(n, generator=gen)
+        else:
+            order = torch.arange(n)
+        mine = order[self.rank :: self.world_size]
+        if self.on_device:
+            mine = mine.to(self.x.device)
+        stop = len(mine) - len(mine) % b if self.drop_last else len(mine)
+        for start in range(0, stop, b):
+            idx = mine[start : start + b]
+            yield self._deliver(self.x.index_select(0, idx), self.y.index_select(0, idx))
+
+    def _deliver(self, x: torch.Tensor, y: torch.Tensor) -> Batch:
+        if self.on_device:
+            return x, y
+        # Host copy of a GPU run: the gathered batch is pinned memory, so the copy is async.
+        if not x.is_pinned():
+            x, y = x.pin_memory(), y.pin_memory()
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
