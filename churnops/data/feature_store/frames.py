@@ -73,7 +73,7 @@ def parquet_files_to_frame(like: Any, files: list[str], columns: list[str]) -> A
     if frame_kind(session) == "duckdb":
         name = f"churnops_fs_{next(_views)}"
         cols = ", ".join(_quote(c) for c in columns)
-        session._conn.execute(
+        session._cur.execute(
             f"CREATE OR REPLACE VIEW {name} AS SELECT {cols} "
             f"FROM read_parquet({files!r}, union_by_name = true)"
         )
@@ -86,8 +86,8 @@ def _duckdb_view(session: Any, table: pa.Table) -> Any:
     # A named view over the registered Arrow object: SQLFrame resolves columns through the
     # catalog, which lists views.
     name = f"churnops_fs_{next(_views)}"
-    session._conn.register(f"{name}_arrow", table)
-    session._conn.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_arrow")
+    session._cur.register(f"{name}_arrow", table)
+    session._cur.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_arrow")
     return session.table(name)
 
 
