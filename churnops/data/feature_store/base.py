@@ -86,7 +86,7 @@ class FeatureLookup:
         timestamp_lookup_key: the DataFrame column holding each row's time; makes the lookup
             point-in-time (latest feature row at or before that time).
         lookback_window: how far back a feature row may be to count (needs timestamp_lookup_key).
-        default_values: feature name -> value used when no feature row matches.
+        default_values: output name (after renaming) -> value used when no feature row matches.
     """
 
     table_name: str
@@ -115,6 +115,21 @@ class FeatureLookup:
             if self.timestamp_lookup_key is None:
                 raise FeatureStoreError(
                     f"FeatureLookup({self.table_name}).lookback_window needs timestamp_lookup_key"
+                )
+
+        renames = self.rename_outputs or {}
+        outputs = [renames.get(f, f) for f in as_list(self.feature_names)]
+        for key in self.default_values or {}:
+            # As on Databricks: defaults are keyed by the output (renamed) name.
+            if key in renames:
+                raise FeatureStoreError(
+                    f"FeatureLookup({self.table_name}).default_values: {key!r} is renamed to "
+                    f"{renames[key]!r}; key its default by the renamed name"
+                )
+            if outputs and key not in outputs:
+                raise FeatureStoreError(
+                    f"FeatureLookup({self.table_name}).default_values: {key!r} is not among the "
+                    f"looked-up features {outputs}"
                 )
 
     @property

@@ -123,7 +123,12 @@ class LocalTrainingSet:
             raise FeatureStoreError(
                 f"{where}: output column(s) {clash} already exist in df; use rename_outputs"
             )
-        defaults = {outputs[k]: v for k, v in (lookup.default_values or {}).items() if k in outputs}
+        defaults = dict(lookup.default_values or {})
+        unknown = [k for k in defaults if k not in outputs.values()]
+        if unknown:
+            raise FeatureStoreError(
+                f"{where}.default_values: {unknown} are not output columns of the lookup"
+            )
         features = self.store.read_table(lookup.table_name, version=table.version, like=df)
         return join_features(
             df,

@@ -114,7 +114,7 @@ def test_lookup_options(ts_store, duckdb_engine):
         feature_names=["x"],
         rename_outputs={"x": "snapshot_day"},
         timestamp_lookup_key="cutoff",
-        default_values={"x": -1.0},
+        default_values={"snapshot_day": -1.0},  # keyed by the output name, as on Databricks
     )
     out = collect(ts_store.create_training_set(labels, [lookup], "churn").load_df())
     assert [r["snapshot_day"] for r in out] == [20200229.0, -1.0]
@@ -168,5 +168,7 @@ def test_bad_lookups_name_the_problem(ts_store, duckdb_engine, lookup, message):
 def test_lookup_arguments_are_checked():
     with pytest.raises(FeatureStoreError, match="three-level"):
         FeatureLookup("features", "customer_id")
+    with pytest.raises(FeatureStoreError, match="renamed"):
+        FeatureLookup(TABLE, "customer_id", rename_outputs={"x": "y"}, default_values={"x": 0})
     with pytest.raises(FeatureStoreError, match="needs timestamp_lookup_key"):
         FeatureLookup(TABLE, "customer_id", lookback_window=timedelta(days=1))

@@ -1,0 +1,196 @@
+"""`DatabricksFeatureStore`: the same `FeatureStore` calls over the official Databricks client.
+
+It needs `databricks-feature-engineering` (imported lazily, on Databricks runtimes it is
+preinstalled) and a workspace. Our `FeatureLookup` / `FeatureFunction` objects are translated to
+the client's, so user code written against churnops runs unchanged on Databricks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from churnops.data.feature_store.base import (
+    FeatureFunction,
+    FeatureLookup,
+    FeatureStoreError,
+    FeatureTable,
+    as_list,
+    split_table_name,
+)
+
+INSTALL_HINT = (
+    "the databricks backend needs the official client: pip install databricks-feature-engineering "
+    "(preinstalled on Databricks ML runtimes; it pins protobuf<7, so install it in its own env)"
+)
+
+
+def client_module() -> Any:
+    """`databricks.feature_engineering`, or an error that says how to get it."""
+    try:
+        import databricks.feature_engineering as fe
+    except ImportError as exc:
+        raise ImportError(f"{INSTALL_HINT} ({exc})") from exc
+    return fe
+
+
+def to_client_lookup(item: FeatureLookup | FeatureFunction, fe: Any) -> Any:
+    """Our lookup or function as the client's object (only the arguments that are set)."""
+    if isinstance(item, FeatureFunction):
+        return fe.FeatureFunction(
+            udf_name=item.udf_name,
+            input_bindings=dict(item.input_bindings),
+            output_name=item.output_name,
+        )
+    kwargs: dict[str, Any] = {"table_name": item.table_name, "lookup_key": item.lookup_key}
+    for arg in (
+        "feature_names",
+        "rename_outputs",
+        "timestamp_lookup_key",
+        "lookback_window",
+        "default_values",
+    ):
+        value = getattr(item, arg)
+        if value is not None:
+            kwargs[arg] = value
+    return fe.FeatureLookup(**kwargs)
+
+
+def from_client_table(table: Any) -> FeatureTable:
+    """The client's FeatureTable as ours (same fields, names as in `get_table`)."""
+    timestamp_keys = list(getattr(table, "timestamp_keys", None) or [])
+    keys = [k for k in table.primary_keys if k not in timestamp_keys]
+    created = getattr(table, "creation_timestamp", None)
+    features = [f for f in (table.features or []) if f not in keys + timestamp_keys]
+    return FeatureTable(
+        name=table.name,
+        path=getattr(table, "table_id", "") or "",
+        primary_keys=keys,
+        timeseries_column=timestamp_keys[0] if timestamp_keys else None,
+        partition_columns=list(table.partition_columns or []),
+        description=table.description,
+        tags=dict(getattr(table, "tags", None) or {}),
+        created_by="",
+        created_at=datetime.fromtimestamp(created / 1000).isoformat() if created else "",
+        features=features,
+        schema={},
+        version=-1,  # the Unity Catalog table's version is not part of the client's metadata
+    )
+
+
+class DatabricksFeatureStore:
+    """The `FeatureStore` protocol on a Databricks workspace (Unity Catalog feature tables).
+
+    Args:
+        client: a `FeatureEngineeringClient`; created on first use when not given.
+        spark: the SparkSession for `read_table(version=...)`; the active one by default.
+    """
+
+    def __init__(self, client: Any = None, spark: Any = None):
+        self._client = client
+        self._spark = spark
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = client_module().FeatureEngineeringClient()
+        return self._client
+
+    def _lookups(self, items: list[FeatureLookup | FeatureFunction]) -> list[Any]:
+        fe = client_module()
+        return [to_client_lookup(item, fe) for item in items]
+
+    def create_table(
+        self,
+        name: str,
+        primary_keys: str | list[str],
+        df: Any = None,
+        schema: Any = None,
+        timeseries_column: str | None = None,
+        partition_columns: str | list[str] | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> FeatureTable:
+        split_table_name(name)
+        keys = as_list(primary_keys)
+        # On Databricks the timeseries column is also one of the primary keys.
+        if timeseries_column and timeseries_column not in keys:
+            keys = [*keys, timeseries_column]
+        table = self.client.create_table(
+            name=name,
+            primary_keys=keys,
+            df=df,
+            schema=schema,
+            timeseries_column=timeseries_column,
+            partition_columns=as_list(partition_columns) or None,
+            description=description,
+            tags=tags,
+        )
+        return from_client_table(table)
+
+    def write_table(self, name: str, df: Any, mode: str = "merge") -> None:
+        if mode not in ("merge", "overwrite"):
+            raise FeatureStoreError(f"write_table mode={mode!r}: expected merge or overwrite")
+        self.client.write_table(name=name, df=df, mode=mode)
+
+    def read_table(
+        self, name: str, version: int | None = None, as_of_delta_timestamp: Any = None
+    ) -> Any:
+        if version is not None and as_of_delta_timestamp is not None:
+            raise FeatureStoreError("give version or as_of_delta_timestamp, not both")
+        if version is not None:
+            # The client reads by timestamp only; Delta time travel by version goes through Spark.
+            spark = self._spark or _active_spark()
+            return spark.read.option("versionAsOf", int(version)).table(name)
+        if as_of_delta_timestamp is not None:
+            return self.client.read_table(
+                name=name, as_of_delta_timestamp=str(as_of_delta_timestamp)
+            )
+        return self.client.read_table(name=name)
+
+    def get_table(self, name: str) -> FeatureTable:
+        return from_client_table(self.client.get_table(name=name))
+
+    def drop_table(self, name: str) -> None:
+        self.client.drop_table(name=name)
+
+    def create_training_set(
+        self,
+        df: Any,
+        feature_lookups: list[FeatureLookup | FeatureFunction],
+        label: str | list[str] | None,
+        exclude_columns: list[str] | None = None,
+    ) -> Any:
+        """The client's TrainingSet (its `load_df()` returns a pyspark DataFrame)."""
+        return self.client.create_training_set(
+            df=df,
+            feature_lookups=self._lookups(feature_lookups),
+            label=label,
+            exclude_columns=exclude_columns or [],
+        )
+
+    def publish_table(self, name: str, online_store: Any, mode: str = "merge") -> Any:
+        """Publish through the client; `online_store` is the client's online store spec."""
+        return self.client.publish_table(
+            source_table_name=name, online_store=online_store, mode=mode
+        )
+
+    def log_model(self, model: Any, artifact_path: str, flavor: Any, training_set: Any, **kw: Any):
+        """Log a model with its feature spec so `score_batch` looks features up by itself."""
+        return self.client.log_model(
+            model=model, artifact_path=artifact_path, flavor=flavor, training_set=training_set, **kw
+        )
+
+    def score_batch(self, model_uri: str, df: Any, result_type: str = "double") -> Any:
+        return self.client.score_batch(model_uri=model_uri, df=df, result_type=result_type)
+
+
+def _active_spark() -> Any:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise FeatureStoreError(
+            "read_table(version=...) on Databricks needs an active SparkSession"
+        )
+    return spark
