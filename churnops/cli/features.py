@@ -1,19 +1,24 @@
-"""`churnops features ...`: build customer features and labels as of a cutoff."""
+"""`churnops features ...`: build features into a feature table; list, describe, publish."""
 
 from __future__ import annotations
 
 import argparse
 
+import pyarrow.parquet as pq
+
 from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
+from churnops.data.feature_store.config import FeatureStoreConfig
 from churnops.data.features.build import FeaturesBuild, FeaturesJobConfig, build_features
 
 DEFAULT_CONFIG = CONFIG_DIR / "features" / "cdnow.yaml"
+DEFAULT_STORE_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     features = sub.add_parser("features", help="build and inspect customer features")
     fsub = features.add_subparsers(dest="features_command", required=True)
+
     build = fsub.add_parser("build", help="compute features and labels as of a cutoff")
     build.add_argument("--config", default=str(DEFAULT_CONFIG), help="features job YAML")
     build.add_argument(
@@ -24,8 +29,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--horizon", type=int, help="label horizon in days")
     build.add_argument("--engine", help="duckdb | spark")
     build.add_argument("--output-dir", help="where features, labels and clean orders go")
+    build.add_argument(
+        "--table", help="feature table to merge the snapshot into (default: features_table)"
+    )
+    build.add_argument("--no-store", action="store_true", help="write Parquet files only")
+    _store_args(build)
     build.add_argument("overrides", nargs="*", help="config overrides, e.g. source.seed=3")
     build.set_defaults(run=run_build)
+
+    ls = fsub.add_parser("ls", help="list the feature tables")
+    _store_args(ls)
+    ls.set_defaults(run=run_ls)
+
+    describe = fsub.add_parser("describe", help="show a feature table's metadata and versions")
+    describe.add_argument("name", help="catalog.schema.table")
+    _store_args(describe)
+    describe.set_defaults(run=run_describe)
+
+    publish = fsub.add_parser("publish", help="copy the latest row per key to the online store")
+    publish.add_argument("name", help="catalog.schema.table")
+    publish.add_argument("--mode", choices=["incremental", "full"], default="incremental")
+    publish.add_argument("--online", choices=["sqlite", "redis"], help="online store kind")
+    _store_args(publish)
+    publish.set_defaults(run=run_publish)
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store-config", default=str(DEFAULT_STORE_CONFIG), help="feature store YAML"
+    )
+    parser.add_argument("--root", help="feature store root folder")
+
+
+def store_config(args: argparse.Namespace) -> FeatureStoreConfig:
+    """The feature store config from its YAML and the flags."""
+    overrides = [f"root={args.root}"] if args.root else []
+    if getattr(args, "online", None):
+        overrides.append(f"online.kind={args.online}")
+    return load_config(FeatureStoreConfig, args.store_config, overrides)
+
+
+def _local_store(cfg: FeatureStoreConfig):
+    from churnops.data.feature_store import get_feature_store
+
+    return get_feature_store(cfg)
 
 
 def job_config(args: argparse.Namespace) -> FeaturesJobConfig:
@@ -44,11 +91,26 @@ def job_config(args: argparse.Namespace) -> FeaturesJobConfig:
 
 def run_build(args: argparse.Namespace) -> int:
     cfg = job_config(args)
+    store_cfg = None if args.no_store else store_config(args)
     console.print(
         f"building features: source={cfg.source.kind} as_of={cfg.as_of} engine={cfg.engine}"
     )
     result = build_features(cfg)
     print_summary(result, cfg)
+    if store_cfg is not None:
+        from churnops.data.feature_store.timeseries import write_snapshots
+
+        name = args.table or store_cfg.features_table
+        table = write_snapshots(
+            _local_store(store_cfg),
+            name,
+            pq.read_table(result.features_path),
+            description="customer features by cutoff (churnops features build)",
+        )
+        console.print(
+            f"feature table: {name} v{table.version} (keys customer_id, as_of) "
+            f"under {store_cfg.root}"
+        )
     return 0
 
 
@@ -66,3 +128,59 @@ def print_summary(result: FeaturesBuild, cfg: FeaturesJobConfig) -> None:
     )
     console.print(result.report.summary())
     console.print(f"features: {result.features_path}\nlabels:   {result.labels_path}")
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    cfg = store_config(args)
+    store = _local_store(cfg)
+    names = store.list_tables()
+    if not names:
+        console.print(f"no feature tables under {cfg.root}")
+        return 0
+    rows = []
+    for name in names:
+        t = store.get_table(name)
+        rows.append(
+            {
+                "table": name,
+                "version": t.version,
+                "keys": ", ".join(t.key_columns),
+                "features": len(t.features),
+                "updated": t.updated_at,
+            }
+        )
+    print_table(f"feature tables under {cfg.root}", rows)
+    return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    store = _local_store(store_config(args))
+    t = store.get_table(args.name)
+    console.print(
+        f"[bold]{t.name}[/bold]  version {t.version}  ({t.path})\n"
+        f"primary keys:      {', '.join(t.primary_keys)}\n"
+        f"timeseries column: {t.timeseries_column or '-'}\n"
+        f"description:       {t.description or '-'}\n"
+        f"tags:              {t.tags or '-'}\n"
+        f"created:           {t.created_at} by {t.created_by}"
+    )
+    print_table("columns", [{"column": c, "type": ty} for c, ty in t.schema.items()])
+    print_table("versions", store.history(args.name)[:10])
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from churnops.data.feature_store import get_online_store
+
+    cfg = store_config(args)
+    online = get_online_store(cfg.online)
+    try:
+        result = _local_store(cfg).publish_table(args.name, online, mode=args.mode)
+    finally:
+        online.close()
+    where = cfg.online.path if cfg.online.kind == "sqlite" else cfg.online.url
+    console.print(
+        f"published {args.name} v{result.version} to {cfg.online.kind} {where}: "
+        f"{result.rows_written:,} rows ({result.mode}, {result.seconds:.2f}s)"
+    )
+    return 0

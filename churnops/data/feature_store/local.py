@@ -130,7 +130,9 @@ class LocalFeatureStore:
             features=[c for c in schema.names if c not in keys],
             schema={f.name: str(f.type) for f in schema},
             version=dt.version(),
-            updated_at=datetime.fromtimestamp(last["timestamp"] / 1000, UTC).isoformat(),
+            updated_at=datetime.fromtimestamp(last["timestamp"] / 1000, UTC).isoformat(
+                timespec="seconds"
+            ),
         )
 
     def history(self, name: str) -> list[dict[str, Any]]:
