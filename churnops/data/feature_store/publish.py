@@ -81,7 +81,7 @@ def publish_table(
             sql = f"{latest_now} EXCEPT ({_latest_sql('then_rows', keys, ts)})"
         else:
             sql = latest_now
-        rows: pa.Table = con.sql(sql).fetch_arrow_table()
+        rows: pa.Table = con.sql(sql).to_arrow_table()
     finally:
         con.close()
     rows = rows.select(keys + columns_now)

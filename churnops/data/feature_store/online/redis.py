@@ -33,6 +33,7 @@ class RedisOnlineStore(OnlineStore):
 
         self.url, self.prefix = url, prefix
         self._client = redis.Redis.from_url(url)
+        self._generations: dict[str, int] = {}  # last generation seen per table
 
     def _meta_key(self, name: str) -> str:
         return f"{self.prefix}meta:{name}"
@@ -89,15 +90,24 @@ class RedisOnlineStore(OnlineStore):
         )
 
     def read(self, name: str, keys: list[Any], features: list[str] | None = None) -> OnlineLookup:
-        meta = self._meta(name)
-        if meta is None:
+        wanted = [as_key(k) for k in keys]
+        # One round trip: the meta record and the rows under the generation last seen; a full
+        # publish in between changes the generation, and the read is redone under the new one.
+        cached = self._generations.get(name, 1)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(self._meta_key(name))
+        pipe.mget([self._row_key(name, cached, k) for k in wanted])
+        raw_meta, raw = pipe.execute()
+        if raw_meta is None:
             self._require(name)
+        meta = json.loads(raw_meta)
+        if meta["generation"] != cached:
+            self._generations[name] = meta["generation"]
+            raw = self._client.mget([self._row_key(name, meta["generation"], k) for k in wanted])
         info = OnlineTableInfo(
             name, meta["key_columns"], meta["columns"], meta["version"], meta["published_at"]
         )
         idx = self._select(info, features)
-        wanted = [as_key(k) for k in keys]
-        raw = self._client.mget([self._row_key(name, meta["generation"], k) for k in wanted])
         out = OnlineLookup()
         for k, value in zip(wanted, raw, strict=True):
             if value is None:
