@@ -11,7 +11,11 @@ import pyarrow as pa
 
 
 class DuckDBEngine:
-    """PySpark DataFrame API over an in-process DuckDB connection (SQLFrame)."""
+    """PySpark DataFrame API over an in-process DuckDB connection (SQLFrame).
+
+    SQLFrame keeps one session per process (its functions look up "the active session"), so every
+    DuckDBEngine shares that session; `connection` only applies to the first one created.
+    """
 
     name = "duckdb"
     _views = itertools.count()
@@ -21,24 +25,32 @@ class DuckDBEngine:
     ):
         from sqlframe.duckdb import DuckDBSession
 
-        self.connection = connection or duckdb.connect()
+        self.session = DuckDBSession(conn=connection)
+        # The cursor SQLFrame runs its queries on: registered Arrow objects are per cursor.
+        self.connection = self.session._cur
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
-        self.session = DuckDBSession(conn=self.connection)
 
     def read_parquet(self, path: str | Path) -> Any:
+        # A view over read_parquet rather than session.read.parquet, whose TRY_CAST of every
+        # column on every row costs more than the feature query itself on small data.
         path = Path(path)
         target = str(path / "*.parquet") if path.is_dir() else str(path)
-        return self.session.read.parquet(target)
+        name = f"churnops_parquet_{next(self._views)}"
+        quoted = target.replace("'", "''")
+        self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{quoted}')")
+        return self.session.table(name)
 
     def from_arrow(self, table: pa.Table) -> Any:
-        # Register the Arrow table as a view: zero-copy, unlike createDataFrame's row literals.
+        # Zero-copy, unlike createDataFrame's row literals. SQLFrame resolves columns through the
+        # main catalog, where neither registered objects nor temp views appear: hence a plain view.
         name = f"churnops_arrow_{next(self._views)}"
-        self.connection.register(name, table)
+        self.connection.register(f"{name}_src", table)
+        self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_src")
         return self.session.table(name)
 
     def to_arrow(self, df: Any) -> pa.Table:
         return df.toArrow()
 
     def stop(self) -> None:
-        """Nothing to release: the connection closes with the engine."""
+        """Nothing to release: the shared session lives as long as the process."""

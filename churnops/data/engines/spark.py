@@ -55,9 +55,11 @@ class SparkEngine:
         return self.session.read.parquet(str(path))
 
     def from_arrow(self, table: pa.Table) -> Any:
-        if hasattr(self.session, "createDataFrame") and hasattr(pa.Table, "to_pandas"):
-            return self.session.createDataFrame(table.to_pandas(types_mapper=None))
-        raise TypeError("session cannot create DataFrames")
+        # pyspark >= 4 takes Arrow directly; older sessions go through pandas (Arrow-enabled).
+        try:
+            return self.session.createDataFrame(table)
+        except TypeError:
+            return self.session.createDataFrame(table.to_pandas())
 
     def to_arrow(self, df: Any) -> pa.Table:
         if hasattr(df, "toArrow"):  # pyspark >= 4

@@ -25,7 +25,6 @@ START = date(2023, 1, 1)
 DAYS = 3 * 365
 BLOCK = 20_000  # customers per block; part of the seed contract, so never change it lightly
 MEAN_RATE = 1 / 30  # orders per day, the population mean
-ORDERS_PER_CUSTOMER = 7.5  # rough mean, used only to size a run asked for in orders
 
 
 def _seasonal_cumulative() -> np.ndarray:

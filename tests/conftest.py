@@ -1,0 +1,51 @@
+"""Shared fixtures: one Spark session per test run, fresh DuckDB engines, hermetic environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Quiet, hermetic runs: no Ray token under $HOME, no MLflow telemetry, Spark on loopback only.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def spark_engine():
+    """The one local Spark session of the run (2 cores: local[2], few shuffle partitions)."""
+    from churnops.data.engines import get_engine
+
+    engine = get_engine("spark", master="local[2]", conf={"spark.sql.shuffle.partitions": "4"})
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def duckdb_engine():
+    from churnops.data.engines import get_engine
+
+    return get_engine("duckdb")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request):
+    """Each engine in turn: tests that take it run on DuckDB and on Spark."""
+    if request.param == "spark":
+        return request.getfixturevalue("spark_engine")
+    return request.getfixturevalue("duckdb_engine")
+
+
+@pytest.fixture(scope="session")
+def cdnow_orders(tmp_path_factory) -> Path:
+    """Clean CDNOW orders as Parquet, prepared once per run."""
+    from churnops.data.sources import SourceConfig, prepare_orders
+
+    path = tmp_path_factory.mktemp("cdnow") / "orders.parquet"
+    prepare_orders(SourceConfig(kind="cdnow"), path)
+    return path
