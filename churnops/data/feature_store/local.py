@@ -87,6 +87,11 @@ class LocalFeatureStore:
             raise
 
     def _metadata(self, dt: DeltaTable, name: str) -> dict[str, Any]:
+        # Our commits all carry the metadata, so the newest usually has it; a commit made by
+        # another Delta writer sends the search further back.
+        latest = dt.history(1)
+        if latest and METADATA_KEY in latest[0]:
+            return json.loads(latest[0][METADATA_KEY])
         for commit in dt.history():
             if METADATA_KEY in commit:
                 return json.loads(commit[METADATA_KEY])
