@@ -181,3 +181,12 @@ def test_two_writers_at_once_lose_nothing(store):
     ids = {r["customer_id"] for r in rows(store, PROFILE)}
     assert ids == {"seed", "shared"} | {f"{p}{i}" for p in "wv" for i in range(6)}
     assert store.get_table(PROFILE).version == 12
+
+
+def test_metadata_survives_a_commit_by_another_delta_writer(store):
+    from deltalake import write_deltalake
+
+    store.create_table(PROFILE, "customer_id", df=profile(["a"], [1]), tags={"k": "v"})
+    write_deltalake(str(store.table_path(PROFILE)), profile(["b"], [2]), mode="append")
+    table = store.get_table(PROFILE)
+    assert (table.version, table.primary_keys, table.tags) == (1, ["customer_id"], {"k": "v"})
