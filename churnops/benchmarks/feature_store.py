@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from churnops.benchmarks.report import write_results
 from churnops.data.feature_store import FeatureLookup, LocalFeatureStore
+from churnops.data.feature_store.online import OnlineStore
 from churnops.data.feature_store.online.redis import RedisOnlineStore
 from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
 
@@ -106,7 +107,7 @@ def bench_online(store: LocalFeatureStore, workdir: Path, keys: int, lookups: in
     rows = []
     rng = np.random.default_rng(4)
     ids = customer_ids(keys).to_pylist()
-    onlines = {"sqlite": SQLiteOnlineStore(workdir / "online.db")}
+    onlines: dict[str, OnlineStore] = {"sqlite": SQLiteOnlineStore(workdir / "online.db")}
     try:
         import redis
 

@@ -22,7 +22,8 @@ def month_ends(start: date, end: date) -> list[date]:
     """Every month's last day from `start`'s month up to and including `end`."""
     if end < start:
         raise FeatureStoreError(f"month_ends: end={end} is before start={start}")
-    out, year, month = [], start.year, start.month
+    out: list[date] = []
+    year, month = start.year, start.month
     while True:
         last = date(year, month, calendar.monthrange(year, month)[1])
         if last > end:

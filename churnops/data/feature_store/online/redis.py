@@ -50,8 +50,8 @@ class RedisOnlineStore(OnlineStore):
     ) -> int:
         columns, keys, values = rows_of(rows, key_columns)
         meta = self._meta(name)
-        old_gen = meta["generation"] if meta else None
-        gen = (old_gen or 0) + 1 if replace or meta is None else old_gen
+        old_gen: int | None = meta["generation"] if meta else None
+        gen: int = (old_gen or 0) + 1 if replace or old_gen is None else old_gen
         for start in range(0, len(keys), _CHUNK):
             pipe = self._client.pipeline(transaction=False)
             for k, v in zip(
