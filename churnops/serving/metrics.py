@@ -1,0 +1,53 @@
+"""`ServingMetrics`: Prometheus counters and a latency histogram per served model."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Sub-millisecond buckets: the target p50 is 2 ms.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class ServingMetrics:
+    """The endpoint's metrics in their own registry (one per app, so tests do not collide)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["endpoint", "served_model", "model_version"]
+        self.requests = Counter(
+            "churnops_serving_requests",
+            "Invocation requests answered, by status code",
+            [*labels, "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "churnops_serving_request_latency_seconds",
+            "Time from request body read to response built",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "churnops_serving_errors",
+            "Requests or rows that failed, by kind (bad_request, unknown_key, model, shadow)",
+            [*labels, "kind"],
+            registry=self.registry,
+        )
+        self.rows = Counter("churnops_serving_rows", "Rows scored", labels, registry=self.registry)
+
+    def observe(
+        self, endpoint: str, served: str, version: str, status: int, seconds: float, rows: int
+    ) -> None:
+        self.requests.labels(endpoint, served, version, str(status)).inc()
+        self.latency.labels(endpoint, served, version).observe(seconds)
+        if rows:
+            self.rows.labels(endpoint, served, version).inc(rows)
+
+    def error(self, endpoint: str, served: str, version: str, kind: str, n: int = 1) -> None:
+        self.errors.labels(endpoint, served, version, kind).inc(n)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

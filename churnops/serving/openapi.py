@@ -1,0 +1,81 @@
+"""OpenAPI pieces for the invocation route: the four Databricks input formats and the answers.
+
+The route reads the raw body itself (a pydantic model per request costs more than the model
+call), so these schemas document it for clients and for the schemathesis tests.
+"""
+
+from __future__ import annotations
+
+_SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
+_RECORD = {"type": "object", "additionalProperties": _SCALAR}
+_RECORDS = {"type": "array", "items": _RECORD, "minItems": 1}
+_COLUMNS = {"type": "object", "additionalProperties": {"type": "array", "items": _SCALAR}}
+
+INVOCATION_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "Exactly one of the four formats. Rows may carry only "
+                "`customer_id`: missing features are read from the online store.",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                    "dataframe_records": _RECORDS,
+                    "dataframe_split": {
+                        "type": "object",
+                        "required": ["columns", "data"],
+                        "properties": {
+                            "columns": {"type": "array", "items": {"type": "string"}},
+                            "data": {"type": "array", "items": {"type": "array", "items": _SCALAR}},
+                            "index": {"type": "array"},
+                        },
+                    },
+                    "inputs": {"anyOf": [_RECORDS, _COLUMNS]},
+                    "instances": {"anyOf": [_RECORDS, _COLUMNS]},
+                },
+            },
+            "example": {"dataframe_records": [{"customer_id": "00001"}]},
+        }
+    },
+}
+
+INVOCATION_RESPONSE = {
+    "description": "One prediction per row (a record when the model returns a frame, or "
+    '`{"error": ...}` for a row whose key is unknown), and which model version answered '
+    "(also in the `x-churnops-served-entity` and `x-churnops-model-version` headers).",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["predictions", "served_entity", "model_name", "model_version"],
+                "properties": {
+                    "predictions": {"type": "array"},
+                    "served_entity": {"type": "string"},
+                    "model_name": {"type": "string"},
+                    "model_version": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+_ERROR = {
+    "type": "object",
+    "required": ["error_code", "message"],
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+}
+
+
+def _err(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+ERROR_RESPONSES = {
+    400: _err("Bad input: malformed JSON, wrong types, missing columns; the message names it"),
+    401: _err("Missing or invalid bearer token"),
+    404: _err("No endpoint of that name"),
+    413: _err("Body or row count over the configured limits"),
+    503: _err("The online feature table is not published"),
+}

@@ -1,0 +1,86 @@
+"""EndpointConfig: the shipped YAMLs load; every mistake is refused with a message naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from churnops.config import CONFIG_DIR, ConfigError
+from churnops.serving.config import load_endpoint_config
+
+BASE = {
+    "name": "churn",
+    "served_entities": [
+        {"name": "a", "entity_name": "churn", "entity_version": "1"},
+        {"name": "b", "entity_name": "churn", "alias": "challenger"},
+    ],
+    "traffic_config": {
+        "routes": [
+            {"served_model_name": "a", "traffic_percentage": 80},
+            {"served_model_name": "b", "traffic_percentage": 20},
+        ]
+    },
+}
+
+
+def _load(tmp_path: Path, data: dict, overrides: list[str] = ()):
+    path = tmp_path / "endpoint.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_endpoint_config(path, list(overrides))
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG_DIR / "serving").glob("*.yaml")), ids=str)
+def test_shipped_configs_load(path):
+    cfg = load_endpoint_config(path)
+    assert sum(r.traffic_percentage for r in cfg.traffic_config.routes) == 100
+
+
+def test_model_uri_and_log_path(tmp_path):
+    cfg = _load(tmp_path, BASE, ["auto_capture_config.path=/x/log"])
+    assert [e.model_uri for e in cfg.served_entities] == [
+        "models:/churn/1",
+        "models:/churn@challenger",
+    ]
+    assert cfg.log_path() == Path("/x/log/churn")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("traffic_config.routes=[{served_model_name: a, traffic_percentage: 70}]", "sums to 70"),
+        (
+            "traffic_config.routes=[{served_model_name: zz, traffic_percentage: 100}]",
+            "['zz'] not in served_entities",
+        ),
+        ("routing.shadow=ghost", "routing.shadow='ghost'"),
+        ("routing.mode=roundrobin", "routing.mode='roundrobin'"),
+        ("servd_entities=[]", "unknown key 'servd_entities'"),
+        ("name=bad name!", "name='bad name!'"),
+        ("feature_lookup.on_missing=ignore", "feature_lookup.on_missing='ignore'"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=None) as err:
+        _load(tmp_path, BASE, [override])
+    assert message in str(err.value)
+
+
+def test_version_and_alias_are_exclusive(tmp_path):
+    data = {
+        **BASE,
+        "served_entities": [
+            {"name": "a", "entity_name": "m", "entity_version": "1", "alias": "champion"},
+            BASE["served_entities"][1],
+        ],
+    }
+    with pytest.raises(ConfigError, match="exactly one of entity_version"):
+        _load(tmp_path, data)
+
+
+def test_tokens_are_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHURNOPS_SERVING_TOKENS", "from-env-1, from-env-2")
+    cfg = _load(tmp_path, BASE, ["auth.enabled=true", "auth.tokens=[s3cret]"])
+    assert "s3cret" not in repr(cfg) and "s3cret" not in str(cfg.model_dump())
+    assert cfg.auth.all_tokens() == ["s3cret", "from-env-1", "from-env-2"]
