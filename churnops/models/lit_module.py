@@ -1,0 +1,130 @@
+"""The LightningModule: owns the loss, optimiser, schedule and the `split/metric` logging."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
+
+# The one name the checkpoint, early stopping, the tuner and the validation gate all read.
+MONITOR = "val/auroc"
+
+
+class ChurnLitModule(pl.LightningModule):
+    """Trains a net that maps rows to logits with class-weighted BCE.
+
+    Logs `train/loss`, `train/auroc` and, for val and test, `loss`, `auroc`, `pr_auc` and
+    `log_loss` (unweighted, so it compares with the baselines'), once per epoch; `history` keeps
+    one row of them per epoch for the tracker.
+
+    Args:
+        net: the plain `nn.Module` (e.g. `TabularChurnNet`).
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        pos_weight: weight of the positive class in the training loss (None = 1).
+        scheduler: "onecycle" (warm-up then anneal), "cosine" or "none".
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        pos_weight: float | None = None,
+        scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
+    ):
+        super().__init__()
+        self.net = net
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.scheduler = scheduler
+        self.history: list[dict[str, float]] = []  # one row per epoch: {"epoch", "train/...", ...}
+        self.epoch_values: dict[str, float] = {}
+        self.register_buffer("pos_weight", torch.tensor(1.0 if pos_weight is None else pos_weight))
+        self.metrics = nn.ModuleDict(
+            {
+                f"{split}_metrics": nn.ModuleDict(
+                    {
+                        "auroc": BinaryAUROC(),
+                        "pr_auc": BinaryAveragePrecision(),
+                        "log_loss": MeanMetric(),
+                        "loss": MeanMetric(),
+                    }
+                )
+                for split in ("train", "val", "test")  # "train" alone clashes with .train()
+            }
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
+        x, y = batch
+        logits = self.net(x).float()
+        y = y.float()
+        loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
+        probs = torch.sigmoid(logits.detach())
+        metrics = self.metrics[f"{split}_metrics"]
+        metrics["auroc"].update(probs, y.long())
+        if split != "train":
+            metrics["pr_auc"].update(probs, y.long())
+            metrics["log_loss"].update(
+                F.binary_cross_entropy_with_logits(logits, y, reduction="none")
+            )
+        metrics["loss"].update(loss.detach())
+        if split == "train":
+            self.log("train/loss_step", loss, prog_bar=True, logger=False)
+        return loss
+
+    def _log_epoch(self, split: str) -> None:
+        names = ["loss", "auroc"] if split == "train" else ["loss", "auroc", "pr_auc", "log_loss"]
+        for name in names:
+            metric = self.metrics[f"{split}_metrics"][name]
+            # torchmetrics syncs across DDP ranks in compute(), so every rank logs the same value.
+            value = metric.compute()
+            metric.reset()
+            self.log(f"{split}/{name}", value, prog_bar=name == "auroc", sync_dist=True)
+            self.epoch_values[f"{split}/{name}"] = float(value)
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+        # Validation has run by now, so this row holds the epoch's train and val metrics.
+        self.history.append({"epoch": self.current_epoch, **self.epoch_values})
+        self.epoch_values = {}
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            for metric in self.metrics["val_metrics"].values():
+                metric.reset()
+            return
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.scheduler == "none":
+            return optimizer
+        steps = int(self.trainer.estimated_stepping_batches)
+        if self.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.lr, total_steps=steps
+            )
+        else:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,80 @@
+"""The tabular churn net: a plain `nn.Module` MLP over preprocessed numeric features.
+
+Categorical columns (integer codes in the same raw row) go through embeddings; numeric columns
+through the fitted `FeaturePreprocessor`. The net outputs one logit per row.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from churnops.models.preprocessing import FeaturePreprocessor
+
+
+class TabularChurnNet(nn.Module):
+    """MLP with normalisation and dropout; embeddings for categorical columns.
+
+    Args:
+        preprocessor: fitted on the training split's numeric columns; travels with the weights.
+        numeric_index: positions of the numeric columns in a raw row.
+        categorical_index: positions of the categorical columns (integer codes) in a raw row.
+        cardinalities: number of codes per categorical column (codes outside are clamped).
+        embedding_dim: width of each categorical embedding.
+        hidden_sizes: widths of the hidden layers.
+        dropout: dropout after each hidden layer.
+        norm: "batch", "layer" or "none".
+    """
+
+    def __init__(
+        self,
+        preprocessor: FeaturePreprocessor,
+        numeric_index: list[int],
+        categorical_index: list[int] = (),  # type: ignore[assignment]
+        cardinalities: list[int] = (),  # type: ignore[assignment]
+        embedding_dim: int = 8,
+        hidden_sizes: tuple[int, ...] | list[int] = (128, 64),
+        dropout: float = 0.1,
+        norm: Literal["batch", "layer", "none"] = "batch",
+    ):
+        super().__init__()
+        if len(categorical_index) != len(cardinalities):
+            raise ValueError(
+                f"cardinalities: expected one per categorical column ({len(categorical_index)}), "
+                f"got {len(cardinalities)}"
+            )
+        if preprocessor.n_features != len(numeric_index):
+            raise ValueError(
+                f"preprocessor was fitted on {preprocessor.n_features} columns, "
+                f"numeric_index has {len(numeric_index)}"
+            )
+        self.preprocessor = preprocessor
+        self.register_buffer("numeric_index", torch.tensor(list(numeric_index), dtype=torch.long))
+        self.register_buffer(
+            "categorical_index", torch.tensor(list(categorical_index), dtype=torch.long)
+        )
+        self.register_buffer("cardinalities", torch.tensor(list(cardinalities), dtype=torch.long))
+        self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim) for c in cardinalities)
+        width = preprocessor.out_features + embedding_dim * len(cardinalities)
+        layers: list[nn.Module] = []
+        for size in hidden_sizes:
+            layers.append(nn.Linear(width, size))
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(size))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(size))
+            layers += [nn.SiLU(), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw rows [B, F] (NaN = missing) -> logits [B]."""
+        parts = [self.preprocessor(x[:, self.numeric_index])]
+        if len(self.embeddings):
+            codes = torch.nan_to_num(x[:, self.categorical_index]).long()
+            codes = torch.minimum(codes.clamp(min=0), self.cardinalities - 1)
+            parts += [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1)

@@ -1,0 +1,188 @@
+"""The typed, strict training config: groups data, features, model, trainer, launcher, logger.
+
+`load_train_config(["model=xgboost", "trainer.max_epochs=5"])` starts from configs/train.yaml,
+swaps in a group's file for each `group=name` (configs/<group>/<name>.yaml), then applies the
+dotted overrides. Unknown keys, groups or options are errors that name them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from churnops.config import (
+    CONFIG_DIR,
+    ConfigError,
+    StrictConfig,
+    apply_overrides,
+    build_config,
+    load_yaml,
+)
+from churnops.data.features import FEATURE_COLUMNS
+
+GROUPS = ("data", "model", "trainer", "launcher", "logger")
+ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
+
+
+class TableVersion(StrictConfig):
+    """A table the training set was built from, and its Delta version (for lineage)."""
+
+    name: str
+    version: int | None = None
+
+
+class DataConfig(StrictConfig):
+    """Where the training set is and how it is split."""
+
+    name: str = "cdnow"  # a label for runs and benchmark rows
+    path: str | None = None  # training-set Parquet; None: build CDNOW's under workdir
+    tables: list[TableVersion] = Field(default_factory=list)  # lineage, logged with the run
+    id_column: str = "customer_id"
+    label_column: str = "churn"
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    val_size: float = Field(default=0.1, gt=0, lt=1)  # of the train split, for early stopping
+    cv_folds: int = Field(default=5, ge=2)
+
+
+class FeaturesConfig(StrictConfig):
+    """Which columns feed the model and how numeric ones are transformed."""
+
+    columns: list[str] = Field(default_factory=lambda: list(FEATURE_COLUMNS))
+    categorical: dict[str, int] = Field(default_factory=dict)  # column -> number of codes
+    log1p: Literal["auto", "none"] = "auto"  # auto: non-negative, skewed columns
+    recency_column: str = "days_since_last_order"  # the recency baseline's one feature
+
+
+class MLPConfig(StrictConfig):
+    hidden_sizes: list[int] = Field(default_factory=lambda: [128, 64])
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    norm: Literal["batch", "layer", "none"] = "batch"
+    embedding_dim: int = Field(default=8, gt=0)
+    lr: float = Field(default=3e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    pos_weight: float | Literal["auto"] | None = "auto"  # auto: negatives / positives
+    scheduler: Literal["onecycle", "cosine", "none"] = "onecycle"
+
+
+class RandomForestConfig(StrictConfig):
+    n_estimators: int = Field(default=100, gt=0)  # the seed notebook's settings
+    max_depth: int | None = 10
+
+
+class LogisticRegressionConfig(StrictConfig):
+    c: float = Field(default=1.0, gt=0)
+    max_iter: int = Field(default=1000, gt=0)
+
+
+class XGBoostConfig(StrictConfig):
+    n_estimators: int = Field(default=300, gt=0)
+    max_depth: int = Field(default=4, gt=0)
+    learning_rate: float = Field(default=0.05, gt=0)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    device: str = "auto"  # auto: cuda when a GPU is there
+
+
+class ModelConfig(StrictConfig):
+    """`name` picks the family; each family reads its own section."""
+
+    name: ModelName = "mlp"
+    mlp: MLPConfig = Field(default_factory=MLPConfig)
+    random_forest: RandomForestConfig = Field(default_factory=RandomForestConfig)
+    logistic_regression: LogisticRegressionConfig = Field(default_factory=LogisticRegressionConfig)
+    xgboost: XGBoostConfig = Field(default_factory=XGBoostConfig)
+
+
+class TrainerConfig(StrictConfig):
+    """The Lightning Trainer's settings (the baselines ignore them)."""
+
+    max_epochs: int = Field(default=30, gt=0)
+    batch_size: int = Field(default=512, gt=0)
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"
+    early_stopping_patience: int | None = Field(default=5, ge=1)  # epochs without val/auroc gain
+    limit_train_batches: int | float = 1.0  # int: batches, float: fraction (tests use tiny runs)
+    limit_val_batches: int | float = 1.0
+    progress_bar: bool = True
+    threads: int | None = Field(default=None, ge=1)  # torch threads per process; None: 1
+
+
+class LauncherConfig(StrictConfig):
+    """Where the train function runs: in-process, on Spark's TorchDistributor, or on Ray Train."""
+
+    name: Literal["local", "torch_distributor", "ray"] = "local"
+    num_workers: int = Field(default=1, ge=1)  # processes (DDP ranks)
+    use_gpu: bool = False
+    local_mode: bool = True  # torch_distributor: torchrun on the driver vs Spark barrier tasks
+    ray_address: str | None = None  # ray: None starts a local cluster
+
+
+class LoggerConfig(StrictConfig):
+    """MLflow tracking: an embedded SQLite store under workdir unless a URI is given."""
+
+    name: Literal["mlflow", "none"] = "mlflow"
+    tracking_uri: str | None = None  # None: sqlite:///<workdir>/mlflow.db
+    experiment: str = "churnops-train"
+    run_name: str | None = None
+    log_plots: bool = True
+    log_model: bool = False  # the registry issue owns model packaging; weights are logged
+
+
+class TrainConfig(StrictConfig):
+    """Everything `train(cfg)` needs; logged in full with every run."""
+
+    seed: int = 42
+    workdir: str = ".churnops/train"
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    launcher: LauncherConfig = Field(default_factory=LauncherConfig)
+    logger: LoggerConfig = Field(default_factory=LoggerConfig)
+
+
+def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
+    """The names a group can take: its YAML files' stems under configs/<group>/."""
+    return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+
+
+def load_train_config(
+    overrides: list[str] = (),  # type: ignore[assignment]
+    path: str | Path | None = None,
+    config_dir: Path = CONFIG_DIR,
+) -> TrainConfig:
+    """Compose configs/train.yaml (or `path`), group choices and dotted overrides; validate.
+
+    Args:
+        overrides: `group=name` picks configs/<group>/<name>.yaml; `a.b=value` sets one key.
+        path: the root YAML; its `defaults` mapping names each group's file.
+        config_dir: where the group folders are.
+    """
+    root = load_yaml(path or config_dir / "train.yaml")
+    defaults = root.pop("defaults", {}) or {}
+    unknown = set(defaults) - set(GROUPS)
+    if unknown:
+        raise ConfigError(f"defaults: unknown group(s) {sorted(unknown)}; expected {GROUPS}")
+    choices = dict(defaults)
+    dotted = []
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        if sep and "." not in key and key in GROUPS:
+            choices[key] = value
+        else:
+            dotted.append(text)
+    data: dict[str, Any] = {}
+    for group, name in choices.items():
+        options = group_options(group, config_dir)
+        if name not in options:
+            raise ConfigError(f"{group}={name!r}: no such option; expected one of {options}")
+        data[group] = load_yaml(config_dir / group / f"{name}.yaml")
+    for key, value in root.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}  # a root section refines its group's file
+        else:
+            data[key] = value
+    return build_config(TrainConfig, apply_overrides(data, dotted), source="train config")

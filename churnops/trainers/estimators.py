@@ -1,0 +1,99 @@
+"""Every model family behind one `fit(x, y)` / `predict_proba(x)` interface.
+
+`build_model(cfg)` returns a baseline from `churnops.models.baselines` or `NetChurnModel`, which
+trains the Lightning net through a launcher and keeps the best weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from churnops.models.preprocessing import FeaturePreprocessor
+from churnops.trainers.config import TrainConfig
+from churnops.trainers.fit import NetFitJob, NetFitResult, build_net, scratch_dir
+from churnops.trainers.launchers import Launcher, make_launcher
+from churnops.trainers.splits import split_train_test
+
+
+class NetChurnModel:
+    """The tabular net with the baselines' interface.
+
+    `fit` carves a stratified validation split off the rows it is given (for early stopping and
+    checkpointing on val/auroc), fits the preprocessing on the rest, and trains through
+    `launcher` (in-process by default).
+    """
+
+    name = "mlp"
+
+    def __init__(self, cfg: TrainConfig, launcher: Launcher | None = None):
+        self.cfg = cfg
+        self.launcher = launcher or make_launcher(cfg.launcher)
+        self.net: torch.nn.Module | None = None
+        self.fit_result: NetFitResult | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> NetChurnModel:
+        cfg = self.cfg
+        fit_idx, val_idx = split_train_test(y, test_size=cfg.data.val_size, seed=cfg.seed)
+        categorical = cfg.features.categorical
+        numeric = [i for i, c in enumerate(cfg.features.columns) if c not in categorical]
+        preprocessor = FeaturePreprocessor.fit(x[fit_idx][:, numeric], log1p=cfg.features.log1p)
+        pos_weight = cfg.model.mlp.pos_weight
+        if pos_weight == "auto":
+            positives = float(y[fit_idx].sum())
+            pos_weight = (len(fit_idx) - positives) / max(positives, 1.0)
+        job = NetFitJob(
+            x_train=x[fit_idx],
+            y_train=y[fit_idx],
+            x_val=x[val_idx],
+            y_val=y[val_idx],
+            feature_columns=list(cfg.features.columns),
+            categorical=dict(categorical),
+            preprocessor=preprocessor,
+            model=cfg.model.mlp,
+            trainer=cfg.trainer,
+            seed=cfg.seed,
+            checkpoint_dir=scratch_dir(Path(cfg.workdir, "checkpoints")),
+            pos_weight=pos_weight,
+        )
+        self.fit_result = self.launcher.launch(job)
+        net = build_net(job)
+        net.load_state_dict(self.fit_result.state_dict)
+        self.net = net.eval()
+        return self
+
+    @torch.no_grad()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        if self.net is None:
+            raise RuntimeError("NetChurnModel.predict_proba called before fit")
+        device = next(self.net.parameters()).device
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+        p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).cpu().numpy()
+        return np.column_stack([1 - p, p])
+
+
+def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
+    """The model `cfg.model.name` names; the net trains through `launcher` (or cfg.launcher)."""
+    from churnops.models import baselines
+
+    m = cfg.model
+    if m.name == "mlp":
+        return NetChurnModel(cfg, launcher)
+    if m.name == "random_forest":
+        return baselines.RandomForestChurnModel(
+            m.random_forest.n_estimators, m.random_forest.max_depth, seed=cfg.seed
+        )
+    if m.name == "logistic_regression":
+        lr = m.logistic_regression
+        return baselines.LogisticChurnModel(c=lr.c, max_iter=lr.max_iter, seed=cfg.seed)
+    if m.name == "xgboost":
+        return baselines.XGBoostChurnModel(**m.xgboost.model_dump(), seed=cfg.seed)
+    if m.name == "recency":
+        column = cfg.features.recency_column
+        if column not in cfg.features.columns:
+            raise ValueError(f"features.recency_column={column!r}: not among features.columns")
+        return baselines.RecencyChurnModel(cfg.features.columns.index(column), seed=cfg.seed)
+    raise ValueError(f"model.name={m.name!r}: unknown model family")

@@ -1,0 +1,87 @@
+"""Metrics and plots for a binary churn score, the same for every model family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision), log loss and Brier score of P(churn) `p`."""
+    y = np.asarray(y)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+    }
+
+
+def save_plots(
+    y: np.ndarray,
+    p: np.ndarray,
+    out_dir: Path,
+    title: str,
+    feature_names: list[str] | None = None,
+    importances: np.ndarray | None = None,
+) -> list[Path]:
+    """Write ROC, PR and calibration plots (and feature importance when given) as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    def save(fig, name: str) -> None:
+        path = out_dir / name
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+
+    fpr, tpr, _ = roc_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(y, p):.3f}")
+    ax.plot([0, 1], [0, 1], "--", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC: {title}")
+    ax.legend(loc="lower right")
+    save(fig, "roc.png")
+
+    precision, recall, _ = precision_recall_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(recall, precision, label=f"AP {average_precision_score(y, p):.3f}")
+    ax.axhline(float(np.mean(y)), ls="--", color="grey")
+    ax.set(xlabel="recall", ylabel="precision", title=f"PR: {title}")
+    ax.legend(loc="lower left")
+    save(fig, "pr.png")
+
+    observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(predicted, observed, "o-")
+    ax.plot([0, 1], [0, 1], "--", color="grey")
+    ax.set(
+        xlabel="predicted churn rate", ylabel="observed churn rate", title=f"Calibration: {title}"
+    )
+    save(fig, "calibration.png")
+
+    if importances is not None and feature_names is not None:
+        order = np.argsort(importances)
+        fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(order) + 1))
+        ax.barh([feature_names[i] for i in order], importances[order])
+        ax.set(xlabel="importance", title=f"Feature importance: {title}")
+        save(fig, "feature_importance.png")
+    return paths

@@ -1,0 +1,218 @@
+"""The one train function for the net, run unchanged under every launcher.
+
+`fit_net(job, runtime)` runs on every rank. `runtime` only says how this process joins the
+group: "single" (one process), "torchrun" (rank variables in the environment, as torchrun,
+TorchDistributor and the local DDP launcher set them) or "ray" (inside a Ray Train worker).
+Every rank returns rank 0's result (broadcast), so a launcher may take any rank's return value.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from churnops.models.net import TabularChurnNet
+from churnops.models.preprocessing import FeaturePreprocessor
+from churnops.trainers.config import MLPConfig, TrainerConfig
+
+Runtime = Literal["single", "torchrun", "ray"]
+
+
+@dataclass
+class NetFitJob:
+    """Everything a worker needs to train the net; pickled to each rank."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    feature_columns: list[str]
+    categorical: dict[str, int]
+    preprocessor: FeaturePreprocessor  # fitted on the train split only
+    model: MLPConfig
+    trainer: TrainerConfig
+    seed: int
+    checkpoint_dir: str
+    pos_weight: float | None = None
+    use_gpu: bool = False
+
+
+@dataclass
+class NetFitResult:
+    """Rank 0's outcome: the best weights (by val/auroc), per-epoch metrics and where it ran."""
+
+    state_dict: dict[str, torch.Tensor]
+    history: list[dict[str, float]]
+    best_score: float | None
+    best_checkpoint: str
+    epochs: int
+    seconds: float
+    world_size: int
+    device: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_net(job: NetFitJob) -> TabularChurnNet:
+    """The net for a job's columns and model config (weights from the current torch seed)."""
+    cat_index = [job.feature_columns.index(c) for c in job.categorical]
+    num_index = [i for i in range(len(job.feature_columns)) if i not in cat_index]
+    return TabularChurnNet(
+        preprocessor=job.preprocessor,
+        numeric_index=num_index,
+        categorical_index=cat_index,
+        cardinalities=list(job.categorical.values()),
+        embedding_dim=job.model.embedding_dim,
+        hidden_sizes=job.model.hidden_sizes,
+        dropout=job.model.dropout,
+        norm=job.model.norm,
+    )
+
+
+def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
+    """Train the net with Lightning on this process's shard; return rank 0's result.
+
+    Early stopping and checkpointing both follow `val/auroc`; the best checkpoint's weights
+    are what is returned.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from churnops.models.lit_module import MONITOR, ChurnLitModule
+
+    start = time.perf_counter()
+    pl.seed_everything(job.seed, workers=True, verbose=False)
+    local_world = _local_world_size(runtime)
+    # One intra-op thread per process by default: at this model size more threads mostly wait
+    # on each other (and on other ranks sharing the cores).
+    torch.set_num_threads(job.trainer.threads or 1)
+
+    module = ChurnLitModule(
+        build_net(job),
+        lr=job.model.lr,
+        weight_decay=job.model.weight_decay,
+        pos_weight=job.pos_weight,
+        scheduler=job.model.scheduler,
+    )
+    checkpoint = ModelCheckpoint(
+        dirpath=job.checkpoint_dir, monitor=MONITOR, mode="max", save_top_k=1,
+        filename="best-{epoch}",
+    )  # fmt: skip
+    callbacks: list[Any] = [checkpoint]
+    if job.trainer.early_stopping_patience:
+        callbacks.append(
+            EarlyStopping(monitor=MONITOR, mode="max", patience=job.trainer.early_stopping_patience)
+        )
+    trainer = pl.Trainer(
+        max_epochs=job.trainer.max_epochs,
+        precision=job.trainer.precision,
+        limit_train_batches=job.trainer.limit_train_batches,
+        limit_val_batches=job.trainer.limit_val_batches,
+        num_sanity_val_steps=0,
+        enable_progress_bar=job.trainer.progress_bar,
+        enable_model_summary=False,
+        logger=False,  # the driver logs to MLflow from the returned history
+        callbacks=callbacks,
+        default_root_dir=job.checkpoint_dir,
+        **_trainer_placement(job, runtime, local_world),
+    )
+    if runtime == "ray":
+        from ray.train.lightning import prepare_trainer
+
+        trainer = prepare_trainer(trainer)
+
+    device = trainer.strategy.root_device
+    rank, world = trainer.global_rank, trainer.world_size
+    train_batches, val_batches = _loaders(job, rank, world, device)
+    trainer.fit(module, train_dataloaders=train_batches, val_dataloaders=val_batches)
+
+    result = None
+    if trainer.is_global_zero:
+        best = checkpoint.best_model_path
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+        else:  # no validation ran (limit_val_batches=0): the last weights
+            weights = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
+        score = checkpoint.best_model_score
+        result = NetFitResult(
+            state_dict=weights,
+            history=module.history,
+            best_score=float(score) if score is not None else None,
+            best_checkpoint=best,
+            epochs=trainer.current_epoch,
+            seconds=time.perf_counter() - start,
+            world_size=world,
+            device=str(device),
+        )
+    if world > 1:
+        # TorchDistributor's local mode keeps whichever rank's return it reads last: hand every
+        # rank rank 0's result so the launcher's answer never depends on that.
+        result = trainer.strategy.broadcast(result, src=0)
+    return result
+
+
+def _local_world_size(runtime: Runtime) -> int:
+    if runtime == "torchrun":
+        return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if runtime == "ray":
+        import ray.train
+
+        return ray.train.get_context().get_local_world_size()
+    return 1
+
+
+def _trainer_placement(job: NetFitJob, runtime: Runtime, local_world: int) -> dict[str, Any]:
+    """Accelerator, devices, nodes and strategy for this runtime."""
+    accelerator = job.trainer.accelerator
+    if runtime != "single":
+        accelerator = "gpu" if job.use_gpu else "cpu"
+    if runtime == "single":
+        return {"accelerator": accelerator, "devices": 1}
+    if runtime == "torchrun":
+        world = int(os.environ["WORLD_SIZE"])
+        return {
+            "accelerator": accelerator,
+            "devices": local_world,
+            "num_nodes": world // local_world,
+            "strategy": "ddp",
+        }
+    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment
+
+    return {
+        "accelerator": accelerator,
+        "devices": "auto",
+        "strategy": RayDDPStrategy(),
+        "plugins": [RayLightningEnvironment()],
+    }
+
+
+def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
+    """Train and val batches for this rank: in-memory tensors, or the configured loader."""
+    from churnops.trainers.datamodule import InMemoryBatches
+
+    bs = job.trainer.batch_size
+    if job.trainer.loader != "in-memory":
+        raise NotImplementedError(
+            f"trainer.loader={job.trainer.loader!r}: only 'in-memory' is wired into train(cfg) "
+            "yet; the other loaders live in churnops.data.loaders"
+        )
+    train = InMemoryBatches(
+        job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank, world_size=world,
+        device=device, drop_last=True,
+    )  # fmt: skip
+    val = InMemoryBatches(
+        job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
+    )
+    return train, val
+
+
+def scratch_dir(root: str | os.PathLike) -> str:
+    """A fresh checkpoint folder under `root` for one fit."""
+    os.makedirs(root, exist_ok=True)
+    return tempfile.mkdtemp(prefix="fit-", dir=root)

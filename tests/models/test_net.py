@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+import torch
+
+from churnops.models.net import TabularChurnNet
+from churnops.models.preprocessing import FeaturePreprocessor
+
+
+def _net(**kwargs):
+    x = np.random.default_rng(0).exponential(1, (64, 3)).astype(np.float32)
+    return TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=[0, 1, 2], **kwargs)
+
+
+def test_one_logit_per_row_with_missing_values():
+    net = _net().eval()
+    x = torch.rand(10, 3)
+    x[0, 1] = float("nan")
+    out = net(x)
+    assert out.shape == (10,)
+    assert torch.isfinite(out).all()
+
+
+def test_categorical_columns_go_through_embeddings():
+    x = np.random.default_rng(0).exponential(1, (64, 2)).astype(np.float32)
+    net = TabularChurnNet(
+        FeaturePreprocessor.fit(x), numeric_index=[0, 2], categorical_index=[1], cardinalities=[4]
+    ).eval()
+    rows = torch.tensor([[1.0, 0.0, 2.0], [1.0, 3.0, 2.0], [1.0, 99.0, 2.0]])
+    out = net(rows)
+    assert out[0] != out[1]  # the code changes the score
+    assert out[1] == out[2]  # codes past the cardinality clamp to the last one
+
+
+def test_mismatched_categorical_spec_is_an_error():
+    with pytest.raises(ValueError, match="cardinalities"):
+        _net(categorical_index=[1], cardinalities=[])

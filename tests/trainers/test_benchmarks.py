@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+from churnops.benchmarks import baselines, gpu_check
+
+
+@pytest.mark.slow
+def test_baselines_benchmark_writes_the_issue_columns(tmp_path, cdnow_training_set_path):
+    code = baselines.main(
+        [
+            "--models", "recency,logistic_regression",
+            "--results-dir", str(tmp_path),
+            f"workdir={tmp_path}", f"data.path={cdnow_training_set_path}", "data.cv_folds=3",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads((tmp_path / "baselines.json").read_text())
+    assert [r["model"] for r in rows] == ["recency", "logistic_regression"]
+    for row in rows:
+        assert set(baselines.COLUMNS) <= set(row)
+        assert row["dataset"] == "cdnow"
+        assert row["roc_auc_cv_std"] > 0
+        assert row["cost_usd"] == pytest.approx(row["fit_seconds"] * 0.10 / 3600, abs=1e-5)
+    assert rows[1]["roc_auc"] > rows[0]["roc_auc"]  # 18 features beat recency alone
+
+
+def test_gpu_check_skips_clearly_without_cuda(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: gpu-check would run for real")
+    assert gpu_check.main([]) == 0
+    assert "skipped: no CUDA GPU" in capsys.readouterr().out

@@ -1,0 +1,41 @@
+import pytest
+
+from churnops.config import ConfigError
+from churnops.trainers.config import TrainConfig, group_options, load_train_config
+
+
+def test_defaults_compose_every_group():
+    cfg = load_train_config()
+    assert isinstance(cfg, TrainConfig)
+    assert (cfg.model.name, cfg.launcher.name, cfg.logger.name) == ("mlp", "local", "mlflow")
+    assert len(cfg.features.columns) == 18
+    assert cfg.model.random_forest.n_estimators == 100
+
+
+def test_group_choice_and_dotted_overrides():
+    cfg = load_train_config(["model=xgboost", "launcher=ray", "trainer.max_epochs=5", "seed=7"])
+    assert cfg.model.name == "xgboost"
+    assert (cfg.launcher.name, cfg.launcher.num_workers) == ("ray", 2)
+    assert cfg.trainer.max_epochs == 5
+    assert cfg.seed == 7
+
+
+def test_every_shipped_option_loads():
+    for group in ("data", "model", "trainer", "launcher", "logger"):
+        for option in group_options(group):
+            load_train_config([f"{group}={option}"])
+
+
+def test_unknown_key_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match=r"unknown key 'trainer\.max_epoch'"):
+        load_train_config(["trainer.max_epoch=5"])
+
+
+def test_unknown_group_option_names_the_choices():
+    with pytest.raises(ConfigError, match=r"model='gbm'.*xgboost"):
+        load_train_config(["model=gbm"])
+
+
+def test_bad_value_names_field_and_value():
+    with pytest.raises(ConfigError, match=r"trainer.max_epochs=0"):
+        load_train_config(["trainer.max_epochs=0"])

@@ -1,0 +1,39 @@
+"""Every launcher runs the same fit_net with 2 CPU workers on CDNOW (tiny epochs)."""
+
+import pytest
+
+from churnops.trainers.config import load_train_config
+from churnops.trainers.train import train
+
+
+def _check(result, launcher):
+    fit = result.model.fit_result
+    assert result.launcher == launcher
+    assert fit.world_size == 2
+    assert fit.device == "cpu"
+    assert len(fit.history) == 2 and "val/auroc" in fit.history[-1]
+    assert fit.best_checkpoint  # rank 0's ModelCheckpoint on val/auroc
+    assert result.metrics["test/auroc"] > 0.6
+
+
+@pytest.mark.slow
+def test_local_ddp_two_processes(tiny_overrides):
+    cfg = load_train_config([*tiny_overrides, "launcher=local", "launcher.num_workers=2"])
+    _check(train(cfg), "local")
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.parametrize("local_mode", [True, False], ids=["local_mode", "spark_tasks"])
+def test_torch_distributor(spark_engine, tiny_overrides, local_mode):
+    cfg = load_train_config(
+        [*tiny_overrides, "launcher=torch_distributor", f"launcher.local_mode={local_mode}"]
+    )
+    _check(train(cfg), "torch_distributor")
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_train(ray_cluster, tiny_overrides):
+    cfg = load_train_config([*tiny_overrides, "launcher=ray", "launcher.num_workers=2"])
+    _check(train(cfg), "ray")

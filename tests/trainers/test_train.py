@@ -1,0 +1,49 @@
+import mlflow
+import pytest
+
+from churnops.trainers.config import load_train_config
+from churnops.trainers.train import train
+
+
+def _run(result):
+    mlflow.set_tracking_uri(result.tracking_uri)
+    client = mlflow.MlflowClient()
+    return client, client.get_run(result.run_id)
+
+
+@pytest.mark.slow
+def test_net_run_is_tracked_with_history_plots_config_and_lineage(tiny_overrides, tmp_path):
+    result = train(load_train_config(tiny_overrides))
+    assert result.tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    client, run = _run(result)
+    metrics = run.data.metrics
+    assert {"test/auroc", "test/pr_auc", "test/log_loss", "test/brier", "val/auroc"} <= set(metrics)
+    assert metrics["test/auroc"] == result.metrics["test/auroc"] > 0.6
+    epochs = client.get_metric_history(result.run_id, "val/auroc")
+    assert [m.step for m in epochs] == [0, 1]
+    assert run.data.params["model.name"] == "mlp"
+    assert run.data.params["trainer.max_epochs"] == "2"
+    assert run.data.tags["lineage.seed"] == "42"
+    assert len(run.data.tags["lineage.training_set_sha256"]) == 64
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"resolved_config.yaml", "lineage.json", "plots", "model"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert plots == {"plots/roc.png", "plots/pr.png", "plots/calibration.png"}
+    assert (tmp_path / "mlartifacts").is_dir()  # artifacts beside the database
+
+
+@pytest.mark.parametrize("model", ["random_forest", "logistic_regression", "xgboost", "recency"])
+def test_baseline_runs_share_the_split_and_metrics(tiny_overrides, model):
+    result = train(load_train_config([*tiny_overrides, f"model={model}"]))
+    assert result.n_test == 4714  # 20% of 23,570, the same rows for every family
+    assert 0.7 < result.metrics["test/auroc"] < 0.85
+    client, _ = _run(result)
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    has_importance = "plots/feature_importance.png" in plots
+    assert has_importance == (model in ("random_forest", "xgboost"))
+
+
+def test_logger_none_tracks_nothing(tiny_overrides, tmp_path):
+    result = train(load_train_config([*tiny_overrides, "model=recency", "logger=none"]))
+    assert result.run_id is None
+    assert not (tmp_path / "mlflow.db").exists()
