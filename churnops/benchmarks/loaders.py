@@ -1,0 +1,248 @@
+"""Loaders benchmark: rows/s of each loader feeding training steps of a small MLP.
+
+Beside them, a plain per-row `DataLoader` over a `TensorDataset` (the usual starting point)
+and a raw PyTorch loop over resident tensors (the ceiling), all at one batch size, on a
+synthetic training set of a few million rows (18 float32 features, a 0/1 label) in Parquet.
+Each loader is measured twice: `train` (forward + backward + optimiser step per batch) and
+`load` (batches only), each for a fixed time. Petastorm runs in `.venv-petastorm` as a
+subprocess (this module with `--measure petastorm`) on the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+FEATURES = [f"f{i:02d}" for i in range(18)]
+LABEL = "churn"
+LOADERS = ["per-row-dataloader", "raw-loop", "in-memory", "arrow-stream", "petastorm", "ray-data"]
+MODES = ["train", "load"]
+COLUMNS = ["device", "loader", "mode", "batch_size", "rows_per_s", "vs_per_row", "setup_s"]
+ROOT = Path(__file__).resolve().parents[2]
+PETASTORM_PY = ROOT / ".venv-petastorm" / "bin" / "python"
+ROW_GROUP_ROWS = 131_072
+
+
+def write_training_set(path: Path, rows: int, seed: int = 0) -> Path:
+    """A synthetic training set: 18 float32 features (a few heavy-tailed) and a 0/1 label."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, len(FEATURES)), dtype=np.float32)
+    x[:, :4] = np.exp(x[:, :4])  # counts and money are heavy-tailed
+    logit = x[:, 4] - 0.5 * x[:, 5] + 0.2 * np.log1p(x[:, 0])
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int32)
+    table = pa.table({**{c: x[:, i] for i, c in enumerate(FEATURES)}, LABEL: y})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="snappy")
+    return path
+
+
+def make_mlp(device: str) -> tuple[nn.Module, torch.optim.Optimizer, nn.Module]:
+    """The issue's model size: 18 inputs -> 256 -> 256 -> 1."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(len(FEATURES), 256),
+        nn.ReLU(),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, 1),
+    ).to(device)
+    return net, torch.optim.AdamW(net.parameters(), lr=1e-3), nn.BCEWithLogitsLoss()
+
+
+def measure(
+    open_epoch: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]],
+    device: str,
+    mode: str,
+    seconds: float,
+) -> float:
+    """Rows/s over `seconds` (whole epochs restart as needed), counting the loader's start-up."""
+    net, opt, loss_fn = make_mlp(device)
+    cuda = torch.device(device).type == "cuda"
+    warm = torch.zeros(8, len(FEATURES), device=device)
+    loss_fn(net(warm).squeeze(1), torch.zeros(8, device=device)).backward()  # kernels, allocator
+    opt.zero_grad(set_to_none=True)
+    if cuda:
+        torch.cuda.synchronize()
+    rows, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for x, y in open_epoch():
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            if mode == "train":
+                opt.zero_grad(set_to_none=True)
+                loss_fn(net(x).squeeze(1), y).backward()
+                opt.step()
+            rows += len(y)
+            if time.perf_counter() - start >= seconds:
+                break
+    if cuda:
+        torch.cuda.synchronize()
+    return rows / (time.perf_counter() - start)
+
+
+def open_loader(kind: str, path: Path, batch_size: int, device: str, args: Any) -> Callable:
+    """Build loader `kind` (the setup) and return a function that opens one epoch."""
+    if kind in ("per-row-dataloader", "raw-loop"):
+        from churnops.data.loaders.in_memory import InMemoryLoader
+
+        data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device="cpu")
+        x, y = data.x, data.y
+        if kind == "per-row-dataloader":
+            from torch.utils.data import DataLoader, TensorDataset
+
+            dataset = TensorDataset(x, y)
+            cuda = torch.device(device).type == "cuda"
+            return lambda: DataLoader(dataset, batch_size=batch_size, shuffle=True, pin_memory=cuda)
+        x, y = x.to(device), y.to(device)
+
+        def raw_epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for s in range(0, len(y), batch_size):
+                yield x[s : s + batch_size], y[s : s + batch_size]
+
+        return raw_epoch
+    from churnops.data.loaders import make_loader
+
+    options: dict[str, Any] = {}
+    if kind == "arrow-stream":
+        options["num_workers"] = args.arrow_workers
+    if kind == "ray-data":
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+    loader = make_loader(kind, path, FEATURES, LABEL, batch_size, device=device, **options)
+    return lambda: loader
+
+
+def run_one(kind: str, path: Path, batch_size: int, device: str, args: Any) -> list[dict]:
+    """Set up loader `kind` once and measure it in every mode."""
+    start = time.perf_counter()
+    open_epoch = open_loader(kind, path, batch_size, device, args)
+    setup_s = round(time.perf_counter() - start, 2)
+    rows = []
+    for mode in args.modes:
+        rate = measure(open_epoch, device, mode, args.seconds)
+        rows.append(
+            {
+                "device": device,
+                "loader": kind,
+                "mode": mode,
+                "batch_size": batch_size,
+                "rows_per_s": round(rate),
+                "setup_s": setup_s,
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def run_petastorm(path: Path, batch_size: int, device: str, args: Any) -> list[dict]:
+    """Measure the petastorm kind in its own environment, as a subprocess."""
+    if not PETASTORM_PY.exists():
+        print(
+            "petastorm: .venv-petastorm missing (scripts/petastorm-env builds it)", file=sys.stderr
+        )
+        return []
+    cmd = [str(PETASTORM_PY), "-m", "churnops.benchmarks.loaders", "--measure", "petastorm"]
+    cmd += ["--data", str(path), "--batch-size", str(batch_size), "--device", device]
+    cmd += ["--seconds", str(args.seconds), "--modes", ",".join(args.modes)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    if proc.returncode:
+        print(f"petastorm failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return []
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    cuda = torch.cuda.is_available()
+    p = argparse.ArgumentParser(prog="scripts/benchmark loaders", description=__doc__)
+    p.add_argument("--rows", type=int, default=4_000_000, help="training-set rows")
+    p.add_argument(
+        "--batch-size", type=int, default=65_536 if cuda else 8192, help="rows per batch"
+    )
+    p.add_argument("--device", default="cuda" if cuda else "cpu")
+    p.add_argument("--seconds", type=float, default=4.0 if cuda else 8.0, help="per measurement")
+    p.add_argument("--loaders", default=",".join(LOADERS), help="comma-separated kinds")
+    p.add_argument("--modes", default=",".join(MODES), help="train,load")
+    p.add_argument("--arrow-workers", type=int, default=1, help="arrow-stream num_workers")
+    p.add_argument("--data", type=Path, help="reuse this Parquet instead of generating one")
+    p.add_argument("--results-dir", type=Path, help="write NAME.json/.md here (default docs/)")
+    p.add_argument("--measure", help=argparse.SUPPRESS)  # one kind, JSON on stdout (subprocess)
+    args = p.parse_args(argv)
+    args.loaders = [k.strip() for k in args.loaders.split(",") if k.strip()]
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for k in args.loaders:
+        if k not in LOADERS:
+            p.error(f"--loaders: {k!r} is not one of {', '.join(LOADERS)}")
+    for m in args.modes:
+        if m not in MODES:
+            p.error(f"--modes: {m!r} is not one of {', '.join(MODES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.measure:  # the subprocess side: one kind, its rows as JSON
+        rows = run_one(args.measure, args.data, args.batch_size, args.device, args)
+        print(json.dumps(rows))
+        return 0
+    torch.set_num_threads(os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="churnops-loaders-") as tmp:
+        path = args.data
+        if path is None:
+            start = time.perf_counter()
+            path = write_training_set(Path(tmp) / "train.parquet", args.rows)
+            print(
+                f"wrote {args.rows:,} rows in {time.perf_counter() - start:.1f}s", file=sys.stderr
+            )
+        rows: list[dict] = []
+        for kind in args.loaders:
+            if kind == "petastorm":
+                rows += run_petastorm(path, args.batch_size, args.device, args)
+            else:
+                rows += run_one(kind, path, args.batch_size, args.device, args)
+    base = {r["mode"]: r["rows_per_s"] for r in rows if r["loader"] == "per-row-dataloader"}
+    for r in rows:
+        if base.get(r["mode"]):
+            r["vs_per_row"] = round(r["rows_per_s"] / base[r["mode"]], 1)
+    notes = [
+        f"{args.rows:,} rows x {len(FEATURES)} float32 features, Parquet row groups of "
+        f"{ROW_GROUP_ROWS:,}; MLP {len(FEATURES)}-256-256-1, AdamW; {args.seconds:g}s per row "
+        "of the table, loader start-up included (setup_s is the one-off construction).",
+        "mode train: a forward + backward + optimiser step per batch; mode load: batches only.",
+        f"arrow-stream with num_workers={args.arrow_workers}; per-row-dataloader is "
+        "DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors (no shuffle).",
+        "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
+    ]
+    from churnops.benchmarks.report import write_results
+
+    write_results(
+        "loaders",
+        rows,
+        COLUMNS,
+        "Training-data loaders: rows/s feeding training steps",
+        notes,
+        results_dir=args.results_dir,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
