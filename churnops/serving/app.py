@@ -392,8 +392,10 @@ def create_app(
         "/-/reload",
         summary="Reload the endpoint config file without dropping requests",
         responses={
-            400: ERROR_RESPONSES[400],
+            200: {"description": "The reloaded endpoint, as /health shows it"},
+            400: {**ERROR_RESPONSES[400], "description": "Config refused; the old one serves"},
             401: ERROR_RESPONSES[401],
+            409: {**ERROR_RESPONSES[400], "description": "Started without a config file"},
         },
     )
     async def reload(request: Request) -> Response:
@@ -404,6 +406,8 @@ def create_app(
                 "missing or invalid bearer token",
                 {"WWW-Authenticate": "Bearer"},
             )
+        if serving.config_path is None:
+            return _error(409, "NO_CONFIG_FILE", "reload: the server was started without a file")
         try:
             await asyncio.to_thread(serving.reload)
         except Exception as exc:
