@@ -203,5 +203,6 @@ def _gather(
         y = np.concatenate([h[1] for h in held])
     if rng is not None:
         perm = rng.permutation(len(x))
-        x, y = x[perm], y[perm]
+        # np.take along axis 0 is several times faster than x[perm] for row gathers.
+        x, y = np.take(x, perm, axis=0), np.take(y, perm)
     return x, y
