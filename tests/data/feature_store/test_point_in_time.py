@@ -172,3 +172,41 @@ def test_lookup_arguments_are_checked():
         FeatureLookup(TABLE, "customer_id", rename_outputs={"x": "y"}, default_values={"x": 0})
     with pytest.raises(FeatureStoreError, match="needs timestamp_lookup_key"):
         FeatureLookup(TABLE, "customer_id", lookback_window=timedelta(days=1))
+
+
+def test_timestamp_columns_with_an_hour_lookback(store, engine):
+    from datetime import datetime
+
+    t = datetime.fromisoformat
+    store.create_table(
+        "ml.churn.events",
+        "customer_id",
+        df=pa.table(
+            {
+                "customer_id": ["a", "a"],
+                "ts": pa.array([t("2020-01-01 10:00"), t("2020-01-01 12:00")], pa.timestamp("us")),
+                "v": [1.0, 2.0],
+            }
+        ),
+        timeseries_column="ts",
+    )
+    events = engine.from_arrow(
+        pa.table(
+            {
+                "customer_id": ["a", "a", "a"],
+                "at": pa.array(
+                    [t("2020-01-01 11:59:59"), t("2020-01-01 12:00"), t("2020-01-01 13:30")],
+                    pa.timestamp("us"),
+                ),
+                "churn": [0, 1, 2],
+            }
+        )
+    )
+    lookup = FeatureLookup(
+        "ml.churn.events", "customer_id", timestamp_lookup_key="at",
+        lookback_window=timedelta(hours=1),
+    )  # fmt: skip
+    out = to_arrow(store.create_training_set(events, [lookup], "churn").load_df())
+    got = {r["churn"]: r["v"] for r in out.to_pylist()}
+    # 11:59:59 -> the 10:00 row is 1h59m old: outside the window; 13:30 -> 12:00 is 1h30m old.
+    assert got == {0: None, 1: 2.0, 2: None}
