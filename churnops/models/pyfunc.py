@@ -1,0 +1,366 @@
+"""The one MLflow pyfunc for every model family: what the registry, serving and batch scoring load.
+
+`ChurnPyfuncModel` carries the fitted predictor (the net's weights with its preprocessing
+buffers, or the pickled sklearn / XGBoost baseline), the `FeatureSpec`, and a decision threshold
+that a caller may override per call (`params={"threshold": 0.3}`). It answers a pandas frame
+with `probability` (P(churn)) and `prediction` (0/1). Input may carry every feature, or only the
+keys: missing features are read from the online store the model was logged with (or the one
+`CHURNOPS_ONLINE_STORE` names), and columns present in the input win over looked-up ones.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from churnops.models.feature_spec import FeatureSpec, FeatureSpecError
+
+PREDICTOR_FILE = "predictor.pkl"
+ONLINE_ENV = "CHURNOPS_ONLINE_STORE"  # sqlite path or redis:// URL, overrides the logged store
+
+
+# ---- the predictor: every family behind predict_proba(x) -----------------------------------
+
+
+class NetPredictor:
+    """The tabular net rebuilt from its weights; the preprocessing buffers come with them.
+
+    The architecture is read off the net itself, so only plain tensors and numbers are stored.
+    """
+
+    def __init__(self, arch: dict[str, Any], state_dict: dict[str, Any]):
+        self.arch = arch
+        self.state_dict = state_dict
+        self._net: Any = None
+
+    @classmethod
+    def from_net(cls, net: Any) -> NetPredictor:
+        from torch import nn
+
+        linears = [m for m in net.mlp if isinstance(m, nn.Linear)]
+        norm = "none"
+        if any(isinstance(m, nn.BatchNorm1d) for m in net.mlp):
+            norm = "batch"
+        elif any(isinstance(m, nn.LayerNorm) for m in net.mlp):
+            norm = "layer"
+        arch = {
+            "n_features": int(net.preprocessor.n_features),
+            "missing_columns": net.preprocessor.missing_columns.tolist(),
+            "numeric_index": net.numeric_index.tolist(),
+            "categorical_index": net.categorical_index.tolist(),
+            "cardinalities": net.cardinalities.tolist(),
+            "embedding_dim": net.embeddings[0].embedding_dim if len(net.embeddings) else 8,
+            "hidden_sizes": [m.out_features for m in linears[:-1]],
+            "norm": norm,
+        }
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        return cls(arch, state)
+
+    @property
+    def net(self) -> Any:
+        if self._net is None:
+            from churnops.models.net import TabularChurnNet
+            from churnops.models.preprocessing import FeaturePreprocessor
+
+            a = self.arch
+            net = TabularChurnNet(
+                FeaturePreprocessor(a["n_features"], a["missing_columns"]),
+                numeric_index=a["numeric_index"],
+                categorical_index=a["categorical_index"],
+                cardinalities=a["cardinalities"],
+                embedding_dim=a["embedding_dim"],
+                hidden_sizes=a["hidden_sizes"],
+                norm=a["norm"],
+            )
+            net.load_state_dict(self.state_dict)
+            self._net = net.eval()
+        return self._net
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+            p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).numpy()
+        return np.column_stack([1 - p, p])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"arch": self.arch, "state_dict": self.state_dict, "_net": None}
+
+
+def as_predictor(model: Any) -> tuple[Any, str]:
+    """(picklable predictor, flavor) for a fitted model of any family.
+
+    Accepts a `NetChurnModel` (or anything with a fitted `.net`), a bare `TabularChurnNet`, or
+    any object with `predict_proba(x) -> [N, 2]` (the sklearn and XGBoost baselines).
+    """
+    net = getattr(model, "net", None)
+    if net is None and type(model).__name__ == "TabularChurnNet":
+        net = model
+    if net is not None:
+        return NetPredictor.from_net(net), "pytorch"
+    if not callable(getattr(model, "predict_proba", None)):
+        raise TypeError(
+            f"model: expected a fitted churn model with predict_proba(x), got "
+            f"{type(model).__qualname__}"
+        )
+    inner = type(getattr(model, "model", model)).__module__
+    return model, "xgboost" if inner.startswith("xgboost") else "sklearn"
+
+
+# ---- the pyfunc ---------------------------------------------------------------------------
+
+
+class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
+    """P(churn) and a 0/1 decision for each input row, for every model family.
+
+    Args:
+        threshold: the default decision threshold (`prediction = probability >= threshold`).
+        online: where key-only requests' features are read: an `OnlineStoreConfig` as a dict
+            (`{"kind": "sqlite", "path": ...}`), or None.
+    """
+
+    def __init__(self, threshold: float = 0.5, online: dict[str, Any] | None = None):
+        _check_threshold(threshold)
+        self.threshold = float(threshold)
+        self.online = online
+        self.predictor: Any = None
+        self.spec: FeatureSpec | None = None
+        self._online_store: Any = None
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["predictor"], "rb") as f:
+            self.predictor = pickle.load(f)
+        self.spec = FeatureSpec.load(context.artifacts["feature_spec"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Only settings are pickled into python_model.pkl; the predictor travels as an artifact.
+        return {"threshold": self.threshold, "online": self.online}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
+    def predict(self, context, model_input, params=None):  # untyped: MLflow reads type hints
+        """`probability` and `prediction` per row; `params={"threshold": t}` moves the cut."""
+        threshold = self.threshold
+        if params and params.get("threshold") is not None:
+            threshold = float(params["threshold"])
+            _check_threshold(threshold)
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        frame = self.complete(frame)
+        x = _feature_matrix(frame, self.spec.feature_columns)
+        p = self.predictor.predict_proba(x)[:, 1].astype(np.float64)
+        return pd.DataFrame(
+            {"probability": p, "prediction": (p >= threshold).astype(np.int64)}, index=frame.index
+        )
+
+    # ---- key-only input ----------------------------------------------------------------
+
+    def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add the features the input lacks: online lookups by key, then on-demand functions."""
+        spec = self.spec
+        missing = [c for c in spec.feature_columns if c not in frame.columns]
+        if not missing:
+            return frame
+        frame = frame.copy()
+        for lk in spec.lookups:
+            wanted = {n: o for n, o in lk.outputs.items() if o not in frame.columns}
+            if not wanted:
+                continue
+            absent = [k for k in lk.lookup_keys if k not in frame.columns]
+            if absent:
+                raise FeatureSpecError(
+                    f"input lacks features {sorted(wanted.values())[:5]} and the key column(s) "
+                    f"{absent} to look them up by in {lk.table_name!r}"
+                )
+            self._lookup_online(frame, lk.table_name, lk.lookup_keys, wanted, lk.default_values)
+        if spec.functions:
+            from churnops.data.feature_store.base import FeatureFunction
+
+            for fn in spec.functions:
+                if fn.output_name in frame.columns:
+                    continue
+                feature = FeatureFunction(fn.udf_name, fn.input_bindings, fn.output_name)
+                rows = frame.to_dict("records")
+                frame[fn.output_name] = [feature.evaluate_row(r) for r in rows]
+        still = [c for c in spec.feature_columns if c not in frame.columns]
+        if still:
+            raise FeatureSpecError(
+                f"input lacks feature column(s) {still} and the model's feature spec has no "
+                f"lookup for them; send them, or the keys {spec.key_columns or '(none)'}"
+            )
+        return frame
+
+    def _lookup_online(
+        self,
+        frame: pd.DataFrame,
+        table: str,
+        keys: list[str],
+        wanted: dict[str, str],
+        defaults: dict[str, Any],
+    ) -> None:
+        store = self._store()
+        key_values = [
+            tuple(_key(v) for v in row) for row in frame[keys].itertuples(index=False, name=None)
+        ]
+        found = store.read(table, list(dict.fromkeys(key_values)), list(wanted)).rows
+        for name, out in wanted.items():
+            default = defaults.get(out)
+            values = [found.get(k, {}).get(name, default) if k in found else default
+                      for k in key_values]  # fmt: skip
+            frame[out] = pd.to_numeric(pd.Series(values, index=frame.index, dtype=object))
+
+    def _store(self) -> Any:
+        if self._online_store is None:
+            from churnops.data.feature_store.config import OnlineStoreConfig, get_online_store
+
+            target = os.environ.get(ONLINE_ENV)
+            if target:
+                cfg = (
+                    OnlineStoreConfig(kind="redis", url=target)
+                    if target.startswith("redis://")
+                    else OnlineStoreConfig(kind="sqlite", path=target.removeprefix("sqlite:///"))
+                )
+            elif self.online:
+                cfg = OnlineStoreConfig(**self.online)
+            else:
+                raise FeatureSpecError(
+                    "input lacks features to look up, and the model has no online store: log it "
+                    f"with online=..., or set {ONLINE_ENV} to a SQLite path or redis:// URL"
+                )
+            self._online_store = get_online_store(cfg)
+        return self._online_store
+
+
+def _key(value: Any) -> Any:
+    # Keys are strings in the canonical schema; 12 and "12" name one customer.
+    return str(value) if isinstance(value, int | np.integer) else value
+
+
+def _check_threshold(threshold: Any) -> None:
+    try:
+        ok = 0.0 <= float(threshold) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"threshold={threshold!r}: expected a number between 0 and 1")
+
+
+def _feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    try:
+        return frame[columns].apply(pd.to_numeric).to_numpy(dtype=np.float32, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise FeatureSpecError(f"input features: expected numbers in {columns}: {exc}") from None
+
+
+# ---- logging -----------------------------------------------------------------------------
+
+
+def model_signature(
+    spec: FeatureSpec, threshold: float = 0.5, example: pd.DataFrame | None = None
+) -> Any:
+    """Input: the keys (optional) and features (optional when the spec can look them up);
+    output: `probability`, `prediction`; params: `threshold`.
+
+    A feature's type follows its dtype in `example` (`long` for integer columns, so integer
+    counts are accepted as they are), `double` otherwise.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    lookup_outputs = {o for lk in spec.lookups for o in lk.outputs.values()}
+    lookup_outputs |= {f.output_name for f in spec.functions}
+    cols = []
+    for key in spec.key_columns:
+        kind = "datetime" if key == spec.timestamp_key else "string"
+        cols.append(ColSpec(kind, key, required=False))
+    for c in spec.feature_columns:
+        if c not in spec.key_columns:
+            kind = "double"
+            if example is not None and c in example.columns:
+                kind = "long" if pd.api.types.is_integer_dtype(example[c].dtype) else "double"
+            cols.append(ColSpec(kind, c, required=c not in lookup_outputs))
+    outputs = Schema([ColSpec("double", "probability"), ColSpec("long", "prediction")])
+    params = ParamSchema([ParamSpec("threshold", "double", float(threshold))])
+    return ModelSignature(inputs=Schema(cols), outputs=outputs, params=params)
+
+
+def pip_requirements(flavor: str) -> list[str]:
+    """Pinned requirements of the packaged model (given, so MLflow does not infer them)."""
+    names = ["mlflow", "numpy", "pandas", "scikit-learn", "cloudpickle"]
+    names += {"pytorch": ["torch"], "xgboost": ["xgboost"]}.get(flavor, [])
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(name)
+    return out
+
+
+def log_pyfunc_model(
+    model: Any,
+    spec: FeatureSpec,
+    *,
+    name: str = "model",
+    threshold: float = 0.5,
+    input_example: pd.DataFrame | None = None,
+    registered_model_name: str | None = None,
+    online: dict[str, Any] | None = None,
+) -> Any:
+    """Log `model` as a `ChurnPyfuncModel` in the active MLflow run (one is started if none).
+
+    Args:
+        model: a fitted model of any family (see `as_predictor`).
+        spec: its feature spec (`FeatureSpec(feature_columns)` when there are no lookups).
+        name: the model's name within the run (MLflow 3's `name`, formerly artifact_path).
+        threshold: the default decision threshold.
+        input_example: a few input rows, saved with the model and checked against it.
+        registered_model_name: also register a new version under this name.
+        online: an `OnlineStoreConfig` dict for key-only requests.
+
+    Returns:
+        MLflow's `ModelInfo` (`.model_uri`, `.registered_model_version`, ...).
+    """
+    predictor, flavor = as_predictor(model)
+    if spec.flavor is None:
+        spec = FeatureSpec(spec.feature_columns, spec.lookups, spec.functions, spec.label, flavor)
+    with tempfile.TemporaryDirectory() as tmp:
+        predictor_path = Path(tmp, PREDICTOR_FILE)
+        predictor_path.write_bytes(pickle.dumps(predictor))
+        spec_path = spec.save(tmp)
+        if input_example is not None:
+            input_example = input_example.reset_index(drop=True)
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=ChurnPyfuncModel(threshold=threshold, online=online),
+            artifacts={"predictor": str(predictor_path), "feature_spec": str(spec_path)},
+            signature=model_signature(spec, threshold, input_example),
+            input_example=input_example,
+            registered_model_name=registered_model_name,
+            pip_requirements=pip_requirements(flavor),
+        )
+
+
+def load_feature_spec(model_uri: str) -> FeatureSpec:
+    """The feature spec packaged with the model at `model_uri` (any MLflow model URI)."""
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{model_uri.rstrip('/')}/artifacts/feature_spec.json", dst_path=tmp
+            )
+        except Exception as exc:
+            raise FeatureSpecError(
+                f"model_uri={model_uri!r}: no churnops feature spec there ({exc})"
+            ) from None
+        return FeatureSpec.load(path)
