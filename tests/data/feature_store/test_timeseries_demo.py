@@ -11,6 +11,7 @@ from churnops.data.feature_store import FeatureStoreError, OnlineStoreConfig, ge
 from churnops.data.feature_store.demo import run_feature_store_demo
 from churnops.data.feature_store.timeseries import month_ends
 from churnops.data.features import FEATURE_COLUMNS, compute_customer_features, compute_labels
+from churnops.data.features.parity import compare_frames
 
 
 def test_month_ends():
@@ -38,8 +39,9 @@ def test_demo_training_set_matches_features_computed_at_the_cutoff(tmp_path, duc
         table.select(["customer_id", "churn"]).to_pylist()
         == labels.sort_by("customer_id").select(["customer_id", "churn"]).to_pylist()
     )
-    expected = direct.sort_by("customer_id").select(list(FEATURE_COLUMNS))
-    assert table.select(list(FEATURE_COLUMNS)).to_pylist() == expected.to_pylist()
+    # Parallel float sums may differ in the last bits between two runs: compare to 1e-9.
+    columns = ["customer_id", *FEATURE_COLUMNS]
+    assert compare_frames(table.select(columns), direct.select(columns)) == []
 
     online = get_online_store(OnlineStoreConfig(kind="sqlite", path=str(result["online_store"])))
     assert online.published_version(result["feature_table"]) == result["feature_table_version"]
