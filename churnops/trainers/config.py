@@ -61,8 +61,9 @@ class MLPConfig(StrictConfig):
     norm: Literal["batch", "layer", "none"] = "batch"
     embedding_dim: int = Field(default=8, gt=0)
     lr: float = Field(default=3e-3, gt=0)
-    weight_decay: float = Field(default=1e-4, ge=0)
-    pos_weight: float | Literal["auto"] | None = "auto"  # auto: negatives / positives
+    weight_decay: float = Field(default=1e-3, ge=0)
+    # BCE weight of the positive class: a number, "auto" (negatives / positives) or None (1).
+    pos_weight: float | Literal["auto"] | None = None
     scheduler: Literal["onecycle", "cosine", "none"] = "onecycle"
 
 
@@ -99,7 +100,7 @@ class TrainerConfig(StrictConfig):
     """The Lightning Trainer's settings (the baselines ignore them)."""
 
     max_epochs: int = Field(default=30, gt=0)
-    batch_size: int = Field(default=512, gt=0)
+    batch_size: int = Field(default=256, gt=0)
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"

@@ -48,8 +48,9 @@ class InMemoryBatches:
         if len(x) < world_size:
             raise ValueError(f"{len(x)} rows cannot be shared by world_size={world_size} ranks")
         self.device = torch.device(device)
-        self.x = torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device)
-        self.y = torch.as_tensor(np.asarray(y, dtype=np.float32)).to(self.device)
+        # torch.tensor copies: the arrays may be read-only views (Ray's object store).
+        self.x = torch.tensor(np.asarray(x, dtype=np.float32)).to(self.device)
+        self.y = torch.tensor(np.asarray(y, dtype=np.float32)).to(self.device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed

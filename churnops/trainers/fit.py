@@ -8,6 +8,7 @@ Every rank returns rank 0's result (broadcast), so a launcher may take any rank'
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -86,6 +87,8 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
     from churnops.models.lit_module import MONITOR, ChurnLitModule
 
     start = time.perf_counter()
+    if not job.trainer.progress_bar:  # non-interactive (benchmarks, tests): warnings only
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     pl.seed_everything(job.seed, workers=True, verbose=False)
     local_world = _local_world_size(runtime)
     # One intra-op thread per process by default: at this model size more threads mostly wait
