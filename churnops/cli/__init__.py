@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from churnops.cli import demo, features
+from churnops.cli import demo, features, serve, train
 from churnops.config import ConfigError
 from churnops.data.sources import SourceError
 
 # Each module adds its subcommands; keep this list in the order `churnops --help` shows them.
-COMMANDS = [features, demo]
+COMMANDS = [features, train, serve, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
