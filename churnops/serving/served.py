@@ -28,6 +28,9 @@ class ServedModel:
     columns: list[str]
     dtypes: list[str]  # numpy dtype per column, "object" for strings and others
     required: list[str]
+    # The pyfunc's own predict function, called on the frame we build to its exact schema (see
+    # `_direct_predict`); None: the stock `pyfunc.predict` with MLflow's schema enforcement.
+    direct: Any = None
 
     @classmethod
     def load(cls, entity: ServedEntityConfig, client: Any) -> ServedModel:
@@ -41,7 +44,15 @@ class ServedModel:
         pyfunc = mlflow.pyfunc.load_model(uri)
         columns, dtypes, required = _input_columns(pyfunc)
         return cls(
-            entity.name, entity.entity_name, str(version), uri, pyfunc, columns, dtypes, required
+            entity.name,
+            entity.entity_name,
+            str(version),
+            uri,
+            pyfunc,
+            columns,
+            dtypes,
+            required,
+            _direct_predict(pyfunc, dtypes),
         )
 
     def check_types(self, rows: list[dict[str, Any]]) -> None:
@@ -100,7 +111,8 @@ class ServedModel:
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Any]:
         """JSON-ready predictions, one per row (records when the model returns a frame)."""
-        out = self.pyfunc.predict(self.frame(rows))
+        frame = self.frame(rows)
+        out = self.direct(frame) if self.direct is not None else self.pyfunc.predict(frame)
         return to_json_ready(out)
 
 
@@ -113,6 +125,27 @@ def to_json_ready(out: Any) -> list[Any]:
     if isinstance(out, dict):
         return pd.DataFrame(out).to_dict("records")
     return list(out)
+
+
+def _direct_predict(pyfunc: Any, dtypes: list[str]) -> Any:
+    """The model implementation's predict, when skipping MLflow's schema enforcement is exact.
+
+    `frame` builds every column of the signature, in its order, with its numpy dtype; enforcing
+    that schema again returns the same frame, at a third of a single-row request's cost. Models
+    whose signature comes from type hints, or that take params, keep the stock path.
+    """
+    meta = pyfunc.metadata
+    fn = getattr(pyfunc, "_predict_fn", None)
+    if (
+        fn is None
+        or meta.get_input_schema() is None
+        or meta.get_params_schema() is not None
+        or meta._is_signature_from_type_hint()
+        or meta._is_type_hint_from_example()
+        or any(d not in ("float64", "int64") for d in dtypes)
+    ):
+        return None
+    return fn
 
 
 def _input_columns(pyfunc: Any) -> tuple[list[str], list[str], list[str]]:

@@ -1,0 +1,311 @@
+"""Serving benchmark: churnops serve vs `mlflow models serve --env-manager local`, same model.
+
+Builds CDNOW features as of 1997-09-30 into a SQLite online store, registers two logistic
+regression versions in MLflow on SQLite (champion, challenger), starts both servers as
+subprocesses and drives them over loopback from this process. churnops requests carry only
+`customer_id` (online lookup); mlflow requests carry the 18 features (it cannot look them up).
+Cases: single-row at 200 rps, single-row at the maximum rate (closed loop), 100-row at 200 rps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from churnops.benchmarks.report import write_results
+from churnops.data.features import FEATURE_COLUMNS
+from churnops.serving.loadgen import build_request, run_load
+
+TABLE = "churnops.cdnow.customer_features_monthly"
+CUTOFF = date(1997, 9, 30)
+COLUMNS = ["server", "case", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
+
+
+def prepare_world(workdir: Path) -> dict[str, Any]:
+    """Features in a SQLite online store and models `churn` v1 (champion) and v2 (challenger)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from churnops.data.engines import get_engine
+    from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
+    from churnops.data.features import compute_customer_features, compute_labels
+    from churnops.data.sources import SourceConfig, prepare_orders
+
+    orders_path = workdir / "orders.parquet"
+    prepare_orders(SourceConfig(kind="cdnow"), orders_path)
+    engine = get_engine("duckdb")
+    orders = engine.read_parquet(orders_path)
+    features = engine.to_arrow(compute_customer_features(orders, CUTOFF))
+    labels = engine.to_arrow(compute_labels(orders, CUTOFF, 180)).to_pandas()
+    online = workdir / "online" / "features.db"
+    store = SQLiteOnlineStore(online)
+    store.write_rows(TABLE, ["customer_id"], features, version=0, replace=True)
+    store.close()
+    frame = features.to_pandas().merge(labels[["customer_id", "churn"]], on="customer_id")
+    x = frame[list(FEATURE_COLUMNS)].astype("float64")
+    tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_experiment("serving-benchmark")
+    for c in (1.0, 0.1):
+        model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(C=c))
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                model.fit(x, frame["churn"]),
+                name="model",
+                input_example=x.head(3),
+                registered_model_name="churn",
+                pip_requirements=["scikit-learn"],
+                skops_trusted_types=["numpy.dtype"],
+            )
+    client = MlflowClient()
+    client.set_registered_model_alias("churn", "champion", "1")
+    client.set_registered_model_alias("churn", "challenger", "2")
+    return {"tracking_uri": tracking_uri, "online": online, "frame": frame}
+
+
+def _endpoint_yaml(workdir: Path, world: dict[str, Any]) -> Path:
+    cfg = {
+        "name": "churn",
+        "tracking_uri": world["tracking_uri"],
+        "served_entities": [
+            {"name": "champion", "entity_name": "churn", "alias": "champion"},
+            {"name": "challenger", "entity_name": "churn", "alias": "challenger"},
+        ],
+        "traffic_config": {
+            "routes": [
+                {"served_model_name": "champion", "traffic_percentage": 80},
+                {"served_model_name": "challenger", "traffic_percentage": 20},
+            ]
+        },
+        "auto_capture_config": {"path": str(workdir / "inference_log")},
+        "feature_lookup": {"online": {"kind": "sqlite", "path": str(world["online"])}},
+        "auth": {"enabled": True, "tokens": ["bench-token"]},
+    }
+    path = workdir / "endpoint.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)  # graceful: in-flight requests finish, the log flushes
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _cases(args: argparse.Namespace) -> list[tuple[str, int, float | None, int]]:
+    return [
+        ("1row-200rps", args.requests, 200.0, 1),
+        ("1row-max", args.max_requests, None, 1),
+        ("100rows-200rps", args.batch_requests, 200.0, 100),
+    ]
+
+
+def _bodies(
+    customers: list[str], features: list[list[Any]], rows: int, lookup: bool
+) -> list[bytes]:
+    out = []
+    for start in range(0, min(len(customers), 5000), rows):
+        ids = customers[start : start + rows]
+        if len(ids) < rows:
+            break
+        if lookup:
+            out.append(orjson.dumps({"dataframe_records": [{"customer_id": c} for c in ids]}))
+        else:
+            data = features[start : start + rows]
+            split = {"columns": list(FEATURE_COLUMNS), "data": data}
+            out.append(orjson.dumps({"dataframe_split": split}))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/benchmark serving", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="1row-200rps requests")
+    parser.add_argument("--max-requests", type=int, default=10_000, help="1row-max requests")
+    parser.add_argument("--batch-requests", type=int, default=1000, help="100rows requests")
+    parser.add_argument("--concurrency", type=int, default=4, help="1row-max connections")
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--workdir", help="keep the servers' files here (default: a temp dir)")
+    parser.add_argument("--results-dir", help="default: docs/results")
+    args = parser.parse_args(argv)
+
+    tmp = None
+    if args.workdir:
+        workdir = Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="churnops-serving-bench-")
+        workdir = Path(tmp.name)
+    load_before = os.getloadavg()
+    print(f"preparing features and models under {workdir} ...", flush=True)
+    world = prepare_world(workdir)
+    frame = world["frame"].sample(frac=1.0, random_state=0)
+    customers = frame["customer_id"].tolist()
+    feats = frame[list(FEATURE_COLUMNS)].astype("float64")
+    features = [[None if v != v else v for v in row] for row in feats.itertuples(index=False)]
+    # `mlflow models serve` runs `uvicorn` from PATH: put this interpreter's bin first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": world["tracking_uri"], "PATH": path}
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+
+    # ---- churnops ----------------------------------------------------------------------
+    port = _free_port()
+    cfg_path = _endpoint_yaml(workdir, world)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "churnops.serving", "--config", str(cfg_path), "--port", str(port)],
+        env=env,
+    )
+    acknowledged = 0
+    served_total: dict[str, int] = {}
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/health", proc)
+        path = "/serving-endpoints/churn/invocations"
+        auth = {"Authorization": "Bearer bench-token"}
+        reqs = {
+            n: [
+                build_request("127.0.0.1", port, path, b, auth)
+                for b in _bodies(customers, features, n, True)
+            ]
+            for n in (1, 100)
+        }
+        warm = run_load("127.0.0.1", port, reqs[1], 300, concurrency=2)
+        acknowledged += warm.statuses.get(200, 0)
+        for case, count, rate, n in _cases(args):
+            res = run_load("127.0.0.1", port, reqs[n], count, rate, args.concurrency)
+            acknowledged += res.statuses.get(200, 0)
+            for k, v in res.served.items():
+                served_total[k] = served_total.get(k, 0) + v
+            rows.append({"server": "churnops", "case": case, **res.summary()})
+            print(rows[-1], flush=True)
+            if case == "1row-max":
+                total = sum(res.served.values())
+                share = 100 * res.served.get("champion", 0) / max(total, 1)
+                notes.append(
+                    f"traffic split over the {total:,} 1row-max requests (sticky by customer): "
+                    f"champion {share:.2f}% / challenger {100 - share:.2f}% (configured 80/20)"
+                )
+    finally:
+        _stop(proc)
+    from churnops.serving.inference_log import read_inference_log
+
+    log = read_inference_log(workdir / "inference_log" / "churn").to_pandas()
+    logged = int(((log["status_code"] == 200) & ~log["is_shadow"]).sum())
+    notes.append(
+        f"inference log after SIGTERM: {logged:,} rows with status 200; acknowledged requests "
+        f"{acknowledged:,} ({'equal' if logged == acknowledged else 'NOT equal'})"
+    )
+
+    # ---- mlflow models serve -----------------------------------------------------------
+    if not args.skip_mlflow:
+        port = _free_port()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                "models:/churn/1",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "1",
+            ],
+            env=env,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/ping", proc)
+            reqs = {
+                n: [
+                    build_request("127.0.0.1", port, "/invocations", b, {})
+                    for b in _bodies(customers, features, n, False)
+                ]
+                for n in (1, 100)
+            }
+            run_load("127.0.0.1", port, reqs[1], 300, concurrency=2)
+            for case, count, rate, n in _cases(args):
+                res = run_load("127.0.0.1", port, reqs[n], count, rate, args.concurrency)
+                rows.append({"server": "mlflow", "case": case, **res.summary()})
+                print(rows[-1], flush=True)
+        finally:
+            _stop(proc)
+        ours = {r["case"]: r for r in rows if r["server"] == "churnops"}
+        theirs = {r["case"]: r for r in rows if r["server"] == "mlflow"}
+        for case in ours:
+            if case in theirs and ours[case]["p50_ms"] > 0:
+                notes.append(
+                    f"{case}: mlflow p50 / churnops p50 = "
+                    f"{theirs[case]['p50_ms'] / ours[case]['p50_ms']:.1f}x"
+                )
+    load_after = os.getloadavg()
+    notes += [
+        "churnops: 1 uvicorn process (uvloop, httptools), requests carry only customer_id "
+        "(SQLite online lookup), bearer auth and the Delta inference log on; "
+        "mlflow: `mlflow models serve --env-manager local -w 1`, the 18 features in the request",
+        "latency at a fixed rate counts from when each request was due (open loop); "
+        f"1row-max is closed loop with {args.concurrency} connections",
+        f"load average (1/5/15 min) before {tuple(round(x, 2) for x in load_before)}, "
+        f"after {tuple(round(x, 2) for x in load_after)} on {os.cpu_count()} cores",
+    ]
+    write_results(
+        "serving",
+        rows,
+        COLUMNS,
+        "Serving: churnops vs mlflow models serve (loopback)",
+        notes,
+        Path(args.results_dir) if args.results_dir else None,
+    )
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
