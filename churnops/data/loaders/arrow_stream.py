@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -117,15 +118,28 @@ class ArrowStreamDataset(IterableDataset):
             yield torch.from_numpy(x), torch.from_numpy(y)
 
     def _read(self, units: Sequence[ReadUnit]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # One unit read ahead on a thread: Parquet decoding releases the GIL, so the next row
+        # group decodes while the training step runs on this one.
         handles: dict[int, pq.ParquetFile] = {}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-stream") as pool:
+            ahead = pool.submit(self._load, units[0], handles) if units else None
+            for i in range(len(units)):
+                assert ahead is not None
+                arrays = ahead.result()
+                if i + 1 < len(units):
+                    ahead = pool.submit(self._load, units[i + 1], handles)
+                yield arrays
+
+    def _load(
+        self, unit: ReadUnit, handles: dict[int, pq.ParquetFile]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if unit.file not in handles:
+            handles[unit.file] = pq.ParquetFile(self.files[unit.file])
         columns = [*self.feature_columns, self.label_column]
-        for u in units:
-            if u.file not in handles:
-                handles[u.file] = pq.ParquetFile(self.files[u.file])
-            table = handles[u.file].read_row_group(u.row_group, columns=columns)
-            if u.start or u.stop < table.num_rows:
-                table = table.slice(u.start, u.rows)
-            yield table_to_arrays(table, self.feature_columns, self.label_column)
+        table = handles[unit.file].read_row_group(unit.row_group, columns=columns)
+        if unit.start or unit.stop < table.num_rows:
+            table = table.slice(unit.start, unit.rows)
+        return table_to_arrays(table, self.feature_columns, self.label_column)
 
 
 class ArrowStreamLoader(EpochLoader):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from os import PathLike
 
+import numpy as np
 import pyarrow.parquet as pq
 import torch
 
@@ -113,9 +114,16 @@ class InMemoryLoader(EpochLoader):
         else:
             order = torch.arange(n)
         mine = order[self.rank :: self.world_size]
-        if self.on_device:
-            mine = mine.to(self.x.device)
         stop = len(mine) - len(mine) % b if self.drop_last else len(mine)
+        if self.x.device.type == "cpu":
+            # On the host, numpy's take gathers rows several times faster than index_select.
+            xs, ys, idx = self.x.numpy(), self.y.numpy(), mine.numpy()
+            for start in range(0, stop, b):
+                rows = idx[start : start + b]
+                x, y = np.take(xs, rows, axis=0), np.take(ys, rows)
+                yield self._deliver(torch.from_numpy(x), torch.from_numpy(y))
+            return
+        mine = mine.to(self.x.device)
         for start in range(0, stop, b):
             idx = mine[start : start + b]
             yield self._deliver(self.x.index_select(0, idx), self.y.index_select(0, idx))
