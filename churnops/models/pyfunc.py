@@ -356,11 +356,13 @@ def load_feature_spec(model_uri: str) -> FeatureSpec:
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{model_uri.rstrip('/')}/artifacts/feature_spec.json", dst_path=tmp
-            )
+            # The whole model folder: logged-model URIs (models:/m-...) take no sub-path.
+            folder = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
         except Exception as exc:
+            raise FeatureSpecError(f"model_uri={model_uri!r}: cannot be read ({exc})") from None
+        path = Path(folder, "artifacts", "feature_spec.json")
+        if not path.is_file():
             raise FeatureSpecError(
-                f"model_uri={model_uri!r}: no churnops feature spec there ({exc})"
-            ) from None
+                f"model_uri={model_uri!r}: not a churnops model (no feature spec)"
+            )
         return FeatureSpec.load(path)
