@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
     rows: list[dict[str, Any]] = []
     for step, launcher, overrides in steps:
         start = time.perf_counter()
-        row = {"step": step, "launcher": launcher, "device": device}
+        row: dict[str, Any] = {"step": step, "launcher": launcher, "device": device}
         row["precision"] = "-" if "xgboost" in step else "bf16-mixed"
         try:
             if launcher.startswith("torch_distributor"):
@@ -106,7 +106,8 @@ def main(argv: list[str]) -> int:
 
     if not args.skip_loaders:
         start = time.perf_counter()
-        row = {"step": "loaders benchmark", "launcher": "-", "device": device, "precision": "-"}
+        row = {"step": "loaders benchmark", "launcher": "-", "device": device}
+        row["precision"] = "-"
         try:
             from churnops.benchmarks import loaders
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -29,6 +29,8 @@ class ChurnLitModule(pl.LightningModule):
         pos_weight: weight of the positive class in the training loss (None = 1).
         scheduler: "onecycle" (warm-up then anneal), "cosine" or "none".
     """
+
+    pos_weight: torch.Tensor
 
     def __init__(
         self,
@@ -69,7 +71,7 @@ class ChurnLitModule(pl.LightningModule):
         y = y.float()
         loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
         probs = torch.sigmoid(logits.detach())
-        metrics = self.metrics[f"{split}_metrics"]
+        metrics: Any = self.metrics[f"{split}_metrics"]
         metrics["auroc"].update(probs, y.long())
         if split != "train":
             metrics["pr_auc"].update(probs, y.long())
@@ -84,7 +86,7 @@ class ChurnLitModule(pl.LightningModule):
     def _log_epoch(self, split: str) -> None:
         names = ["loss", "auroc"] if split == "train" else ["loss", "auroc", "pr_auc", "log_loss"]
         for name in names:
-            metric = self.metrics[f"{split}_metrics"][name]
+            metric = self.metrics[f"{split}_metrics"][name]  # type: ignore[index]
             # torchmetrics syncs across DDP ranks in compute(), so every rank logs the same value.
             value = metric.compute()
             metric.reset()
@@ -108,7 +110,7 @@ class ChurnLitModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            for metric in self.metrics["val_metrics"].values():
+            for metric in self.metrics["val_metrics"].values():  # type: ignore[operator]
                 metric.reset()
             return
         self._log_epoch("val")

@@ -28,6 +28,10 @@ class TabularChurnNet(nn.Module):
         norm: "batch", "layer" or "none".
     """
 
+    numeric_index: torch.Tensor
+    categorical_index: torch.Tensor
+    cardinalities: torch.Tensor
+
     def __init__(
         self,
         preprocessor: FeaturePreprocessor,

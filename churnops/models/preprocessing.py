@@ -21,6 +21,12 @@ class FeaturePreprocessor(nn.Module):
     saved state dict can be loaded into a fresh one).
     """
 
+    fill: torch.Tensor
+    log_mask: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    missing_columns: torch.Tensor
+
     def __init__(self, n_features: int, missing_columns: list[int] | tuple[int, ...] = ()):
         super().__init__()
         self.n_features = n_features

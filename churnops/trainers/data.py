@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +27,7 @@ class TrainingArrays:
     feature_columns: list[str]
 
 
-def cdnow_training_set(path: str | Path, engine: str = "duckdb") -> Path:
+def cdnow_training_set(path: str | Path, engine: Literal["duckdb", "spark"] = "duckdb") -> Path:
     """Build CDNOW's training set (cutoff 1997-09-30, horizon 180 days) at `path`.
 
     Columns `customer_id`, `cutoff`, the 18 `FEATURE_COLUMNS`, `churn` (int 0/1).
@@ -44,7 +44,7 @@ def build_training_set(
     source: Any,
     cutoff: date,
     horizon_days: int,
-    engine: str = "duckdb",
+    engine: Literal["duckdb", "spark"] = "duckdb",
 ) -> Path:
     """Features as of `cutoff` joined with churn labels over `horizon_days`, written at `path`.
 
@@ -90,21 +90,21 @@ def load_training_arrays(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data.path={str(path)!r}: no training set there")
+    delta = None
     if (path / "_delta_log").is_dir():  # a Delta table: read its current version only
         from deltalake import DeltaTable
 
         delta = DeltaTable(str(path))
-        schema, read = pa.schema(delta.schema().to_arrow()), delta.to_pyarrow_table
+        schema = pa.schema(delta.schema().to_arrow())
     else:
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
-        read = lambda columns: pq.read_table(path, columns=columns)  # noqa: E731
     needed = [id_column, *feature_columns, label_column]
     missing = [c for c in needed if c not in schema.names]
     if missing:
         raise ValueError(
             f"data.path={str(path)!r}: missing column(s) {missing}; has {schema.names}"
         )
-    table = read(columns=needed)
+    table = delta.to_pyarrow_table(columns=needed) if delta else pq.read_table(path, columns=needed)
     x = np.column_stack(
         [table[c].cast(pa.float64()).to_numpy(zero_copy_only=False) for c in feature_columns]
     ).astype(np.float32)

@@ -134,7 +134,7 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
     train_batches, val_batches = _loaders(job, rank, world, device)
     trainer.fit(module, train_dataloaders=train_batches, val_dataloaders=val_batches)
 
-    result = None
+    result: NetFitResult | None = None
     if trainer.is_global_zero:
         best = checkpoint.best_model_path
         if best:
@@ -157,6 +157,7 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
         # TorchDistributor's local mode keeps whichever rank's return it reads last: hand every
         # rank rank 0's result so the launcher's answer never depends on that.
         result = trainer.strategy.broadcast(result, src=0)
+    assert result is not None  # rank 0 always sets it, and broadcast hands it to every rank
     return result
 
 
