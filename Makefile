@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 # CPU wheel, on a GPU cluster to the CUDA build. An open range would pull an unplanned build.
 TORCH_VERSION ?= 2.13.0
 EXTRAS ?= all,dev
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+# The stamp names what was installed: a new pyproject.toml or torch pin reinstalls, nothing else.
+STAMP := $(VENV)/.installed-torch$(TORCH_VERSION)-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export RAY_AUTH_MODE ?= disabled
@@ -17,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install demo test lint format typecheck bench clean
+.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench gpu-check clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,7 +31,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml Makefile | $(PY)
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-* && touch $@
@@ -40,8 +41,12 @@ install: $(STAMP) ## create .venv and install torch (pinned) and the project, ed
 demo: $(STAMP) ## run the end-to-end demo on embedded defaults
 	$(VENV)/bin/churnops demo
 
-test: $(STAMP) lint ## lint, then run the test suite
+test: $(STAMP) lint ## lint, then the test suite, then the Petastorm loader tests in their own env
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-petastorm
+
+test-petastorm: ## Petastorm tests in .venv-petastorm (pyarrow 14, numpy 1; built when missing)
+	PYTHON=$(PYTHON) bash scripts/petastorm-env
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
@@ -54,8 +59,13 @@ format: $(STAMP) ## apply ruff fixes and formatting
 typecheck: $(STAMP) ## mypy on the packages
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) ## run every benchmark (writes docs/results/)
-	$(PY) scripts/benchmark features
+BENCHMARKS ?= features feature_store baselines loaders tuning serving
+
+bench: $(STAMP) ## run every benchmark (writes docs/results/; BENCHMARKS="..." picks some)
+	@for name in $(BENCHMARKS); do echo "== $$name"; scripts/benchmark $$name || exit 1; done
+
+gpu-check: $(STAMP) ## GPU checks and timings in one script (training via every launcher, XGBoost, loaders)
+	scripts/gpu-check
 
 clean: ## remove the demo's working folder (.churnops) and caches
 	rm -rf .churnops .pytest_cache .ruff_cache
