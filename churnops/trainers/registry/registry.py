@@ -21,7 +21,7 @@ STAGES = ("None", "Staging", "Production", "Archived")
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<ref>[^/]+))$")
 
 
-class RegistryError(LookupError):
+class RegistryError(ValueError, LookupError):
     """A registered model, version or alias that does not exist, or a bad registry request."""
 
 

@@ -1,0 +1,75 @@
+"""`churnops tune [NAME] [key=value ...]`: a hyperparameter sweep (what scripts/sweep runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    tune = sub.add_parser(
+        "tune",
+        help="sweep hyperparameters (Ray Tune + Optuna/HyperOpt, or hyperopt SparkTrials)",
+        description="NAME is configs/tune/NAME.yaml (random_forest, mlp, xgboost) or a YAML path.",
+    )
+    tune.add_argument("name", nargs="?", default="random_forest", help="tune config name or path")
+    tune.add_argument("--register", action="store_true", help="register the best as challenger")
+    tune.add_argument("overrides", nargs="*", help="e.g. num_samples=10 backend=hyperopt")
+    tune.set_defaults(run=run_tune)
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from churnops.cli.output import console, print_table
+    from churnops.trainers.tuning import load_tune_config, sweep
+
+    overrides = list(args.overrides) + (["register_best.enabled=true"] if args.register else [])
+    cfg = load_tune_config(args.name, overrides)
+    search = cfg.search if cfg.backend == "ray" else "tpe"
+    console.print(
+        f"sweeping {cfg.model}: {cfg.num_samples} trials on {cfg.backend} ({search}), "
+        f"{cfg.max_concurrent} at once"
+    )
+    result = sweep(cfg)
+    rows = [
+        {
+            "trial": t.number,
+            **{k.split(".")[-1]: v for k, v in t.params.items()},
+            "val/auroc": t.metrics.get("val/auroc"),
+            "seconds": t.seconds,
+            "early_stop": t.stopped_early,
+        }
+        for t in sorted(result.trials, key=lambda t: -t.metrics.get("val/auroc", 0))
+    ]
+    print_table(f"{len(result.trials)} trials, {result.seconds:.1f}s ({result.backend})", rows)
+    console.print(f"best val/auroc {result.best_metric:.4f} with {result.best.params}")
+    if result.test_metrics:
+        console.print(
+            f"refit on the train split: test/auroc {result.test_metrics['test/auroc']:.4f}"
+        )
+    if result.registered_version:
+        console.print(
+            f"registered {cfg.register_best.model_name} v{result.registered_version} as "
+            f"@{cfg.register_best.alias}"
+        )
+    console.print(f"MLflow parent run {result.parent_run_id} at {result.tracking_uri}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m churnops.cli.tune ...`: what scripts/sweep runs."""
+    import sys
+
+    from churnops.config import ConfigError
+
+    parser = argparse.ArgumentParser(prog="scripts/sweep", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["tune", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return run_tune(args)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"scripts/sweep: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

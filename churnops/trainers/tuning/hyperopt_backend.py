@@ -1,0 +1,55 @@
+"""hyperopt `fmin` with TPE, on `SparkTrials` (trials as Spark tasks) as the seed notebook does,
+or on serial `Trials`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from churnops.trainers.tuning.config import TuneConfig
+from churnops.trainers.tuning.objective import TuneData, evaluate_trial
+from churnops.trainers.tuning.space import hyperopt_space, plain
+
+
+def run_hyperopt(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, spark: Any = None
+) -> list[Any]:
+    """Run `cfg.num_samples` trials with TPE; on `SparkTrials(parallelism=max_concurrent)` when
+    `spark` (a SparkSession) is given, else serially.
+
+    Returns:
+        One `TrialRecord` per finished trial, in trial order.
+    """
+    from hyperopt import STATUS_OK, SparkTrials, Trials, fmin, tpe
+
+    from churnops.trainers.tuning.sweep import TrialRecord
+
+    cpus = cfg.trial_cpus
+
+    def objective(params: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        metrics = evaluate_trial(params, base, data, cpus)
+        return {
+            "loss": -metrics["val/auroc"],
+            "status": STATUS_OK,
+            "metrics": metrics,
+            "params": {k: plain(v) for k, v in params.items()},
+            "seconds": time.perf_counter() - start,
+        }
+
+    if spark is not None:
+        trials: Any = SparkTrials(parallelism=cfg.max_concurrent, spark_session=spark)
+    else:
+        trials = Trials()
+    fmin(objective, hyperopt_space(cfg.space), algo=tpe.suggest, max_evals=cfg.num_samples,
+         trials=trials, rstate=np.random.default_rng(cfg.seed), show_progressbar=False)  # fmt: skip
+    records = []
+    for i, result in enumerate(trials.results):
+        if result.get("status") != STATUS_OK:
+            raise RuntimeError(f"hyperopt trial {i} failed: {result}")
+        records.append(
+            TrialRecord(i, result["params"], result["metrics"], float(result["seconds"]))
+        )
+    return records

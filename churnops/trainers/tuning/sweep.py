@@ -1,0 +1,217 @@
+"""`sweep(cfg)`: one hyperparameter sweep, end to end, tracked in MLflow.
+
+Load the training set and split it as `train()` does (the test split is never seen by a trial);
+carve a validation split off the train split; run the trials on the configured backend; log each
+trial as a nested run under one parent that records the best params and `best/val/auroc`; refit
+the best on the whole train split, score the test split, log the churnops pyfunc and (when asked)
+register it as `challenger`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from churnops.trainers.tuning.config import TuneConfig
+from churnops.trainers.tuning.objective import TuneData
+
+
+@dataclass
+class TrialRecord:
+    """One trial: its params, final metrics (`val/auroc`, ...), seconds and per-epoch history."""
+
+    number: int
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+@dataclass
+class SweepResult:
+    """What a sweep found and where it was logged."""
+
+    backend: str  # ray-optuna | ray-hyperopt | hyperopt-spark | hyperopt
+    trials: list[TrialRecord]
+    best: TrialRecord
+    seconds: float  # the search alone (no data loading, refit or cluster start)
+    parent_run_id: str | None
+    tracking_uri: str | None
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    registered_version: str | None = None
+
+    @property
+    def best_metric(self) -> float:
+        return self.best.metrics["val/auroc"]
+
+    @property
+    def trials_per_min(self) -> float:
+        return len(self.trials) / self.seconds * 60 if self.seconds > 0 else float("nan")
+
+
+def backend_label(cfg: TuneConfig) -> str:
+    if cfg.backend == "ray":
+        return f"ray-{cfg.search}"
+    return "hyperopt-spark" if cfg.spark_trials else "hyperopt"
+
+
+def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
+    """Run the sweep `cfg` describes (see the module docstring) and return its result.
+
+    Args:
+        cfg: the sweep config.
+        spark: a SparkSession for hyperopt's SparkTrials; None starts a local one when needed.
+    """
+    import mlflow
+    import pyarrow.parquet as pq
+
+    from churnops.trainers.config import load_train_config
+    from churnops.trainers.data import load_training_arrays
+    from churnops.trainers.splits import split_train_test
+    from churnops.trainers.tracking import MLflowTracker
+    from churnops.trainers.train import resolve_training_set
+
+    train_cfg = load_train_config([f"model={cfg.model}", f"seed={cfg.seed}",
+                                   *cfg.train_overrides])  # fmt: skip
+    path = resolve_training_set(train_cfg)
+    arrays = load_training_arrays(
+        path, train_cfg.features.columns, train_cfg.data.label_column, train_cfg.data.id_column
+    )
+    x, y = arrays.x, arrays.y
+    train_idx, test_idx = split_train_test(y, train_cfg.data.test_size, cfg.seed)
+    fit_rel, val_rel = split_train_test(y[train_idx], cfg.val_size, cfg.seed)
+    fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
+    data = TuneData(x[fit_idx], y[fit_idx], x[val_idx], y[val_idx])
+    base = train_cfg.model_dump(mode="json")
+
+    logger = train_cfg.logger.model_copy(update={"experiment": cfg.experiment})
+    tracker = MLflowTracker(logger, train_cfg.workdir)
+    label = backend_label(cfg)
+    with tracker.start_run(f"sweep-{cfg.model}-{label}"):
+        parent_id = tracker.run_id
+        mlflow.log_params({"tune.model": cfg.model, "tune.backend": label,
+                           "tune.num_samples": cfg.num_samples,
+                           "tune.max_concurrent": cfg.max_concurrent,
+                           "tune.asha": cfg.use_asha, "training_set": str(path)})  # fmt: skip
+        mlflow.log_dict(cfg.model_dump(mode="json"), "tune_config.json")
+        records, seconds = _search(cfg, base, data, Path(train_cfg.workdir), spark)
+        for rec in records:
+            _log_trial(rec, parent_id)
+        best = max(records, key=lambda r: r.metrics.get("val/auroc", float("-inf")))
+        mlflow.log_params({f"best.{k}": _text(v) for k, v in best.params.items()})
+        mlflow.log_metrics({"best/val/auroc": best.metrics["val/auroc"], "trials": len(records),
+                            "sweep_seconds": seconds,
+                            "trials_per_min": len(records) / seconds * 60})  # fmt: skip
+        result = SweepResult(label, records, best, seconds, parent_id, tracker.tracking_uri)
+        if cfg.refit:
+            model, test = _refit(best, base, x[train_idx], y[train_idx], x[test_idx], y[test_idx])
+            result.test_metrics = test
+            mlflow.log_metrics(test)
+            example = pq.read_table(path, columns=list(train_cfg.features.columns))
+            result.model_uri, result.registered_version = _package(
+                cfg, model, example.slice(0, 5).to_pandas(), train_cfg.features.columns, best,
+                parent_id, label,
+            )  # fmt: skip
+    return result
+
+
+def _search(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any
+) -> tuple[list[TrialRecord], float]:
+    if cfg.backend == "ray":
+        from churnops.trainers.tuning.ray_backend import run_ray
+
+        storage = workdir / "ray_results"
+        start = time.perf_counter()
+        records = run_ray(cfg, base, data, storage)
+        return records, time.perf_counter() - start
+    from churnops.trainers.tuning.hyperopt_backend import run_hyperopt
+
+    engine = None
+    if cfg.spark_trials and spark is None:
+        from churnops.data.engines import get_engine
+
+        master = cfg.spark_master or f"local[{cfg.max_concurrent}]"
+        engine = get_engine("spark", master=master)
+        spark = engine.session
+    try:
+        start = time.perf_counter()
+        records = run_hyperopt(cfg, base, data, spark if cfg.spark_trials else None)
+        return records, time.perf_counter() - start
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _log_trial(rec: TrialRecord, parent_id: str | None) -> None:
+    import mlflow
+
+    with mlflow.start_run(run_name=f"trial-{rec.number:03d}", nested=True):
+        mlflow.log_params({k: _text(v) for k, v in rec.params.items()})
+        mlflow.log_metrics({**rec.metrics, "trial_seconds": rec.seconds})
+        mlflow.set_tag("stopped_early", str(rec.stopped_early).lower())
+        for row in rec.history:
+            mlflow.log_metric("val/auroc", row["val/auroc"], step=int(row["epoch"]))
+
+
+def _refit(
+    best: TrialRecord, base: dict[str, Any], x_train: Any, y_train: Any, x_test: Any, y_test: Any
+) -> tuple[Any, dict[str, float]]:
+    """The best params fitted on the whole train split, scored on the test split."""
+    from churnops.trainers.estimators import NetChurnModel
+    from churnops.trainers.evaluation import binary_metrics
+    from churnops.trainers.tuning.objective import build_baseline
+    from churnops.trainers.tuning.space import apply_params
+
+    cfg, estimator_params = apply_params(base, best.params)
+    if cfg.model.name == "mlp":
+        model = NetChurnModel(cfg)
+    else:
+        model = build_baseline(cfg, estimator_params, cpus=-1)
+    model.fit(x_train, y_train)
+    scores = binary_metrics(y_test, model.predict_proba(x_test)[:, 1])
+    return model, {f"test/{'auroc' if k == 'roc_auc' else k}": v for k, v in scores.items()}
+
+
+def _package(
+    cfg: TuneConfig,
+    model: Any,
+    example: Any,
+    columns: list[str],
+    best: TrialRecord,
+    parent_id: str | None,
+    label: str,
+) -> tuple[str, str | None]:
+    from churnops.models.feature_spec import FeatureSpec
+    from churnops.models.pyfunc import log_pyfunc_model
+
+    info = log_pyfunc_model(model, FeatureSpec(list(columns)), input_example=example)
+    if not cfg.register_best.enabled:
+        return info.model_uri, None
+    import mlflow
+
+    from churnops.trainers.registry import ModelRegistry
+
+    registry = ModelRegistry(mlflow.get_tracking_uri())  # the sweep's store is the registry
+    version = registry.register(
+        info.model_uri,
+        cfg.register_best.model_name,
+        description=f"{cfg.model}: best of {cfg.num_samples} trials ({label}), "
+        f"val/auroc {best.metrics['val/auroc']:.4f}",
+        tags={
+            "tune.parent_run_id": parent_id,
+            "tune.backend": label,
+            "tune.best_params": json.dumps(best.params),
+        },
+        alias=cfg.register_best.alias,
+    )
+    return info.model_uri, str(version.version)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
