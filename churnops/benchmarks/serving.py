@@ -62,7 +62,12 @@ def prepare_world(workdir: Path) -> dict[str, Any]:
     tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    mlflow.set_experiment("serving-benchmark")
+    # Artifacts beside the database (the default is ./mlruns in the working directory).
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment(
+            "serving-benchmark", artifact_location=(workdir / "artifacts").as_uri()
+        )
+    )
     for c in (1.0, 0.1):
         model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(C=c))
         with mlflow.start_run():

@@ -217,7 +217,9 @@ class ServingApp:
         if status == 200:
             self.acknowledged += 1
             if cfg.routing.shadow and cfg.routing.shadow != served:
-                self._shadow.submit(self._run_shadow, state, [dict(r) for r in rows], client_id)
+                self._shadow.submit(
+                    self._run_shadow, state, cfg.routing.shadow, [dict(r) for r in rows], client_id
+                )
         out_headers = {"x-request-id": request_id}
         if model is not None:
             out_headers["x-churnops-served-entity"] = served_name
@@ -237,17 +239,16 @@ class ServingApp:
         return state.router.choose(rows[0].get(state.cfg.routing.key))
 
     def _run_shadow(
-        self, state: EndpointState, rows: list[dict[str, Any]], client_id: str | None
+        self, state: EndpointState, name: str, rows: list[dict[str, Any]], client_id: str | None
     ) -> None:
         """Score a copy on the shadow model; its answer is logged (is_shadow) and never sent."""
-        name = state.cfg.routing.shadow
         model = state.models[name]
         start = time.perf_counter()
         try:
             lookup = state.lookups.get(name)
             errors = lookup.complete(rows) if lookup else [None] * len(rows)
             ok = [r for r, e in zip(rows, errors, strict=True) if e is None]
-            body = {"predictions": model.predict(ok) if ok else []}
+            body: dict[str, Any] = {"predictions": model.predict(ok) if ok else []}
             status = 200
         except Exception as exc:
             status, body = 500, {"error_code": "SHADOW_ERROR", "message": str(exc)}
@@ -322,10 +323,8 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 def _model_error(exc: Exception) -> tuple[int, dict[str, Any]]:
     # MLflow's schema enforcement rejects inputs the model cannot take: that is bad input.
-    try:
-        from mlflow.exceptions import MlflowException
-    except ImportError:  # pragma: no cover
-        MlflowException = ()  # type: ignore[assignment]
+    from mlflow.exceptions import MlflowException
+
     if isinstance(exc, MlflowException):
         return 400, {"error_code": "BAD_REQUEST", "message": f"model input: {exc.message}"}
     return 500, {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}

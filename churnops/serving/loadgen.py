@@ -169,5 +169,5 @@ def run_load(
 
         runner = uvloop.run
     except ImportError:  # pragma: no cover
-        runner = asyncio.run
+        runner = asyncio.run  # type: ignore[assignment]
     return runner(_load(host, port, requests, count, rate, concurrency, timeout, max_connections))

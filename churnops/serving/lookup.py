@@ -46,22 +46,25 @@ class OnlineFeatureLookup:
     def __init__(self, spec: FeatureLookupSpec, store: OnlineStore):
         self.spec = spec
         self.store = store
+        self._wanted = frozenset(spec.feature_names)
 
     @classmethod
     def from_config(cls, cfg: FeatureLookupConfig, model_columns: list[str]) -> OnlineFeatureLookup:
         return cls(FeatureLookupSpec.from_config(cfg, model_columns), get_online_store(cfg.online))
 
     def complete(self, rows: list[dict[str, Any]]) -> list[str | None]:
-        """Fill missing features in place; return a per-row error (None where the row is whole).
+        """Fill missing features (each such row is replaced in `rows`); return per-row errors.
 
-        A row that lacks features and has no key is bad input (`RequestError`). An unknown key
-        gets an error message or the configured defaults, by `on_missing`.
+        An error is None where the row is whole. A row that lacks features and has no key is bad
+        input (`RequestError`). An unknown key gets an error message or the configured defaults,
+        by `on_missing`.
         """
         spec = self.spec
         errors: list[str | None] = [None] * len(rows)
         need: dict[int, Any] = {}
+        wanted = self._wanted
         for i, row in enumerate(rows):
-            if all(f in row for f in spec.feature_names):
+            if row.keys() >= wanted:
                 continue
             key = row.get(spec.lookup_key)
             if key is None:
@@ -85,8 +88,7 @@ class OnlineFeatureLookup:
                     )
                     continue
                 stored = {f: spec.defaults.get(f) for f in spec.feature_names}
-            for name, value in stored.items():
-                row.setdefault(name, value)  # the request's own values win
+            rows[i] = {**stored, **row}  # the request's own values win
         return errors
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ class ServingMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, str, int], tuple] = {}
         labels = ["endpoint", "served_model", "model_version"]
         self.requests = Counter(
             "churnops_serving_requests",
@@ -41,10 +42,19 @@ class ServingMetrics:
     def observe(
         self, endpoint: str, served: str, version: str, status: int, seconds: float, rows: int
     ) -> None:
-        self.requests.labels(endpoint, served, version, str(status)).inc()
-        self.latency.labels(endpoint, served, version).observe(seconds)
+        key = (endpoint, served, version, status)
+        children = self._children.get(key)
+        if children is None:  # label lookups cost more than the updates: do them once per key
+            children = (
+                self.requests.labels(endpoint, served, version, str(status)),
+                self.latency.labels(endpoint, served, version),
+                self.rows.labels(endpoint, served, version),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if rows:
-            self.rows.labels(endpoint, served, version).inc(rows)
+            children[2].inc(rows)
 
     def error(self, endpoint: str, served: str, version: str, kind: str, n: int = 1) -> None:
         self.errors.labels(endpoint, served, version, kind).inc(n)

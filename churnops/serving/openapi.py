@@ -6,6 +6,8 @@ call), so these schemas document it for clients and for the schemathesis tests.
 
 from __future__ import annotations
 
+from typing import Any
+
 _SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
 _RECORD = {"type": "object", "additionalProperties": _SCALAR}
 _RECORDS = {"type": "array", "items": _RECORD, "minItems": 1}
@@ -41,7 +43,7 @@ INVOCATION_BODY = {
     },
 }
 
-INVOCATION_RESPONSE = {
+INVOCATION_RESPONSE: dict[str, Any] = {
     "description": "One prediction per row (a record when the model returns a frame, or "
     '`{"error": ...}` for a row whose key is unknown), and which model version answered '
     "(also in the `x-churnops-served-entity` and `x-churnops-model-version` headers).",
@@ -68,11 +70,11 @@ _ERROR = {
 }
 
 
-def _err(description: str) -> dict:
+def _err(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _err("Bad input: malformed JSON, wrong types, missing columns; the message names it"),
     401: _err("Missing or invalid bearer token"),
     404: _err("No endpoint of that name"),

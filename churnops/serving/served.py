@@ -68,6 +68,13 @@ class ServedModel:
                     raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
 
     @property
+    def _required(self) -> frozenset[str]:
+        cols = self.__dict__.get("_required_cols")
+        if cols is None:
+            cols = self.__dict__["_required_cols"] = frozenset(self.required)
+        return cols
+
+    @property
     def _numeric(self) -> frozenset[str]:
         cols = self.__dict__.get("_numeric_cols")
         if cols is None:
@@ -79,8 +86,9 @@ class ServedModel:
 
     def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """The model's input frame; a missing column or a wrong type is a `RequestError`."""
+        required = self._required
         for i, row in enumerate(rows):
-            if len(row) < len(self.required) or any(c not in row for c in self.required):
+            if not row.keys() >= required:
                 missing = [c for c in self.required if c not in row]
                 raise RequestError(f"row {i}: missing columns {missing}")
         if all(d == "float64" for d in self.dtypes):
@@ -92,12 +100,12 @@ class ServedModel:
             return pd.DataFrame(values, columns=self.columns, copy=False)
         data = {}
         for col, dtype in zip(self.columns, self.dtypes, strict=True):
-            values = [r.get(col) for r in rows]
+            col_values = [r.get(col) for r in rows]
             try:
-                data[col] = np.array(values, dtype=dtype if dtype != "object" else object)
+                data[col] = np.array(col_values, dtype=dtype if dtype != "object" else object)
             except (TypeError, ValueError):
                 raise RequestError(
-                    f"column {col!r}: expected {dtype} values, got {values[:3]}"
+                    f"column {col!r}: expected {dtype} values, got {col_values[:3]}"
                 ) from None
         return pd.DataFrame(data)
 

@@ -60,7 +60,12 @@ def serving_world(tmp_path_factory, cdnow_orders) -> ServingWorld:
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    mlflow.set_experiment("serving-tests")
+    # Artifacts under the temp dir too (the default is ./mlruns in the working directory).
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment(
+            "serving-tests", artifact_location=(root / "artifacts").as_uri()
+        )
+    )
     example = x.head(3)
     with mlflow.start_run():
         # v1: the stock sklearn flavour (predict answers an array of 0/1).
