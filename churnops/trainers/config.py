@@ -70,6 +70,7 @@ class MLPConfig(StrictConfig):
 class RandomForestConfig(StrictConfig):
     n_estimators: int = Field(default=100, gt=0)  # the seed notebook's settings
     max_depth: int | None = 10
+    n_jobs: int = -1  # -1: every core; 1 on a shared, oversubscribed box
 
 
 class LogisticRegressionConfig(StrictConfig):
@@ -84,6 +85,7 @@ class XGBoostConfig(StrictConfig):
     subsample: float = Field(default=0.8, gt=0, le=1)
     colsample_bytree: float = Field(default=0.8, gt=0, le=1)
     device: str = "auto"  # auto: cuda when a GPU is there
+    n_jobs: int = -1  # -1: every core; 1 on a shared, oversubscribed box
 
 
 class ModelConfig(StrictConfig):

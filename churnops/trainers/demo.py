@@ -36,6 +36,7 @@ def run_training_demo(training_set_path: Path, workdir: Path) -> list[dict[str, 
         console.print(f"training {name} ...")
         result = train(cfg)
         rows.append({**result.summary(), "run_id": result.run_id})
-    print_table("test metrics (held-out 20%, stratified, seed 42)", rows)
+    shown = [{k: v for k, v in row.items() if k != "run_id"} for row in rows]
+    print_table("test metrics (held-out 20%, stratified, seed 42)", shown)
     console.print(f"MLflow runs: sqlite:///{Path(workdir).resolve() / 'mlflow.db'}")
     return rows

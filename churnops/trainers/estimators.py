@@ -83,8 +83,9 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
     if m.name == "mlp":
         return NetChurnModel(cfg, launcher)
     if m.name == "random_forest":
+        rf = m.random_forest
         return baselines.RandomForestChurnModel(
-            m.random_forest.n_estimators, m.random_forest.max_depth, seed=cfg.seed
+            rf.n_estimators, rf.max_depth, seed=cfg.seed, n_jobs=rf.n_jobs
         )
     if m.name == "logistic_regression":
         lr = m.logistic_regression

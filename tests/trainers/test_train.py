@@ -34,7 +34,13 @@ def test_net_run_is_tracked_with_history_plots_config_and_lineage(tiny_overrides
 
 @pytest.mark.parametrize("model", ["random_forest", "logistic_regression", "xgboost", "recency"])
 def test_baseline_runs_share_the_split_and_metrics(tiny_overrides, model):
-    result = train(load_train_config([*tiny_overrides, f"model={model}"]))
+    # Fewer rounds, one thread: the test checks the shared split and tracking, not speed.
+    quick = [
+        "model.xgboost.n_estimators=60",
+        "model.xgboost.n_jobs=1",
+        "model.random_forest.n_jobs=1",
+    ]
+    result = train(load_train_config([*tiny_overrides, f"model={model}", *quick]))
     assert result.n_test == 4714  # 20% of 23,570, the same rows for every family
     assert 0.7 < result.metrics["test/auroc"] < 0.85
     client, _ = _run(result)
