@@ -185,8 +185,10 @@ def test_stock_mlflow_models_serve_answers_over_http(mlflow_tmp, data, tmp_path)
         log_pyfunc_model(model, FeatureSpec(COLUMNS), input_example=frame.head(2),
                          registered_model_name="pyfunc_served")  # fmt: skip
     port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_tmp, "MLFLOW_REGISTRY_URI": mlflow_tmp}
-    cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    bin_dir = os.path.dirname(sys.executable)  # the server execs uvicorn from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_tmp, "MLFLOW_REGISTRY_URI": mlflow_tmp,
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    cli = os.path.join(bin_dir, "mlflow")
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [cli, "models", "serve", "-m", "models:/pyfunc_served/1", "--env-manager", "local",

@@ -86,12 +86,14 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
             frame = result.metrics_dataframe
             if frame is not None and "epoch" in frame.columns:
                 for row in frame.to_dict("records"):
-                    if row.get("epoch") == row.get("epoch") and not row.get("final"):
-                        history.append({"val/auroc": row[RAY_METRIC], "epoch": row["epoch"]})
+                    epoch = row.get("epoch")
+                    if epoch is not None and epoch == epoch and row.get("final") != 1.0:  # not NaN
+                        history.append({"val/auroc": row[RAY_METRIC], "epoch": epoch})
             last = result.metrics or {}
             metrics = {k.replace("val_", "val/", 1): float(v) for k, v in last.items()
                        if k.startswith("val_") or k in ("fit_seconds", "epochs")}  # fmt: skip
-            if not last.get("final") and history:  # stopped by ASHA: its best epoch counts
+            finished = last.get("final") == 1.0
+            if not finished and history:  # stopped by ASHA: its best epoch counts
                 metrics["val/auroc"] = max(h["val/auroc"] for h in history)
             records.append(
                 TrialRecord(
@@ -100,7 +102,7 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
                     metrics=metrics,
                     seconds=float(last.get("time_total_s", 0.0)),
                     history=history,
-                    stopped_early=not last.get("final"),
+                    stopped_early=not finished,
                 )
             )
         return records
