@@ -59,6 +59,13 @@ class NetChurnModel:
             checkpoint_dir=scratch_dir(Path(cfg.workdir, "checkpoints")),
             pos_weight=pos_weight,
         )
+        if cfg.trainer.loader != "in-memory":
+            if self.launcher.num_workers > 1:  # fail before starting any process
+                raise ValueError(
+                    f"trainer.loader={cfg.trainer.loader!r} runs on one process in train(cfg) "
+                    "so far; use trainer.loader=in-memory with launcher.num_workers > 1"
+                )
+            job.train_path, job.val_path = _write_splits(job)
         self.fit_result = self.launcher.launch(job)
         net = build_net(job)
         net.load_state_dict(self.fit_result.state_dict)
@@ -73,6 +80,24 @@ class NetChurnModel:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
         p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).cpu().numpy()
         return np.column_stack([1 - p, p])
+
+
+def _write_splits(job: NetFitJob) -> tuple[str, str]:
+    """The fit and val rows as Parquet beside the checkpoints, for the streaming loaders."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from churnops.trainers.fit import LABEL
+
+    folder = Path(f"{job.checkpoint_dir}-splits")  # not inside: checkpoints want their own dir
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, x, y in (("train", job.x_train, job.y_train), ("val", job.x_val, job.y_val)):
+        columns = {c: x[:, i] for i, c in enumerate(job.feature_columns)}
+        path = folder / f"{name}.parquet"
+        pq.write_table(pa.table({**columns, LABEL: y.astype(np.float32)}), path)
+        paths.append(str(path))
+    return paths[0], paths[1]
 
 
 def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:

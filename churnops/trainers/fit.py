@@ -23,6 +23,7 @@ from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import MLPConfig, TrainerConfig
 
 Runtime = Literal["single", "torchrun", "ray"]
+LABEL = "churn"  # the label column of the split files written for Parquet loaders
 
 
 @dataclass
@@ -42,6 +43,8 @@ class NetFitJob:
     checkpoint_dir: str
     pos_weight: float | None = None
     use_gpu: bool = False
+    train_path: str | None = None  # the splits as Parquet, for loaders other than in-memory
+    val_path: str | None = None
 
 
 @dataclass
@@ -197,22 +200,35 @@ def _trainer_placement(job: NetFitJob, runtime: Runtime, local_world: int) -> di
 
 
 def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
-    """Train and val batches for this rank: in-memory tensors, or the configured loader."""
+    """Train and val batches for this rank: in-memory tensors, or `churnops.data.loaders`."""
     from churnops.trainers.datamodule import InMemoryBatches
 
     bs = job.trainer.batch_size
-    if job.trainer.loader != "in-memory":
-        raise NotImplementedError(
-            f"trainer.loader={job.trainer.loader!r}: only 'in-memory' is wired into train(cfg) "
-            "yet; the other loaders live in churnops.data.loaders"
+    kind = job.trainer.loader
+    if kind == "in-memory":
+        train = InMemoryBatches(
+            job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank,
+            world_size=world, device=device, drop_last=True,
+        )  # fmt: skip
+        val = InMemoryBatches(
+            job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
         )
-    train = InMemoryBatches(
-        job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank, world_size=world,
-        device=device, drop_last=True,
-    )  # fmt: skip
-    val = InMemoryBatches(
-        job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
-    )
+        return train, val
+    if world > 1:
+        # DDP steps in lockstep; these loaders give each row once per epoch across ranks, so
+        # ranks may get different batch counts and the all-reduce would wait forever.
+        raise ValueError(
+            f"trainer.loader={kind!r} runs on one process in train(cfg) so far; use "
+            "trainer.loader=in-memory with launcher.num_workers > 1"
+        )
+    from churnops.data.loaders import make_loader
+
+    if job.train_path is None or job.val_path is None:
+        raise ValueError(f"trainer.loader={kind!r} needs the split written as Parquet")
+    common = dict(feature_columns=job.feature_columns, label_column=LABEL, seed=job.seed,
+                  rank=rank, world_size=world, device=str(device))  # fmt: skip
+    train = make_loader(kind, job.train_path, batch_size=bs, shuffle=True, **common)
+    val = make_loader(kind, job.val_path, batch_size=max(bs, 4096), shuffle=False, **common)
     return train, val
 
 

@@ -53,3 +53,18 @@ def test_logger_none_tracks_nothing(tiny_overrides, tmp_path):
     result = train(load_train_config([*tiny_overrides, "model=recency", "logger=none"]))
     assert result.run_id is None
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_net_trains_from_the_arrow_stream_loader(tiny_overrides):
+    result = train(load_train_config([*tiny_overrides, "trainer.loader=arrow-stream"]))
+    assert result.model.fit_result.history[-1]["val/auroc"] > 0.6
+    assert result.metrics["test/auroc"] > 0.6
+
+
+def test_streaming_loader_with_ddp_is_refused(tiny_overrides):
+    cfg = load_train_config(
+        [*tiny_overrides, "trainer.loader=arrow-stream", "launcher.num_workers=2"]
+    )
+    with pytest.raises(ValueError, match=r"trainer\.loader='arrow-stream' runs on one process"):
+        train(cfg)
