@@ -46,7 +46,7 @@ def run_registry_demo(
     from churnops.models.feature_spec import FeatureSpec
     from churnops.models.pyfunc import log_pyfunc_model
     from churnops.trainers.registry.gate import validate_challenger
-    from churnops.trainers.registry.registry import ModelRegistry
+    from churnops.trainers.registry.registry import ModelRegistry, ensure_experiment
     from churnops.trainers.splits import split_train_test
     from churnops.trainers.tracking import default_tracking_uri
     from churnops.trainers.tuning import load_tune_config, sweep
@@ -76,8 +76,8 @@ def run_registry_demo(
     columns = list(FEATURE_COLUMNS)
     x = frame[columns].to_numpy(np.float32)
     candidate = LogisticChurnModel(seed=seed).fit(x[train_idx], y[train_idx])
-    mlflow.set_experiment("churnops-registry")
-    with mlflow.start_run(run_name="candidate-logistic_regression"):
+    with mlflow.start_run(experiment_id=ensure_experiment("churnops-registry"),
+                          run_name="candidate-logistic_regression"):  # fmt: skip
         info = log_pyfunc_model(candidate, FeatureSpec(columns),
                                 input_example=frame[columns].head(5))  # fmt: skip
     registry.register(info.model_uri, model_name, alias=CHALLENGER,

@@ -236,8 +236,9 @@ def validate_challenger(
 def _log_report(report: GateReport, experiment: str) -> str:
     import mlflow
 
-    exp = mlflow.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp else mlflow.create_experiment(experiment)
+    from churnops.trainers.registry.registry import ensure_experiment
+
+    exp_id = ensure_experiment(experiment)
     run_name = f"validate-{report.model_name}-v{report.challenger_version}"
     nested = mlflow.active_run() is not None  # under the caller's run (e.g. a sweep) if any
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name, nested=nested) as run:
