@@ -206,11 +206,11 @@ def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tup
     bs = job.trainer.batch_size
     kind = job.trainer.loader
     if kind == "in-memory":
-        train = InMemoryBatches(
+        train: Any = InMemoryBatches(
             job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank,
             world_size=world, device=device, drop_last=True,
         )  # fmt: skip
-        val = InMemoryBatches(
+        val: Any = InMemoryBatches(
             job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
         )
         return train, val
@@ -225,10 +225,23 @@ def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tup
 
     if job.train_path is None or job.val_path is None:
         raise ValueError(f"trainer.loader={kind!r} needs the split written as Parquet")
-    common = dict(feature_columns=job.feature_columns, label_column=LABEL, seed=job.seed,
-                  rank=rank, world_size=world, device=str(device))  # fmt: skip
-    train = make_loader(kind, job.train_path, batch_size=bs, shuffle=True, **common)
-    val = make_loader(kind, job.val_path, batch_size=max(bs, 4096), shuffle=False, **common)
+    loaders = []
+    for path, shuffle, size in ((job.train_path, True, bs), (job.val_path, False, max(bs, 4096))):
+        loaders.append(
+            make_loader(
+                kind,
+                path,
+                job.feature_columns,
+                LABEL,
+                size,
+                shuffle=shuffle,
+                seed=job.seed,
+                rank=rank,
+                world_size=world,
+                device=str(device),
+            )
+        )
+    train, val = loaders
     return train, val
 
 
