@@ -79,6 +79,7 @@ class ArrowStreamDataset(IterableDataset):
         epoch_seed: int,
         rank: int,
         world_size: int,
+        even_batches: bool = False,
     ) -> None:
         super().__init__()
         self.files = [str(f) for f in files]
@@ -91,15 +92,29 @@ class ArrowStreamDataset(IterableDataset):
         self.epoch_seed = epoch_seed
         self.rank = rank
         self.world_size = world_size
+        self.even_batches = even_batches
 
-    def reader_units(self, worker: int, num_workers: int) -> list[ReadUnit]:
-        """The units that reader (this rank, `worker`) reads this epoch, in order."""
+    def reader_units(
+        self, worker: int, num_workers: int, rank: int | None = None
+    ) -> list[ReadUnit]:
+        """The units that reader (`rank`, default this one; `worker`) reads this epoch."""
         order = list(self.units)
         if self.shuffle:
             perm = np.random.default_rng(self.epoch_seed).permutation(len(order))
             order = [order[i] for i in perm]
-        reader = self.rank * num_workers + worker
+        reader = (self.rank if rank is None else rank) * num_workers + worker
         return order[reader :: self.world_size * num_workers]
+
+    def batch_cap(self, worker: int, num_workers: int) -> int | None:
+        """With `even_batches`, the full batches this worker may yield: the fewest that the
+        same worker of any rank can fill, so every rank takes the same number of steps."""
+        if not self.even_batches:
+            return None
+        rows = [
+            sum(u.rows for u in self.reader_units(worker, num_workers, rank=r))
+            for r in range(self.world_size)
+        ]
+        return min(rows) // self.batch_size
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -111,6 +126,10 @@ class ArrowStreamDataset(IterableDataset):
         batches = cut_batches(
             self._read(units), self.batch_size, rng=rng, buffer_rows=self.shuffle_buffer_rows
         )
+        cap = self.batch_cap(worker, num_workers)
+        if cap is not None:
+            # Full batches come first (the remainder is carried), so the first `cap` are full.
+            batches = itertools.islice(batches, cap)
         for x, y in batches:
             if info is not None:
                 # A view would send its whole buffer to the main process; copy the batch only.
@@ -155,6 +174,9 @@ class ArrowStreamLoader(EpochLoader):
             training process).
         shuffle_buffer_rows: rows held and shuffled together (bounds the memory per reader).
         prefetch_factor: batches each worker keeps ready.
+        even_batches: every rank yields the same number of full batches (what DDP's lockstep
+            needs); the rows past the smallest share sit out the epoch (different ones each
+            epoch when shuffling).
     """
 
     def __init__(
@@ -172,6 +194,7 @@ class ArrowStreamLoader(EpochLoader):
         num_workers: int = 0,
         shuffle_buffer_rows: int = 262_144,
         prefetch_factor: int = 4,
+        even_batches: bool = False,
     ) -> None:
         super().__init__(
             feature_columns,
@@ -192,6 +215,7 @@ class ArrowStreamLoader(EpochLoader):
         self.num_workers = num_workers
         self.shuffle_buffer_rows = shuffle_buffer_rows
         self.prefetch_factor = prefetch_factor
+        self.even_batches = even_batches
         self.files = parquet_files(path)
         for f in self.files:
             check_schema(pq.read_schema(f), self.columns, str(f))
@@ -210,6 +234,7 @@ class ArrowStreamLoader(EpochLoader):
             epoch_seed=self.epoch_seed(epoch),
             rank=self.rank,
             world_size=self.world_size,
+            even_batches=self.even_batches,
         )
 
     @property

@@ -33,6 +33,10 @@ class InMemoryLoader(EpochLoader):
         path, feature_columns, label_column, batch_size, shuffle, seed, rank, world_size,
             device: see `churnops.data.loaders.make_loader`.
         drop_last: drop this rank's last, short batch.
+        even_batches: every rank yields the same number of full batches (what DDP's lockstep
+            needs): each rank's share is cut to `rows // world_size` and the short batch
+            dropped, so up to `world_size - 1 + world_size * (batch_size - 1)` rows sit out
+            an epoch (different ones each epoch when shuffling).
         resident: `auto` keeps the tensors on `device` when it is a GPU and they take at most
             `GPU_MEMORY_SHARE` of its free memory (else pinned host memory, copied per batch);
             `device` forces that; `host` keeps them in host memory.
@@ -51,6 +55,7 @@ class InMemoryLoader(EpochLoader):
         world_size: int = 1,
         device: str = "cpu",
         drop_last: bool = False,
+        even_batches: bool = False,
         resident: str = "auto",
     ) -> None:
         super().__init__(
@@ -65,7 +70,8 @@ class InMemoryLoader(EpochLoader):
         )
         if resident not in ("auto", "device", "host"):
             raise ValueError(f"resident={resident!r}: expected 'auto', 'device' or 'host'")
-        self.drop_last = drop_last
+        self.drop_last = drop_last or even_batches
+        self.even_batches = even_batches
         files = parquet_files(path)
         check_schema(pq.read_schema(files[0]), self.columns, str(files[0]))
         table = pq.ParquetDataset(files).read(columns=self.columns)
@@ -91,7 +97,9 @@ class InMemoryLoader(EpochLoader):
 
     @property
     def num_rows(self) -> int:
-        """Rows this rank sees per epoch."""
+        """Rows this rank's share holds per epoch (before any short batch is dropped)."""
+        if self.even_batches:
+            return self.num_rows_total // self.world_size
         return len(range(self.rank, self.num_rows_total, self.world_size))
 
     def __len__(self) -> int:
@@ -113,7 +121,7 @@ class InMemoryLoader(EpochLoader):
             order = torch.randperm(n, generator=gen)
         else:
             order = torch.arange(n)
-        mine = order[self.rank :: self.world_size]
+        mine = order[self.rank :: self.world_size][: self.num_rows]
         stop = len(mine) - len(mine) % b if self.drop_last else len(mine)
         if self.x.device.type == "cpu":
             # On the host, numpy's take gathers rows several times faster than index_select.

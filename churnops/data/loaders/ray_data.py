@@ -67,6 +67,8 @@ class RayDataLoader(EpochLoader):
             device: see `churnops.data.loaders.make_loader`.
         shuffle_buffer_rows: rows in Ray's local shuffle buffer (at least `batch_size`).
         prefetch_batches: batches Ray prepares ahead in a background thread.
+        even_batches: every rank yields the same number of full batches (what DDP's lockstep
+            needs): shares are cut to `rows // world_size` and the short batch dropped.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class RayDataLoader(EpochLoader):
         device: str = "cpu",
         shuffle_buffer_rows: int = 262_144,
         prefetch_batches: int = 1,
+        even_batches: bool = False,
     ) -> None:
         super().__init__(
             feature_columns,
@@ -96,6 +99,7 @@ class RayDataLoader(EpochLoader):
         )
         self.shuffle_buffer_rows = max(shuffle_buffer_rows, batch_size)
         self.prefetch_batches = prefetch_batches
+        self.even_batches = even_batches
         self.dataset = read_training_set(path, self.feature_columns, self.label_column)
         self.num_rows_total = self.dataset.count() if world_size > 1 else None
 
@@ -107,7 +111,10 @@ class RayDataLoader(EpochLoader):
         if self.world_size == 1:
             return ds
         n = self.num_rows_total
-        cuts = [n * r // self.world_size for r in range(1, self.world_size)]
+        if self.even_batches:  # equal shares; the remainder, past the last cut, sits out
+            cuts = [n // self.world_size * r for r in range(1, self.world_size + 1)]
+        else:
+            cuts = [n * r // self.world_size for r in range(1, self.world_size)]
         return ds.split_at_indices(cuts)[self.rank]
 
     def __iter__(self) -> Iterator[Batch]:
@@ -122,6 +129,7 @@ class RayDataLoader(EpochLoader):
             shuffle_seed=self.epoch_seed(epoch) % 2**32,
             device=self.device,
             prefetch_batches=self.prefetch_batches,
+            drop_last=self.even_batches,
         )
 
 
@@ -135,6 +143,7 @@ def iter_xy_batches(
     shuffle_seed: int | None,
     device: str,
     prefetch_batches: int = 1,
+    drop_last: bool = False,
 ) -> Iterator[Batch]:
     """`(x, y)` batches from a Ray Dataset or DataIterator through `iter_torch_batches`."""
     cuda = device != "auto" and torch.device(device).type == "cuda"
@@ -147,6 +156,7 @@ def iter_xy_batches(
             local_shuffle_buffer_size=shuffle_buffer_rows,
             local_shuffle_seed=shuffle_seed if shuffle_buffer_rows else None,
             prefetch_batches=prefetch_batches,
+            drop_last=drop_last,
         )
     )
 

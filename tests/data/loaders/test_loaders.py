@@ -177,3 +177,19 @@ def test_petastorm_outside_its_environment_says_how_to_get_it(training_set):
     loader = make_loader("petastorm", training_set, FEATURES, LABEL, 8)
     with pytest.raises(ImportError, match=r"run scripts/petastorm-env to build .venv-petastorm"):
         next(iter(loader))
+
+
+@pytest.mark.parametrize(("kind", "options"), CASES, ids=CASE_IDS)
+def test_even_batches_give_every_rank_the_same_full_steps(kind, options, training_set):
+    ranks = [
+        _open(kind, training_set, rank=r, world_size=2, batch_size=64, even_batches=True, **options)
+        for r in (0, 1)
+    ]
+    for _ in range(2):
+        sizes = [[len(y) for _, y in loader] for loader in ranks]
+        assert len(sizes[0]) == len(sizes[1]) > 0, "ranks would step out of lockstep"
+        assert all(s == 64 for rank in sizes for s in rank), "a short batch was kept"
+    seen = [epoch_ids(loader) for loader in ranks]
+    assert not set(seen[0]) & set(seen[1])
+    # What sits out is bounded: less than a batch per reader plus the uneven shares' gap.
+    assert len(seen[0]) + len(seen[1]) > ROWS - 2 * 64 * (1 + options.get("num_workers", 0)) - 200

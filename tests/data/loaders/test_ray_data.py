@@ -42,6 +42,13 @@ def test_two_ranks_cover_every_row_once_in_an_order_fixed_by_seed(ray_cluster, t
     assert epoch_ids(_open(training_set, rank=0, world_size=2, seed=7)) == seen[0]
 
 
+def test_even_batches_give_both_ranks_the_same_full_steps(ray_cluster, training_set):
+    ranks = [_open(training_set, rank=r, world_size=2, seed=1, even_batches=True) for r in (0, 1)]
+    sizes = [[len(y) for _, y in loader] for loader in ranks]
+    assert len(sizes[0]) == len(sizes[1]) == ROWS // 2 // 64
+    assert all(s == 64 for rank in sizes for s in rank)
+
+
 def test_without_shuffle_reads_in_file_order(ray_cluster, training_set):
     assert epoch_ids(_open(training_set, shuffle=False)) == list(range(ROWS))
 
