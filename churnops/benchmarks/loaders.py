@@ -225,8 +225,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.measure:  # the subprocess side: one kind, its rows as JSON
-        rows = run_one(args.measure, args.data, args.batch_size, args.device, args)
-        print(json.dumps(rows))
+        print(json.dumps(run_one(args.measure, args.data, args.batch_size, args.device, args)))
         return 0
     torch.set_num_threads(os.cpu_count() or 1)
     load_before = os.getloadavg()[0]

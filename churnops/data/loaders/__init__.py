@@ -85,7 +85,7 @@ def make_loader(
         An iterable of `(x, y)`; each `iter()` is one epoch.
     """
     cls = loader_class(kind)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in {"self"}]
+    accepted = list(inspect.signature(cls).parameters)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         extra = sorted(set(accepted) - _COMMON)

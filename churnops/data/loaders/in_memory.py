@@ -133,8 +133,8 @@ class InMemoryLoader(EpochLoader):
             return
         mine = mine.to(self.x.device)
         for start in range(0, stop, b):
-            idx = mine[start : start + b]
-            yield self._deliver(self.x.index_select(0, idx), self.y.index_select(0, idx))
+            pick = mine[start : start + b]
+            yield self._deliver(self.x.index_select(0, pick), self.y.index_select(0, pick))
 
     def _deliver(self, x: torch.Tensor, y: torch.Tensor) -> Batch:
         if self.on_device:

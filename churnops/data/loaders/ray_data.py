@@ -30,7 +30,7 @@ def _collate_fn(feature_columns: Sequence[str], label_column: str) -> Any:
     class XYCollateFn(ArrowBatchCollateFn):
         """An Arrow batch to `(x [B, F], y [B])` float32, column by column."""
 
-        def __call__(self, batch: Any) -> Batch:
+        def __call__(self, batch: Any) -> Any:
             x, y = table_to_arrays(batch, feature_columns, label_column)
             return torch.from_numpy(x), torch.from_numpy(y)
 
@@ -101,7 +101,7 @@ class RayDataLoader(EpochLoader):
         self.prefetch_batches = prefetch_batches
         self.even_batches = even_batches
         self.dataset = read_training_set(path, self.feature_columns, self.label_column)
-        self.num_rows_total = self.dataset.count() if world_size > 1 else None
+        self.num_rows_total = self.dataset.count() if world_size > 1 else 0
 
     def shard(self, epoch: int) -> Any:
         """This rank's part of the dataset for `epoch`."""
@@ -110,7 +110,7 @@ class RayDataLoader(EpochLoader):
             ds = ds.randomize_block_order(seed=self.epoch_seed(epoch) % 2**32)
         if self.world_size == 1:
             return ds
-        n = self.num_rows_total
+        n = self.num_rows_total  # counted once: the count does not change with the order
         if self.even_batches:  # equal shares; the remainder, past the last cut, sits out
             cuts = [n // self.world_size * r for r in range(1, self.world_size + 1)]
         else:
