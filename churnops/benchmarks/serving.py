@@ -289,6 +289,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{case}: mlflow p50 / churnops p50 = "
                     f"{theirs[case]['p50_ms'] / ours[case]['p50_ms']:.1f}x"
                 )
+    rates = {case: rate for case, _, rate, _ in _cases(args) if rate}
+    for r in rows:
+        rate = rates.get(r["case"])
+        if rate and r["rps"] < 0.95 * rate:
+            notes.append(
+                f"{r['server']} {r['case']}: held {r['rps']:.0f} of {rate:.0f} rps; the server "
+                "fell behind, so its latencies are mostly time queued (open loop)"
+            )
+    notes.append("errors: answers other than 200, or none within 30 s (the client's timeout)")
     load_after = os.getloadavg()
     notes += [
         "churnops: 1 uvicorn process (uvloop, httptools), requests carry only customer_id "
