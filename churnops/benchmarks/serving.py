@@ -194,45 +194,61 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "MLFLOW_TRACKING_URI": world["tracking_uri"], "PATH": path}
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    auth_header = {"Authorization": "Bearer bench-token"}
 
-    # ---- churnops ----------------------------------------------------------------------
+    # Both servers up at once, each case run on one then the other back to back, so both meet
+    # the same background load (an idle server costs nothing).
+    servers: dict[str, dict[str, Any]] = {}
     port = _free_port()
     cfg_path = _endpoint_yaml(workdir, world)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "churnops.serving", "--config", str(cfg_path), "--port", str(port)],
-        env=env,
-    )
+    cmd = [sys.executable, "-m", "churnops.serving", "--config", str(cfg_path), "--port", str(port)]
+    servers["churnops"] = {"proc": subprocess.Popen(cmd, env=env), "port": port}
+    if not args.skip_mlflow:
+        port = _free_port()
+        cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/churn/1"]
+        cmd += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+        servers["mlflow"] = {"proc": subprocess.Popen(cmd, env=env), "port": port}
     acknowledged = 0
-    served_total: dict[str, int] = {}
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/health", proc)
-        path = "/serving-endpoints/churn/invocations"
-        auth = {"Authorization": "Bearer bench-token"}
-        reqs = {
-            n: [
-                build_request("127.0.0.1", port, path, b, auth)
-                for b in _bodies(customers, features, n, True)
-            ]
-            for n in (1, 100)
-        }
-        warm = run_load("127.0.0.1", port, reqs[1], 300, concurrency=2)
-        acknowledged += warm.statuses.get(200, 0)
+        for name, srv in servers.items():
+            port = srv["port"]
+            if name == "churnops":
+                _wait_ready(f"http://127.0.0.1:{port}/health", srv["proc"])
+                path, headers, lookup = "/serving-endpoints/churn/invocations", auth_header, True
+            else:
+                _wait_ready(f"http://127.0.0.1:{port}/ping", srv["proc"])
+                path, headers, lookup = "/invocations", {}, False
+            srv["reqs"] = {
+                n: [
+                    build_request("127.0.0.1", port, path, b, headers)
+                    for b in _bodies(customers, features, n, lookup)
+                ]
+                for n in (1, 100)
+            }
+            warm = run_load("127.0.0.1", port, srv["reqs"][1], 300, concurrency=2)
+            if name == "churnops":
+                acknowledged += warm.statuses.get(200, 0)
         for case, count, rate, n in _cases(args):
-            res = run_load("127.0.0.1", port, reqs[n], count, rate, args.concurrency)
-            acknowledged += res.statuses.get(200, 0)
-            for k, v in res.served.items():
-                served_total[k] = served_total.get(k, 0) + v
-            rows.append({"server": "churnops", "case": case, **res.summary()})
-            print(rows[-1], flush=True)
-            if case == "1row-max":
-                total = sum(res.served.values())
-                share = 100 * res.served.get("champion", 0) / max(total, 1)
-                notes.append(
-                    f"traffic split over the {total:,} 1row-max requests (sticky by customer): "
-                    f"champion {share:.2f}% / challenger {100 - share:.2f}% (configured 80/20)"
+            for name, srv in servers.items():
+                res = run_load(
+                    "127.0.0.1", srv["port"], srv["reqs"][n], count, rate, args.concurrency
                 )
+                rows.append({"server": name, "case": case, **res.summary()})
+                print(rows[-1], flush=True)
+                if name != "churnops":
+                    continue
+                acknowledged += res.statuses.get(200, 0)
+                if case == "1row-max":
+                    total = sum(res.served.values())
+                    share = 100 * res.served.get("champion", 0) / max(total, 1)
+                    notes.append(
+                        f"traffic split over the {total:,} 1row-max requests (sticky by "
+                        f"customer): champion {share:.2f}% / challenger {100 - share:.2f}% "
+                        "(configured 80/20)"
+                    )
     finally:
-        _stop(proc)
+        for srv in servers.values():
+            _stop(srv["proc"])
     from churnops.serving.inference_log import read_inference_log
 
     log = read_inference_log(workdir / "inference_log" / "churn").to_pandas()
@@ -241,54 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         f"inference log after SIGTERM: {logged:,} rows with status 200; acknowledged requests "
         f"{acknowledged:,} ({'equal' if logged == acknowledged else 'NOT equal'})"
     )
-
-    # ---- mlflow models serve -----------------------------------------------------------
-    if not args.skip_mlflow:
-        port = _free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                "models:/churn/1",
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                "1",
-            ],
-            env=env,
-        )
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}/ping", proc)
-            reqs = {
-                n: [
-                    build_request("127.0.0.1", port, "/invocations", b, {})
-                    for b in _bodies(customers, features, n, False)
-                ]
-                for n in (1, 100)
-            }
-            run_load("127.0.0.1", port, reqs[1], 300, concurrency=2)
-            for case, count, rate, n in _cases(args):
-                res = run_load("127.0.0.1", port, reqs[n], count, rate, args.concurrency)
-                rows.append({"server": "mlflow", "case": case, **res.summary()})
-                print(rows[-1], flush=True)
-        finally:
-            _stop(proc)
-        ours = {r["case"]: r for r in rows if r["server"] == "churnops"}
-        theirs = {r["case"]: r for r in rows if r["server"] == "mlflow"}
-        for case in ours:
-            if case in theirs and ours[case]["p50_ms"] > 0:
-                notes.append(
-                    f"{case}: mlflow p50 / churnops p50 = "
-                    f"{theirs[case]['p50_ms'] / ours[case]['p50_ms']:.1f}x"
-                )
+    ours = {r["case"]: r for r in rows if r["server"] == "churnops"}
+    theirs = {r["case"]: r for r in rows if r["server"] == "mlflow"}
+    for case in ours:
+        if case in theirs and ours[case]["p50_ms"] > 0:
+            notes.append(
+                f"{case}: mlflow p50 / churnops p50 = "
+                f"{theirs[case]['p50_ms'] / ours[case]['p50_ms']:.1f}x"
+            )
     rates = {case: rate for case, _, rate, _ in _cases(args) if rate}
     for r in rows:
         rate = rates.get(r["case"])
@@ -303,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "churnops: 1 uvicorn process (uvloop, httptools), requests carry only customer_id "
         "(SQLite online lookup), bearer auth and the Delta inference log on; "
         "mlflow: `mlflow models serve --env-manager local -w 1`, the 18 features in the request",
+        "both servers run side by side; each case runs on churnops, then at once on mlflow; "
         "latency at a fixed rate counts from when each request was due (open loop); "
         f"1row-max is closed loop with {args.concurrency} connections",
         f"load average (1/5/15 min) before {tuple(round(x, 2) for x in load_before)}, "
