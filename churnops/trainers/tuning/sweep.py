@@ -100,8 +100,9 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
                            "tune.asha": cfg.use_asha, "training_set": str(path)})  # fmt: skip
         mlflow.log_dict(cfg.model_dump(mode="json"), "tune_config.json")
         records, seconds = _search(cfg, base, data, Path(train_cfg.workdir), spark)
+        experiment_id = mlflow.active_run().info.experiment_id
         for rec in records:
-            _log_trial(rec, parent_id)
+            _log_trial(rec, experiment_id)
         best = max(records, key=lambda r: r.metrics.get("val/auroc", float("-inf")))
         mlflow.log_params({f"best.{k}": _text(v) for k, v in best.params.items()})
         mlflow.log_metrics({"best/val/auroc": best.metrics["val/auroc"], "trials": len(records),
@@ -148,10 +149,12 @@ def _search(
             engine.stop()
 
 
-def _log_trial(rec: TrialRecord, parent_id: str | None) -> None:
+def _log_trial(rec: TrialRecord, experiment_id: str) -> None:
     import mlflow
 
-    with mlflow.start_run(run_name=f"trial-{rec.number:03d}", nested=True):
+    # The parent's experiment, explicitly: a nested run otherwise lands in the default one.
+    name = f"trial-{rec.number:03d}"
+    with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment_id):
         mlflow.log_params({k: _text(v) for k, v in rec.params.items()})
         mlflow.log_metrics({**rec.metrics, "trial_seconds": rec.seconds})
         mlflow.set_tag("stopped_early", str(rec.stopped_early).lower())

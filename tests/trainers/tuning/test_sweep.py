@@ -81,9 +81,16 @@ def test_ray_optuna_asha_sweep_for_the_net(tmp_path, cdnow_training_set_path, ra
 
 @pytest.mark.spark
 def test_hyperopt_spark_trials(tmp_path, cdnow_training_set_path, spark_engine):
-    cfg = _cfg("random_forest", tmp_path, cdnow_training_set_path, "backend=hyperopt",
-               "num_samples=2", "refit=false", "space.model.random_forest.n_estimators="
-               "{choice: [20, 30]}")  # fmt: skip
+    import yaml
+
+    small = tmp_path / "small_rf.yaml"  # small forests: the test is about SparkTrials
+    small.write_text(yaml.safe_dump({
+        "model": "random_forest",
+        "space": {"model.random_forest.n_estimators": {"choice": [20, 30]},
+                  "model.random_forest.max_depth": {"choice": [4, 6]}},
+    }))  # fmt: skip
+    cfg = _cfg(str(small), tmp_path, cdnow_training_set_path, "backend=hyperopt",
+               "num_samples=2", "refit=false")  # fmt: skip
     result = sweep(cfg, spark=spark_engine.session)
     assert result.backend == "hyperopt-spark"
     assert len(result.trials) == 2
