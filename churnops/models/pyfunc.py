@@ -20,6 +20,7 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from churnops.models.feature_spec import FeatureSpec, FeatureSpecError
 
@@ -119,7 +120,7 @@ def as_predictor(model: Any) -> tuple[Any, str]:
 # ---- the pyfunc ---------------------------------------------------------------------------
 
 
-class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
+class ChurnPyfuncModel(PythonModel):
     """P(churn) and a 0/1 decision for each input row, for every model family.
 
     Args:
@@ -146,7 +147,16 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
         return {"threshold": self.threshold, "online": self.online}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)
+        self.threshold = float(state["threshold"])
+        self.online = state["online"]
+        self.predictor, self.spec, self._online_store = None, None, None
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The loaded spec (set by `load_context`)."""
+        if self.spec is None:
+            raise RuntimeError("ChurnPyfuncModel: load it with mlflow.pyfunc.load_model first")
+        return self.spec
 
     def predict(self, context, model_input, params=None):  # untyped: MLflow reads type hints
         """`probability` and `prediction` per row; `params={"threshold": t}` moves the cut."""
@@ -156,7 +166,7 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
             _check_threshold(threshold)
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         frame = self.complete(frame)
-        x = _feature_matrix(frame, self.spec.feature_columns)
+        x = _feature_matrix(frame, self.feature_spec.feature_columns)
         p = self.predictor.predict_proba(x)[:, 1].astype(np.float64)
         return pd.DataFrame(
             {"probability": p, "prediction": (p >= threshold).astype(np.int64)}, index=frame.index
@@ -166,7 +176,7 @@ class ChurnPyfuncModel(mlflow.pyfunc.PythonModel):
 
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add the features the input lacks: online lookups by key, then on-demand functions."""
-        spec = self.spec
+        spec = self.feature_spec
         missing = [c for c in spec.feature_columns if c not in frame.columns]
         if not missing:
             return frame
@@ -278,7 +288,7 @@ def model_signature(
 
     lookup_outputs = {o for lk in spec.lookups for o in lk.outputs.values()}
     lookup_outputs |= {f.output_name for f in spec.functions}
-    cols = []
+    cols: list[Any] = []
     for key in spec.key_columns:
         kind = "datetime" if key == spec.timestamp_key else "string"
         cols.append(ColSpec(kind, key, required=False))

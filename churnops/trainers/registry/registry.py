@@ -217,12 +217,12 @@ class ModelRegistry:
         if run_id:
             tags["run_id"] = run_id
             run = self.client.get_run(run_id)
-            for key, value in run.data.metrics.items():
-                if key.startswith(("test/", "val/")):
-                    tags[f"metric.{key}"] = f"{value:.6g}"
-            for key, value in run.data.tags.items():
-                if key.startswith(("lineage.", "feature_table.")):
-                    tags[key] = value[:5000]
+            for metric, number in run.data.metrics.items():
+                if metric.startswith(("test/", "val/")):
+                    tags[f"metric.{metric}"] = f"{number:.6g}"
+            for tag, text in run.data.tags.items():
+                if tag.startswith(("lineage.", "feature_table.")):
+                    tags[tag] = text[:5000]
         try:
             spec = load_feature_spec(model_uri)
             for table, version in spec.table_versions.items():

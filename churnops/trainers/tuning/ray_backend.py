@@ -79,7 +79,8 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
         )
         results = tuner.fit()
         records = []
-        for i, result in enumerate(results):
+        for i in range(len(results)):
+            result: Any = results[i]
             if result.error is not None:
                 raise RuntimeError(f"tune trial {i} failed: {result.error}") from result.error
             history = []

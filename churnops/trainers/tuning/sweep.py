@@ -100,7 +100,9 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
                            "tune.asha": cfg.use_asha, "training_set": str(path)})  # fmt: skip
         mlflow.log_dict(cfg.model_dump(mode="json"), "tune_config.json")
         records, seconds = _search(cfg, base, data, Path(train_cfg.workdir), spark)
-        experiment_id = mlflow.active_run().info.experiment_id
+        active = mlflow.active_run()
+        assert active is not None  # inside tracker.start_run
+        experiment_id = active.info.experiment_id
         for rec in records:
             _log_trial(rec, experiment_id)
         best = max(records, key=lambda r: r.metrics.get("val/auroc", float("-inf")))
