@@ -18,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench gpu-check clean
+.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench serve gpu-check clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ BENCHMARKS ?= features feature_store baselines loaders tuning serving
 
 bench: $(STAMP) ## run every benchmark (writes docs/results/; BENCHMARKS="..." picks some)
 	@for name in $(BENCHMARKS); do echo "== $$name"; scripts/benchmark $$name || exit 1; done
+
+serve: $(STAMP) ## serve configs/serving/churn.yaml over HTTP (Databricks invocation API)
+	scripts/serve --config configs/serving/churn.yaml
 
 gpu-check: $(STAMP) ## GPU checks and timings in one script (training via every launcher, XGBoost, loaders)
 	scripts/gpu-check

@@ -7,8 +7,11 @@ passes each stage's outputs to the next.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 from churnops.cli.features import DEFAULT_CONFIG, print_summary
@@ -26,8 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(run=run_demo)
 
 
+def quiet_libraries() -> None:
+    """Keep the demo's output to its own tables: no MLflow progress bars, INFO lines or hints."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "lightning.pytorch", "py4j"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+
+
 def run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    quiet_libraries()
     workdir = Path(args.workdir)
     if workdir.exists() and not args.keep:
         shutil.rmtree(workdir)  # a demo run starts from nothing, so what it shows is all its own
@@ -45,7 +59,26 @@ def run_demo(args: argparse.Namespace) -> int:
     console.rule("3. training: the Lightning net and three baselines, tracked in MLflow")
     from churnops.trainers.demo import run_training_demo
 
-    run_training_demo(Path(store["training_set_path"]), workdir)
+    training_set = Path(store["training_set_path"])
+    run_training_demo(training_set, workdir / "train")
+
+    console.rule("4. registry: a short sweep, the validation gate, champion and challenger")
+    from churnops.trainers.registry.demo import run_registry_demo
+
+    registry = run_registry_demo(training_set, workdir / "registry")
+
+    console.rule("5. serving: champion 80 / challenger 20 over HTTP with online feature lookup")
+    from churnops.serving.demo import run_serving_demo
+
+    run_serving_demo(
+        workdir,
+        registry["champion_uri"],
+        registry["challenger_uri"],
+        online_store_config=store["online_store_config"],
+        feature_table=store["feature_table"],
+        requests=400,
+        tracking_uri=registry["tracking_uri"],
+    )
 
     console.rule(f"done in {time.perf_counter() - start:.0f} s; outputs under {workdir}/")
     return 0

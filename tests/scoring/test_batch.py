@@ -109,3 +109,23 @@ def test_score_batch_spark_matches_duckdb(logged, ts_store, spark_engine, duckdb
     assert out["probability"].to_pylist() == pytest.approx(local["probability"].to_pylist())
     assert out["prediction"].to_pylist() == local["prediction"].to_pylist()
     _check_point_in_time(out, model)
+
+
+def test_the_feature_store_methods_are_the_clients_log_model_and_score_batch(
+    ts_store, duckdb_engine, mlflow_tmp
+):
+    """`fs.log_model(...)` / `fs.score_batch(...)`, the Databricks client's calls, on the store."""
+    ts = ts_store.create_training_set(duckdb_engine.from_arrow(labels()), [LOOKUP], label="churn")
+    table = to_arrow(ts.load_df())
+    x = np.column_stack([table["x"].to_numpy(), table["n"].to_numpy()]).astype(np.float32)
+    model = LogisticChurnModel().fit(x, table["churn"].to_numpy())
+    ts_store.log_model(model, "model", mlflow.sklearn, ts, registered_model_name="churn_methods")
+    scored = to_arrow(
+        ts_store.score_batch(
+            "models:/churn_methods/1", _keys(duckdb_engine, [("a", date(2020, 3, 1))])
+        )
+    )
+    row = scored.to_pylist()[0]
+    assert row["x"] == pytest.approx(2.0200229)  # the February snapshot, point in time
+    expected = model.predict_proba(np.array([[row["x"], row["n"]]], np.float32))[0, 1]
+    assert row["probability"] == pytest.approx(expected, rel=1e-5)

@@ -255,3 +255,19 @@ class FeatureStore(Protocol):
     def publish_table(self, name: str, online_store: Any, mode: str = "incremental") -> Any:
         """Copy the latest row per key to an online store."""
         ...
+
+    def log_model(
+        self,
+        model: Any,
+        artifact_path: str,
+        flavor: Any,
+        training_set: Any,
+        registered_model_name: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Log `model` packaged with the training set's feature spec."""
+        ...
+
+    def score_batch(self, model_uri: str, df: Any, **kwargs: Any) -> Any:
+        """Look up the model's features for `df` and add its predictions."""
+        ...

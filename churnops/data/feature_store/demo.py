@@ -74,6 +74,7 @@ def run_feature_store_demo(workdir: Path, cfg: FeatureStoreConfig | None = None)
         "feature_table_rows": store._open(cfg.timeseries_table).count(),
         "online_store": cfg.online.path if cfg.online.kind == "sqlite" else cfg.online.url,
         "online_store_kind": cfg.online.kind,
+        "online_store_config": cfg.online,
         "rows": rows.num_rows,
         "churn_rate": float(churn.mean()) if len(churn) else float("nan"),
         "published_rows": published.rows_written,

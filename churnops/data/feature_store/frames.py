@@ -16,8 +16,15 @@ _views = itertools.count()
 
 def frame_kind(obj: Any) -> str:
     """`"duckdb"` for a SQLFrame DataFrame/session/engine, `"spark"` for pyspark ones."""
-    if getattr(obj, "name", None) in ("duckdb", "spark") and hasattr(obj, "session"):
-        return obj.name  # an Engine
+    # An Engine has `name` and `session`; so does a SQLFrame DataFrame (`name` is a column there),
+    # hence the module check first.
+    engine_like = type(obj).__module__.startswith("churnops.")
+    if (
+        engine_like
+        and getattr(obj, "name", None) in ("duckdb", "spark")
+        and hasattr(obj, "session")
+    ):
+        return obj.name
     module = type(obj).__module__
     if module.startswith("sqlframe."):
         return "duckdb"
