@@ -22,7 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse stops filling a trailing `overrides` list at the first flag, so
+    # `tune rf --register a=1` would leave `a=1` over: KEY=VALUE words still belong to it.
+    if extra and hasattr(args, "overrides") and all("=" in word for word in extra):
+        args.overrides = [*(args.overrides or []), *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.run(args) or 0)
     except (ConfigError, SourceError, ValueError, FileNotFoundError) as exc:

@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/sweep", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
-    args = parser.parse_args(["tune", *(sys.argv[1:] if argv is None else argv)])
+    args, extra = parser.parse_known_args(["tune", *(sys.argv[1:] if argv is None else argv)])
+    if any("=" not in word for word in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = [*args.overrides, *extra]  # KEY=VALUE words after a flag
     try:
         return run_tune(args)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
