@@ -97,3 +97,15 @@ def test_hyperopt_spark_trials(tmp_path, cdnow_training_set_path, spark_engine):
     assert all(0.6 < t.metrics["val/auroc"] < 1.0 for t in result.trials)
     _, children = _children(result)
     assert len(children) == 2
+
+
+@pytest.mark.ray
+def test_ray_tune_with_the_hyperopt_searcher(tmp_path, cdnow_training_set_path, ray_cluster):
+    cfg = _cfg("random_forest", tmp_path, cdnow_training_set_path, "backend=ray",
+               "search=hyperopt", "num_samples=2", "refit=false")  # fmt: skip
+    result = sweep(cfg)
+    assert result.backend == "ray-hyperopt"
+    assert len(result.trials) == 2
+    assert 0.6 < result.best_metric < 1.0
+    _, children = _children(result)
+    assert len(children) == 2
