@@ -175,10 +175,23 @@ class DatabricksFeatureStore:
             source_table_name=name, online_store=online_store, mode=mode
         )
 
-    def log_model(self, model: Any, artifact_path: str, flavor: Any, training_set: Any, **kw: Any):
+    def log_model(
+        self,
+        model: Any,
+        artifact_path: str,
+        flavor: Any,
+        training_set: Any,
+        registered_model_name: str | None = None,
+        **kw: Any,
+    ) -> Any:
         """Log a model with its feature spec so `score_batch` looks features up by itself."""
         return self.client.log_model(
-            model=model, artifact_path=artifact_path, flavor=flavor, training_set=training_set, **kw
+            model=model,
+            artifact_path=artifact_path,
+            flavor=flavor,
+            training_set=training_set,
+            registered_model_name=registered_model_name,
+            **kw,
         )
 
     def score_batch(self, model_uri: str, df: Any, result_type: str = "double") -> Any:
