@@ -49,3 +49,20 @@ def cdnow_orders(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cdnow") / "orders.parquet"
     prepare_orders(SourceConfig(kind="cdnow"), path)
     return path
+
+
+@pytest.fixture
+def mlflow_tmp(tmp_path):
+    """A fresh MLflow tracking store and registry on SQLite in a temp folder."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment(
+            "tests", artifact_location=(tmp_path / "mlartifacts").as_uri()
+        )
+    )
+    yield uri
+    mlflow.end_run()

@@ -24,18 +24,6 @@ from churnops.models.pyfunc import ChurnPyfuncModel, load_feature_spec, log_pyfu
 COLUMNS = ["recency", "orders", "spent"]
 
 
-@pytest.fixture
-def mlflow_tmp(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "pyfunc", artifact_location=(tmp_path / "mlartifacts").as_uri()
-    ))  # fmt: skip
-    yield uri
-    mlflow.end_run()
-
-
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, np.ndarray]:
     """Rows with an integer count column (as the features have) and a label they predict."""

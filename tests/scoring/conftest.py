@@ -12,22 +12,6 @@ from churnops.data.feature_store import LocalFeatureStore
 TABLE = "ml.churn.customer_ts"
 
 
-@pytest.fixture
-def mlflow_tmp(tmp_path, monkeypatch):
-    """A fresh SQLite tracking store and registry, artifacts beside it."""
-    import mlflow
-
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "scoring", artifact_location=(tmp_path / "mlartifacts").as_uri()
-    ))  # fmt: skip
-    yield uri
-    mlflow.end_run()
-
-
 def snapshots() -> pa.Table:
     """Monthly snapshots; `x` encodes the snapshot's own date so a test sees which row it got."""
     rows = [

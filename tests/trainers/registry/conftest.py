@@ -13,20 +13,6 @@ from churnops.trainers.splits import split_train_test
 NAME = "churn_registry_test"
 
 
-@pytest.fixture
-def mlflow_tmp(tmp_path):
-    import mlflow
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "registry", artifact_location=(tmp_path / "mlartifacts").as_uri()
-    ))  # fmt: skip
-    yield uri
-    mlflow.end_run()
-
-
 @pytest.fixture(scope="session")
 def cdnow_frame(cdnow_training_set_path) -> pd.DataFrame:
     return pd.read_parquet(cdnow_training_set_path)
