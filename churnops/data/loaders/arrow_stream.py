@@ -80,6 +80,7 @@ class ArrowStreamDataset(IterableDataset):
         rank: int,
         world_size: int,
         even_batches: bool = False,
+        drop_last: bool = False,
     ) -> None:
         super().__init__()
         self.files = [str(f) for f in files]
@@ -93,6 +94,7 @@ class ArrowStreamDataset(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.even_batches = even_batches
+        self.drop_last = drop_last
 
     def reader_units(
         self, worker: int, num_workers: int, rank: int | None = None
@@ -105,16 +107,22 @@ class ArrowStreamDataset(IterableDataset):
         reader = (self.rank if rank is None else rank) * num_workers + worker
         return order[reader :: self.world_size * num_workers]
 
-    def batch_cap(self, worker: int, num_workers: int) -> int | None:
-        """With `even_batches`, the full batches this worker may yield: the fewest that the
-        same worker of any rank can fill, so every rank takes the same number of steps."""
+    def row_cap(self, worker: int, num_workers: int) -> int | None:
+        """With `even_batches`, the rows this worker may yield: the fewest that the same worker
+        of any rank holds, so every rank yields the same rows and so the same batches."""
         if not self.even_batches:
             return None
-        rows = [
+        return min(
             sum(u.rows for u in self.reader_units(worker, num_workers, rank=r))
             for r in range(self.world_size)
-        ]
-        return min(rows) // self.batch_size
+        )
+
+    def num_batches(self, worker: int, num_workers: int) -> int:
+        """The batches this worker yields this epoch (a pass over the units' footers only)."""
+        rows = self.row_cap(worker, num_workers)
+        if rows is None:
+            rows = sum(u.rows for u in self.reader_units(worker, num_workers))
+        return rows // self.batch_size if self.drop_last else -(-rows // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -126,11 +134,12 @@ class ArrowStreamDataset(IterableDataset):
         batches = cut_batches(
             self._read(units), self.batch_size, rng=rng, buffer_rows=self.shuffle_buffer_rows
         )
-        cap = self.batch_cap(worker, num_workers)
+        cap = self.row_cap(worker, num_workers)
         if cap is not None:
-            # Full batches come first (the remainder is carried), so the first `cap` are full.
-            batches = itertools.islice(batches, cap)
+            batches = _first_rows(batches, cap)
         for x, y in batches:
+            if self.drop_last and len(x) < self.batch_size:
+                continue  # at most the reader's last batch
             if info is not None:
                 # A view would send its whole buffer to the main process; copy the batch only.
                 x, y = x.copy(), y.copy()
@@ -161,6 +170,23 @@ class ArrowStreamDataset(IterableDataset):
         return table_to_arrays(table, self.feature_columns, self.label_column)
 
 
+def _first_rows(
+    batches: Iterator[tuple[np.ndarray, np.ndarray]], rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The batches up to `rows` rows in all, the last one cut short if need be.
+
+    `cut_batches` yields full batches before its one short batch, so the cut keeps every batch
+    but the last full.
+    """
+    for x, y in batches:
+        if rows <= 0:
+            return
+        if len(x) > rows:
+            x, y = x[:rows], y[:rows]
+        rows -= len(x)
+        yield x, y
+
+
 class ArrowStreamLoader(EpochLoader):
     """The streaming loader: `ArrowStreamDataset` behind a `DataLoader` with `batch_size=None`.
 
@@ -174,9 +200,11 @@ class ArrowStreamLoader(EpochLoader):
             training process).
         shuffle_buffer_rows: rows held and shuffled together (bounds the memory per reader).
         prefetch_factor: batches each worker keeps ready.
-        even_batches: every rank yields the same number of full batches (what DDP's lockstep
-            needs); the rows past the smallest share sit out the epoch (different ones each
-            epoch when shuffling).
+        even_batches: every rank yields the same rows, so the same number of batches of the
+            same sizes (what DDP's lockstep needs); the rows past the smallest share sit out
+            the epoch (different ones each epoch when shuffling).
+        drop_last: drop each reader's last, short batch (with `even_batches`: every rank then
+            yields the same number of full batches).
     """
 
     def __init__(
@@ -195,6 +223,7 @@ class ArrowStreamLoader(EpochLoader):
         shuffle_buffer_rows: int = 262_144,
         prefetch_factor: int = 4,
         even_batches: bool = False,
+        drop_last: bool = False,
     ) -> None:
         super().__init__(
             feature_columns,
@@ -216,6 +245,7 @@ class ArrowStreamLoader(EpochLoader):
         self.shuffle_buffer_rows = shuffle_buffer_rows
         self.prefetch_factor = prefetch_factor
         self.even_batches = even_batches
+        self.drop_last = drop_last
         self.files = parquet_files(path)
         for f in self.files:
             check_schema(pq.read_schema(f), self.columns, str(f))
@@ -235,14 +265,26 @@ class ArrowStreamLoader(EpochLoader):
             rank=self.rank,
             world_size=self.world_size,
             even_batches=self.even_batches,
+            drop_last=self.drop_last,
         )
 
     @property
     def num_rows(self) -> int:
-        """Rows this rank sees per epoch (the same in every epoch only without shuffle)."""
+        """Rows this rank yields in the next epoch, short batches included (the same in every
+        epoch only without shuffle, or with row groups of equal size)."""
         ds = self.dataset(self.epoch)
         workers = max(1, self.num_workers)
+        caps = [ds.row_cap(w, workers) for w in range(workers)]
+        if self.even_batches:
+            return sum(c for c in caps if c is not None)
         return sum(u.rows for w in range(workers) for u in ds.reader_units(w, workers))
+
+    def __len__(self) -> int:
+        """Batches this rank yields in the next epoch, read off the footers (Lightning sizes
+        its epoch and the learning-rate schedule with it)."""
+        ds = self.dataset(self.epoch)
+        workers = max(1, self.num_workers)
+        return sum(ds.num_batches(w, workers) for w in range(workers))
 
     def __iter__(self) -> Iterator[Batch]:
         ds = self.dataset(self.next_epoch())

@@ -140,7 +140,8 @@ def table_to_arrays(
     x = np.empty((n, len(feature_columns)), dtype=np.float32)
     for j, name in enumerate(feature_columns):
         x[:, j] = _column(table, name)
-    y = np.ascontiguousarray(_column(table, label_column), dtype=np.float32)
+    # A copy: Arrow's zero-copy view is read-only, and torch warns on tensors over one.
+    y = np.array(_column(table, label_column), dtype=np.float32)
     return x, y
 
 

@@ -33,10 +33,10 @@ class InMemoryLoader(EpochLoader):
         path, feature_columns, label_column, batch_size, shuffle, seed, rank, world_size,
             device: see `churnops.data.loaders.make_loader`.
         drop_last: drop this rank's last, short batch.
-        even_batches: every rank yields the same number of full batches (what DDP's lockstep
-            needs): each rank's share is cut to `rows // world_size` and the short batch
-            dropped, so up to `world_size - 1 + world_size * (batch_size - 1)` rows sit out
-            an epoch (different ones each epoch when shuffling).
+        even_batches: every rank yields the same rows, so the same number of batches of the
+            same sizes (what DDP's lockstep needs): each rank's share is cut to
+            `rows // world_size`, so up to `world_size - 1` rows sit out an epoch (different
+            ones each epoch when shuffling); with `drop_last`, the same number of full batches.
         resident: `auto` keeps the tensors on `device` when it is a GPU and they take at most
             `GPU_MEMORY_SHARE` of its free memory (else pinned host memory, copied per batch);
             `device` forces that; `host` keeps them in host memory.
@@ -70,7 +70,7 @@ class InMemoryLoader(EpochLoader):
         )
         if resident not in ("auto", "device", "host"):
             raise ValueError(f"resident={resident!r}: expected 'auto', 'device' or 'host'")
-        self.drop_last = drop_last or even_batches
+        self.drop_last = drop_last
         self.even_batches = even_batches
         files = parquet_files(path)
         check_schema(pq.read_schema(files[0]), self.columns, str(files[0]))

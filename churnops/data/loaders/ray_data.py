@@ -67,8 +67,9 @@ class RayDataLoader(EpochLoader):
             device: see `churnops.data.loaders.make_loader`.
         shuffle_buffer_rows: rows in Ray's local shuffle buffer (at least `batch_size`).
         prefetch_batches: batches Ray prepares ahead in a background thread.
-        even_batches: every rank yields the same number of full batches (what DDP's lockstep
-            needs): shares are cut to `rows // world_size` and the short batch dropped.
+        even_batches: every rank yields the same rows, so the same number of batches of the
+            same sizes (what DDP's lockstep needs): shares are cut to `rows // world_size`.
+        drop_last: drop this rank's last, short batch.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class RayDataLoader(EpochLoader):
         shuffle_buffer_rows: int = 262_144,
         prefetch_batches: int = 1,
         even_batches: bool = False,
+        drop_last: bool = False,
     ) -> None:
         super().__init__(
             feature_columns,
@@ -100,8 +102,22 @@ class RayDataLoader(EpochLoader):
         self.shuffle_buffer_rows = max(shuffle_buffer_rows, batch_size)
         self.prefetch_batches = prefetch_batches
         self.even_batches = even_batches
+        self.drop_last = drop_last
         self.dataset = read_training_set(path, self.feature_columns, self.label_column)
-        self.num_rows_total = self.dataset.count() if world_size > 1 else 0
+        self.num_rows_total = self.dataset.count()  # from the footers: nothing is read yet
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in this rank's share of an epoch."""
+        n, world = self.num_rows_total, self.world_size
+        if self.even_batches:
+            return n // world
+        return n * (self.rank + 1) // world - n * self.rank // world
+
+    def __len__(self) -> int:
+        """Batches this rank yields per epoch (Lightning sizes its epoch and schedule by it)."""
+        n = self.num_rows
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def shard(self, epoch: int) -> Any:
         """This rank's part of the dataset for `epoch`."""
@@ -129,7 +145,7 @@ class RayDataLoader(EpochLoader):
             shuffle_seed=self.epoch_seed(epoch) % 2**32,
             device=self.device,
             prefetch_batches=self.prefetch_batches,
-            drop_last=self.even_batches,
+            drop_last=self.drop_last,
         )
 
 

@@ -100,9 +100,11 @@ def test_in_memory_len_matches_the_batches(training_set):
 
 
 def test_arrow_stream_num_rows_matches_the_epoch(training_set):
-    loader = _open("arrow-stream", training_set, rank=1, world_size=2)
-    expected = loader.num_rows
-    assert expected == len(epoch_ids(loader))
+    loader = _open("arrow-stream", training_set, rank=1, world_size=2, num_workers=2)
+    expected, batches = loader.num_rows, len(loader)
+    sizes = [len(y) for _, y in loader]
+    assert expected == sum(sizes)
+    assert batches == len(sizes)  # one short batch per worker
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -180,16 +182,48 @@ def test_petastorm_outside_its_environment_says_how_to_get_it(training_set):
 
 
 @pytest.mark.parametrize(("kind", "options"), CASES, ids=CASE_IDS)
-def test_even_batches_give_every_rank_the_same_full_steps(kind, options, training_set):
+def test_even_batches_with_drop_last_give_every_rank_the_same_full_steps(
+    kind, options, training_set
+):
     ranks = [
-        _open(kind, training_set, rank=r, world_size=2, batch_size=64, even_batches=True, **options)
+        _open(kind, training_set, rank=r, world_size=2, batch_size=64, even_batches=True,
+              drop_last=True, **options)
         for r in (0, 1)
-    ]
+    ]  # fmt: skip
     for _ in range(2):
+        lengths = [len(loader) for loader in ranks]
         sizes = [[len(y) for _, y in loader] for loader in ranks]
         assert len(sizes[0]) == len(sizes[1]) > 0, "ranks would step out of lockstep"
+        assert lengths == [len(sizes[0]), len(sizes[1])], "len() is not the epoch's batches"
         assert all(s == 64 for rank in sizes for s in rank), "a short batch was kept"
     seen = [epoch_ids(loader) for loader in ranks]
     assert not set(seen[0]) & set(seen[1])
     # What sits out is bounded: less than a batch per reader plus the uneven shares' gap.
     assert len(seen[0]) + len(seen[1]) > ROWS - 2 * 64 * (1 + options.get("num_workers", 0)) - 200
+
+
+@pytest.mark.parametrize(("kind", "options"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "in-order"])
+def test_even_batches_give_every_rank_the_same_batch_sizes_on_uneven_shares(
+    kind, options, shuffle, training_set
+):
+    # 1003 rows in row groups of 100 and 2 or 1 rows: the ranks' shares are uneven, and
+    # validation (shuffle off, short batch kept) must still step in lockstep.
+    def share(rank: int, even: bool):
+        return _open(kind, training_set, rank=rank, world_size=2, batch_size=64,
+                     shuffle=shuffle, seed=5, even_batches=even, **options)  # fmt: skip
+
+    uneven = [len(epoch_ids(share(r, even=False))) for r in (0, 1)]
+    assert uneven[0] != uneven[1], "the case needs uneven shares"
+    ranks = [share(r, even=True) for r in (0, 1)]
+    for _ in range(2):
+        lengths = [len(loader) for loader in ranks]
+        sizes = [[len(y) for _, y in loader] for loader in ranks]
+        assert sizes[0] == sizes[1], "ranks would step out of lockstep"
+        assert lengths == [len(sizes[0])] * 2, "len() is not the epoch's batches"
+        if kind == "in-memory":  # a global permutation: shares differ by at most a row
+            assert sum(sizes[0]) == ROWS // 2
+    if not shuffle:  # the units are dealt the same way every epoch: the smaller share is kept
+        assert sum(sizes[0]) == min(uneven)
+    seen = [epoch_ids(loader) for loader in ranks]
+    assert not set(seen[0]) & set(seen[1]), "ranks overlap"

@@ -43,10 +43,22 @@ def test_two_ranks_cover_every_row_once_in_an_order_fixed_by_seed(ray_cluster, t
 
 
 def test_even_batches_give_both_ranks_the_same_full_steps(ray_cluster, training_set):
-    ranks = [_open(training_set, rank=r, world_size=2, seed=1, even_batches=True) for r in (0, 1)]
+    ranks = [
+        _open(training_set, rank=r, world_size=2, seed=1, even_batches=True, drop_last=True)
+        for r in (0, 1)
+    ]
     sizes = [[len(y) for _, y in loader] for loader in ranks]
-    assert len(sizes[0]) == len(sizes[1]) == ROWS // 2 // 64
+    assert len(sizes[0]) == len(sizes[1]) == ROWS // 2 // 64 == len(ranks[0])
     assert all(s == 64 for rank in sizes for s in rank)
+
+
+def test_even_batches_keep_the_short_batch_on_both_ranks(ray_cluster, training_set):
+    # Validation's setting: equal shares of ROWS // 2 rows, the short last batch kept.
+    ranks = [_open(training_set, rank=r, world_size=2, shuffle=False, even_batches=True)
+             for r in (0, 1)]  # fmt: skip
+    sizes = [[len(y) for _, y in loader] for loader in ranks]
+    assert sizes[0] == sizes[1] == [64] * (ROWS // 2 // 64) + [ROWS // 2 % 64]
+    assert len(ranks[0]) == len(sizes[0])
 
 
 def test_without_shuffle_reads_in_file_order(ray_cluster, training_set):
