@@ -14,7 +14,13 @@ import torch
 
 from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import TrainConfig
-from churnops.trainers.fit import NetFitJob, NetFitResult, build_net, scratch_dir
+from churnops.trainers.fit import (
+    EVEN_LOADERS,
+    NetFitJob,
+    NetFitResult,
+    build_net,
+    scratch_dir,
+)
 from churnops.trainers.launchers import Launcher, make_launcher
 from churnops.trainers.splits import split_train_test
 
@@ -60,10 +66,11 @@ class NetChurnModel:
             pos_weight=pos_weight,
         )
         if cfg.trainer.loader != "in-memory":
-            if self.launcher.num_workers > 1:  # fail before starting any process
-                raise ValueError(
-                    f"trainer.loader={cfg.trainer.loader!r} runs on one process in train(cfg) "
-                    "so far; use trainer.loader=in-memory with launcher.num_workers > 1"
+            loader = cfg.trainer.loader
+            if self.launcher.num_workers > 1 and loader not in EVEN_LOADERS:
+                raise ValueError(  # before starting any process
+                    f"trainer.loader={loader!r} runs on one process in train(cfg); with "
+                    f"launcher.num_workers > 1 use one of in-memory, {', '.join(EVEN_LOADERS)}"
                 )
             job.train_path, job.val_path = _write_splits(job)
         self.fit_result = self.launcher.launch(job)

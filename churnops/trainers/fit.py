@@ -24,6 +24,9 @@ from churnops.trainers.config import MLPConfig, TrainerConfig
 
 Runtime = Literal["single", "torchrun", "ray"]
 LABEL = "churn"  # the label column of the split files written for Parquet loaders
+# The Parquet loaders that can give every DDP rank the same batches (petastorm cannot: it lives
+# in its own environment and shards by whole row groups).
+EVEN_LOADERS = ("arrow-stream", "ray-data")
 
 
 @dataclass
@@ -214,19 +217,21 @@ def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tup
             job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
         )
         return train, val
-    if world > 1:
-        # DDP steps in lockstep; these loaders give each row once per epoch across ranks, so
-        # ranks may get different batch counts and the all-reduce would wait forever.
+    if world > 1 and kind not in EVEN_LOADERS:
         raise ValueError(
-            f"trainer.loader={kind!r} runs on one process in train(cfg) so far; use "
-            "trainer.loader=in-memory with launcher.num_workers > 1"
+            f"trainer.loader={kind!r} runs on one process in train(cfg); with "
+            f"launcher.num_workers > 1 use one of in-memory, {', '.join(EVEN_LOADERS)}"
         )
     from churnops.data.loaders import make_loader
 
     if job.train_path is None or job.val_path is None:
         raise ValueError(f"trainer.loader={kind!r} needs the split written as Parquet")
     loaders = []
-    for path, shuffle, size in ((job.train_path, True, bs), (job.val_path, False, max(bs, 4096))):
+    for path, training, size in ((job.train_path, True, bs), (job.val_path, False, max(bs, 4096))):
+        # DDP steps in lockstep, validation too (every forward syncs the module's buffers):
+        # every rank must yield the same batches, so with even_batches each takes the smallest
+        # share. Training also drops the short last batch (batch norm needs more than one row).
+        options = {"even_batches": world > 1, "drop_last": training} if kind in EVEN_LOADERS else {}
         loaders.append(
             make_loader(
                 kind,
@@ -234,11 +239,12 @@ def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tup
                 job.feature_columns,
                 LABEL,
                 size,
-                shuffle=shuffle,
+                shuffle=training,
                 seed=job.seed,
                 rank=rank,
                 world_size=world,
                 device=str(device),
+                **options,
             )
         )
     train, val = loaders

@@ -23,6 +23,15 @@ def test_local_ddp_two_processes(tiny_overrides):
 
 
 @pytest.mark.slow
+def test_local_ddp_two_processes_streaming_from_arrow(tiny_overrides):
+    # Full epochs: the loader's own even shares, not limit_train_batches, keep ranks in step.
+    overrides = [o for o in tiny_overrides if not o.startswith("trainer.limit_train_batches")]
+    cfg = load_train_config([*overrides, "launcher=local", "launcher.num_workers=2",
+                             "trainer.loader=arrow-stream", "trainer.batch_size=1024"])  # fmt: skip
+    _check(train(cfg), "local")
+
+
+@pytest.mark.slow
 @pytest.mark.spark
 @pytest.mark.parametrize("local_mode", [True, False], ids=["local_mode", "spark_tasks"])
 def test_torch_distributor(spark_engine, tiny_overrides, local_mode):

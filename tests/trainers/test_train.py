@@ -62,9 +62,8 @@ def test_net_trains_from_the_arrow_stream_loader(tiny_overrides):
     assert result.metrics["test/auroc"] > 0.6
 
 
-def test_streaming_loader_with_ddp_is_refused(tiny_overrides):
-    cfg = load_train_config(
-        [*tiny_overrides, "trainer.loader=arrow-stream", "launcher.num_workers=2"]
-    )
-    with pytest.raises(ValueError, match=r"trainer\.loader='arrow-stream' runs on one process"):
+def test_petastorm_with_ddp_is_refused_before_any_process_starts(tiny_overrides):
+    cfg = load_train_config([*tiny_overrides, "trainer.loader=petastorm", "launcher.num_workers=2"])
+    with pytest.raises(ValueError, match=r"trainer\.loader='petastorm' runs on one process.*"
+                       r"use one of in-memory, arrow-stream, ray-data"):  # fmt: skip
         train(cfg)
