@@ -3,6 +3,8 @@ challenger; Ray Tune (Optuna + ASHA for the net) and hyperopt on SparkTrials."""
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pandas as pd
 import pytest
@@ -109,3 +111,39 @@ def test_ray_tune_with_the_hyperopt_searcher(tmp_path, cdnow_training_set_path, 
     assert 0.6 < result.best_metric < 1.0
     _, children = _children(result)
     assert len(children) == 2
+
+
+def test_net_sweep_refits_the_best_and_registers_it(tmp_path, cdnow_training_set_path):
+    from churnops.trainers.registry import CHALLENGER, ModelRegistry
+
+    # Plain hyperopt in process: the cheapest backend; the test is about the refit path.
+    cfg = _cfg("mlp", tmp_path, cdnow_training_set_path, "backend=hyperopt",
+               "spark_trials=false", "num_samples=2", "register_best.enabled=true",
+               "register_best.model_name=churn_net_tune_test",
+               train=["trainer.max_epochs=1", "trainer.limit_train_batches=4",
+                      "trainer.progress_bar=false"])  # fmt: skip
+    result = sweep(cfg)
+    assert len(result.trials) == 2
+    assert 0.5 < result.test_metrics["test/auroc"] < 1.0
+
+    parent, children = _children(result)
+    assert len(children) == 2
+    assert parent.data.metrics["test/auroc"] == pytest.approx(result.test_metrics["test/auroc"])
+    # The refit model is logged under the parent run and registered as challenger.
+    model_id = result.model_uri.removeprefix("models:/")
+    assert mlflow.MlflowClient(result.tracking_uri).get_logged_model(model_id).source_run_id == (
+        result.parent_run_id
+    )
+    registry = ModelRegistry(result.tracking_uri)
+    version = registry.get_version("churn_net_tune_test", CHALLENGER)
+    assert str(version.version) == result.registered_version
+    assert version.run_id == result.parent_run_id
+    assert version.tags["tune.parent_run_id"] == result.parent_run_id
+    best_lr = result.best.params["model.mlp.lr"]
+    assert json.loads(version.tags["tune.best_params"])["model.mlp.lr"] == pytest.approx(best_lr)
+
+    rows = pd.read_parquet(cdnow_training_set_path).head(4)[list(FEATURE_COLUMNS)]
+    loaded = mlflow.pyfunc.load_model("models:/churn_net_tune_test@challenger")
+    out = loaded.predict(rows)
+    assert list(out.columns) == ["probability", "prediction"]
+    assert out["probability"].between(0, 1).all()
