@@ -9,6 +9,7 @@ with `ray_train_shard_loader`; Ray Train does the split. Ray is imported only he
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from os import PathLike
 from typing import Any
 
@@ -104,7 +105,11 @@ class RayDataLoader(EpochLoader):
         self.even_batches = even_batches
         self.drop_last = drop_last
         self.dataset = read_training_set(path, self.feature_columns, self.label_column)
-        self.num_rows_total = self.dataset.count()  # from the footers: nothing is read yet
+
+    @cached_property
+    def num_rows_total(self) -> int:
+        """Rows in the dataset, counted on first use (it takes seconds: Ray runs tasks)."""
+        return self.dataset.count()
 
     @property
     def num_rows(self) -> int:
