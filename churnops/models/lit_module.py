@@ -48,14 +48,16 @@ class ChurnLitModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []  # one row per epoch: {"epoch", "train/...", ...}
         self.epoch_values: dict[str, float] = {}
         self.register_buffer("pos_weight", torch.tensor(1.0 if pos_weight is None else pos_weight))
+        # The training step must not wait on the GPU: argument validation (torch.unique) and
+        # NaN checks read values back to the host, so the per-step train metrics skip them.
         self.metrics = nn.ModuleDict(
             {
                 f"{split}_metrics": nn.ModuleDict(
                     {
-                        "auroc": BinaryAUROC(),
+                        "auroc": BinaryAUROC(validate_args=split != "train"),
                         "pr_auc": BinaryAveragePrecision(),
                         "log_loss": MeanMetric(),
-                        "loss": MeanMetric(),
+                        "loss": MeanMetric(nan_strategy="disable" if split == "train" else "warn"),
                     }
                 )
                 for split in ("train", "val", "test")  # "train" alone clashes with .train()
