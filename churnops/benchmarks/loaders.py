@@ -4,7 +4,9 @@ Beside them, a plain per-row `DataLoader` over a `TensorDataset` (the usual star
 and a raw PyTorch loop over resident tensors (the ceiling), all at one batch size, on a
 synthetic training set of a few million rows (18 float32 features, a 0/1 label) in Parquet.
 Each loader is measured twice: `train` (forward + backward + optimiser step per batch) and
-`load` (batches only), each for a fixed time. Petastorm runs in `.venv-petastorm` as a
+`load` (batches only), each for a fixed time. The `lightning` row trains the same MLP wrapped in
+the project's `ChurnLitModule` with Lightning's `Trainer` on the in-memory loader: what the
+framework costs against the raw loop. Petastorm runs in `.venv-petastorm` as a
 subprocess (this module with `--measure petastorm`) on the same file.
 """
 
@@ -27,7 +29,15 @@ from torch import nn
 
 FEATURES = [f"f{i:02d}" for i in range(18)]
 LABEL = "churn"
-LOADERS = ["per-row-dataloader", "raw-loop", "in-memory", "arrow-stream", "petastorm", "ray-data"]
+LOADERS = [
+    "per-row-dataloader",
+    "raw-loop",
+    "lightning",
+    "in-memory",
+    "arrow-stream",
+    "petastorm",
+    "ray-data",
+]
 MODES = ["train", "load"]
 COLUMNS = [
     "device",
@@ -36,6 +46,7 @@ COLUMNS = [
     "batch_size",
     "rows_per_s",
     "vs_per_row",
+    "vs_raw_loop",
     "setup_s",
     "first_batch_s",
 ]
@@ -117,6 +128,58 @@ def measure(
     return rows / (time.perf_counter() - first), first - start
 
 
+def measure_lightning(
+    path: Path, batch_size: int, device: str, seconds: float
+) -> tuple[float, float]:
+    """Steady rows/s of `Trainer.fit` on `ChurnLitModule(make_mlp)` over the in-memory loader."""
+    import lightning.pytorch as pl
+
+    from churnops.data.loaders.in_memory import InMemoryLoader
+    from churnops.models.lit_module import ChurnLitModule
+
+    class RateMeter(pl.Callback):
+        """Times `seconds` of steps after the first, then stops the fit."""
+
+        def __init__(self) -> None:
+            self.rows, self.first, self.rate = 0, 0.0, 0.0
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            if not self.first:
+                _sync(device)
+                self.first = time.perf_counter()
+                return
+            self.rows += len(batch[1])
+            if time.perf_counter() - self.first >= seconds:
+                _sync(device)
+                self.rate = self.rows / (time.perf_counter() - self.first)
+                trainer.should_stop = True
+
+    net, _, _ = make_mlp(device)
+    module = ChurnLitModule(nn.Sequential(net, nn.Flatten(0)), lr=1e-3, scheduler="none")
+    data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device=device)
+    meter = RateMeter()
+    cuda = torch.device(device).type == "cuda"
+    trainer = pl.Trainer(
+        accelerator="gpu" if cuda else "cpu",
+        devices=1,
+        max_epochs=10_000,
+        limit_val_batches=0,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        logger=False,
+        callbacks=[meter],
+    )
+    trainer.fit(module, train_dataloaders=data)
+    return meter.rate, meter.first - meter.start
+
+
+def _sync(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def open_loader(kind: str, path: Path, batch_size: int, device: str, args: Any) -> Callable:
     """Build loader `kind` (the setup) and return a function that opens one epoch."""
     if kind in ("per-row-dataloader", "raw-loop"):
@@ -155,11 +218,15 @@ def open_loader(kind: str, path: Path, batch_size: int, device: str, args: Any) 
 def run_one(kind: str, path: Path, batch_size: int, device: str, args: Any) -> list[dict]:
     """Set up loader `kind` once and measure it in every mode."""
     start = time.perf_counter()
-    open_epoch = open_loader(kind, path, batch_size, device, args)
+    lightning = kind == "lightning"  # Lightning builds its loader inside the measurement
+    open_epoch = None if lightning else open_loader(kind, path, batch_size, device, args)
     setup_s = round(time.perf_counter() - start, 2)
     rows = []
-    for mode in args.modes:
-        rate, first_s = measure(open_epoch, device, mode, args.seconds)
+    for mode in ["train"] if lightning else args.modes:
+        if open_epoch is None:
+            rate, first_s = measure_lightning(path, batch_size, device, args.seconds)
+        else:
+            rate, first_s = measure(open_epoch, device, mode, args.seconds)
         rows.append(
             {
                 "device": device,
@@ -209,6 +276,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--arrow-workers", type=int, default=workers, help="arrow-stream num_workers")
     p.add_argument("--data", type=Path, help="reuse this Parquet instead of generating one")
     p.add_argument("--results-dir", type=Path, help="write NAME.json/.md here (default docs/)")
+    p.add_argument("--name", default="loaders", help="results file name (gpu-check: loaders_gpu)")
     p.add_argument("--measure", help=argparse.SUPPRESS)  # one kind, JSON on stdout (subprocess)
     args = p.parse_args(argv)
     args.loaders = [k.strip() for k in args.loaders.split(",") if k.strip()]
@@ -228,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.measure, args.data, args.batch_size, args.device, args)))
         return 0
     torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_float32_matmul_precision("high")  # TF32 on tensor cores, for every row alike
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="churnops-loaders-") as tmp:
         path = args.data
@@ -244,15 +313,21 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 rows += run_one(kind, path, args.batch_size, args.device, args)
     base = {r["mode"]: r["rows_per_s"] for r in rows if r["loader"] == "per-row-dataloader"}
+    raw = {r["mode"]: r["rows_per_s"] for r in rows if r["loader"] == "raw-loop"}
     for r in rows:
         if base.get(r["mode"]):
             r["vs_per_row"] = round(r["rows_per_s"] / base[r["mode"]], 1)
+        if raw.get(r["mode"]):
+            r["vs_raw_loop"] = round(r["rows_per_s"] / raw[r["mode"]], 2)
     notes = [
         f"{args.rows:,} rows x {len(FEATURES)} float32 features, Parquet row groups of "
         f"{ROW_GROUP_ROWS:,}; MLP {len(FEATURES)}-256-256-1, AdamW. rows_per_s: steady rate over "
         f"{args.seconds:g}s after the first batch (later epochs' start-up included); setup_s: "
         "building the loader; first_batch_s: from iter() to the first batch.",
         "mode train: a forward + backward + optimiser step per batch; mode load: batches only.",
+        "lightning: the same MLP in ChurnLitModule (class-weighted BCE, per-step train metrics) "
+        "fitted by Lightning's Trainer on the in-memory loader (shuffled, device-resident), "
+        "fp32 like the raw loop; vs_raw_loop: rows/s over the raw loop's in the same mode.",
         f"arrow-stream with num_workers={args.arrow_workers}; per-row-dataloader is "
         "DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors (no shuffle).",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
@@ -262,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     from churnops.benchmarks.report import write_results
 
     write_results(
-        "loaders",
+        args.name,
         rows,
         COLUMNS,
         "Training-data loaders: rows/s feeding training steps",
