@@ -1,8 +1,18 @@
 """`ServedModel`: one registered model version loaded with stock `mlflow.pyfunc.load_model`,
-and the lean path from request rows to its input frame and back to JSON-ready predictions."""
+and the lean path from request rows to its input and back to JSON-ready predictions.
+
+The artifact is always the pyfunc. Where its model family allows, the server reaches through it
+to the fitted estimator and scores a float64 matrix in the signature's column order (`scorer`):
+no pandas frame, no MLflow schema enforcement, sklearn's own checks trimmed. Elsewhere it builds
+the frame and calls the pyfunc.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +24,8 @@ from churnops.serving.config import ServedEntityConfig
 from churnops.serving.lookup import RequestError
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+
+Scorer = Callable[[np.ndarray], list[Any]]
 
 
 @dataclass
@@ -31,6 +43,9 @@ class ServedModel:
     # The pyfunc's own predict function, called on the frame we build to its exact schema (see
     # `_direct_predict`); None: the stock `pyfunc.predict` with MLflow's schema enforcement.
     direct: Any = None
+    # Scores a float64 matrix of `matrix_columns` (see `_scorer`); None: the frame path.
+    scorer: Scorer | None = None
+    matrix_columns: list[str] | None = None
 
     @classmethod
     def load(cls, entity: ServedEntityConfig, client: Any) -> ServedModel:
@@ -43,6 +58,8 @@ class ServedModel:
         uri = f"models:/{entity.entity_name}/{version}"
         pyfunc = mlflow.pyfunc.load_model(uri)
         columns, dtypes, required = _input_columns(pyfunc)
+        direct = _direct_predict(pyfunc, dtypes)
+        scorer, matrix_columns = _scorer(pyfunc, columns, dtypes, direct)
         return cls(
             entity.name,
             entity.entity_name,
@@ -52,8 +69,14 @@ class ServedModel:
             columns,
             dtypes,
             required,
-            _direct_predict(pyfunc, dtypes),
+            direct,
+            scorer,
+            matrix_columns,
         )
+
+    def renamed(self, name: str) -> ServedModel:
+        """The same loaded model served under another entity name (a reload reuses it)."""
+        return dataclasses.replace(self, name=name)
 
     def check_types(self, rows: list[dict[str, Any]]) -> None:
         """Refuse a request value the model cannot take (a string for a number), naming it."""
@@ -84,20 +107,19 @@ class ServedModel:
             self.__dict__["_numeric_cols"] = cols
         return cols
 
-    def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
-        """The model's input frame; a missing column or a wrong type is a `RequestError`."""
+    def _check_required(self, rows: list[dict[str, Any]]) -> None:
         required = self._required
         for i, row in enumerate(rows):
             if not row.keys() >= required:
                 missing = [c for c in self.required if c not in row]
                 raise RequestError(f"row {i}: missing columns {missing}")
+
+    def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """The model's input frame; a missing column or a wrong type is a `RequestError`."""
+        self._check_required(rows)
         if all(d == "float64" for d in self.dtypes):
             # One 2-D array is several times cheaper than a frame built column by column.
-            try:
-                values = np.array([[r.get(c) for c in self.columns] for r in rows], dtype="float64")
-            except (TypeError, ValueError):
-                self._raise_bad_value(rows)
-            return pd.DataFrame(values, columns=self.columns, copy=False)
+            return pd.DataFrame(self._floats(rows, self.columns), columns=self.columns, copy=False)
         data = {}
         for col, dtype in zip(self.columns, self.dtypes, strict=True):
             col_values = [r.get(col) for r in rows]
@@ -109,9 +131,37 @@ class ServedModel:
                 ) from None
         return pd.DataFrame(data)
 
-    def _raise_bad_value(self, rows: list[dict[str, Any]]) -> None:
+    def matrix(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """The scorer's input: `matrix_columns` as float64, integer columns cast as the frame's."""
+        self._check_required(rows)
+        cols = self.matrix_columns or self.columns
+        x = self._floats(rows, cols)
+        ints = self.__dict__.get("_int_index")
+        if ints is None:
+            kinds = dict(zip(self.columns, self.dtypes, strict=True))
+            ints = [j for j, c in enumerate(cols) if kinds.get(c, "float64").startswith("int")]
+            self.__dict__["_int_index"] = ints
+        if ints:  # the frame path builds these as integers: nulls refused, fractions truncated
+            sub = x[:, ints]
+            if np.isnan(sub).any():
+                j = ints[int(np.argwhere(np.isnan(sub))[0][1])]
+                raise RequestError(f"column {cols[j]!r}: expected int64 values, got a null")
+            x[:, ints] = sub.astype(np.int64)
+        return x
+
+    def _floats(self, rows: list[dict[str, Any]], cols: list[str]) -> np.ndarray:
+        # Column-major, as a frame's values are: the model meets the layout the stock path gives
+        # it, so BLAS sums each row in the same order and the answers match to the last bit.
+        try:
+            return np.array([[r.get(c) for c in cols] for r in rows], dtype="float64", order="F")
+        except (TypeError, ValueError):
+            self._raise_bad_value(rows, cols)
+            raise  # unreachable: the line above raises
+
+    @staticmethod
+    def _raise_bad_value(rows: list[dict[str, Any]], cols: list[str]) -> None:
         for i, r in enumerate(rows):
-            for c in self.columns:
+            for c in cols:
                 v = r.get(c)
                 if v is not None and (isinstance(v, str) or not isinstance(v, int | float)):
                     raise RequestError(f"row {i}.{c}: expected a number or null, got {v!r}")
@@ -119,9 +169,18 @@ class ServedModel:
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Any]:
         """JSON-ready predictions, one per row (records when the model returns a frame)."""
+        if self.scorer is not None and self._has_matrix_columns(rows):
+            return self.scorer(self.matrix(rows))
         frame = self.frame(rows)
         out = self.direct(frame) if self.direct is not None else self.pyfunc.predict(frame)
         return to_json_ready(out)
+
+    def _has_matrix_columns(self, rows: list[dict[str, Any]]) -> bool:
+        # A row without every feature goes to the pyfunc, which may look the rest up itself.
+        wanted = self.__dict__.get("_matrix_set")
+        if wanted is None:
+            wanted = self.__dict__["_matrix_set"] = frozenset(self.matrix_columns or self.columns)
+        return all(r.keys() >= wanted for r in rows)
 
 
 def to_json_ready(out: Any) -> list[Any]:
@@ -154,6 +213,102 @@ def _direct_predict(pyfunc: Any, dtypes: list[str]) -> Any:
     ):
         return None
     return fn
+
+
+def _scorer(
+    pyfunc: Any, columns: list[str], dtypes: list[str], direct: Any
+) -> tuple[Scorer | None, list[str] | None]:
+    """A matrix scorer that answers what the stock predict answers, or (None, None).
+
+    - churnops' `ChurnPyfuncModel` (every model family): its predictor on the feature matrix
+      in the feature spec's order, through `score_matrix`, with the default threshold.
+    - MLflow's sklearn flavour: the flavour's predict function on the matrix, when the
+      signature is all numbers (`direct` is set) and in the order the estimator was fitted on.
+    """
+    from churnops.models.pyfunc import ChurnPyfuncModel
+
+    python_model = None
+    with contextlib.suppress(Exception):  # not a python_function model: no python model
+        python_model = pyfunc.unwrap_python_model()
+    if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
+        score_matrix = python_model.score_matrix
+
+        def score_churn(x: np.ndarray) -> list[Any]:
+            with _lean_sklearn():
+                p, decision = score_matrix(x)
+            return [
+                {"probability": a, "prediction": b}
+                for a, b in zip(p.tolist(), decision.tolist(), strict=True)
+            ]
+
+        return score_churn, list(python_model.feature_spec.feature_columns)
+
+    estimator = _sklearn_estimator(pyfunc)
+    if direct is None or estimator is None:
+        return None, None
+    fitted_on = getattr(estimator, "feature_names_in_", None)
+    if fitted_on is not None and list(fitted_on) != list(columns):
+        return None, None  # the frame path checks names; a matrix would not
+    if fitted_on is not None:
+        # Fitted on a frame, scored on its matrix in the same column order: nothing to warn of.
+        warnings.filterwarnings(
+            "ignore", message="X does not have valid feature names", category=UserWarning
+        )
+
+    predict = _unrolled_pipeline(estimator, getattr(direct, "__name__", "")) or direct
+
+    def score_sklearn(x: np.ndarray) -> list[Any]:
+        with _lean_sklearn():
+            return to_json_ready(predict(x))
+
+    return score_sklearn, list(columns)
+
+
+def _unrolled_pipeline(estimator: Any, method: str) -> Callable[[Any], Any] | None:
+    """A fitted sklearn `Pipeline`'s `method` as its steps, without the pipeline's own checks.
+
+    `Pipeline.predict` checks that the pipeline is fitted on every call (a third of a single
+    row's time) and then runs each step's `transform` and the final step's `predict`; this runs
+    the same steps. None: not a plain pipeline, or metadata routing is on.
+    """
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    if type(estimator) is not Pipeline or sklearn.get_config().get("enable_metadata_routing"):
+        return None
+    steps = [step for _, step in estimator.steps]
+    final = getattr(steps[-1], method, None) if method.startswith("predict") else None
+    if final is None:
+        return None
+    transforms = [s.transform for s in steps[:-1] if s is not None and s != "passthrough"]
+
+    def run(x: Any) -> Any:
+        for transform in transforms:
+            x = transform(x)
+        return final(x)
+
+    return run
+
+
+def _sklearn_estimator(pyfunc: Any) -> Any:
+    try:
+        from mlflow.sklearn import _SklearnModelWrapper
+    except ImportError:  # pragma: no cover
+        return None
+    impl = getattr(pyfunc, "_model_impl", None)
+    return impl.sklearn_model if isinstance(impl, _SklearnModelWrapper) else None
+
+
+def _lean_sklearn() -> contextlib.AbstractContextManager:
+    """sklearn without the finiteness scan and parameter validation (thread-local).
+
+    The matrix is float64 from JSON numbers and stored features: it holds no infinity.
+    """
+    try:
+        import sklearn
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
 
 
 def _input_columns(pyfunc: Any) -> tuple[list[str], list[str], list[str]]:

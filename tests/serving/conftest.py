@@ -85,6 +85,19 @@ def serving_world(tmp_path_factory, cdnow_orders) -> ServingWorld:
             registered_model_name="churn",
             pip_requirements=["scikit-learn"],
         )
+        # churnops' own pyfunc (issue 5) over the logistic baseline, for the served fast path.
+        from churnops.models.baselines import LogisticChurnModel
+        from churnops.models.feature_spec import FeatureSpec
+        from churnops.models.pyfunc import log_pyfunc_model
+
+        baseline = LogisticChurnModel().fit(x.to_numpy("float32"), frame["churn"].to_numpy())
+        log_pyfunc_model(
+            baseline,
+            FeatureSpec(list(FEATURE_COLUMNS)),
+            name="churnops",
+            input_example=example,
+            registered_model_name="churn_pyfunc",
+        )
     client = MlflowClient()
     client.set_registered_model_alias("churn", "champion", "2")
     client.set_registered_model_alias("churn", "challenger", "1")

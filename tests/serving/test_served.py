@@ -1,0 +1,65 @@
+"""The served model's fast path answers exactly what the stock pyfunc answers, and falls back to
+the pyfunc where it cannot."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from churnops.data.features import FEATURE_COLUMNS
+from churnops.serving.config import ServedEntityConfig
+from churnops.serving.lookup import RequestError
+from churnops.serving.served import ServedModel, to_json_ready
+
+
+def _load(entity_name: str, version: str) -> ServedModel:
+    entity = ServedEntityConfig(name="m", entity_name=entity_name, entity_version=version)
+    return ServedModel.load(entity, MlflowClient())
+
+
+def _rows(world, n: int = 60) -> tuple[list[dict], object]:
+    frame = world.features[list(FEATURE_COLUMNS)].astype("float64").head(n).copy()
+    frame.iloc[::7, 3] = np.nan  # gaps the imputers fill
+    rows = [
+        {c: (None if isinstance(v, float) and math.isnan(v) else v) for c, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
+    return rows, frame
+
+
+@pytest.mark.parametrize(
+    ("entity_name", "version"),
+    [("churn", "1"), ("churn_pyfunc", "1")],
+    ids=["sklearn-flavour", "churnops-pyfunc"],
+)
+def test_fast_path_answers_what_the_pyfunc_answers(serving_world, entity_name, version):
+    model = _load(entity_name, version)
+    assert model.scorer is not None
+    rows, frame = _rows(serving_world)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{entity_name}/{version}")
+    assert model.predict(rows) == to_json_ready(pyfunc.predict(frame))  # to the last bit
+    for i in range(3):  # one row alone, as a single-row request sends it
+        assert model.predict([rows[i]]) == to_json_ready(pyfunc.predict(frame.iloc[[i]]))
+
+
+def test_custom_pyfunc_keeps_the_frame_path(serving_world):
+    model = _load("churn", "2")  # a user's PythonModel: nothing to reach through
+    assert model.scorer is None
+    rows, frame = _rows(serving_world, 5)
+    stock = mlflow.pyfunc.load_model("models:/churn/2").predict(frame)
+    assert model.predict(rows) == to_json_ready(stock)
+
+
+def test_fast_path_names_a_bad_value(serving_world):
+    model = _load("churn", "1")
+    rows, _ = _rows(serving_world, 2)
+    rows[1] = {**rows[1], "total_orders": [1]}
+    with pytest.raises(RequestError, match=r"row 1\.total_orders: expected a number or null"):
+        model.predict(rows)
+    missing = {k: v for k, v in rows[0].items() if k != "total_spent"}
+    with pytest.raises(RequestError, match=r"row 0: missing columns \['total_spent'\]"):
+        model.predict([missing])
