@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,10 @@ from fastapi.responses import Response
 
 from churnops.config import ConfigError
 from churnops.serving.auth import BearerAuth
+from churnops.serving.batching import RowScorer
 from churnops.serving.config import EndpointConfig, load_endpoint_config
 from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.invocations import BodyReader, InvocationMiddleware
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup, RequestError
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.openapi import ERROR_RESPONSES, INVOCATION_BODY, INVOCATION_RESPONSE
@@ -35,6 +38,7 @@ from churnops.serving.routing import TrafficRouter
 from churnops.serving.served import ServedModel
 
 JSON = "application/json"
+Answer = tuple[int, bytes, list[tuple[str, str]]]  # status, JSON body, extra headers
 
 
 @dataclass
@@ -47,6 +51,7 @@ class EndpointState:
     auth: BearerAuth
     lookups: dict[str, OnlineFeatureLookup] = field(default_factory=dict)
     store: Any = None
+    scorers: dict[str, RowScorer] = field(default_factory=dict)
 
     def close(self) -> None:
         if self.store is not None:
@@ -70,16 +75,7 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
             version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
         reuse = old.get(f"models:/{entity.entity_name}/{version}")
         if reuse is not None:
-            models[entity.name] = ServedModel(
-                entity.name,
-                reuse.model_name,
-                reuse.version,
-                reuse.uri,
-                reuse.pyfunc,
-                reuse.columns,
-                reuse.dtypes,
-                reuse.required,
-            )
+            models[entity.name] = reuse.renamed(entity.name)
         else:
             models[entity.name] = ServedModel.load(entity, client)
     auth = BearerAuth.from_config(cfg.auth)
@@ -91,6 +87,7 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
         for name, model in models.items():
             spec = FeatureLookupSpec.from_config(cfg.feature_lookup, model.columns)
             state.lookups[name] = OnlineFeatureLookup(spec, state.store)
+    state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
     return state
 
 
@@ -140,21 +137,27 @@ class ServingApp:
 
     # ---- invocations ---------------------------------------------------------------------
 
-    async def invoke(self, name: str, request: Request) -> Response:
+    async def invoke(self, name: str, headers: Mapping[str, str], read_body: BodyReader) -> Answer:
+        """Answer one invocation: status, JSON body and response headers.
+
+        Args:
+            name: the endpoint name in the path.
+            headers: the request headers by lower-case name.
+            read_body: awaits the body, refusing one over the given number of bytes (413).
+        """
         start = time.perf_counter()
         state = self.state
         cfg = state.cfg
-        headers = request.headers
         if name != cfg.name:
-            return _error(
+            return _error_answer(
                 404, "RESOURCE_DOES_NOT_EXIST", f"endpoint {name!r} not found; serving {cfg.name!r}"
             )
         if not state.auth.allows(headers.get("authorization")):
-            return _error(
+            return _error_answer(
                 401,
                 "UNAUTHENTICATED",
                 "missing or invalid bearer token",
-                {"WWW-Authenticate": "Bearer"},
+                [("www-authenticate", "Bearer")],
             )
         request_id = uuid.uuid4().hex
         client_id = headers.get("x-request-id")
@@ -162,21 +165,14 @@ class ServingApp:
         rows: list[dict[str, Any]] = []
         body_out: dict[str, Any]
         try:
-            body = await _read_body(request, cfg.limits.max_body_bytes)
+            body = await read_body(cfg.limits.max_body_bytes)
             rows = parse_payload(body, cfg.limits.max_rows)
             served = self._pick(state, headers, rows)
             model = state.models[served]
             model.check_types(rows)
-            lookup = state.lookups.get(served)
-            errors = lookup.complete(rows) if lookup else [None] * len(rows)
-            ok = [r for r, e in zip(rows, errors, strict=True) if e is None]
-            preds = model.predict(ok) if ok else []
-            if len(ok) < len(rows):
-                it = iter(preds)
-                preds = [next(it) if e is None else {"error": e} for e in errors]
-                self.metrics.error(
-                    cfg.name, served, model.version, "unknown_key", len(rows) - len(ok)
-                )
+            preds, unknown = await state.scorers[served].score(rows)
+            if unknown:
+                self.metrics.error(cfg.name, served, model.version, "unknown_key", unknown)
             status = 200
             body_out = {"predictions": preds}
         except RequestError as exc:
@@ -220,15 +216,15 @@ class ServingApp:
                 self._shadow.submit(
                     self._run_shadow, state, cfg.routing.shadow, [dict(r) for r in rows], client_id
                 )
-        out_headers = {"x-request-id": request_id}
+        out_headers = [("x-request-id", request_id)]
         if model is not None:
-            out_headers["x-churnops-served-entity"] = served_name
-            out_headers["x-churnops-model-version"] = version
-        return Response(content, status_code=status, media_type=JSON, headers=out_headers)
+            out_headers.append(("x-churnops-served-entity", served_name))
+            out_headers.append(("x-churnops-model-version", version))
+        return status, content, out_headers
 
     @staticmethod
-    def _pick(state: EndpointState, headers: Any, rows: list[dict[str, Any]]) -> str:
-        forced = headers.get(state.cfg.routing.force_header)
+    def _pick(state: EndpointState, headers: Mapping[str, str], rows: list[dict[str, Any]]) -> str:
+        forced = headers.get(state.cfg.routing.force_header.lower())
         if forced is not None:
             if forced not in state.models:
                 raise RequestError(
@@ -245,10 +241,8 @@ class ServingApp:
         model = state.models[name]
         start = time.perf_counter()
         try:
-            lookup = state.lookups.get(name)
-            errors = lookup.complete(rows) if lookup else [None] * len(rows)
-            ok = [r for r, e in zip(rows, errors, strict=True) if e is None]
-            body: dict[str, Any] = {"predictions": model.predict(ok) if ok else []}
+            preds, _ = state.scorers[name].score_now(rows)
+            body: dict[str, Any] = {"predictions": preds}
             status = 200
         except Exception as exc:
             status, body = 500, {"error_code": "SHADOW_ERROR", "message": str(exc)}
@@ -294,22 +288,32 @@ class ServingApp:
         self.state.close()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise RequestError(f"body of {int(length):,} bytes is over the limit of {limit:,}", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(f"body is over the limit of {limit:,} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _request_body_reader(request: Request) -> BodyReader:
+    # The FastAPI route's reader; the middleware in front answers invocations with its own.
+    async def read(limit: int) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise RequestError(f"body of {int(length):,} bytes is over the limit of {limit:,}", 413)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(f"body is over the limit of {limit:,} bytes", 413)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    return read
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
     code = "REQUEST_LIMIT_EXCEEDED" if status == 413 else "BAD_REQUEST"
     return {"error_code": code, "message": message}
+
+
+def _error_answer(
+    status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
+) -> Answer:
+    return status, orjson.dumps({"error_code": code, "message": message}), headers or []
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -365,6 +369,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.serving = serving
+    app.add_middleware(InvocationMiddleware, serving=serving)
 
     @app.post(
         "/serving-endpoints/{name}/invocations",
@@ -373,7 +378,11 @@ def create_app(
         summary="Score rows with the endpoint's served models",
     )
     async def invocations(name: str, request: Request) -> Response:
-        return await serving.invoke(name, request)
+        # Documents the route; `InvocationMiddleware` answers these requests before routing.
+        status, content, headers = await serving.invoke(
+            name, request.headers, _request_body_reader(request)
+        )
+        return Response(content, status_code=status, media_type=JSON, headers=dict(headers))
 
     @app.get("/health", summary="Liveness and what is served")
     async def health() -> dict[str, Any]:
