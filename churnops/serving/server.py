@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -30,6 +31,18 @@ def _uvicorn_config(app: Any, host: str, port: int) -> Any:
     )
 
 
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight.
+
+    MLflow, sklearn and the loaded models are about half a million long-lived objects; a full
+    collection walks all of them (0.2 to 0.6 s on a 2-core machine), a pause that lands on
+    whichever request is in flight. Frozen, they are never walked again. Call once, in the
+    serving process, after the models are loaded.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(
     config: str | Path | EndpointConfig,
     host: str | None = None,
@@ -49,6 +62,7 @@ def serve(
     else:
         cfg, path = load_endpoint_config(config, overrides), config
     app = create_app(cfg, path, overrides)
+    freeze_heap()
     host = host or cfg.server.host
     port = cfg.server.port if port is None else port
     print(
