@@ -1,19 +1,28 @@
 """`run_load`: a lean HTTP/1.1 load generator over loopback for the serving benchmark and demo.
 
-Pre-built request bytes on keep-alive connections, no client library in the timed path. At a
-fixed rate (open loop) each request's latency counts from when it was due, not when a connection
-came free, so a server that falls behind shows it (no coordinated omission); without a rate,
-`concurrency` connections send back to back (closed loop) to find the sustainable maximum.
+Pre-built request bytes on keep-alive connections, one thread, non-blocking sockets and
+`select.select`, no client library and no event loop in the timed path: the client must not be
+what limits the rate. At a fixed rate (open loop) each request's latency counts from when it was
+due, not when it was sent or a connection came free, so a server that falls behind shows it (no
+coordinated omission). `select` takes a timeout in microseconds; asyncio's and libuv's timers
+round to the millisecond, which would send requests late and bill the lateness to the server.
+Without a rate, `concurrency` connections send back to back (closed loop) to find the maximum.
 """
 
 from __future__ import annotations
 
-import asyncio
+import select
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# `select.select` takes descriptors below FD_SETSIZE (1024); far more than loopback needs.
+MAX_CONNECTIONS = 512
+_SERVED = b"\r\nx-churnops-served-entity:"
+_SPIN_S = 0.0002  # open loop: poll, not sleep, this close to a request's due time
 
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -33,6 +42,8 @@ class LoadResult:
     served: Counter = field(default_factory=Counter)
     failures: int = 0  # connection errors or timeouts
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the client's own CPU time over the run
+    late_ms: list[float] = field(default_factory=list)  # open loop: send time minus due time
 
     @property
     def sent(self) -> int:
@@ -45,6 +56,11 @@ class LoadResult:
     @property
     def rps(self) -> float:
         return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    @property
+    def client_cpu_share(self) -> float:
+        """The client's CPU time as a share of one core over the run (1.0: one core busy)."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
@@ -61,90 +77,59 @@ class LoadResult:
 
 
 class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
+    """One keep-alive connection with at most one request in flight."""
 
-    async def call(self, request: bytes) -> tuple[int, dict[bytes, bytes]]:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                k, _, v = line.partition(b":")
-                headers[k.strip().lower()] = v.strip()
-        length = int(headers.get(b"content-length", b"0"))
-        if length:
-            await self.reader.readexactly(length)
-        return status, headers
+    __slots__ = ("buf", "due", "out", "sent_at", "sock")
+
+    def __init__(self, host: str, port: int):
+        self.sock = socket.create_connection((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.buf = bytearray()
+        self.due = 0.0  # when the request in flight counts from
+        self.sent_at = 0.0  # when it was sent: the timeout counts from here
+        self.out = b""  # request bytes the socket has not taken yet
+
+    def send(self, request: bytes, due: float) -> None:
+        self.due = due
+        self.sent_at = time.perf_counter()
+        n = self.sock.send(request)
+        self.out = request[n:]
+
+    def flush(self) -> None:
+        n = self.sock.send(self.out)
+        self.out = self.out[n:]
+
+    def receive(self) -> tuple[int, bytes] | None:
+        """(status, head) once the whole answer is in; None while it is not; OSError: closed."""
+        data = self.sock.recv(262144)
+        if not data:
+            raise ConnectionResetError("server closed the connection")
+        buf = self.buf
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(buf[:end]).lower()
+        at = head.find(b"\r\ncontent-length:")
+        length = int(head[at + 17 : head.find(b"\r\n", at + 2)]) if at >= 0 else 0
+        if len(buf) < end + 4 + length:
+            return None
+        del buf[: end + 4 + length]
+        return int(head[9:12]), head
+
+    def close(self) -> None:
+        self.sock.close()
 
 
-async def _load(
-    host: str,
-    port: int,
-    requests: list[bytes],
-    count: int,
-    rate: float | None,
-    concurrency: int,
-    timeout: float,
-    max_connections: int,
-) -> LoadResult:
-    result = LoadResult()
-    idle: list[_Connection] = []
-    open_conns = 0
-    slots = asyncio.Semaphore(max_connections)
-
-    async def acquire() -> _Connection:
-        nonlocal open_conns
-        if idle:
-            return idle.pop()
-        reader, writer = await asyncio.open_connection(host, port)
-        open_conns += 1
-        return _Connection(reader, writer)
-
-    async def one(i: int, due: float) -> None:
-        async with slots:
-            conn = await acquire()
-            try:
-                status, headers = await asyncio.wait_for(
-                    conn.call(requests[i % len(requests)]), timeout
-                )
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
-                result.failures += 1
-                conn.writer.close()
-                return
-            done = time.perf_counter()
-            idle.append(conn)
-        result.statuses[status] += 1
-        if status == 200:
-            result.latencies_ms.append((done - due) * 1000)
-            served = headers.get(b"x-churnops-served-entity")
-            if served is not None:
-                result.served[served.decode()] += 1
-
-    start = time.perf_counter()
-    if rate:
-        tasks = []
-        for i in range(count):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(one(i, due)))
-        await asyncio.gather(*tasks)
-    else:
-        counter = iter(range(count))
-
-        async def worker() -> None:
-            for i in counter:
-                await one(i, time.perf_counter())
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result.seconds = time.perf_counter() - start
-    for conn in idle:
-        conn.writer.close()
-    return result
+def _record(result: LoadResult, status: int, head: bytes, latency_s: float) -> None:
+    result.statuses[status] += 1
+    if status == 200:
+        result.latencies_ms.append(latency_s * 1000)
+        at = head.find(_SERVED)
+        if at >= 0:
+            end = head.find(b"\r\n", at + 2)
+            result.served[head[at + len(_SERVED) : end if end >= 0 else None].strip().decode()] += 1
 
 
 def run_load(
@@ -162,12 +147,118 @@ def run_load(
     Args:
         rate: requests per second, open loop; None: closed loop with `concurrency` connections.
         timeout: seconds before a request counts as failed.
-        max_connections: the most connections an open-loop run opens when the server lags.
+        max_connections: the most connections an open-loop run opens when the server lags
+            (at most `MAX_CONNECTIONS`).
     """
-    try:
-        import uvloop
+    if count <= 0 or not requests:
+        return LoadResult()
+    limit = min(max_connections, MAX_CONNECTIONS) if rate else max(1, concurrency)
+    result = LoadResult()
+    # Connections are opened before the clock starts, so connecting is not what is timed; one
+    # that fails here is retried, and counted, when a request needs it.
+    idle: list[_Connection] = []
+    for _ in range(min(limit, concurrency, count)):
+        try:
+            idle.append(_Connection(host, port))
+        except OSError:
+            break
+    opened = len(idle)
+    busy: dict[socket.socket, _Connection] = {}
+    writing: dict[socket.socket, _Connection] = {}
+    n_req = len(requests)
+    sent = finished = 0
+    cpu0 = time.process_time()
+    start = time.perf_counter()
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run  # type: ignore[assignment]
-    return runner(_load(host, port, requests, count, rate, concurrency, timeout, max_connections))
+    def fail(conn: _Connection) -> None:
+        nonlocal finished, opened
+        result.failures += 1
+        finished += 1
+        busy.pop(conn.sock, None)
+        writing.pop(conn.sock, None)
+        conn.close()
+        opened -= 1
+
+    while finished < count:
+        now = time.perf_counter()
+        # Send what is due (open loop) or keep every connection busy (closed loop).
+        while sent < count:
+            due = start + sent / rate if rate else 0.0
+            if due > now:
+                break
+            if idle:
+                conn = idle.pop()
+            elif opened < limit:
+                try:
+                    conn = _Connection(host, port)
+                except OSError:
+                    result.failures += 1
+                    finished += 1
+                    sent += 1
+                    continue
+                opened += 1
+            else:
+                break  # every connection is busy: the next request waits, its clock running
+            try:
+                conn.send(requests[sent % n_req], due if rate else time.perf_counter())
+            except OSError:
+                sent += 1
+                fail(conn)
+                continue
+            if rate:
+                result.late_ms.append((time.perf_counter() - due) * 1000)
+            sent += 1
+            busy[conn.sock] = conn
+            if conn.out:
+                writing[conn.sock] = conn
+        if finished >= count:
+            break
+        wait = timeout
+        if rate and sent < count and (idle or opened < limit):
+            wait = start + sent / rate - time.perf_counter()
+            # Wake early and poll the last stretch: a sleeping thread wakes up to ~0.1 ms late,
+            # and that lateness would be billed to the server.
+            wait = wait - _SPIN_S if wait > _SPIN_S else 0.0
+        if busy:
+            oldest = min(c.sent_at for c in busy.values())
+            wait = min(wait, max(0.0, oldest + timeout - time.perf_counter()))
+            readable, writable, _ = select.select(list(busy), list(writing), [], wait)
+        else:
+            readable, writable = [], []
+            time.sleep(wait)
+        for sock in writable:
+            conn = writing[sock]
+            try:
+                conn.flush()
+            except OSError:
+                fail(conn)
+                continue
+            if not conn.out:
+                del writing[sock]
+        for sock in readable:
+            reading = busy.get(sock)
+            if reading is None:
+                continue
+            try:
+                answer = reading.receive()
+            except (OSError, ValueError):
+                fail(reading)
+                continue
+            if answer is None:
+                continue
+            done = time.perf_counter()
+            del busy[sock]
+            finished += 1
+            _record(result, answer[0], answer[1], done - reading.due)
+            idle.append(reading)
+        if busy:
+            now = time.perf_counter()
+            for conn in [c for c in busy.values() if now - c.sent_at > timeout]:
+                fail(conn)
+    result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu0
+    for conn in idle:
+        conn.close()
+    for conn in list(busy.values()):
+        conn.close()
+    return result
