@@ -81,9 +81,15 @@ class ChurnLitModule(pl.LightningModule):
                 F.binary_cross_entropy_with_logits(logits, y, reduction="none")
             )
         metrics["loss"].update(loss.detach())
-        if split == "train":
+        # A progress-bar value is read back to the host when logged, stalling the GPU queue,
+        # so the step loss is shown every `log_every_n_steps` steps, not every step.
+        if split == "train" and self._log_this_step():
             self.log("train/loss_step", loss, prog_bar=True, logger=False)
         return loss
+
+    def _log_this_step(self) -> bool:
+        trainer = self._trainer  # None when the module is used outside a Trainer
+        return trainer is None or trainer.global_step % max(trainer.log_every_n_steps, 1) == 0
 
     def _log_epoch(self, split: str) -> None:
         names = ["loss", "auroc"] if split == "train" else ["loss", "auroc", "pr_auc", "log_loss"]

@@ -116,11 +116,14 @@ class InMemoryLoader(EpochLoader):
             for start in range(0, stop, b):
                 yield self._deliver(self.x[start : start + b], self.y[start : start + b])
             return
+        # On the GPU the permutation is drawn there: a host randperm of millions of rows and
+        # its copy cost as much as dozens of training steps.
+        where = self.x.device
         if self.shuffle:
-            gen = torch.Generator().manual_seed(self.epoch_seed(epoch))
-            order = torch.randperm(n, generator=gen)
+            gen = torch.Generator(where).manual_seed(self.epoch_seed(epoch))
+            order = torch.randperm(n, generator=gen, device=where)
         else:
-            order = torch.arange(n)
+            order = torch.arange(n, device=where)
         mine = order[self.rank :: self.world_size][: self.num_rows]
         stop = len(mine) - len(mine) % b if self.drop_last else len(mine)
         if self.x.device.type == "cpu":
@@ -131,7 +134,6 @@ class InMemoryLoader(EpochLoader):
                 x, y = np.take(xs, rows, axis=0), np.take(ys, rows)
                 yield self._deliver(torch.from_numpy(x), torch.from_numpy(y))
             return
-        mine = mine.to(self.x.device)
         for start in range(0, stop, b):
             pick = mine[start : start + b]
             yield self._deliver(self.x.index_select(0, pick), self.y.index_select(0, pick))
