@@ -21,6 +21,7 @@ import pandas as pd
 
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
+from churnops.serving.kernels import compile_sklearn
 from churnops.serving.lookup import RequestError
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
@@ -222,8 +223,9 @@ def _scorer(
 
     - churnops' `ChurnPyfuncModel` (every model family): its predictor on the feature matrix
       in the feature spec's order, through `score_matrix`, with the default threshold.
-    - MLflow's sklearn flavour: the flavour's predict function on the matrix, when the
-      signature is all numbers (`direct` is set) and in the order the estimator was fitted on.
+    - MLflow's sklearn flavour, when the signature is all numbers (`direct` is set) and in the
+      order the estimator was fitted on: its numpy kernel (`compile_sklearn`) where it has one,
+      else the flavour's predict function on the matrix.
     """
     from churnops.models.pyfunc import ChurnPyfuncModel
 
@@ -255,7 +257,11 @@ def _scorer(
             "ignore", message="X does not have valid feature names", category=UserWarning
         )
 
-    predict = _unrolled_pipeline(estimator, getattr(direct, "__name__", "")) or direct
+    method = getattr(direct, "__name__", "")
+    kernel = compile_sklearn(estimator, method, len(columns))
+    if kernel is not None:
+        return (lambda x: to_json_ready(kernel(x))), list(columns)
+    predict = _unrolled_pipeline(estimator, method) or direct
 
     def score_sklearn(x: np.ndarray) -> list[Any]:
         with _lean_sklearn():

@@ -1,0 +1,70 @@
+"""The numpy kernels answer what the fitted sklearn pipeline answers, to the last bit, and any
+step they do not cover keeps the pipeline on sklearn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from churnops.data.features import FEATURE_COLUMNS
+from churnops.serving.kernels import compile_sklearn
+
+
+@pytest.fixture(scope="module")
+def xy(serving_world):
+    frame = serving_world.features
+    x = frame[list(FEATURE_COLUMNS)].to_numpy("float64", na_value=np.nan)
+    return np.asfortranarray(x), frame["churn"].to_numpy()
+
+
+def _signed_log1p(x):
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+PIPELINES = {
+    "mean-scaler-lr": lambda: make_pipeline(
+        SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=300)
+    ),
+    "median-log1p-scaler-lr": lambda: make_pipeline(
+        SimpleImputer(strategy="median"),
+        FunctionTransformer(_signed_log1p),
+        StandardScaler(),
+        LogisticRegression(C=0.1, max_iter=300),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_kernel_answers_what_sklearn_answers(xy, name, method):
+    x, y = xy
+    pipe = PIPELINES[name]().fit(x, y)
+    kernel = compile_sklearn(pipe, method, x.shape[1])
+    assert kernel is not None
+    expected = getattr(pipe, method)(x.copy(order="K"))
+    got = kernel(x.copy(order="K"))
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    one = x[:1].copy()
+    assert np.array_equal(kernel(one), getattr(pipe, method)(one.copy()))
+
+
+def test_steps_without_a_kernel_stay_on_sklearn(xy):
+    x, y = xy
+    filled = np.nan_to_num(x, nan=-1.0)
+    with_indicator = make_pipeline(SimpleImputer(add_indicator=True), LogisticRegression())
+    assert compile_sklearn(with_indicator.fit(x, y), "predict", x.shape[1]) is None
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(filled, y)
+    assert compile_sklearn(forest, "predict_proba", x.shape[1]) is None
+    minus_one = make_pipeline(SimpleImputer(missing_values=-1.0), LogisticRegression())
+    assert compile_sklearn(minus_one.fit(filled, y), "predict", x.shape[1]) is None
+    # Without an imputer sklearn refuses NaN and a kernel would not: the probe finds it.
+    bare = make_pipeline(StandardScaler(), LogisticRegression()).fit(filled, y)
+    assert compile_sklearn(bare, "predict", x.shape[1]) is None
+    # log1p of a negative is NaN, which sklearn's last step refuses: no kernel either.
+    log1p = make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p), LogisticRegression())
+    assert compile_sklearn(log1p.fit(np.abs(x), y), "predict", x.shape[1]) is None
