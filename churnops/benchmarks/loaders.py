@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         "mode train: a forward + backward + optimiser step per batch; mode load: batches only.",
         "lightning: the same MLP in ChurnLitModule (class-weighted BCE, per-step train metrics) "
         "fitted by Lightning's Trainer on the in-memory loader (shuffled, device-resident), "
-        "fp32 like the raw loop; vs_raw_loop: rows/s over the raw loop's in the same mode.",
+        "fp32 like the raw loop; its AdamW is fused on CUDA, the other rows' is AdamW's default. "
+        "vs_raw_loop: rows/s over the raw loop's in the same mode.",
         f"arrow-stream with num_workers={args.arrow_workers}; per-row-dataloader is "
         "DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors (no shuffle).",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
