@@ -319,13 +319,14 @@ def main(argv: list[str] | None = None) -> int:
             r["vs_per_row"] = round(r["rows_per_s"] / base[r["mode"]], 1)
         if raw.get(r["mode"]):
             r["vs_raw_loop"] = round(r["rows_per_s"] / raw[r["mode"]], 2)
+    busy = max(load_before, os.getloadavg()[0]) > (os.cpu_count() or 1)
     notes = [
         f"{args.rows:,} rows x {len(FEATURES)} float32 features, Parquet row groups of "
         f"{ROW_GROUP_ROWS:,}; MLP {len(FEATURES)}-256-256-1, AdamW. rows_per_s: steady rate over "
         f"{args.seconds:g}s after the first batch (later epochs' start-up included); setup_s: "
         "building the loader; first_batch_s: from iter() to the first batch.",
         "mode train: a forward + backward + optimiser step per batch; mode load: batches only.",
-        "lightning: the same MLP in ChurnLitModule (class-weighted BCE, per-step train metrics) "
+        "lightning: the same MLP in ChurnLitModule (class-weighted BCE, train metrics per epoch) "
         "fitted by Lightning's Trainer on the in-memory loader (shuffled, device-resident), "
         "fp32 like the raw loop; its AdamW is fused on CUDA, the other rows' is AdamW's default. "
         "vs_raw_loop: rows/s over the raw loop's in the same mode.",
@@ -333,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         "DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors (no shuffle).",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
         f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
-        f"({os.cpu_count()} cores): above the core count, other work shared the machine.",
+        f"({os.cpu_count()} cores)"
+        + (": above the core count, other work shared the machine." if busy else "."),
     ]
     from churnops.benchmarks.report import write_results
 

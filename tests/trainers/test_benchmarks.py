@@ -32,3 +32,21 @@ def test_gpu_check_skips_clearly_without_cuda(capsys):
         pytest.skip("a GPU is here: gpu-check would run for real")
     assert gpu_check.main([]) == 0
     assert "skipped: no CUDA GPU" in capsys.readouterr().out
+
+
+def test_gpu_check_steps_are_valid_train_configs(tmp_path):
+    """A typo in a step's overrides would only show on a GPU machine, where time is scarce."""
+    from churnops.trainers.config import load_train_config
+
+    steps = gpu_check._steps()
+    assert {launcher for _, launcher, _, _ in steps} >= {"local", "ray", "in-process"}
+    for _, _, overrides, _ in steps:
+        cfg = load_train_config([f"workdir={tmp_path}", "trainer=gpu", *overrides])
+        assert cfg.trainer.precision == "bf16-mixed"
+
+
+def test_gpu_check_names_what_a_machine_lacks():
+    assert gpu_check._missing("json") is None
+    assert gpu_check._missing("json", "no_such_module_xyz") == (
+        "skipped: no_such_module_xyz not installed here"
+    )

@@ -19,7 +19,7 @@ def test_benchmark_writes_a_row_per_loader_and_mode(tmp_path):
             "--seconds",
             "0.2",
             "--loaders",
-            "per-row-dataloader,raw-loop,in-memory,arrow-stream",
+            "per-row-dataloader,raw-loop,lightning,in-memory,arrow-stream",
             "--arrow-workers",
             "0",
             "--results-dir",
@@ -33,10 +33,13 @@ def test_benchmark_writes_a_row_per_loader_and_mode(tmp_path):
         (k, m)
         for k in ("per-row-dataloader", "raw-loop", "in-memory", "arrow-stream")
         for m in ("train", "load")
-    }
+    } | {("lightning", "train")}  # Trainer.fit only trains
     for r in rows:
         assert r["device"] == "cpu" and r["batch_size"] == 1024 and r["rows_per_s"] > 0
     assert all(r["vs_per_row"] == 1 for r in rows if r["loader"] == "per-row-dataloader")
+    assert all(r["vs_raw_loop"] == 1 for r in rows if r["loader"] == "raw-loop")
+    lightning = next(r for r in rows if r["loader"] == "lightning")
+    assert lightning["vs_raw_loop"] > 0  # ChurnLitModule really stepped under Trainer.fit
     assert (tmp_path / "loaders.md").read_text().startswith("# Training-data loaders")
 
 
