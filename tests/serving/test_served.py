@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
 from churnops.serving.lookup import RequestError
-from churnops.serving.served import ServedModel, to_json_ready
+from churnops.serving.served import ServedModel, _unrolled_pipeline, to_json_ready
 
 
 def _load(entity_name: str, version: str) -> ServedModel:
@@ -63,3 +63,14 @@ def test_fast_path_names_a_bad_value(serving_world):
     missing = {k: v for k, v in rows[0].items() if k != "total_spent"}
     with pytest.raises(RequestError, match=r"row 0: missing columns \['total_spent'\]"):
         model.predict([missing])
+
+
+def test_pipeline_without_a_kernel_runs_its_steps_as_sklearn_does(serving_world):
+    from churnops.models.baselines import LogisticChurnModel
+
+    _, frame = _rows(serving_world)
+    x = frame.to_numpy()
+    pipe = LogisticChurnModel().fit(x, serving_world.features["churn"].head(len(x))).model
+    unrolled = _unrolled_pipeline(pipe, "predict_proba")
+    assert unrolled is not None  # the missing-value indicator has no kernel
+    assert np.array_equal(unrolled(x.copy()), pipe.predict_proba(x.copy()))
