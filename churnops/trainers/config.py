@@ -121,6 +121,8 @@ class LauncherConfig(StrictConfig):
     use_gpu: bool = False
     local_mode: bool = True  # torch_distributor: torchrun on the driver vs Spark barrier tasks
     ray_address: str | None = None  # ray: None starts a local cluster
+    # ray: CPUs each train worker reserves; None: 1, or 0.5 with trainer.loader=ray-data
+    cpus_per_worker: float | None = Field(default=None, gt=0)
 
 
 class LoggerConfig(StrictConfig):

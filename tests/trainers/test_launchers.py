@@ -46,3 +46,28 @@ def test_torch_distributor(spark_engine, tiny_overrides, local_mode):
 def test_ray_train(ray_cluster, tiny_overrides):
     cfg = load_train_config([*tiny_overrides, "launcher=ray", "launcher.num_workers=2"])
     _check(train(cfg), "ray")
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_train_streaming_from_ray_data(ray_cluster, tiny_overrides):
+    # Two 1-CPU workers would take both CPUs and leave Ray Data's read tasks none (a hang);
+    # the launcher gives ray-data workers half a CPU each.
+    cfg = load_train_config([*tiny_overrides, "launcher=ray", "launcher.num_workers=2",
+                             "trainer.loader=ray-data", "trainer.batch_size=1024"])  # fmt: skip
+    _check(train(cfg), "ray")
+
+
+def test_ray_scaling_config_leaves_cpus_for_ray_data():
+    from churnops.trainers.launchers.ray import RayLauncher
+
+    def resources(launcher, loader):
+        return launcher.scaling_config(loader).resources_per_worker
+
+    assert resources(RayLauncher(2), "in-memory") is None  # Ray's default: 1 CPU
+    assert resources(RayLauncher(2), "ray-data") == {"CPU": 0.5}
+    assert resources(RayLauncher(2, use_gpu=True), "ray-data") is None  # GPU workers: 0 CPU
+    assert resources(RayLauncher(2, use_gpu=True, cpus_per_worker=2), "in-memory") == {
+        "CPU": 2,
+        "GPU": 1,
+    }

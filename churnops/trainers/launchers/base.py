@@ -34,7 +34,10 @@ def make_launcher(cfg: LauncherConfig) -> Launcher:
         from churnops.trainers.launchers.ray import RayLauncher
 
         return RayLauncher(
-            num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, address=cfg.ray_address
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            address=cfg.ray_address,
+            cpus_per_worker=cfg.cpus_per_worker,
         )
     raise ValueError(
         f"launcher.name={cfg.name!r}: expected one of 'local', 'torch_distributor', 'ray'"

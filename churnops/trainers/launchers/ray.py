@@ -7,6 +7,7 @@ import pickle
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from churnops.trainers.fit import NetFitJob, NetFitResult, fit_net
 
@@ -22,18 +23,42 @@ class RayLauncher:
         num_workers: `ScalingConfig.num_workers`.
         use_gpu: `ScalingConfig.use_gpu`.
         address: a Ray cluster address; None: the current or a new local instance.
+        cpus_per_worker: CPUs each worker reserves. None: Ray's 1, except with the `ray-data`
+            loader, which gets 0.5: Ray Data's read tasks need free CPUs beside the workers,
+            and on a small cluster whole-CPU workers leave none, so the run waits forever.
     """
 
     name = "ray"
 
-    def __init__(self, num_workers: int = 2, use_gpu: bool = False, address: str | None = None):
+    def __init__(
+        self,
+        num_workers: int = 2,
+        use_gpu: bool = False,
+        address: str | None = None,
+        cpus_per_worker: float | None = None,
+    ):
         self.num_workers = num_workers
         self.use_gpu = use_gpu
         self.address = address
+        self.cpus_per_worker = cpus_per_worker
+
+    def scaling_config(self, loader: str) -> Any:
+        """The `ScalingConfig` for a run whose batches come from `loader`."""
+        from ray.train import ScalingConfig
+
+        # A GPU worker reserves no CPU by default, so only CPU workers need the ray-data cut.
+        auto = 0.5 if loader == "ray-data" and not self.use_gpu else None
+        cpus = self.cpus_per_worker or auto
+        resources = None
+        if cpus:
+            resources = {"CPU": cpus, **({"GPU": 1} if self.use_gpu else {})}
+        return ScalingConfig(
+            num_workers=self.num_workers, use_gpu=self.use_gpu, resources_per_worker=resources
+        )
 
     def launch(self, job: NetFitJob) -> NetFitResult:
         import ray
-        from ray.train import RunConfig, ScalingConfig
+        from ray.train import RunConfig
         from ray.train.torch import TorchTrainer
 
         if not ray.is_initialized():
@@ -43,7 +68,7 @@ class RayLauncher:
         trainer = TorchTrainer(
             train_loop_per_worker=_ray_entry,
             train_loop_config={"job": replace(job, use_gpu=self.use_gpu)},
-            scaling_config=ScalingConfig(num_workers=self.num_workers, use_gpu=self.use_gpu),
+            scaling_config=self.scaling_config(job.trainer.loader),
             run_config=RunConfig(storage_path=str(storage), name="fit"),
         )
         outcome = trainer.fit()
