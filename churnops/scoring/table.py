@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from churnops.data.delta_tables import read_table
+
 
 def score_table(
     model_uri: str,
@@ -43,7 +45,7 @@ def score_table(
     if not source.exists():
         raise FileNotFoundError(f"--input {str(source)!r}: no such file or table")
     if (source / "_delta_log").is_dir():
-        table = DeltaTable(str(source)).to_pyarrow_table()
+        table = read_table(DeltaTable(str(source)))
     else:
         import pyarrow.parquet as pq
 

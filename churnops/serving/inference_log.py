@@ -18,6 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from churnops.data.delta_tables import read_table
+
 SCHEMA = pa.schema(
     [
         ("databricks_request_id", pa.string()),
@@ -156,4 +158,4 @@ def read_inference_log(path: str | Path) -> pa.Table:
     """The whole inference log table."""
     from deltalake import DeltaTable
 
-    return DeltaTable(str(path)).to_pyarrow_table()
+    return read_table(DeltaTable(str(path)))

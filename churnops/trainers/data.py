@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from churnops.data.delta_tables import read_table
 from churnops.data.features import FEATURE_COLUMNS
 
 CDNOW_CUTOFF = date(1997, 9, 30)
@@ -104,7 +105,7 @@ def load_training_arrays(
         raise ValueError(
             f"data.path={str(path)!r}: missing column(s) {missing}; has {schema.names}"
         )
-    table = delta.to_pyarrow_table(columns=needed) if delta else pq.read_table(path, columns=needed)
+    table = read_table(delta, columns=needed) if delta else pq.read_table(path, columns=needed)
     x = np.column_stack(
         [table[c].cast(pa.float64()).to_numpy(zero_copy_only=False) for c in feature_columns]
     ).astype(np.float32)

@@ -21,6 +21,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from churnops.data.delta_tables import read_table
 from churnops.data.feature_store.base import (
     FeatureFunction,
     FeatureLookup,
@@ -288,7 +289,7 @@ class LocalFeatureStore:
         self, name: str, version: int | None = None, as_of_delta_timestamp: Any = None
     ) -> pa.Table:
         """The table's rows as Arrow, at the latest version or as of a version or time."""
-        return self._open_as_of(name, version, as_of_delta_timestamp).to_pyarrow_table()
+        return read_table(self._open_as_of(name, version, as_of_delta_timestamp))
 
     def read_table(
         self,
@@ -312,7 +313,7 @@ class LocalFeatureStore:
         if files and not dt.metadata().partition_columns:
             return parquet_files_to_frame(like, files, columns)
         # Partition values live in the log, not the files: let delta-rs assemble the rows.
-        return arrow_to_frame(like, dt.to_pyarrow_table())
+        return arrow_to_frame(like, read_table(dt))
 
     def _open_as_of(self, name: str, version: int | None, timestamp: Any) -> DeltaTable:
         if version is not None and timestamp is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from churnops.data.delta_tables import arrow_dataset
 from churnops.data.feature_store.base import FeatureStoreError
 
 PUBLISH_MODES = ("incremental", "full")
@@ -59,7 +60,7 @@ def publish_table(
     last = online_store.info(name)
     con = duckdb.connect()
     try:
-        con.register("now_rows", now.to_pyarrow_dataset())
+        con.register("now_rows", arrow_dataset(now))
         latest_now = _latest_sql("now_rows", keys, ts)
         columns_now = [c for c in now.schema().to_arrow().names if c not in keys]
         incremental = (
@@ -73,7 +74,7 @@ def publish_table(
             return PublishResult(name, online_store.kind, "unchanged", table.version, 0, 0.0)
         if incremental:
             then = store._open(name, version=last.version)
-            con.register("then_rows", then.to_pyarrow_dataset())
+            con.register("then_rows", arrow_dataset(then))
             then_names = then.schema().to_arrow().names
             if then_names != now.schema().to_arrow().names:
                 incremental = False

@@ -71,8 +71,10 @@ def raw_relation(
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
+        from churnops.data.delta_tables import arrow_dataset
+
         try:
-            dataset = DeltaTable(str(p)).to_pyarrow_dataset()
+            dataset = arrow_dataset(DeltaTable(str(p)))
         except TableNotFoundError as exc:
             raise SourceError(f"source path {str(p)!r} is not a Delta table: {exc}") from None
         con.register("delta_raw", dataset)

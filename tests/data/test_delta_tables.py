@@ -1,0 +1,29 @@
+"""Delta tables read through Arrow's own local file system, partitions included."""
+
+import pyarrow as pa
+import pyarrow.fs as pa_fs
+from deltalake import DeltaTable, write_deltalake
+
+from churnops.data.delta_tables import arrow_dataset, read_table
+
+
+def _table(tmp_path):
+    data = pa.table({"month": ["1997-01", "1997-01", "1997-02"], "customer_id": [1, 2, 3],
+                     "spend": [10.0, 20.0, 30.0]})  # fmt: skip
+    write_deltalake(str(tmp_path / "t"), data, partition_by=["month"])
+    return DeltaTable(str(tmp_path / "t"))
+
+
+def test_local_table_is_read_without_a_python_file_system(tmp_path):
+    # A Python file system in Arrow's IO threads can abort the process at exit (see module).
+    dataset = arrow_dataset(_table(tmp_path))
+    assert not isinstance(dataset.filesystem, pa_fs.PyFileSystem)
+    assert isinstance(dataset.filesystem.base_fs, pa_fs.LocalFileSystem)
+
+
+def test_reads_match_deltalake_partition_columns_included(tmp_path):
+    table = _table(tmp_path)
+    expected = table.to_pyarrow_table().sort_by("customer_id")
+    got = read_table(table).sort_by("customer_id")
+    assert got.select(expected.column_names).equals(expected)
+    assert read_table(table, columns=["customer_id"]).column_names == ["customer_id"]
