@@ -233,6 +233,7 @@ def _scorer(
     with contextlib.suppress(Exception):  # not a python_function model: no python model
         python_model = pyfunc.unwrap_python_model()
     if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
+        _one_thread_per_call(getattr(python_model.predictor, "model", None))
         score_matrix = python_model.score_matrix
 
         def score_churn(x: np.ndarray) -> list[Any]:
@@ -257,6 +258,7 @@ def _scorer(
             "ignore", message="X does not have valid feature names", category=UserWarning
         )
 
+    _one_thread_per_call(estimator)
     method = getattr(direct, "__name__", "")
     kernel = compile_sklearn(estimator, method, len(columns))
     if kernel is not None:
@@ -268,6 +270,21 @@ def _scorer(
             return to_json_ready(predict(x))
 
     return score_sklearn, list(columns)
+
+
+def _one_thread_per_call(estimator: Any) -> None:
+    """Score on the calling thread: `n_jobs=1` on an sklearn or XGBoost estimator and its steps.
+
+    A request holds a few rows, and handing them to a thread pool costs more than the work: on
+    2 cores a 100-tree forest scores one row in 23 ms with `n_jobs=-1`, 8.7 ms with 1. The
+    server gets its concurrency from batching requests instead.
+    """
+    get_params = getattr(estimator, "get_params", None)
+    if get_params is None:
+        return
+    keys = [k for k in get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+    if keys:
+        estimator.set_params(**dict.fromkeys(keys, 1))
 
 
 def _unrolled_pipeline(estimator: Any, method: str) -> Callable[[Any], Any] | None:

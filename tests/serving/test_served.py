@@ -74,3 +74,20 @@ def test_pipeline_without_a_kernel_runs_its_steps_as_sklearn_does(serving_world)
     unrolled = _unrolled_pipeline(pipe, "predict_proba")
     assert unrolled is not None  # the missing-value indicator has no kernel
     assert np.array_equal(unrolled(x.copy()), pipe.predict_proba(x.copy()))
+
+
+def test_estimators_score_on_the_calling_thread():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from churnops.serving.served import _one_thread_per_call
+
+    x, y = np.random.default_rng(0).random((40, 3)), np.arange(40) % 2
+    forest = RandomForestClassifier(n_estimators=5, n_jobs=-1, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), forest).fit(x, y)
+    before = pipeline.predict_proba(x)
+    _one_thread_per_call(pipeline)
+    assert forest.n_jobs == 1
+    np.testing.assert_allclose(pipeline.predict_proba(x), before)
+    _one_thread_per_call(object())  # not an estimator: left alone
