@@ -172,16 +172,20 @@ class ChurnPyfuncModel(PythonModel):
             {"probability": p, "prediction": (p >= threshold).astype(np.int64)}, index=frame.index
         )
 
-    def score_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def score_matrix(
+        self, x: np.ndarray, predict_proba: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`predict`'s `probability` and `prediction` columns for a ready feature matrix.
 
         For callers that build the input themselves (the serving fast path): `x` holds every
         row's `feature_spec.feature_columns` as numbers, in that order; no frame, no lookup,
-        the default threshold.
+        the default threshold. `predict_proba` stands in for the predictor's own (a faster
+        equivalent the caller has checked).
         """
+        predict_proba = predict_proba or self.predictor.predict_proba
         # Column-major, as `predict`'s frame hands it over: in float32, BLAS summing a row in
         # another order on another layout shows in the last digits.
-        p = self.predictor.predict_proba(np.asfortranarray(x, dtype=np.float32))[:, 1]
+        p = predict_proba(np.asfortranarray(x, dtype=np.float32))[:, 1]
         p = p.astype(np.float64)
         return p, (p >= self.threshold).astype(np.int64)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
-from churnops.serving.kernels import compile_sklearn
+from churnops.serving.kernels import Kernel, answers_like, compile_forest, compile_sklearn
 from churnops.serving.lookup import RequestError
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
@@ -235,16 +235,18 @@ def _scorer(
     if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
         _one_thread_per_call(getattr(python_model.predictor, "model", None))
         score_matrix = python_model.score_matrix
+        columns = list(python_model.feature_spec.feature_columns)
+        fast = _predictor_kernel(python_model.predictor, len(columns))
 
         def score_churn(x: np.ndarray) -> list[Any]:
             with _lean_sklearn():
-                p, decision = score_matrix(x)
+                p, decision = score_matrix(x, fast)
             return [
                 {"probability": a, "prediction": b}
                 for a, b in zip(p.tolist(), decision.tolist(), strict=True)
             ]
 
-        return score_churn, list(python_model.feature_spec.feature_columns)
+        return score_churn, columns
 
     estimator = _sklearn_estimator(pyfunc)
     if direct is None or estimator is None:
@@ -270,6 +272,26 @@ def _scorer(
             return to_json_ready(predict(x))
 
     return score_sklearn, list(columns)
+
+
+def _predictor_kernel(predictor: Any, n_features: int) -> Kernel | None:
+    """A numpy kernel for a churnops predictor's `predict_proba`, checked bit for bit, or None.
+
+    So far the RandomForest baseline: its forest kernel after the same NaN -> -1 fill.
+    """
+    from churnops.models.baselines import RandomForestChurnModel
+
+    if type(predictor) is not RandomForestChurnModel:
+        return None
+    forest = compile_forest(predictor.model)
+    if forest is None:
+        return None
+
+    def predict_proba(x: np.ndarray) -> np.ndarray:
+        return forest(np.nan_to_num(x, nan=-1.0))
+
+    exact = answers_like(predict_proba, predictor.predict_proba, n_features)
+    return predict_proba if exact else None
 
 
 def _one_thread_per_call(estimator: Any) -> None:

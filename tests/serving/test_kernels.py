@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from churnops.data.features import FEATURE_COLUMNS
-from churnops.serving.kernels import compile_sklearn
+from churnops.serving.kernels import compile_forest, compile_sklearn
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,8 @@ def test_steps_without_a_kernel_stay_on_sklearn(xy):
     filled = np.nan_to_num(x, nan=-1.0)
     with_indicator = make_pipeline(SimpleImputer(add_indicator=True), LogisticRegression())
     assert compile_sklearn(with_indicator.fit(x, y), "predict", x.shape[1]) is None
-    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(filled, y)
-    assert compile_sklearn(forest, "predict_proba", x.shape[1]) is None
+    boosted = GradientBoostingClassifier(n_estimators=3, random_state=0).fit(filled, y)
+    assert compile_sklearn(boosted, "predict_proba", x.shape[1]) is None
     minus_one = make_pipeline(SimpleImputer(missing_values=-1.0), LogisticRegression())
     assert compile_sklearn(minus_one.fit(filled, y), "predict", x.shape[1]) is None
     # Without an imputer sklearn refuses NaN and a kernel would not: the probe finds it.
@@ -68,3 +68,25 @@ def test_steps_without_a_kernel_stay_on_sklearn(xy):
     # log1p of a negative is NaN, which sklearn's last step refuses: no kernel either.
     log1p = make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p), LogisticRegression())
     assert compile_sklearn(log1p.fit(np.abs(x), y), "predict", x.shape[1]) is None
+
+
+@pytest.mark.parametrize("method", ["predict_proba", "predict"])
+@pytest.mark.parametrize("gaps", ["filled", "nan"], ids=["fitted-without-nan", "fitted-with-nan"])
+def test_forest_kernel_answers_bit_for_bit(xy, method, gaps):
+    # The trees route NaN by what they saw in fitting: both ways are compared.
+    x, y = xy
+    x_fit = np.nan_to_num(x, nan=-1.0) if gaps == "filled" else x
+    forest = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0).fit(x_fit, y)
+    kernel = compile_sklearn(forest, method, x.shape[1])
+    assert kernel is not None
+    for rows in (x, x[:1], x[::9]):
+        got, expected = kernel(rows.copy(order="K")), getattr(forest, method)(rows.copy())
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_forest_kernel_refuses_what_it_does_not_cover(xy):
+    x, y = xy
+    multi = RandomForestClassifier(n_estimators=3, random_state=0)
+    multi.fit(np.nan_to_num(x, nan=-1.0), np.stack([y, 1 - y], axis=1))
+    assert compile_forest(multi) is None  # several outputs
+    assert compile_forest(LogisticRegression()) is None

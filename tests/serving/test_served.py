@@ -91,3 +91,17 @@ def test_estimators_score_on_the_calling_thread():
     assert forest.n_jobs == 1
     np.testing.assert_allclose(pipeline.predict_proba(x), before)
     _one_thread_per_call(object())  # not an estimator: left alone
+
+
+def test_random_forest_predictor_gets_its_exact_kernel(serving_world):
+    from churnops.models.baselines import LogisticChurnModel, RandomForestChurnModel
+    from churnops.serving.served import _predictor_kernel
+
+    _, frame = _rows(serving_world, n=200)
+    x = np.asfortranarray(frame.to_numpy("float32"))  # score_matrix's layout, NaN gaps included
+    y = serving_world.features["churn"].to_numpy()[:200]
+    forest = RandomForestChurnModel(n_estimators=10, max_depth=6, n_jobs=1).fit(x, y)
+    kernel = _predictor_kernel(forest, x.shape[1])
+    assert kernel is not None
+    assert np.array_equal(kernel(x), forest.predict_proba(x))
+    assert _predictor_kernel(LogisticChurnModel().fit(x, y), x.shape[1]) is None
