@@ -29,7 +29,7 @@ from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
 from churnops.serving.config import EndpointConfig, load_endpoint_config
 from churnops.serving.inference_log import InferenceLogWriter
-from churnops.serving.invocations import BodyReader, InvocationMiddleware
+from churnops.serving.invocations import BodyReader, InvocationMiddleware, asgi_body_reader
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup, RequestError
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.openapi import ERROR_RESPONSES, INVOCATION_BODY, INVOCATION_RESPONSE
@@ -288,23 +288,6 @@ class ServingApp:
         self.state.close()
 
 
-def _request_body_reader(request: Request) -> BodyReader:
-    # The FastAPI route's reader; the middleware in front answers invocations with its own.
-    async def read(limit: int) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise RequestError(f"body of {int(length):,} bytes is over the limit of {limit:,}", 413)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(f"body is over the limit of {limit:,} bytes", 413)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    return read
-
-
 def _error_body(status: int, message: str) -> dict[str, Any]:
     code = "REQUEST_LIMIT_EXCEEDED" if status == 413 else "BAD_REQUEST"
     return {"error_code": code, "message": message}
@@ -380,7 +363,7 @@ def create_app(
     async def invocations(name: str, request: Request) -> Response:
         # Documents the route; `InvocationMiddleware` answers these requests before routing.
         status, content, headers = await serving.invoke(
-            name, request.headers, _request_body_reader(request)
+            name, request.headers, asgi_body_reader(request.headers, request.receive)
         )
         return Response(content, status_code=status, media_type=JSON, headers=dict(headers))
 

@@ -9,7 +9,7 @@ costs as much as the lookup and the log together.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from churnops.serving.lookup import RequestError
@@ -54,7 +54,7 @@ class InvocationMiddleware:
         await send({"type": "http.response.body", "body": content})
 
 
-def asgi_body_reader(headers: dict[str, str], receive: Any) -> BodyReader:
+def asgi_body_reader(headers: Mapping[str, str], receive: Any) -> BodyReader:
     """Reads the body from ASGI `receive`; over `limit` bytes is a 413 `RequestError`."""
 
     async def read(limit: int) -> bytes:
