@@ -15,10 +15,10 @@ import torch
 from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.fit import (
-    EVEN_LOADERS,
     NetFitJob,
     NetFitResult,
     build_net,
+    check_loader_for_ranks,
     scratch_dir,
 )
 from churnops.trainers.launchers import Launcher, make_launcher
@@ -66,12 +66,7 @@ class NetChurnModel:
             pos_weight=pos_weight,
         )
         if cfg.trainer.loader != "in-memory":
-            loader = cfg.trainer.loader
-            if self.launcher.num_workers > 1 and loader not in EVEN_LOADERS:
-                raise ValueError(  # before starting any process
-                    f"trainer.loader={loader!r} runs on one process in train(cfg); with "
-                    f"launcher.num_workers > 1 use one of in-memory, {', '.join(EVEN_LOADERS)}"
-                )
+            check_loader_for_ranks(cfg.trainer.loader, self.launcher.num_workers)  # up front
             job.train_path, job.val_path = _write_splits(job)
         self.fit_result = self.launcher.launch(job)
         net = build_net(job)

@@ -202,6 +202,15 @@ def _trainer_placement(job: NetFitJob, runtime: Runtime, local_world: int) -> di
     }
 
 
+def check_loader_for_ranks(kind: str, world: int) -> None:
+    """Refuse a loader that cannot keep `world` DDP ranks in lockstep."""
+    if world > 1 and kind != "in-memory" and kind not in EVEN_LOADERS:
+        raise ValueError(
+            f"trainer.loader={kind!r} runs on one process in train(cfg); with "
+            f"launcher.num_workers > 1 use one of in-memory, {', '.join(EVEN_LOADERS)}"
+        )
+
+
 def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
     """Train and val batches for this rank: in-memory tensors, or `churnops.data.loaders`."""
     from churnops.trainers.datamodule import InMemoryBatches
@@ -217,11 +226,7 @@ def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tup
             job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
         )
         return train, val
-    if world > 1 and kind not in EVEN_LOADERS:
-        raise ValueError(
-            f"trainer.loader={kind!r} runs on one process in train(cfg); with "
-            f"launcher.num_workers > 1 use one of in-memory, {', '.join(EVEN_LOADERS)}"
-        )
+    check_loader_for_ranks(kind, world)
     from churnops.data.loaders import make_loader
 
     if job.train_path is None or job.val_path is None:
