@@ -14,6 +14,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,29 +85,28 @@ class ServedModel:
         numeric = self._numeric
         for i, row in enumerate(rows):
             for col, v in row.items():
-                if (
-                    col in numeric
-                    and v is not None
-                    and (isinstance(v, str) or not isinstance(v, int | float))
-                ):
+                if col in numeric and _not_a_number(v):
                     raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
 
-    @property
+    # Per-model constants the hot path reads on every request, computed once.
+    @cached_property
     def _required(self) -> frozenset[str]:
-        cols = self.__dict__.get("_required_cols")
-        if cols is None:
-            cols = self.__dict__["_required_cols"] = frozenset(self.required)
-        return cols
+        return frozenset(self.required)
 
-    @property
+    @cached_property
     def _numeric(self) -> frozenset[str]:
-        cols = self.__dict__.get("_numeric_cols")
-        if cols is None:
-            cols = frozenset(
-                c for c, d in zip(self.columns, self.dtypes, strict=True) if d != "object"
-            )
-            self.__dict__["_numeric_cols"] = cols
-        return cols
+        return frozenset(c for c, d in zip(self.columns, self.dtypes, strict=True) if d != "object")
+
+    @cached_property
+    def _int_index(self) -> list[int]:
+        """Positions in the matrix of the columns the frame path builds as integers."""
+        kinds = dict(zip(self.columns, self.dtypes, strict=True))
+        cols = self.matrix_columns or self.columns
+        return [j for j, c in enumerate(cols) if kinds.get(c, "float64").startswith("int")]
+
+    @cached_property
+    def _matrix_set(self) -> frozenset[str]:
+        return frozenset(self.matrix_columns or self.columns)
 
     def _check_required(self, rows: list[dict[str, Any]]) -> None:
         required = self._required
@@ -137,11 +137,7 @@ class ServedModel:
         self._check_required(rows)
         cols = self.matrix_columns or self.columns
         x = self._floats(rows, cols)
-        ints = self.__dict__.get("_int_index")
-        if ints is None:
-            kinds = dict(zip(self.columns, self.dtypes, strict=True))
-            ints = [j for j, c in enumerate(cols) if kinds.get(c, "float64").startswith("int")]
-            self.__dict__["_int_index"] = ints
+        ints = self._int_index
         if ints:  # the frame path builds these as integers: nulls refused, fractions truncated
             sub = x[:, ints]
             if np.isnan(sub).any():
@@ -163,8 +159,7 @@ class ServedModel:
     def _raise_bad_value(rows: list[dict[str, Any]], cols: list[str]) -> None:
         for i, r in enumerate(rows):
             for c in cols:
-                v = r.get(c)
-                if v is not None and (isinstance(v, str) or not isinstance(v, int | float)):
+                if _not_a_number(v := r.get(c)):
                     raise RequestError(f"row {i}.{c}: expected a number or null, got {v!r}")
         raise RequestError("rows: values that are not numbers")
 
@@ -178,10 +173,13 @@ class ServedModel:
 
     def _has_matrix_columns(self, rows: list[dict[str, Any]]) -> bool:
         # A row without every feature goes to the pyfunc, which may look the rest up itself.
-        wanted = self.__dict__.get("_matrix_set")
-        if wanted is None:
-            wanted = self.__dict__["_matrix_set"] = frozenset(self.matrix_columns or self.columns)
+        wanted = self._matrix_set
         return all(r.keys() >= wanted for r in rows)
+
+
+def _not_a_number(v: Any) -> bool:
+    """A request value a numeric column cannot take (null can: it is a missing value)."""
+    return v is not None and (isinstance(v, str) or not isinstance(v, int | float))
 
 
 def to_json_ready(out: Any) -> list[Any]:
