@@ -39,3 +39,14 @@ def test_unknown_group_option_names_the_choices():
 def test_bad_value_names_field_and_value():
     with pytest.raises(ConfigError, match=r"trainer.max_epochs=0"):
         load_train_config(["trainer.max_epochs=0"])
+
+
+def test_ray_cpus_per_worker_must_be_positive():
+    assert (
+        load_train_config(["launcher=ray", "launcher.cpus_per_worker=0.5"]).launcher.cpus_per_worker
+        == 0.5
+    )
+    with pytest.raises(
+        ConfigError, match=r"launcher.cpus_per_worker=-1: Input should be greater than 0"
+    ):
+        load_train_config(["launcher=ray", "launcher.cpus_per_worker=-1"])
