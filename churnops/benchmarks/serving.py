@@ -47,6 +47,7 @@ def prepare_world(workdir: Path) -> dict[str, Any]:
     from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
     from churnops.data.features import compute_customer_features, compute_labels
     from churnops.data.sources import SourceConfig, prepare_orders
+    from churnops.trainers.registry.registry import ensure_experiment
 
     orders_path = workdir / "orders.parquet"
     prepare_orders(SourceConfig(kind="cdnow"), orders_path)
@@ -63,12 +64,7 @@ def prepare_world(workdir: Path) -> dict[str, Any]:
     tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    # Artifacts beside the database (the default is ./mlruns in the working directory).
-    mlflow.set_experiment(
-        experiment_id=mlflow.create_experiment(
-            "serving-benchmark", artifact_location=(workdir / "artifacts").as_uri()
-        )
-    )
+    mlflow.set_experiment(experiment_id=ensure_experiment("serving-benchmark"))  # artifacts beside
     for c in (1.0, 0.1):
         model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(C=c))
         with mlflow.start_run():
