@@ -18,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench serve gpu-check clean
+.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench serve gpu-check diagrams clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,12 @@ serve: $(STAMP) ## serve configs/serving/churn.yaml over HTTP (Databricks invoca
 
 gpu-check: $(STAMP) ## GPU checks and timings in one script (training via every launcher, XGBoost, loaders)
 	scripts/gpu-check
+
+DIAGRAMS := $(wildcard docs/diagrams/*.dot)
+
+diagrams: ## render docs/diagrams/*.dot to SVG and PNG (needs Graphviz `dot`)
+	@command -v dot >/dev/null || { echo "Graphviz 'dot' not found: apt-get install graphviz (or brew install graphviz)"; exit 1; }
+	@for src in $(DIAGRAMS); do dot -Tsvg "$$src" -o "$${src%.dot}.svg" && dot -Tpng -Gdpi=96 "$$src" -o "$${src%.dot}.png" && echo "rendered $${src%.dot}.svg .png"; done
 
 clean: ## remove the demo's working folder (.churnops) and caches
 	rm -rf .churnops .pytest_cache .ruff_cache

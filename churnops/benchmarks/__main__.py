@@ -6,11 +6,14 @@ import sys
 
 import churnops.benchmarks as benchmarks
 
+# `report` is the metrics page (metrics_report.py); report.py itself is the shared writer.
+ALIASES = {"report": "metrics_report"}
+NOT_BENCHMARKS = ("report", "metrics_report")
+
 
 def main(argv: list[str]) -> int:
-    available = sorted(
-        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name not in ("report",)
-    )
+    modules = [m.name for m in pkgutil.iter_modules(benchmarks.__path__)]
+    available = sorted([*(m for m in modules if m not in NOT_BENCHMARKS), *ALIASES])
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: scripts/benchmark NAME [args]\n  NAME: {' | '.join(available)}")
         return 0 if argv else 2
@@ -20,7 +23,10 @@ def main(argv: list[str]) -> int:
             f"unknown benchmark {name!r}: expected one of {', '.join(available)}", file=sys.stderr
         )
         return 2
-    return int(importlib.import_module(f"churnops.benchmarks.{name}").main(argv[1:]) or 0)
+    return int(
+        importlib.import_module(f"churnops.benchmarks.{ALIASES.get(name, name)}").main(argv[1:])
+        or 0
+    )
 
 
 if __name__ == "__main__":
