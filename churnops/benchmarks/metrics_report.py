@@ -179,7 +179,8 @@ def load_text(rows: list[dict[str, Any]], page: Path) -> str:
 
 
 def sources_table(results: dict[str, list[dict[str, Any]]], results_dir: Path) -> str:
-    rows = []
+    """One row per results file: the benchmark that writes it, machine, date, load, rows."""
+    rows: list[dict[str, Any]] = []
     for name, bench in SOURCES.items():
         if name not in results:
             rows.append({"file": name, "benchmark": f"`{bench}`", "machine": NOT_MEASURED})
