@@ -62,11 +62,21 @@ def write_results(
     """Print the table and write NAME.json (rows + machine + date) and NAME.md; return the .md."""
     out = Path(results_dir or RESULTS_DIR)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = {"machine": machine(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    load_1m, load_5m, _ = os.getloadavg()  # what else the machine was doing while this ran
+    stamp = {
+        "machine": machine(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_1m": round(load_1m, 2),
+        "load_5m": round(load_5m, 2),
+    }
     json_rows = [{**r, **stamp} for r in rows]
     (out / f"{name}.json").write_text(json.dumps(json_rows, indent=2, default=str) + "\n")
     table = markdown_table(rows, columns)
-    md = [f"# {title}", "", f"Machine: {stamp['machine']}. Date: {stamp['date']}.", "", table]
+    where = (
+        f"Machine: {stamp['machine']}. Date: {stamp['date']}. Load average when written: "
+        f"{load_1m:.1f} (1 min), {load_5m:.1f} (5 min) on {os.cpu_count()} cores."
+    )
+    md = [f"# {title}", "", where, "", table]
     if notes:
         md += ["", *[f"- {n}" for n in notes]]
     (out / f"{name}.md").write_text("\n".join(md) + "\n")

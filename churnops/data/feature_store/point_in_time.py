@@ -2,7 +2,9 @@
 
 For a row of the caller's DataFrame at time t, a lookup takes the latest feature row with
 timestamp <= t (and >= t - lookback_window when given); with no such row the features are the
-lookup's default values or null. A feature row from after t can never reach the result.
+lookup's default values or null. A feature row from after t can never reach the result. A
+lookup with no time of its own on a time-series table takes each key's latest row, as the online
+store serves it, so the result still has one row per row of the caller's DataFrame.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ def join_features(
         lookup_keys: columns of `df` matched, in order, against `table_keys`.
         table_keys: the feature table's primary keys.
         outputs: feature column -> output column name.
-        timestamp_lookup_key: the time column of `df`.
-        timeseries_column: the feature table's time column.
+        timestamp_lookup_key: the time column of `df`; None: no point-in-time join.
+        timeseries_column: the feature table's time column; given without a
+            `timestamp_lookup_key`, each key's latest row is joined.
         lookback_window: oldest feature row allowed, relative to the row's time.
         default_values: output column -> value when nothing matches.
 
@@ -45,6 +48,13 @@ def join_features(
     """
     F, Window = dataframe_api(df)
     point_in_time = timestamp_lookup_key is not None and timeseries_column is not None
+    if timeseries_column is not None and timestamp_lookup_key is None:
+        newest = Window.partitionBy(*table_keys).orderBy(F.col(timeseries_column).desc())
+        features = (
+            features.withColumn(f"{_PREFIX}newest", F.row_number().over(newest))
+            .where(F.col(f"{_PREFIX}newest") == 1)
+            .drop(f"{_PREFIX}newest")
+        )
     right_cols = [F.col(k).alias(f"{_PREFIX}k{i}") for i, k in enumerate(table_keys)]
     if point_in_time:
         right_cols.append(F.col(timeseries_column).alias(f"{_PREFIX}ts"))

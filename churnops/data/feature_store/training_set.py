@@ -137,7 +137,7 @@ class LocalTrainingSet:
             table_keys=table.primary_keys,
             outputs=outputs,
             timestamp_lookup_key=ts_key,
-            timeseries_column=table.timeseries_column if ts_key else None,
+            timeseries_column=table.timeseries_column,
             lookback_window=lookup.lookback_window,
             default_values=defaults,
         )

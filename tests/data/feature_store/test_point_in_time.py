@@ -64,6 +64,17 @@ def test_leakage_hand_made_timelines(store, timeline, engine):
     }
 
 
+def test_lookup_without_a_time_takes_each_keys_latest_row(store, timeline, engine):
+    """No timestamp_lookup_key on a time-series table: one row per label row, the newest values."""
+    store.create_table(TABLE, "customer_id", df=timeline, timeseries_column="as_of")
+    labels = labels_frame(
+        engine, [("a", "2020-01-30", 1), ("b", "2020-01-30", 0), ("z", "2020-01-30", 0)]
+    )
+    df = store.create_training_set(labels, [FeatureLookup(TABLE, "customer_id")], "churn").load_df()
+    got = {r["customer_id"]: r["x"] for r in collect(df)}
+    assert got == {"a": 20200331.0, "b": 20200315.0, "z": None}
+
+
 def test_random_timelines_match_brute_force(store, engine):
     """Random timelines: each row equals a brute-force search, none is from the future."""
     rng = random.Random(7)
