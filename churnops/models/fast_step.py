@@ -8,6 +8,9 @@ compiles its `forward` in place, so state-dict keys, checkpoints and served weig
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -43,5 +46,22 @@ def compile_net(net: nn.Module, mode: str, device: str | torch.device) -> nn.Mod
     if mode != "none":
         # The bound forward, not `nn.Module.compile()`: on torch 2.13 that one left the calls
         # uncompiled (tests/models/test_fast_step.py counts the captured graphs).
-        net.forward = torch.compile(net.forward, mode=mode, dynamic=False)  # type: ignore[method-assign]
+        compiled = torch.compile(net.forward, mode=mode, dynamic=False)
+        forward = _graph_safe(compiled) if mode in CUDA_GRAPH_MODES else compiled
+        net.forward = forward  # type: ignore[method-assign]
     return net
+
+
+def _graph_safe(compiled: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A CUDA-graph forward whose output outlives the next replay.
+
+    A graph's outputs live in its static memory and are overwritten by the next replay; the
+    LightningModule keeps each step's logits until the epoch ends, so they are copied out
+    (a `[B]` copy, tiny beside the step). Each call starts a new step for the graph trees.
+    """
+
+    def forward(*args: Any, **kwargs: Any) -> torch.Tensor:
+        torch.compiler.cudagraph_mark_step_begin()
+        return compiled(*args, **kwargs).clone()
+
+    return forward
