@@ -44,28 +44,11 @@ def test_benchmark_writes_a_row_per_loader_and_mode(tmp_path):
 
 
 def test_batch_sizes_and_precisions_each_get_their_rows(tmp_path):
-    code = bench.main(
-        [
-            *[
-                "--rows",
-                "20000",
-                "--batch-size",
-                "512,1024",
-                "--precision",
-                "fp32,bf16",
-                "--seconds",
-                "0.1",
-            ],
-            *[
-                "--loaders",
-                "per-row-dataloader,raw-loop,lightning,arrow-stream",
-                "--modes",
-                "train",
-            ],
-            *["--arrow-workers", "0", "--arrow-threads", "2", "--name", "scaled", "--results-dir"],
-            str(tmp_path),
-        ]
-    )
+    argv = ["--rows", "20000", "--batch-size", "512,1024", "--precision", "fp32,bf16"]
+    argv += ["--seconds", "0.1", "--modes", "train", "--arrow-workers", "0"]
+    argv += ["--loaders", "per-row-dataloader,raw-loop,lightning,arrow-stream"]
+    argv += ["--arrow-threads", "2", "--name", "scaled", "--results-dir", str(tmp_path)]
+    code = bench.main(argv)
     assert code == 0
     rows = json.loads((tmp_path / "scaled.json").read_text())
     got = {(r["loader"], r["batch_size"], r["precision"]) for r in rows}
@@ -87,13 +70,9 @@ def test_batch_sizes_and_precisions_each_get_their_rows(tmp_path):
 
 @pytest.mark.slow  # inductor compiles C++ with gcc: tens of seconds on a busy 2-core box
 def test_compiled_lightning_row(tmp_path):
-    code = bench.main(
-        [
-            *["--rows", "20000", "--batch-size", "1024", "--seconds", "0.2", "--modes", "train"],
-            *["--loaders", "raw-loop,lightning-compiled", "--results-dir"],
-            str(tmp_path),
-        ]
-    )
+    argv = ["--rows", "20000", "--batch-size", "1024", "--seconds", "0.2", "--modes", "train"]
+    argv += ["--loaders", "raw-loop,lightning-compiled", "--results-dir", str(tmp_path)]
+    code = bench.main(argv)
     assert code == 0
     rows = json.loads((tmp_path / "loaders.json").read_text())
     compiled = next(r for r in rows if r["loader"] == "lightning-compiled")
