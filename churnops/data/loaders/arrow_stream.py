@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -209,7 +210,8 @@ class ArrowStreamLoader(EpochLoader):
         num_workers: DataLoader worker processes that read and convert row groups (0: in the
             training process, on threads: usually the faster choice, as decoding releases the
             GIL and no batch crosses a process boundary).
-        reader_threads: row groups each reader decodes at once, on threads, ahead of use.
+        reader_threads: row groups each reader decodes at once, on threads, ahead of use
+            (None: half the cores, 2 to 8).
         prefetch_batches: with `num_workers=0`, batches a producer thread prepares ahead of
             the training step (on CUDA staged in pinned buffers and copied on a side stream);
             0 prepares each batch on the training thread when it is asked for.
@@ -239,7 +241,7 @@ class ArrowStreamLoader(EpochLoader):
         prefetch_factor: int = 4,
         even_batches: bool = False,
         drop_last: bool = False,
-        reader_threads: int = 2,
+        reader_threads: int | None = None,
         prefetch_batches: int = 2,
     ) -> None:
         super().__init__(
@@ -258,6 +260,8 @@ class ArrowStreamLoader(EpochLoader):
             raise ValueError(
                 f"shuffle_buffer_rows={shuffle_buffer_rows!r}: expected an integer >= 0"
             )
+        if reader_threads is None:
+            reader_threads = max(2, min(8, (os.cpu_count() or 1) // 2))
         for name, value, low in (
             ("reader_threads", reader_threads, 1),
             ("prefetch_batches", prefetch_batches, 0),
