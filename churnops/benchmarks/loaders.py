@@ -261,8 +261,9 @@ def run_one(
     args: Any,
     precision: str = "fp32",
     workers: int = 0,
+    modes: list[str] | None = None,
 ) -> list[dict]:
-    """Set up loader `kind` once and measure it in every mode."""
+    """Set up loader `kind` once and measure it in each of `modes` (default `args.modes`)."""
     start = time.perf_counter()
     lightning = kind.startswith("lightning")  # Lightning builds its loader inside the measurement
     open_epoch = None if lightning else open_loader(kind, path, batch_size, device, args, workers)
@@ -274,7 +275,7 @@ def run_one(
     if compile_mode != "none":
         options = f"compile={compile_mode}"
     rows = []
-    for mode in ["train"] if lightning else args.modes:
+    for mode in ["train"] if lightning else modes or args.modes:
         if open_epoch is None:
             rate, first_s = measure_lightning(
                 path, batch_size, device, args.seconds, precision, compile_mode
@@ -375,16 +376,20 @@ def run_all(path: Path, args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = []
     pairs = [(b, p) for b in args.batch_size for p in args.precision]
     for i, (batch_size, precision) in enumerate(pairs):
-        for kind in args.loaders:
-            if i and kind not in SCALE_KINDS:
-                continue
+        # Later pairs: training only (the loaders' own speed was measured at the first), and
+        # arrow-stream with the first num_workers only.
+        modes = args.modes if not i else [m for m in args.modes if m == "train"]
+        kinds = args.loaders if not i else [k for k in args.loaders if k in SCALE_KINDS]
+        for kind in kinds if modes else []:
             if kind == "petastorm":
                 rows += run_petastorm(path, batch_size, args.device, args)
             elif kind == "arrow-stream":
-                for workers in args.arrow_workers:
-                    rows += run_one(kind, path, batch_size, args.device, args, precision, workers)
+                for workers in args.arrow_workers[: 1 if i else None]:
+                    rows += run_one(
+                        kind, path, batch_size, args.device, args, precision, workers, modes
+                    )
             else:
-                rows += run_one(kind, path, batch_size, args.device, args, precision)
+                rows += run_one(kind, path, batch_size, args.device, args, precision, modes=modes)
     for r in rows:  # petastorm's subprocess rows
         r.setdefault("options", "")
         r.setdefault("precision", "fp32" if r["mode"] == "train" else "-")
@@ -446,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         "is DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors "
         "(no shuffle).",
         f"Loaders other than {', '.join(SCALE_KINDS)} run at the first batch size and precision "
-        "only.",
+        "only; at the later ones, mode train only, arrow-stream with the first num_workers.",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
         f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
         f"({os.cpu_count()} cores)"
