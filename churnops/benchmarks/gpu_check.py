@@ -31,6 +31,7 @@ COLUMNS = ["step", "launcher", "device", "precision", "seconds", "roc_auc", "res
 NET_TARGET_ROWS_S, NET_TARGET_VS_RAW = 100e6, 0.9  # bf16, batch 262,144
 STREAM_TARGET_ROWS_S = 20e6  # arrow-stream from local Parquet
 EPOCH_TARGET_S, FULL_CUSTOMERS = 60.0, 100_000_000
+FIT_SHARE = 0.8 * 0.9  # train(cfg) holds out 20% for test and 10% of the rest for validation
 
 
 def _spark_with_gpu(workdir: Path) -> Any:
@@ -187,8 +188,10 @@ def _loaders_benchmark(device: str, results_dir: str | None) -> dict[str, Any]:
     row.update(precision="fp32 (tf32), bf16", roc_auc=None, result="loaders_gpu.md")
     kinds = [k for k in loaders.LOADERS if k != "ray-data" or _missing("ray") is None]
     argv = ["--name", "loaders_gpu", "--loaders", ",".join(kinds), "--seconds", "2"]
-    argv += ["--batch-size", "65536,262144", "--precision", "fp32,bf16"]
+    # fp32 at 65,536 is the earlier runs' baseline; bf16 at both sizes carries the targets.
+    argv += ["--pairs", "65536:fp32,65536:bf16,262144:bf16"]
     argv += ["--arrow-workers", f"0,{min(4, (os.cpu_count() or 1) // 4) or 1}"]
+    argv += ["--ray-prefetch", "1,4"]
     try:
         code = loaders.main([*argv, *(["--results-dir", results_dir] if results_dir else [])])
         row["status"] = "ok" if not code else f"FAILED: exit {code}"
@@ -240,6 +243,18 @@ def loader_figures(rows: list[dict[str, Any]], device: str) -> list[dict[str, An
             best["precision"],
             f"{_millions(best['rows_per_s'])} (target >= {_millions(STREAM_TARGET_ROWS_S)})",
             best["rows_per_s"] >= STREAM_TARGET_ROWS_S,
+        )
+        # An epoch over the 100M-customer set's fit split (72% of it: 20% test, 10% of the
+        # rest validation) at the streaming rate of the largest bf16 batch measured.
+        big = [r for r in stream if r["precision"] == "bf16"] or stream
+        top = max(big, key=lambda r: (r["batch_size"], r["rows_per_s"]))
+        seconds = FULL_CUSTOMERS * FIT_SHARE / top["rows_per_s"]
+        figure(
+            "100M epoch at arrow-stream's rate",
+            top["precision"],
+            f"{seconds:.0f} s at {_millions(top['rows_per_s'])}, batch {top['batch_size']:,} "
+            f"(target < {EPOCH_TARGET_S:.0f} s)",
+            seconds < EPOCH_TARGET_S,
         )
     return out
 

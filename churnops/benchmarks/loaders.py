@@ -216,9 +216,12 @@ def _sync(device: str) -> None:
 
 
 def open_loader(
-    kind: str, path: Path, batch_size: int, device: str, args: Any, workers: int = 0
+    kind: str, path: Path, batch_size: int, device: str, args: Any, setting: int = 0
 ) -> Callable:
-    """Build loader `kind` (the setup) and return a function that opens one epoch."""
+    """Build loader `kind` (the setup) and return a function that opens one epoch.
+
+    `setting` is arrow-stream's `num_workers` or ray-data's `prefetch_batches`.
+    """
     if kind in ("per-row-dataloader", "raw-loop"):
         from churnops.data.loaders.in_memory import InMemoryLoader
 
@@ -241,9 +244,10 @@ def open_loader(
 
     options: dict[str, Any] = {}
     if kind == "arrow-stream":
-        options["num_workers"] = workers
+        options["num_workers"] = setting
         options["reader_threads"] = args.arrow_threads
     if kind == "ray-data":
+        options["prefetch_batches"] = setting
         import ray
 
         if not ray.is_initialized():
@@ -260,17 +264,19 @@ def run_one(
     device: str,
     args: Any,
     precision: str = "fp32",
-    workers: int = 0,
+    setting: int = 0,
     modes: list[str] | None = None,
 ) -> list[dict]:
     """Set up loader `kind` once and measure it in each of `modes` (default `args.modes`)."""
     start = time.perf_counter()
     lightning = kind.startswith("lightning")  # Lightning builds its loader inside the measurement
-    open_epoch = None if lightning else open_loader(kind, path, batch_size, device, args, workers)
+    open_epoch = None if lightning else open_loader(kind, path, batch_size, device, args, setting)
     setup_s = round(time.perf_counter() - start, 2)
     options = ""
     if kind == "arrow-stream":
-        options = f"workers={workers} threads={args.arrow_threads}"
+        options = f"workers={setting} threads={args.arrow_threads}"
+    if kind == "ray-data":
+        options = f"prefetch={setting}"
     compile_mode = args.compile_mode if kind == "lightning-compiled" else "none"
     if compile_mode != "none":
         options = f"compile={compile_mode}"
@@ -332,6 +338,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="rows per batch; a list (65536,262144) measures each",
     )
     p.add_argument("--precision", default="fp32", help="fp32,bf16: the training step's precision")
+    p.add_argument(
+        "--pairs",
+        help="batch:precision pairs instead of every combination (65536:fp32,262144:bf16)",
+    )
     p.add_argument("--device", default="cuda" if cuda else "cpu")
     p.add_argument("--seconds", type=float, default=4.0 if cuda else 8.0, help="per measurement")
     p.add_argument("--loaders", default=",".join(LOADERS), help="comma-separated kinds")
@@ -341,6 +351,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=_int_list,
         default=[0],
         help="arrow-stream num_workers; a list (0,4) measures each (0: threads in-process)",
+    )
+    p.add_argument(
+        "--ray-prefetch",
+        type=_int_list,
+        default=[1],
+        help="ray-data prefetch_batches; a list (1,4) measures each",
     )
     threads = max(1, min(8, (os.cpu_count() or 1) // 2))
     p.add_argument("--arrow-threads", type=int, default=threads, help="arrow-stream reader_threads")
@@ -368,14 +384,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             p.error(f"--precision: {m!r} is not one of {', '.join(PRECISIONS)}")
     if not args.batch_size or min(args.batch_size) < 1:
         p.error(f"--batch-size: {args.batch_size!r}: expected positive integers")
+    args.pairs = _pairs(p, args)
     return args
+
+
+def _pairs(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[int, str]]:
+    if not args.pairs:
+        return [(b, m) for b in args.batch_size for m in args.precision]
+    pairs = []
+    for text in args.pairs.split(","):
+        batch, _, precision = text.strip().partition(":")
+        if not batch.isdigit() or int(batch) < 1 or precision not in PRECISIONS:
+            p.error(f"--pairs: {text!r}: expected BATCH:PRECISION, e.g. 262144:bf16")
+        pairs.append((int(batch), precision))
+    return pairs
 
 
 def run_all(path: Path, args: argparse.Namespace) -> list[dict]:
     """Every loader at the first (batch size, precision); `SCALE_KINDS` at the others too."""
     rows: list[dict] = []
-    pairs = [(b, p) for b in args.batch_size for p in args.precision]
-    for i, (batch_size, precision) in enumerate(pairs):
+    for i, (batch_size, precision) in enumerate(args.pairs):
         # Later pairs: training only (the loaders' own speed was measured at the first), and
         # arrow-stream with the first num_workers only.
         modes = args.modes if not i else [m for m in args.modes if m == "train"]
@@ -383,10 +411,12 @@ def run_all(path: Path, args: argparse.Namespace) -> list[dict]:
         for kind in kinds if modes else []:
             if kind == "petastorm":
                 rows += run_petastorm(path, batch_size, args.device, args)
-            elif kind == "arrow-stream":
-                for workers in args.arrow_workers[: 1 if i else None]:
+            elif kind in ("arrow-stream", "ray-data"):
+                # One row per num_workers (arrow-stream) or prefetch_batches (ray-data).
+                values = args.arrow_workers if kind == "arrow-stream" else args.ray_prefetch
+                for setting in values[: 1 if i else None]:
                     rows += run_one(
-                        kind, path, batch_size, args.device, args, precision, workers, modes
+                        kind, path, batch_size, args.device, args, precision, setting, modes
                     )
             else:
                 rows += run_one(kind, path, batch_size, args.device, args, precision, modes=modes)
@@ -449,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         f"arrow-stream with reader_threads={args.arrow_threads} and num_workers in "
         f"{args.arrow_workers} (0: read on threads in the training process); per-row-dataloader "
         "is DataLoader(TensorDataset, shuffle=True); raw-loop slices resident tensors "
-        "(no shuffle).",
+        f"(no shuffle); ray-data with prefetch_batches in {args.ray_prefetch}.",
         f"Loaders other than {', '.join(SCALE_KINDS)} run at the first batch size and precision "
         "only; at the later ones, mode train only, arrow-stream with the first num_workers.",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",

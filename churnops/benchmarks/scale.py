@@ -192,10 +192,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     result = train_one_epoch(path, workdir / "train", args.batch_size, args.device)
     total = time.perf_counter() - start
     fit = result.model.fit_result
-    fit_rows = result.n_train
     row(
         "train: the epoch (fit)",
-        fit_rows,
+        result.n_train,
         fit.seconds,
         f"{fit.device}, batch {args.batch_size:,}, arrow-stream, test AUROC "
         f"{result.metrics['test/auroc']:.4f}",
@@ -224,6 +223,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.customers < 1:
         p.error(f"--customers: {args.customers}: expected a positive integer")
+    # Every synthetic customer is acquired before the cutoff, so the set has one row each;
+    # train(cfg) holds out 20% for test and 10% of the rest for validation.
+    fit_rows = int(args.customers * 0.8 * 0.9)
+    if fit_rows < args.batch_size:
+        p.error(
+            f"--batch-size {args.batch_size:,} is more than the fit split's ~{fit_rows:,} rows "
+            f"of {args.customers:,} customers: the epoch would hold no full batch; use more "
+            "customers or a smaller batch"
+        )
     if args.workers < 1:
         p.error(f"--workers: {args.workers}: expected a positive integer")
     cuda = torch.cuda.is_available()

@@ -47,7 +47,10 @@ def test_loader_figures_judge_the_net_at_262144_and_the_stream():
     assert got["lightning-compiled batch 262,144"]["status"] == "ok: below target"
     stream = got["arrow-stream batch 65,536 (workers=0 threads=8)"]  # the best of the two
     assert stream["status"] == "ok" and stream["result"].startswith("21.0 M rows/s")
-    assert len(got) == 4
+    assert len(got) == 5
+    # 72 M fit rows of the 100 M customers at the bf16 stream rate (none here: the best of all)
+    epoch = got["100M epoch at arrow-stream's rate"]
+    assert epoch["result"].startswith("3 s at 21.0 M rows/s") and epoch["status"] == "ok"
 
 
 def test_epoch_figure_projects_a_small_run_and_reports_a_full_one():

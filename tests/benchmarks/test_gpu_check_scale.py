@@ -52,5 +52,12 @@ def test_cuda_is_refused_where_there_is_none(capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(SystemExit):
-        scale.main(["--customers", "10", "--device", "cuda"])
+        scale.main(["--customers", "10", "--batch-size", "4", "--device", "cuda"])
     assert "--device cuda: torch sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_the_fit_split_is_refused_up_front(capsys):
+    with pytest.raises(SystemExit):
+        scale.main(["--customers", "3000", "--batch-size", "262144", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert "--batch-size 262,144 is more than the fit split's ~2,160 rows" in err
