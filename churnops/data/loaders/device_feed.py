@@ -43,6 +43,9 @@ def prefetch_to_device(batches: Iterable[Batch], device: str, depth: int = 2) ->
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r}: CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is None:
+        # The producer thread must select the consumer's GPU: `set_device` needs an index.
+        dev = torch.device("cuda", torch.cuda.current_device())
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     stage = _PinnedStage(dev, slots=depth + 2) if dev.type == "cuda" else None
