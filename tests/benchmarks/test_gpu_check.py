@@ -11,7 +11,7 @@ from churnops.benchmarks import gpu_check
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: gpu-check would run")
 def test_without_cuda_it_says_so_and_leaves_nothing_behind(tmp_path, capsys):
     work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--workdir", str(work), "--results-dir", str(results), "--customers", "100"]
+    argv = ["--workdir", str(work), "--results-dir", str(results), "--skip-scale"]
     assert gpu_check.main(argv) == 0
     assert "skipped: no CUDA GPU visible to torch" in capsys.readouterr().out
     assert not work.exists() and not results.exists()
@@ -62,3 +62,11 @@ def test_epoch_figure_projects_a_small_run_and_reports_a_full_one():
     full = [{**small[0], "customers": 100_000_000, "seconds": 75.0}]
     text, met = gpu_check.epoch_figure(full)
     assert text.startswith("100M-customer epoch 75 s, measured") and not met
+
+
+def test_too_few_customers_for_the_scale_batch_are_refused_before_anything_runs(capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--customers", "100000"])
+    assert "--customers 100,000: the scale run's batch of 262,144 needs at least" in (
+        capsys.readouterr().err
+    )
