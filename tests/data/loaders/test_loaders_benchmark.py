@@ -84,6 +84,7 @@ def test_compiled_lightning_row(tmp_path):
     [
         (["--precision", "fp8"], "--precision: 'fp8' is not one of fp32, bf16"),
         (["--batch-size", "0"], "--batch-size: [0]: expected positive integers"),
+        (["--pairs", "65536:fp8"], "--pairs: '65536:fp8': expected BATCH:PRECISION"),
     ],
 )
 def test_bad_precision_or_batch_is_refused(capsys, argv, message):
