@@ -67,7 +67,7 @@ bench: $(STAMP) ## run every benchmark (writes docs/results/; BENCHMARKS="..." p
 serve: $(STAMP) ## serve configs/serving/churn.yaml over HTTP (Databricks invocation API)
 	scripts/serve --config configs/serving/churn.yaml
 
-gpu-check: $(STAMP) ## GPU checks and timings in one script (training via every launcher, XGBoost, loaders)
+gpu-check: $(STAMP) ## GPU checks and timings in one script (launchers, XGBoost, loaders in bf16, scale run)
 	scripts/gpu-check
 
 DIAGRAMS := $(wildcard docs/diagrams/*.dot)

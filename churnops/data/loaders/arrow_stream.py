@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from churnops.data.loaders.base import (
     parquet_files,
     table_to_arrays,
 )
+from churnops.data.loaders.device_feed import prefetch_to_device
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class ArrowStreamDataset(IterableDataset):
         world_size: int,
         even_batches: bool = False,
         drop_last: bool = False,
+        reader_threads: int = 1,
     ) -> None:
         super().__init__()
         self.files = [str(f) for f in files]
@@ -95,6 +100,7 @@ class ArrowStreamDataset(IterableDataset):
         self.world_size = world_size
         self.even_batches = even_batches
         self.drop_last = drop_last
+        self.reader_threads = reader_threads
 
     def reader_units(
         self, worker: int, num_workers: int, rank: int | None = None
@@ -146,21 +152,23 @@ class ArrowStreamDataset(IterableDataset):
             yield torch.from_numpy(x), torch.from_numpy(y)
 
     def _read(self, units: Sequence[ReadUnit]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        # One unit read ahead on a thread: Parquet decoding releases the GIL, so the next row
-        # group decodes while the training step runs on this one.
-        handles: dict[int, pq.ParquetFile] = {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="arrow-stream") as pool:
-            ahead = pool.submit(self._load, units[0], handles) if units else None
-            for i in range(len(units)):
-                assert ahead is not None
-                arrays = ahead.result()
-                if i + 1 < len(units):
-                    ahead = pool.submit(self._load, units[i + 1], handles)
+        # `reader_threads` units read ahead on threads, taken in order (so the order stays
+        # fixed by the seed): Parquet decoding and the column copies release the GIL, so the
+        # next row groups decode while the training step runs on this one.
+        local = threading.local()  # a ParquetFile per thread: one handle is not thread-safe
+        with ThreadPoolExecutor(self.reader_threads, thread_name_prefix="arrow-stream") as pool:
+            ahead: deque = deque()
+            pending = iter(units)
+            for unit in itertools.islice(pending, self.reader_threads):
+                ahead.append(pool.submit(self._load, unit, local))
+            while ahead:
+                arrays = ahead.popleft().result()
+                for unit in itertools.islice(pending, 1):
+                    ahead.append(pool.submit(self._load, unit, local))
                 yield arrays
 
-    def _load(
-        self, unit: ReadUnit, handles: dict[int, pq.ParquetFile]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _load(self, unit: ReadUnit, local: threading.local) -> tuple[np.ndarray, np.ndarray]:
+        handles = local.__dict__.setdefault("handles", {})
         if unit.file not in handles:
             handles[unit.file] = pq.ParquetFile(self.files[unit.file])
         columns = [*self.feature_columns, self.label_column]
@@ -188,16 +196,25 @@ def _first_rows(
 
 
 class ArrowStreamLoader(EpochLoader):
-    """The streaming loader: `ArrowStreamDataset` behind a `DataLoader` with `batch_size=None`.
+    """The streaming loader: `ArrowStreamDataset` read on threads, or behind a `DataLoader`.
 
-    The DataLoader adds worker processes and pinned memory only; batches are already cut, so
-    there is no per-row collate.
+    With `num_workers=0` (the default) the training process reads: `reader_threads` row groups
+    decode at once and a producer thread cuts batches `prefetch_batches` ahead, staging them in
+    pinned memory and copying them on a side CUDA stream, so reading, decoding, the copy and
+    the step overlap. With `num_workers > 0` a `DataLoader(batch_size=None)` adds worker
+    processes and pinned memory only. Either way batches are already cut: no per-row collate.
 
     Args:
         path, feature_columns, label_column, batch_size, shuffle, seed, rank, world_size,
             device: see `churnops.data.loaders.make_loader`.
         num_workers: DataLoader worker processes that read and convert row groups (0: in the
-            training process).
+            training process, on threads: usually the faster choice, as decoding releases the
+            GIL and no batch crosses a process boundary).
+        reader_threads: row groups each reader decodes at once, on threads, ahead of use
+            (None: half the cores, 2 to 8).
+        prefetch_batches: with `num_workers=0`, batches a producer thread prepares ahead of
+            the training step (on CUDA staged in pinned buffers and copied on a side stream);
+            0 prepares each batch on the training thread when it is asked for.
         shuffle_buffer_rows: rows held and shuffled together (bounds the memory per reader).
         prefetch_factor: batches each worker keeps ready.
         even_batches: every rank yields the same rows, so the same number of batches of the
@@ -224,6 +241,8 @@ class ArrowStreamLoader(EpochLoader):
         prefetch_factor: int = 4,
         even_batches: bool = False,
         drop_last: bool = False,
+        reader_threads: int | None = None,
+        prefetch_batches: int = 2,
     ) -> None:
         super().__init__(
             feature_columns,
@@ -241,7 +260,17 @@ class ArrowStreamLoader(EpochLoader):
             raise ValueError(
                 f"shuffle_buffer_rows={shuffle_buffer_rows!r}: expected an integer >= 0"
             )
+        if reader_threads is None:
+            reader_threads = max(2, min(8, (os.cpu_count() or 1) // 2))
+        for name, value, low in (
+            ("reader_threads", reader_threads, 1),
+            ("prefetch_batches", prefetch_batches, 0),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name}={value!r}: expected an integer >= {low}")
         self.num_workers = num_workers
+        self.reader_threads = reader_threads
+        self.prefetch_batches = prefetch_batches
         self.shuffle_buffer_rows = shuffle_buffer_rows
         self.prefetch_factor = prefetch_factor
         self.even_batches = even_batches
@@ -266,6 +295,7 @@ class ArrowStreamLoader(EpochLoader):
             world_size=self.world_size,
             even_batches=self.even_batches,
             drop_last=self.drop_last,
+            reader_threads=self.reader_threads,
         )
 
     @property
@@ -289,6 +319,9 @@ class ArrowStreamLoader(EpochLoader):
     def __iter__(self) -> Iterator[Batch]:
         ds = self.dataset(self.next_epoch())
         cuda = torch.device(self.device).type == "cuda"
+        if self.num_workers == 0 and self.prefetch_batches:
+            yield from prefetch_to_device(ds, self.device, self.prefetch_batches)
+            return
         loader = DataLoader(
             ds,
             batch_size=None,
