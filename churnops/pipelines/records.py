@@ -54,6 +54,10 @@ SCHEMA = pa.schema(
 )
 
 
+class RunNotFound(ValueError):
+    """A run id the records table does not hold."""
+
+
 @dataclass
 class Record:
     """One row of the records table."""
@@ -165,11 +169,11 @@ class RunRecords:
         return [Record.from_row(r) for r in newest.values()]
 
     def run(self, run_id: str) -> RunView:
-        """One run's view; a KeyError naming the run when there is none."""
+        """One run's view; RunNotFound naming the run when there is none."""
         rows = self.latest(run_id=run_id)
         run = next((r for r in rows if r.task_key == RUN_ROW), None)
         if run is None:
-            raise KeyError(f"no pipeline run {run_id!r} in {self.path}")
+            raise RunNotFound(f"no pipeline run {run_id!r} in {self.path}")
         return RunView(run=run, tasks={r.task_key: r for r in rows if r.task_key != RUN_ROW})
 
     def runs(self, job: str | None = None) -> list[Record]:

@@ -70,16 +70,19 @@ def needs_marker(inputs: GateInputs) -> None:
 class SleepInputs(StrictConfig):
     seconds: float
     pid_file: str = ""  # written first, so a test can check that the process was killed
-    started_file: str = ""
+    while_exists: str = ""  # sleep while this file exists (up to `seconds`), then return
 
 
 def sleep(inputs: SleepInputs) -> None:
     if inputs.pid_file:
-        Path(inputs.pid_file).write_text(str(os.getpid()))
-    if inputs.started_file:
-        with open(inputs.started_file, "a") as fh:
-            fh.write(f"{time.time()}\n")
-    time.sleep(inputs.seconds)
+        with open(inputs.pid_file, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+    if not inputs.while_exists:
+        time.sleep(inputs.seconds)
+        return
+    deadline = time.monotonic() + inputs.seconds
+    while Path(inputs.while_exists).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class ValidateInputs(StrictConfig):
