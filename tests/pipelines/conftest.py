@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,71 @@ def start_runner(spec_path: Path, home: Path, *args: str) -> subprocess.Popen[by
          str(home), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server`: backend on the local PostgreSQL in a fresh database (dropped
+    afterwards), artifacts served by the server. Yields its http:// tracking URI."""
+    import urllib.request
+    import uuid
+
+    psycopg2 = pytest.importorskip("psycopg2")
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    db = f"churnops_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = psycopg2.connect(admin, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {admin} is not reachable: {exc}")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{db}"')
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - open for the server's lifetime
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            # psycopg2 named: SQLAlchemy 2.1 takes plain postgresql:// to mean psycopg 3
+            "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+            "--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1",  # no supervisor: it kills workers slow to start on a busy machine
+        ],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if server.poll() is not None:
+            pytest.fail(f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(healthy, "mlflow server /health", timeout=180)
+        yield uri
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.close()
