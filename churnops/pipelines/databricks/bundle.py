@@ -9,6 +9,7 @@ the `{{...}}` references in the JSON before the task starts.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class BundleConfig(StrictConfig):
     """How the export names the bundle, installs the wheel and sets workspace defaults."""
 
     bundle_name: str = "churnops"
-    wheel: str = "../dist/*.whl"  # relative to resources/, where the job files live
+    wheel: str | None = None  # a workspace path; None: the bundle's own build in dist/
     artifact_build: str = "pip wheel --no-deps -w dist ."
     package_name: str = "churnops"
     entry_point: str = "churnops"
@@ -211,9 +212,22 @@ def monitor_resources(cfg: BundleConfig) -> dict[str, Any]:
     return out
 
 
-def bundle_files(names: list[str] | None = None, cfg: BundleConfig | None = None) -> dict[str, Any]:
-    """The bundle as {relative path: YAML-ready mapping}: databricks.yml and resources/*.yml."""
+def bundle_files(
+    names: list[str] | None = None,
+    cfg: BundleConfig | None = None,
+    project_from_bundle: str = "..",
+) -> dict[str, Any]:
+    """The bundle as {relative path: YAML-ready mapping}: databricks.yml and resources/*.yml.
+
+    Args:
+        names: job spec names (default: every spec in configs/pipeline/).
+        cfg: the bundle config (default configs/pipeline/bundle/databricks.yaml).
+        project_from_bundle: the project (where the wheel builds) relative to the bundle folder.
+    """
     cfg = cfg or load_bundle_config()
+    if cfg.wheel is None:  # resource files resolve paths from resources/, one level down
+        wheel = (Path("..") / project_from_bundle / "dist" / "*.whl").as_posix()
+        cfg = cfg.model_copy(update={"wheel": wheel})
     specs = [load_job_spec(n) for n in (names or job_names())]
     known = {s.name for s in specs}
     for s in specs:
@@ -228,7 +242,11 @@ def bundle_files(names: list[str] | None = None, cfg: BundleConfig | None = None
             "bundle": {"name": cfg.bundle_name},
             "include": ["resources/*.yml"],
             "artifacts": {
-                "churnops_wheel": {"type": "whl", "path": ".", "build": cfg.artifact_build}
+                "churnops_wheel": {
+                    "type": "whl",
+                    "path": project_from_bundle,
+                    "build": cfg.artifact_build,
+                }
             },
             "targets": {
                 name: {
@@ -258,10 +276,11 @@ def bundle_files(names: list[str] | None = None, cfg: BundleConfig | None = None
 def write_bundle(
     names: list[str] | None, out: str | Path, cfg: BundleConfig | None = None
 ) -> list[Path]:
-    """Write the bundle under `out`; return the files written."""
+    """Write the bundle under `out` (the project is the working directory); return its files."""
     out = Path(out)
+    project = os.path.relpath(Path.cwd().resolve(), out.resolve())
     written = []
-    for rel, content in bundle_files(names, cfg).items():
+    for rel, content in bundle_files(names, cfg, Path(project).as_posix()).items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(

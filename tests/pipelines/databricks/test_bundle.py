@@ -35,7 +35,9 @@ def _job(bundle: Path, name: str) -> dict:
 def test_bundle_has_every_job_and_the_monitor(bundle: Path) -> None:
     root = yaml.safe_load((bundle / "databricks.yml").read_text())
     assert root["bundle"]["name"] == "churnops" and root["include"] == ["resources/*.yml"]
-    assert root["artifacts"]["churnops_wheel"]["type"] == "whl"
+    artifact = root["artifacts"]["churnops_wheel"]
+    assert artifact["type"] == "whl" and "pip wheel" in artifact["build"]
+    assert (bundle / artifact["path"]).resolve() == Path.cwd().resolve()  # the project
     names = sorted(p.name for p in (bundle / "resources").iterdir())
     assert names == [
         "batch_inference.job.yml", "demo.job.yml", "monitoring.job.yml", "monitors.yml",
@@ -76,7 +78,9 @@ def test_training_job_is_the_spec_gated_on_validation_with_a_gpu_cluster(bundle:
     clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
     gpu = clusters[tasks["model_training"]["job_cluster_key"]]
     assert "gpu" in gpu["spark_version"] and gpu["node_type_id"].startswith("g")
-    assert tasks["feature_engineering"]["libraries"] == [{"whl": "../dist/*.whl"}]
+    (library,) = tasks["feature_engineering"]["libraries"]
+    wheel_dir = (bundle / "resources" / library["whl"]).parent.resolve()
+    assert wheel_dir == Path.cwd().resolve() / "dist"  # where the artifact step builds it
     assert job["schedule"]["quartz_cron_expression"] == spec.schedule.quartz_cron_expression
     assert job["email_notifications"]["on_failure"] == ["mlops-alerts@example.com"]
     assert {p["name"]: p["default"] for p in job["parameters"]}["tracking_uri"] == "databricks"
