@@ -138,10 +138,10 @@ class RunRecords:
         """Commit `records` as one Delta append (stamping `seq` and `updated`)."""
         from deltalake import write_deltalake
 
-        now = datetime.now(UTC)
+        now, base = datetime.now(UTC), time.time_ns()
         rows = []
-        for r in records:
-            r.seq, r.updated = time.time_ns(), now
+        for i, r in enumerate(records):  # seq orders rows, within one append too
+            r.seq, r.updated = base + i, now
             rows.append(r.to_row())
         with self.lock():
             write_deltalake(

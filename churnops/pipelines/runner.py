@@ -205,6 +205,7 @@ class _Run:
                 )
         self.run_dir = self.home / "runs" / run_id
         self.identity = runner_identity()
+        self.pending: list[Record] = []  # state changes not yet committed
 
     def _child_spec(self, task: TaskSpec) -> Path:
         assert task.run_job_task is not None
@@ -293,17 +294,24 @@ class _Run:
                         att = self._launch(key)
                         if att is not None:
                             running[key] = att
+                self._flush()  # one commit per pass: launches are not held up by it
                 if not running and all(r.state != "PENDING" for r in self.results.values()):
                     break
                 time.sleep(POLL_SECONDS)
-        except BaseException:
-            for att in running.values():
+        except BaseException as exc:  # Ctrl-C or a bug: stop the tasks, record the run ended
+            for key, att in running.items():
                 _kill_group(att.proc)
+                self._settle(key, "CANCELED", error=f"runner stopped: {type(exc).__name__}")
+            self.pending.append(
+                self._run_record("CANCELED", end_time=datetime.now(UTC), error=repr(exc))
+            )
+            self._flush()
             raise
         failed = any(r.state in FAILED_TASK_STATES for r in self.results.values())
         state = "FAILED" if failed else "SUCCESS"
         end = datetime.now(UTC)
-        self.records.append(self._run_record(state, end_time=end))
+        self.pending.append(self._run_record(state, end_time=end))
+        self._flush()
         return RunResult(
             run_id=self.run_id, job=self.spec.name, state=state, run_dir=self.run_dir,
             start_time=self.start, end_time=end, tasks=self.results, repair=self.repair,
@@ -469,7 +477,7 @@ class _Run:
         res = self.results[key]
         if final:
             res.end_time = datetime.now(UTC)
-        self.records.append(
+        self.pending.append(
             Record(
                 run_id=self.run_id,
                 job=self.spec.name,
@@ -488,6 +496,12 @@ class _Run:
                 **self.identity,
             )
         )
+
+    def _flush(self) -> None:
+        """Commit the state changes of this pass as one append to the records table."""
+        if self.pending:
+            self.records.append(*self.pending)
+            self.pending.clear()
 
     def _time_out_job(self, running: dict[str, _Attempt]) -> None:
         for key, att in running.items():
