@@ -22,7 +22,9 @@ def test_rows_are_tasks_then_total_and_overhead(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setattr(pipeline, "write_results", capture)
     assert pipeline.main(["--job", str(write_spec(tmp_path, spec))]) == 0
     rows = {r["task"]: r for r in capture.rows}
-    assert list(rows) == ["a", "b", "total", "overhead", "overhead_per_task"]
+    assert list(rows) == [
+        "a", "b", "total", "overhead", "overhead_per_task", "overhead_records_imports",
+    ]  # fmt: skip
     tasks = rows["a"]["seconds"] + rows["b"]["seconds"]
     assert abs(rows["total"]["seconds"] - tasks - rows["overhead"]["seconds"]) < 0.01
     assert rows["overhead"]["seconds"] > 0  # sequential: the total covers both processes
