@@ -133,3 +133,19 @@ def test_a_queued_run_waits_for_the_running_one(home: Path, tmp_path: Path) -> N
     first_end = records.run(first_id).run.end_time
     second_first_task = records.run(outcome["r"].run_id).tasks["first"].start_time
     assert second_first_task >= first_end  # queued, not concurrent
+
+
+@pytest.mark.slow  # a runner in its own process, interrupted
+def test_ctrl_c_cancels_the_run_and_its_tasks(home: Path, tmp_path: Path) -> None:
+    spec, _, block, pids = _blocking_job(tmp_path, "interrupted")
+    runner = start_runner(write_spec(tmp_path, spec), home)
+    wait_for(pids.exists, "the slow task to start")
+    runner.send_signal(signal.SIGINT)
+    runner.wait(timeout=60)
+
+    records = RunRecords(home)
+    (run,) = records.runs("interrupted")
+    assert run.display_state == "CANCELED" and "KeyboardInterrupt" in run.error
+    assert records.run(run.run_id).tasks["slow"].state == "CANCELED"
+    block.unlink()
+    assert repair_run(run.run_id, home=home).state == "SUCCESS"

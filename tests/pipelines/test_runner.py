@@ -197,3 +197,56 @@ def test_records_keep_every_attempt(home: Path, tmp_path: Path) -> None:
     ]
     assert sorted(task_rows) == [("FAILED", 1), ("RUNNING", 1), ("RUNNING", 2), ("SUCCESS", 2)]
     assert json.loads(next(r["spec"] for r in rows if r["task_key"] == ""))["name"] == "attempts"
+
+
+def test_run_job_task_runs_the_other_job_when_the_condition_holds(
+    home: Path, tmp_path: Path
+) -> None:
+    from tests.pipelines.conftest import write_spec
+
+    champion = tmp_path / "champion"
+    child = job(
+        "child",
+        [{"task_key": "deploy", "task": "deploy",
+          "parameters": {"champion_file": str(champion), "version": "{{job.parameters.v}}"}}],
+        parameters=[{"name": "v", "default": "0"}],
+    )  # fmt: skip
+    write_spec(tmp_path, child)
+
+    def parent(metric: float):
+        return job(
+            "parent",
+            [
+                {"task_key": "check", "task": "validate",
+                 "parameters": {"metric": metric, "threshold": 0.5}},
+                {"task_key": "needed", "depends_on": [{"task_key": "check"}],
+                 "condition_task": {"op": "GREATER_THAN",
+                                    "left": "{{tasks.check.values.metric}}", "right": "0.5"}},
+                {"task_key": "retrain", "depends_on": [{"task_key": "needed", "outcome": "true"}],
+                 "run_job_task": {"job": "child", "job_parameters": {"v": "from-{{job.name}}"}}},
+            ],
+        )  # fmt: skip
+
+    skipped = run_job(parent(0.2), home=home, spec_dir=tmp_path)
+    assert skipped.tasks["retrain"].state == "EXCLUDED" and not champion.exists()
+
+    ran = run_job(parent(0.9), home=home, spec_dir=tmp_path)
+    assert ran.state == "SUCCESS"
+    assert champion.read_text() == "from-parent"
+    child_run = RunRecords(home).run(ran.tasks["retrain"].outputs["run_id"]).run
+    assert child_run.job == "child" and child_run.trigger == "RUN_JOB_TASK"
+
+
+def test_job_timeout_stops_what_is_running_and_cancels_the_rest(home: Path) -> None:
+    spec = job(
+        "jobtimeout",
+        [
+            {"task_key": "slow", "task": "sleep", "parameters": {"seconds": 120}},
+            {"task_key": "after", "depends_on": [{"task_key": "slow"}], "task": "add",
+             "parameters": {"a": 1, "b": 1}},
+        ],
+        timeout_seconds=1,
+    )  # fmt: skip
+    result = run_job(spec, home=home)
+    assert result.state == "FAILED"
+    assert result.tasks["slow"].state == "TIMEDOUT" and result.tasks["after"].state == "CANCELED"
