@@ -9,6 +9,7 @@ import argparse
 import os
 import tempfile
 import time
+from typing import Any
 
 from churnops.benchmarks.report import write_results
 
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
         )  # fmt: skip
         total = time.perf_counter() - start
     load_after = os.getloadavg()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"task": k, "seconds": round(t.seconds, 3), "state": t.state, "attempt": t.attempt}
         for k, t in result.tasks.items()
         if t.seconds is not None

@@ -206,6 +206,7 @@ class _Run:
         self.run_dir = self.home / "runs" / run_id
         self.identity = runner_identity()
         self.pending: list[Record] = []  # state changes not yet committed
+        self.queued_seq = 0  # this run's place in its job's queue
 
     def _child_spec(self, task: TaskSpec) -> Path:
         assert task.run_job_task is not None
@@ -291,9 +292,9 @@ class _Run:
                     elif self.spec.task(key).condition_task is not None:
                         self._evaluate_condition(key)
                     else:
-                        att = self._launch(key)
-                        if att is not None:
-                            running[key] = att
+                        launched = self._launch(key)
+                        if launched is not None:
+                            running[key] = launched
                 self._flush()  # one commit per pass: launches are not held up by it
                 if not running and all(r.state != "PENDING" for r in self.results.values()):
                     break

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from churnops.config import ConfigError, build_config
+from churnops.config import ConfigError, StrictConfig, build_config
 
 
 def resolve_task(name: str, registry: dict[str, Any] | None = None) -> str:
@@ -55,12 +55,12 @@ def import_function(target: str) -> Callable[..., Any]:
     return fn
 
 
-def inputs_model(fn: Callable[..., Any]) -> type[BaseModel]:
-    """The pydantic model a task function takes as its one parameter."""
+def inputs_model(fn: Callable[..., Any]) -> type[StrictConfig]:
+    """The StrictConfig inputs model a task function takes as its one parameter."""
     params = list(inspect.signature(fn).parameters)
     hints = typing.get_type_hints(fn)
     model = hints.get(params[0]) if len(params) == 1 else None
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+    if not (isinstance(model, type) and issubclass(model, StrictConfig)):
         raise ConfigError(
             f"task function {fn.__module__}:{fn.__qualname__}: expected one parameter typed "
             "with a StrictConfig inputs model"
