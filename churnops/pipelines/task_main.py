@@ -31,7 +31,9 @@ def resolve_task(name: str, registry: dict[str, Any] | None = None) -> str:
     if registry is None:
         try:
             from churnops.pipelines.tasks import TASKS  # type: ignore[import-not-found]
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if exc.name != "churnops.pipelines.tasks":
+                raise  # the tasks package exists but something it imports does not
             TASKS = {}
         registry = dict(TASKS)
     target = registry.get(name)
