@@ -240,9 +240,10 @@ class _Run:
                         f"{self.spec.max_concurrent_runs} reached (running: "
                         f"{[r.run_id for r in running]}) and queue.enabled is false"
                     )
-                    self.records.append(
-                        self._run_record("SKIPPED", error=msg, end_time=datetime.now(UTC))
-                    )
+                    if not self.repair:  # a refused repair leaves the run's record as it was
+                        self.records.append(
+                            self._run_record("SKIPPED", error=msg, end_time=datetime.now(UTC))
+                        )
                     raise RunRefused(msg)
                 if not queued:
                     rec = self._run_record("QUEUED")
