@@ -24,6 +24,7 @@ RUN_ROW = ""  # task_key of a run's own row
 ACTIVE_RUN_STATES = ("QUEUED", "RUNNING")
 TERMINAL_TASK_STATES = ("SUCCESS", "FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "EXCLUDED", "CANCELED")
 FAILED_TASK_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "CANCELED")
+COMPACT_EVERY = 200  # table versions between compactions of the records table
 RUNNER_DIED = "RUNNER_DIED"  # shown, never written: an active state whose runner is gone
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -147,6 +148,27 @@ class RunRecords:
             write_deltalake(
                 str(self.path), pa.Table.from_pylist(rows, schema=SCHEMA), mode="append"
             )
+
+    def compact(self) -> int:
+        """Rewrite the many one-commit files as few and checkpoint the log; returns the files
+        removed. Old files stay for time travel until a vacuum (not run here)."""
+        from deltalake import DeltaTable
+
+        with self.lock():
+            dt = DeltaTable(str(self.path))
+            removed = dt.optimize.compact()["numFilesRemoved"]
+            DeltaTable(str(self.path)).create_checkpoint()
+        return int(removed)
+
+    def maybe_compact(self, every: int = COMPACT_EVERY) -> bool:
+        """Compact once every `every` table versions, so reads stay quick as runs pile up."""
+        from deltalake import DeltaTable
+
+        version = DeltaTable(str(self.path)).version()
+        if version == 0 or version % every:
+            return False
+        self.compact()
+        return True
 
     def latest(self, run_id: str | None = None, job: str | None = None) -> list[Record]:
         """The latest row of every (run_id, task_key), optionally of one run or one job."""

@@ -314,6 +314,7 @@ class _Run:
         end = datetime.now(UTC)
         self.pending.append(self._run_record(state, end_time=end))
         self._flush()
+        self.records.maybe_compact()
         return RunResult(
             run_id=self.run_id, job=self.spec.name, state=state, run_dir=self.run_dir,
             start_time=self.start, end_time=end, tasks=self.results, repair=self.repair,
