@@ -1,0 +1,1 @@
+"""Pipelines: typed stage tasks, the job spec, a local runner and scheduler, Databricks export."""

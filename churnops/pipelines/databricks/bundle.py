@@ -1,0 +1,292 @@
+"""`churnops pipeline export --target databricks`: job specs -> a Databricks Asset Bundle.
+
+Every job goes through databricks-sdk's `JobSettings` (and the monitor through its catalog
+classes), so a field name Databricks does not know cannot reach the bundle. Wheel tasks call
+churnops' own entry point: `churnops pipeline task NAME --inputs JSON`, where Databricks fills
+the `{{...}}` references in the JSON before the task starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from churnops.config import ConfigError, StrictConfig, load_config
+from churnops.pipelines.spec import PIPELINE_DIR, JobSpec, TaskSpec, load_job_spec
+
+BUNDLE_CONFIG = PIPELINE_DIR / "bundle" / "databricks.yaml"
+
+
+class BundleTarget(StrictConfig):
+    mode: str = "development"
+    default: bool = False
+    host: str | None = None
+
+
+class InferenceLog(StrictConfig):
+    problem_type: str
+    timestamp_col: str
+    granularities: list[str]
+    model_id_col: str
+    prediction_col: str
+    prediction_proba_col: str | None = None
+    label_col: str | None = None
+
+
+class MonitorSchedule(StrictConfig):
+    quartz_cron_expression: str
+    timezone_id: str = "UTC"
+
+
+class MonitorConfig(StrictConfig):
+    """A Lakehouse Monitoring (data profiling) monitor on the predictions table."""
+
+    name: str
+    table_name: str
+    output_schema_name: str
+    assets_dir: str
+    inference_log: InferenceLog
+    schedule: MonitorSchedule | None = None
+
+
+class BundleConfig(StrictConfig):
+    """How the export names the bundle, installs the wheel and sets workspace defaults."""
+
+    bundle_name: str = "churnops"
+    wheel: str | None = None  # a workspace path; None: the bundle's own build in dist/
+    artifact_build: str = "pip wheel --no-deps -w dist ."
+    package_name: str = "churnops"
+    entry_point: str = "churnops"
+    targets: dict[str, BundleTarget] = Field(
+        default_factory=lambda: {"dev": BundleTarget(default=True)}
+    )
+    parameter_defaults: dict[str, str] = Field(default_factory=dict)
+    monitors: list[MonitorConfig] = Field(default_factory=list)
+
+
+def load_bundle_config(path: str | Path | None = None) -> BundleConfig:
+    return load_config(BundleConfig, path or BUNDLE_CONFIG)
+
+
+def job_names() -> list[str]:
+    """Every job spec in configs/pipeline/."""
+    return sorted(p.stem for p in PIPELINE_DIR.glob("*.yaml"))
+
+
+def job_settings(spec: JobSpec, cfg: BundleConfig, job_ids: dict[str, Any] | None = None) -> Any:
+    """The spec as a databricks-sdk `JobSettings`.
+
+    Args:
+        spec: the job spec.
+        cfg: the bundle config (wheel, entry point, workspace parameter defaults).
+        job_ids: run_job_task job name -> job id (deploy); by default the bundle's
+            `${resources.jobs.NAME.id}` reference.
+    """
+    from databricks.sdk.service import compute, jobs
+
+    clusters = []
+    cluster_fields = set(compute.ClusterSpec.__dataclass_fields__)
+    for c in spec.job_clusters:
+        unknown = sorted(set(c.new_cluster) - cluster_fields)
+        if unknown:
+            raise ConfigError(
+                f"job {spec.name!r}: job_clusters[{c.job_cluster_key!r}].new_cluster has "
+                f"unknown field(s) {unknown} (not ClusterSpec fields)"
+            )
+        clusters.append(
+            jobs.JobCluster(
+                job_cluster_key=c.job_cluster_key,
+                new_cluster=compute.ClusterSpec.from_dict(c.new_cluster),
+            )
+        )
+    default_cluster = spec.job_clusters[0].job_cluster_key if spec.job_clusters else None
+    if default_cluster is None and any(t.task or t.run_job_task is None for t in spec.tasks):
+        raise ConfigError(f"job {spec.name!r}: declare job_clusters for its wheel tasks to run on")
+    ids = job_ids or {}
+    return jobs.JobSettings(
+        name=spec.name,
+        description=spec.description,
+        tasks=[_task(t, cfg, default_cluster, ids) for t in spec.tasks],
+        parameters=[
+            jobs.JobParameterDefinition(
+                name=p.name, default=cfg.parameter_defaults.get(p.name, p.default)
+            )
+            for p in spec.parameters
+        ]
+        or None,
+        schedule=jobs.CronSchedule(
+            quartz_cron_expression=spec.schedule.quartz_cron_expression,
+            timezone_id=spec.schedule.timezone_id,
+            pause_status=jobs.PauseStatus(spec.schedule.pause_status.value),
+        )
+        if spec.schedule
+        else None,
+        max_concurrent_runs=spec.max_concurrent_runs,
+        queue=jobs.QueueSettings(enabled=spec.queue.enabled),
+        timeout_seconds=spec.timeout_seconds or None,
+        email_notifications=jobs.JobEmailNotifications(
+            on_start=spec.email_notifications.on_start or None,
+            on_success=spec.email_notifications.on_success or None,
+            on_failure=spec.email_notifications.on_failure or None,
+            no_alert_for_skipped_runs=spec.email_notifications.no_alert_for_skipped_runs,
+        )
+        if spec.email_notifications
+        else None,
+        job_clusters=clusters or None,
+        tags=spec.tags or None,
+    )
+
+
+def _task(t: TaskSpec, cfg: BundleConfig, default_cluster: str | None, ids: dict[str, Any]) -> Any:
+    from databricks.sdk.service import compute, jobs
+
+    task = jobs.Task(
+        task_key=t.task_key,
+        description=t.description,
+        depends_on=[
+            jobs.TaskDependency(task_key=d.task_key, outcome=d.outcome) for d in t.depends_on
+        ]
+        or None,
+        run_if=jobs.RunIf(t.run_if.value) if t.depends_on else None,
+        max_retries=t.max_retries or None,
+        min_retry_interval_millis=t.min_retry_interval_millis or None,
+        retry_on_timeout=t.retry_on_timeout or None,
+        timeout_seconds=t.timeout_seconds or None,
+    )
+    if t.condition_task is not None:
+        task.condition_task = jobs.ConditionTask(
+            op=jobs.ConditionTaskOp(t.condition_task.op.value),
+            left=t.condition_task.left,
+            right=t.condition_task.right,
+        )
+    elif t.run_job_task is not None:
+        job = t.run_job_task.job
+        task.run_job_task = jobs.RunJobTask(
+            job_id=ids.get(job, f"${{resources.jobs.{job}.id}}"),
+            job_parameters=dict(t.run_job_task.job_parameters) or None,
+        )
+    else:
+        assert t.task is not None
+        task.python_wheel_task = jobs.PythonWheelTask(
+            package_name=cfg.package_name,
+            entry_point=cfg.entry_point,
+            parameters=["pipeline", "task", t.task, "--inputs", json.dumps(t.parameters)],
+        )
+        task.job_cluster_key = t.job_cluster_key or default_cluster
+        task.libraries = [compute.Library(whl=cfg.wheel)]
+    return task
+
+
+def monitor_resources(cfg: BundleConfig) -> dict[str, Any]:
+    """`quality_monitors` resources, each built through databricks-sdk's catalog classes."""
+    from databricks.sdk.service import catalog
+
+    out = {}
+    for m in cfg.monitors:
+        log = catalog.MonitorInferenceLog(
+            problem_type=catalog.MonitorInferenceLogProblemType(m.inference_log.problem_type),
+            timestamp_col=m.inference_log.timestamp_col,
+            granularities=m.inference_log.granularities,
+            model_id_col=m.inference_log.model_id_col,
+            prediction_col=m.inference_log.prediction_col,
+            prediction_proba_col=m.inference_log.prediction_proba_col,
+            label_col=m.inference_log.label_col,
+        )
+        body: dict[str, Any] = {
+            "table_name": m.table_name,
+            "output_schema_name": m.output_schema_name,
+            "assets_dir": m.assets_dir,
+            "inference_log": log.as_dict(),
+        }
+        if m.schedule:
+            body["schedule"] = catalog.MonitorCronSchedule(
+                quartz_cron_expression=m.schedule.quartz_cron_expression,
+                timezone_id=m.schedule.timezone_id,
+            ).as_dict()
+        out[m.name] = body
+    return out
+
+
+def bundle_files(
+    names: list[str] | None = None,
+    cfg: BundleConfig | None = None,
+    project_from_bundle: str = "..",
+) -> dict[str, Any]:
+    """The bundle as {relative path: YAML-ready mapping}: databricks.yml and resources/*.yml.
+
+    Args:
+        names: job spec names (default: every spec in configs/pipeline/).
+        cfg: the bundle config (default configs/pipeline/bundle/databricks.yaml).
+        project_from_bundle: the project (where the wheel builds) relative to the bundle folder.
+    """
+    cfg = cfg or load_bundle_config()
+    if cfg.wheel is None:  # resource files resolve paths from resources/, one level down
+        wheel = (Path("..") / project_from_bundle / "dist" / "*.whl").as_posix()
+        cfg = cfg.model_copy(update={"wheel": wheel})
+    specs = [load_job_spec(n) for n in (names or job_names())]
+    known = {s.name for s in specs}
+    for s in specs:
+        for t in s.tasks:
+            if t.run_job_task and t.run_job_task.job not in known:
+                raise ConfigError(
+                    f"job {s.name!r}: task {t.task_key!r} runs job {t.run_job_task.job!r}, "
+                    f"which is not exported with it (exported: {sorted(known)})"
+                )
+    files: dict[str, Any] = {
+        "databricks.yml": {
+            "bundle": {"name": cfg.bundle_name},
+            "include": ["resources/*.yml"],
+            "artifacts": {
+                "churnops_wheel": {
+                    "type": "whl",
+                    "path": project_from_bundle,
+                    "build": cfg.artifact_build,
+                }
+            },
+            "targets": {
+                name: {
+                    k: v
+                    for k, v in {
+                        "mode": t.mode,
+                        "default": t.default or None,
+                        "workspace": {"host": t.host} if t.host else None,
+                    }.items()
+                    if v is not None
+                }
+                for name, t in cfg.targets.items()
+            },
+        }
+    }
+    for s in specs:
+        files[f"resources/{s.name}.job.yml"] = {
+            "resources": {"jobs": {s.name: job_settings(s, cfg).as_dict()}}
+        }
+    if cfg.monitors:
+        files["resources/monitors.yml"] = {
+            "resources": {"quality_monitors": monitor_resources(cfg)}
+        }
+    return files
+
+
+def write_bundle(
+    names: list[str] | None, out: str | Path, cfg: BundleConfig | None = None
+) -> list[Path]:
+    """Write the bundle under `out` (the project is the working directory); return its files."""
+    out = Path(out)
+    project = os.path.relpath(Path.cwd().resolve(), out.resolve())
+    written = []
+    for rel, content in bundle_files(names, cfg, Path(project).as_posix()).items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "# Generated by `churnops pipeline export --target databricks`; edit the job "
+            "specs in configs/pipeline/ instead.\n"
+            + yaml.safe_dump(content, sort_keys=False, width=100)
+        )
+        written.append(path)
+    return written

@@ -1,0 +1,581 @@
+"""The local job runner: each task in its own process, records at every state change.
+
+`run_job` runs a job spec's DAG with Databricks' semantics (run_if, condition tasks, retries,
+timeouts, task values, max_concurrent_runs and queueing); `repair_run` reruns a run's failed
+tasks and everything downstream of them, reusing the values of the tasks that finished.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from churnops.config import ConfigError
+from churnops.pipelines.records import (
+    ACTIVE_RUN_STATES,
+    FAILED_TASK_STATES,
+    RUN_ROW,
+    Record,
+    RunRecords,
+    runner_alive,
+    runner_identity,
+)
+from churnops.pipelines.spec import (
+    PIPELINE_DIR,
+    REFERENCE,
+    ConditionOp,
+    JobSpec,
+    RunIf,
+    TaskSpec,
+    downstream,
+    parse_job_spec,
+    spec_path,
+    topological_order,
+)
+from churnops.pipelines.task_main import resolve_task
+
+DEFAULT_HOME = ".churnops/pipelines"
+POLL_SECONDS = 0.02
+KILL_GRACE_SECONDS = 2.0  # SIGTERM first, SIGKILL when the task has not gone by then
+QUEUE_POLL_SECONDS = 0.5
+
+
+class RunRefused(RuntimeError):
+    """A run that max_concurrent_runs does not allow now (and the job does not queue)."""
+
+
+@dataclass
+class TaskResult:
+    """How one task of a run ended (or where it stands)."""
+
+    task_key: str
+    state: str = "PENDING"
+    attempt: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    seconds: float | None = None
+    error: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    log_path: str | None = None
+    pid: int | None = None  # the last attempt's process
+
+
+@dataclass
+class RunResult:
+    """A finished run: its state and each task's result."""
+
+    run_id: str
+    job: str
+    state: str
+    run_dir: Path
+    start_time: datetime
+    end_time: datetime
+    tasks: dict[str, TaskResult]
+    repair: int = 0
+
+
+@dataclass
+class _Attempt:
+    proc: subprocess.Popen[bytes]
+    started: float
+    deadline: float | None
+    paths: dict[str, Path]
+
+
+def run_job(
+    spec: JobSpec,
+    parameters: dict[str, str] | None = None,
+    *,
+    home: str | Path = DEFAULT_HOME,
+    trigger: str = "MANUAL",
+    registry: dict[str, Any] | None = None,
+    spec_dir: str | Path | None = None,
+    max_parallel_tasks: int | None = None,
+) -> RunResult:
+    """Run `spec` once, every task in its own process, and return how it ended.
+
+    Args:
+        spec: the job spec.
+        parameters: job parameter values over the spec's defaults (unknown names are errors).
+        home: where the records table, locks and run folders (logs, inputs, outputs) live.
+        trigger: what started the run (MANUAL, SCHEDULE, RUN_JOB_TASK), recorded.
+        registry: task name -> "module:function" (default: churnops.pipelines.tasks.TASKS).
+        spec_dir: the folder run_job_task names resolve in (default configs/pipeline/).
+        max_parallel_tasks: tasks running at once (default: the CPU count).
+
+    Raises:
+        RunRefused: max_concurrent_runs is reached and the job's queue is disabled.
+    """
+    params = _job_parameters(spec, parameters or {})
+    run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    run = _Run(spec, run_id, params, Path(home), registry, spec_dir, max_parallel_tasks)
+    return run.execute(trigger=trigger, reuse={}, repair=0)
+
+
+def repair_run(
+    run_id: str,
+    *,
+    home: str | Path = DEFAULT_HOME,
+    registry: dict[str, Any] | None = None,
+    max_parallel_tasks: int | None = None,
+) -> RunResult:
+    """Rerun a run's unfinished tasks (failed, timed out, skipped, never reached or cut off by a
+    dead runner) and everything downstream of them; finished tasks keep their values."""
+    records = RunRecords(home)
+    view = records.run(run_id)
+    if view.run.state in ACTIVE_RUN_STATES and runner_alive(view.run):
+        raise RunRefused(
+            f"run {run_id} is still {view.run.state} (runner pid {view.run.runner_pid}): "
+            "repair it once it has ended"
+        )
+    if view.run.spec is None:
+        raise ConfigError(f"run {run_id}: its record holds no job spec to repair from")
+    spec = parse_job_spec(view.run.spec, source=f"run {run_id} spec")
+    done = {k: r for k, r in view.tasks.items() if r.state in ("SUCCESS", "EXCLUDED")}
+    rerun = downstream(spec, {t.task_key for t in spec.tasks} - set(done))
+    if not rerun:
+        raise ValueError(f"run {run_id}: every task finished, nothing to repair")
+    reuse = {
+        k: TaskResult(
+            task_key=k,
+            state=r.state,
+            attempt=r.attempt,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            seconds=r.seconds,
+            outputs=r.outputs,
+            inputs=r.parameters,
+            log_path=r.log_path,
+        )
+        for k, r in done.items()
+        if k not in rerun
+    }
+    params = {k: str(v) for k, v in view.run.parameters.items()}
+    run = _Run(spec, run_id, params, Path(home), registry, view.run.spec_dir, max_parallel_tasks)
+    return run.execute(trigger="REPAIR", reuse=reuse, repair=view.run.repair + 1)
+
+
+def _job_parameters(spec: JobSpec, given: dict[str, str]) -> dict[str, str]:
+    defaults = spec.parameter_defaults()
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"job {spec.name!r}: unknown parameter(s) {unknown} (parameters: {sorted(defaults)})"
+        )
+    return {**defaults, **{k: str(v) for k, v in given.items()}}
+
+
+class _Run:
+    """One execution (or repair) of a run: the scheduling loop over task processes."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        run_id: str,
+        params: dict[str, str],
+        home: Path,
+        registry: dict[str, Any] | None,
+        spec_dir: str | Path | None,
+        max_parallel_tasks: int | None,
+    ):
+        self.spec, self.run_id, self.params, self.home = spec, run_id, params, home.resolve()
+        self.records = RunRecords(self.home)
+        self.spec_dir = Path(spec_dir or PIPELINE_DIR).resolve()
+        self.max_parallel = max_parallel_tasks or os.cpu_count() or 1
+        # Resolve every task name now: an unknown one fails before anything runs.
+        self.targets = {
+            t.task_key: resolve_task(t.task, registry) for t in spec.tasks if t.task is not None
+        }
+        for t in spec.tasks:
+            if t.run_job_task and not spec_path(self._child_spec(t)).is_file():
+                raise ConfigError(
+                    f"task {t.task_key!r}: run_job_task.job={t.run_job_task.job!r}: no spec "
+                    f"{str(self._child_spec(t))!r}"
+                )
+        self.run_dir = self.home / "runs" / run_id
+        self.identity = runner_identity()
+        self.pending: list[Record] = []  # state changes not yet committed
+        self.queued_seq = 0  # this run's place in its job's queue
+
+    def _child_spec(self, task: TaskSpec) -> Path:
+        assert task.run_job_task is not None
+        return self.spec_dir / f"{task.run_job_task.job}.yaml"
+
+    # -- the run row and the concurrency claim -------------------------------------------------
+
+    def _run_record(self, state: str, **extra: Any) -> Record:
+        return Record(
+            run_id=self.run_id, job=self.spec.name, task_key=RUN_ROW, state=state,
+            repair=self.repair, start_time=self.start, parameters=self.params,
+            trigger=self.trigger, spec=self.spec.model_dump(mode="json", exclude_defaults=True),
+            spec_dir=str(self.spec_dir), **self.identity, **extra,
+        )  # fmt: skip
+
+    def _claim(self) -> None:
+        """Take one of the job's max_concurrent_runs slots, queueing (FIFO) or refusing."""
+        queued = False
+        while True:
+            with self.records.lock(f"job-{self.spec.name}"):
+                runs = [r for r in self.records.runs(self.spec.name) if r.run_id != self.run_id]
+                live = [r for r in runs if r.state in ACTIVE_RUN_STATES and runner_alive(r)]
+                running = [r for r in live if r.state == "RUNNING"]
+                ahead = [r for r in live if r.state == "QUEUED" and r.seq < self.queued_seq]
+                if len(running) < self.spec.max_concurrent_runs and not ahead:
+                    self.records.append(self._run_record("RUNNING"))
+                    return
+                if not self.spec.queue.enabled:
+                    msg = (
+                        f"job {self.spec.name!r}: max_concurrent_runs="
+                        f"{self.spec.max_concurrent_runs} reached (running: "
+                        f"{[r.run_id for r in running]}) and queue.enabled is false"
+                    )
+                    if not self.repair:  # a refused repair leaves the run's record as it was
+                        self.records.append(
+                            self._run_record("SKIPPED", error=msg, end_time=datetime.now(UTC))
+                        )
+                    raise RunRefused(msg)
+                if not queued:
+                    rec = self._run_record("QUEUED")
+                    self.records.append(rec)
+                    self.queued_seq, queued = rec.seq, True
+            time.sleep(QUEUE_POLL_SECONDS)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def execute(self, trigger: str, reuse: dict[str, TaskResult], repair: int) -> RunResult:
+        self.trigger, self.repair, self.start = trigger, repair, datetime.now(UTC)
+        self.queued_seq = time.time_ns()
+        self._claim()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        order = topological_order(self.spec)
+        self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
+        self.retry_at: dict[str, float] = {}
+        running: dict[str, _Attempt] = {}
+        job_deadline = (
+            time.monotonic() + self.spec.timeout_seconds if self.spec.timeout_seconds else None
+        )
+        try:
+            while True:
+                now = time.monotonic()
+                if job_deadline and now > job_deadline:
+                    self._time_out_job(running)
+                    break
+                for key, att in list(running.items()):
+                    if att.proc.poll() is not None:
+                        del running[key]
+                        self._finish(key, att)
+                    elif att.deadline is not None and now > att.deadline:
+                        _kill_group(att.proc)
+                        del running[key]
+                        self._finish(key, att, timed_out=True)
+                for key in order:
+                    res = self.results[key]
+                    if res.state != "PENDING" or key in running:
+                        continue
+                    if len(running) >= self.max_parallel or self.retry_at.get(key, 0) > now:
+                        continue
+                    verdict = self._ready(self.spec.task(key))
+                    if verdict == "WAIT":
+                        continue
+                    if verdict != "RUN":
+                        self._settle(key, verdict, error=self._skip_reason(key, verdict))
+                    elif self.spec.task(key).condition_task is not None:
+                        self._evaluate_condition(key)
+                    else:
+                        launched = self._launch(key)
+                        if launched is not None:
+                            running[key] = launched
+                self._flush()  # one commit per pass: launches are not held up by it
+                if not running and all(r.state != "PENDING" for r in self.results.values()):
+                    break
+                time.sleep(POLL_SECONDS)
+        except BaseException as exc:  # Ctrl-C or a bug: stop the tasks, record the run ended
+            for key, att in running.items():
+                _kill_group(att.proc)
+                self._settle(key, "CANCELED", error=f"runner stopped: {type(exc).__name__}")
+            self.pending.append(
+                self._run_record("CANCELED", end_time=datetime.now(UTC), error=repr(exc))
+            )
+            self._flush()
+            raise
+        failed = any(r.state in FAILED_TASK_STATES for r in self.results.values())
+        state = "FAILED" if failed else "SUCCESS"
+        end = datetime.now(UTC)
+        self.pending.append(self._run_record(state, end_time=end))
+        self._flush()
+        self.records.maybe_compact()
+        return RunResult(
+            run_id=self.run_id, job=self.spec.name, state=state, run_dir=self.run_dir,
+            start_time=self.start, end_time=end, tasks=self.results, repair=self.repair,
+        )  # fmt: skip
+
+    def _ready(self, task: TaskSpec) -> str:
+        """RUN, WAIT (a dependency is unfinished), EXCLUDED or UPSTREAM_FAILED, per run_if."""
+        deps = [(d, self.results[d.task_key]) for d in task.depends_on]
+        if any(r.state == "PENDING" for _, r in deps):
+            return "WAIT"
+        if not deps:
+            return "RUN"
+        ok = [
+            r.state == "SUCCESS" and (d.outcome is None or r.outputs.get("outcome") == d.outcome)
+            for d, r in deps
+        ]
+        failed = [r.state in FAILED_TASK_STATES for _, r in deps]
+        runs = {
+            RunIf.ALL_SUCCESS: all(ok),
+            RunIf.AT_LEAST_ONE_SUCCESS: any(ok),
+            RunIf.NONE_FAILED: not any(failed) and any(ok),
+            RunIf.ALL_DONE: True,
+            RunIf.AT_LEAST_ONE_FAILED: any(failed),
+            RunIf.ALL_FAILED: all(failed),
+        }[task.run_if]
+        if runs:
+            return "RUN"
+        failure_blocks = task.run_if not in (RunIf.AT_LEAST_ONE_FAILED, RunIf.ALL_FAILED)
+        return "UPSTREAM_FAILED" if any(failed) and failure_blocks else "EXCLUDED"
+
+    def _skip_reason(self, key: str, verdict: str) -> str:
+        task = self.spec.task(key)
+        deps = ", ".join(f"{d.task_key}={self.results[d.task_key].state}" for d in task.depends_on)
+        return f"{verdict}: run_if={task.run_if.value} not met ({deps})"
+
+    # -- references ----------------------------------------------------------------------------
+
+    def _resolve(self, value: Any, task_key: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self._resolve(v, task_key) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(v, task_key) for v in value]
+        if not isinstance(value, str):
+            return value
+        whole = REFERENCE.fullmatch(value.strip())
+        if whole:  # a value that is one reference keeps its type (bool, number, list)
+            return self._lookup(whole.group(1), task_key)
+        return REFERENCE.sub(lambda m: _render(self._lookup(m.group(1), task_key)), value)
+
+    def _lookup(self, ref: str, task_key: str) -> Any:
+        parts = ref.split(".")
+        if parts[0] == "tasks":
+            upstream = self.results[parts[1]]
+            if parts[3] not in upstream.outputs:
+                raise ValueError(
+                    f"reference {{{{{ref}}}}}: task {parts[1]!r} ({upstream.state}) has no value "
+                    f"{parts[3]!r} (values: {sorted(upstream.outputs)})"
+                )
+            return upstream.outputs[parts[3]]
+        if parts[:2] == ["job", "parameters"]:
+            return self.params[parts[2]]
+        return {
+            "job.run_id": self.run_id,
+            "job.id": self.spec.name,
+            "job.name": self.spec.name,
+            "task.name": task_key,
+            "job.start_time.iso_date": self.start.date().isoformat(),
+        }[ref]
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def _evaluate_condition(self, key: str) -> None:
+        cond = self.spec.task(key).condition_task
+        assert cond is not None
+        self.results[key].start_time, self.results[key].attempt = datetime.now(UTC), 1
+        self._record_task(key, "RUNNING", attempt=1)
+        try:
+            left = _render(self._resolve(cond.left, key))
+            right = _render(self._resolve(cond.right, key))
+            outcome = _compare(cond.op, left, right)
+        except ValueError as exc:
+            self._settle(key, "FAILED", error=str(exc))
+            return
+        res = self.results[key]
+        res.outputs = {"outcome": "true" if outcome else "false", "left": left, "right": right}
+        self._settle(key, "SUCCESS")
+
+    def _launch(self, key: str) -> _Attempt | None:
+        task = self.spec.task(key)
+        res = self.results[key]
+        attempt = res.attempt + 1
+        folder = self.run_dir / key
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = (
+            f"attempt-{attempt}" if not self.repair else f"repair-{self.repair}-attempt-{attempt}"
+        )
+        paths = {n: folder / f"{stem}.{n}" for n in ("inputs.json", "outputs.json", "error.json")}
+        paths["log"] = folder / f"{stem}.log"
+        try:
+            if task.run_job_task is not None:
+                inputs = self._resolve(dict(task.run_job_task.job_parameters), key)
+                target = ["--run-job", str(self._child_spec(task)), "--home", str(self.home)]
+            else:
+                inputs = self._resolve(task.parameters, key)
+                target = ["--function", self.targets[key]]
+        except ValueError as exc:
+            res.attempt = attempt
+            self._settle(key, "FAILED", error=str(exc))
+            return None
+        paths["inputs.json"].write_text(json.dumps(inputs, default=str, indent=1))
+        for p in (paths["outputs.json"], paths["error.json"]):
+            p.unlink(missing_ok=True)
+        cmd = [
+            sys.executable, "-m", "churnops.pipelines.task_main", *target,
+            "--inputs", str(paths["inputs.json"]), "--outputs", str(paths["outputs.json"]),
+            "--error", str(paths["error.json"]),
+        ]  # fmt: skip
+        res.attempt, res.log_path = attempt, str(paths["log"])
+        res.start_time, res.end_time, res.error = datetime.now(UTC), None, None
+        res.inputs = inputs
+        self._record_task(key, "RUNNING", attempt=attempt)
+        with open(paths["log"], "wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_task_process_setup,
+            )  # fmt: skip
+        started, res.pid = time.monotonic(), proc.pid
+        deadline = started + task.timeout_seconds if task.timeout_seconds else None
+        return _Attempt(proc=proc, started=started, deadline=deadline, paths=paths)
+
+    def _finish(self, key: str, att: _Attempt, timed_out: bool = False) -> None:
+        task, res = self.spec.task(key), self.results[key]
+        res.seconds = round(time.monotonic() - att.started, 4)
+        if timed_out:
+            state, error = "TIMEDOUT", f"timed out after timeout_seconds={task.timeout_seconds}"
+        elif att.proc.returncode == 0 and att.paths["outputs.json"].is_file():
+            res.outputs = json.loads(att.paths["outputs.json"].read_text())
+            self._settle(key, "SUCCESS")
+            return
+        else:
+            state, error = "FAILED", _task_error(att)
+        retry = res.attempt <= task.max_retries and (not timed_out or task.retry_on_timeout)
+        if retry:  # record this attempt's failure, then wait min_retry_interval_millis
+            self._record_task(key, state, attempt=res.attempt, error=error, final=True)
+            res.state = "PENDING"
+            self.retry_at[key] = time.monotonic() + task.min_retry_interval_millis / 1000
+        else:
+            self._settle(key, state, error=error)
+
+    def _settle(self, key: str, state: str, error: str | None = None) -> None:
+        res = self.results[key]
+        res.state, res.error = state, error
+        self._record_task(key, state, attempt=res.attempt, error=error, final=True)
+
+    def _record_task(
+        self,
+        key: str,
+        state: str,
+        attempt: int,
+        error: str | None = None,
+        final: bool = False,
+    ) -> None:
+        res = self.results[key]
+        if final:
+            res.end_time = datetime.now(UTC)
+        self.pending.append(
+            Record(
+                run_id=self.run_id,
+                job=self.spec.name,
+                task_key=key,
+                state=state,
+                repair=self.repair,
+                attempt=attempt,
+                start_time=res.start_time,
+                end_time=res.end_time if final else None,
+                seconds=res.seconds if final else None,
+                error=error,
+                outputs=res.outputs if state == "SUCCESS" else {},
+                parameters=res.inputs,
+                log_path=res.log_path,
+                trigger=self.trigger,
+                **self.identity,
+            )
+        )
+
+    def _flush(self) -> None:
+        """Commit the state changes of this pass as one append to the records table."""
+        if self.pending:
+            self.records.append(*self.pending)
+            self.pending.clear()
+
+    def _time_out_job(self, running: dict[str, _Attempt]) -> None:
+        for key, att in running.items():
+            _kill_group(att.proc)
+            self.results[key].seconds = round(time.monotonic() - att.started, 4)
+            self._settle(key, "TIMEDOUT", error="the job's timeout_seconds ran out")
+        running.clear()
+        for key, res in self.results.items():
+            if res.state == "PENDING":
+                self._settle(key, "CANCELED", error="the job's timeout_seconds ran out")
+
+
+def _render(value: Any) -> str:
+    """A task value as text, the way Databricks renders it into a string (true, not True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _compare(op: ConditionOp, left: str, right: str) -> bool:
+    try:
+        a: Any = float(left)
+        b: Any = float(right)
+    except ValueError:
+        if op not in (ConditionOp.EQUAL_TO, ConditionOp.NOT_EQUAL):
+            raise ValueError(
+                f"condition {op.value}: {left!r} and {right!r} are not both numbers"
+            ) from None
+        a, b = left, right
+    return {
+        ConditionOp.EQUAL_TO: a == b,
+        ConditionOp.NOT_EQUAL: a != b,
+        ConditionOp.GREATER_THAN: a > b,
+        ConditionOp.GREATER_THAN_OR_EQUAL: a >= b,
+        ConditionOp.LESS_THAN: a < b,
+        ConditionOp.LESS_THAN_OR_EQUAL: a <= b,
+    }[op]
+
+
+def _task_error(att: _Attempt) -> str:
+    if att.paths["error.json"].is_file():
+        return json.loads(att.paths["error.json"].read_text())["error"]
+    tail = att.paths["log"].read_text(errors="replace").strip().splitlines()[-3:]
+    return f"exit code {att.proc.returncode}: " + " | ".join(tail)
+
+
+def _task_process_setup() -> None:
+    """In the task's child: its own process group (a timeout kills the whole group), and on Linux
+    death with the runner, so a killed runner leaves no orphan tasks behind."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the task's process group, then SIGKILL what is left after a grace period."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            if sig == signal.SIGTERM:
+                # The leader is gone; children it started may still hold the group.
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return

@@ -1,0 +1,119 @@
+"""The bundle export: every job through databricks-sdk's JobSettings, and back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from databricks.sdk.service import catalog, jobs
+
+from churnops.config import ConfigError
+from churnops.pipelines.databricks.bundle import (
+    BundleConfig,
+    job_settings,
+    load_bundle_config,
+    write_bundle,
+)
+from churnops.pipelines.spec import load_job_spec, parse_job_spec
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle")
+    write_bundle(None, out)
+    return out
+
+
+def _job(bundle: Path, name: str) -> dict:
+    return yaml.safe_load((bundle / f"resources/{name}.job.yml").read_text())["resources"]["jobs"][
+        name
+    ]
+
+
+def test_bundle_has_every_job_and_the_monitor(bundle: Path) -> None:
+    root = yaml.safe_load((bundle / "databricks.yml").read_text())
+    assert root["bundle"]["name"] == "churnops" and root["include"] == ["resources/*.yml"]
+    artifact = root["artifacts"]["churnops_wheel"]
+    assert artifact["type"] == "whl" and "pip wheel" in artifact["build"]
+    assert (bundle / artifact["path"]).resolve() == Path.cwd().resolve()  # the project
+    names = sorted(p.name for p in (bundle / "resources").iterdir())
+    assert names == [
+        "batch_inference.job.yml", "demo.job.yml", "monitoring.job.yml", "monitors.yml",
+        "training.job.yml",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["training", "batch_inference", "monitoring", "demo"])
+def test_each_job_round_trips_through_job_settings(bundle: Path, name: str) -> None:
+    exported = _job(bundle, name)
+    for task in exported["tasks"]:  # a bundle reference stands where the SDK wants an int id
+        if "run_job_task" in task:
+            assert task["run_job_task"]["job_id"].startswith("${resources.jobs.")
+            task["run_job_task"]["job_id"] = 123
+    # from_dict drops any key JobSettings does not know: a round trip that loses nothing
+    # means every field name in the bundle is one Databricks reads.
+    assert jobs.JobSettings.from_dict(exported).as_dict() == exported
+
+
+def test_training_job_is_the_spec_gated_on_validation_with_a_gpu_cluster(bundle: Path) -> None:
+    job = _job(bundle, "training")
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    assert list(tasks) == [
+        "feature_engineering", "model_training", "model_validation", "validation_passed",
+        "model_deployment",
+    ]  # fmt: skip
+    assert tasks["validation_passed"]["condition_task"] == {
+        "op": "EQUAL_TO", "left": "{{tasks.model_validation.values.passed}}", "right": "true",
+    }  # fmt: skip
+    assert tasks["model_deployment"]["depends_on"] == [
+        {"task_key": "validation_passed", "outcome": "true"}
+    ]
+    wheel = tasks["model_training"]["python_wheel_task"]
+    assert wheel["package_name"] == "churnops" and wheel["entry_point"] == "churnops"
+    assert wheel["parameters"][:4] == ["pipeline", "task", "model_training", "--inputs"]
+    spec = load_job_spec("training")
+    assert json.loads(wheel["parameters"][4]) == spec.task("model_training").parameters
+    clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
+    gpu = clusters[tasks["model_training"]["job_cluster_key"]]
+    assert "gpu" in gpu["spark_version"] and gpu["node_type_id"].startswith("g")
+    (library,) = tasks["feature_engineering"]["libraries"]
+    wheel_dir = (bundle / "resources" / library["whl"]).parent.resolve()
+    assert wheel_dir == Path.cwd().resolve() / "dist"  # where the artifact step builds it
+    assert job["schedule"]["quartz_cron_expression"] == spec.schedule.quartz_cron_expression
+    assert job["email_notifications"]["on_failure"] == ["mlops-alerts@example.com"]
+    assert {p["name"]: p["default"] for p in job["parameters"]}["tracking_uri"] == "databricks"
+
+
+def test_monitoring_runs_the_training_job_by_reference(bundle: Path) -> None:
+    tasks = {t["task_key"]: t for t in _job(bundle, "monitoring")["tasks"]}
+    assert tasks["retrain"]["run_job_task"]["job_id"] == "${resources.jobs.training.id}"
+    assert tasks["retrain"]["depends_on"] == [{"task_key": "retrain_needed", "outcome": "true"}]
+
+
+def test_monitor_round_trips_through_the_catalog_classes(bundle: Path) -> None:
+    monitors = yaml.safe_load((bundle / "resources/monitors.yml").read_text())
+    (monitor,) = monitors["resources"]["quality_monitors"].values()
+    log = monitor["inference_log"]
+    assert catalog.MonitorInferenceLog.from_dict(log).as_dict() == log
+    assert log["model_id_col"] == "model_version" and log["prediction_col"] == "prediction"
+
+
+def test_unknown_cluster_field_is_refused() -> None:
+    spec = parse_job_spec(
+        {
+            "name": "bad",
+            "job_clusters": [{"job_cluster_key": "c", "new_cluster": {"node_typ_id": "x"}}],
+            "tasks": [{"task_key": "t", "task": "feature_engineering"}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['node_typ_id'\]"):
+        job_settings(spec, BundleConfig())
+
+
+def test_bundle_config_is_strict(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text("bundle_name: x\nwheels: y\n")
+    with pytest.raises(ConfigError, match="unknown key 'wheels'"):
+        load_bundle_config(path)
