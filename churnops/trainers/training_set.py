@@ -62,12 +62,12 @@ def build_training_set(
     feature_store_root: str | Path,
     feature_table: str = "churnops.cdnow.customer_features_monthly",
     engine: str = "duckdb",
-    snapshots_until: date | None = None,
+    monthly_history: bool = False,
 ) -> TrainingSetBuild:
     """Build the training set for `data.source` at `data.as_of` / `data.horizon_days` at `path`.
 
     The orders are cleaned to `<path stem>-orders.parquet`; customer features at `as_of` (and
-    at month ends up to `snapshots_until`) are merged into the Delta feature table
+    at every month end through the last order, with `monthly_history`) are merged into the Delta feature table
     `feature_table` under `feature_store_root`; labels (`customer_id`, `cutoff`, `churn` int64)
     are joined to the latest snapshot at or before their cutoff with `create_training_set`; the
     result is written atomically as Parquet sorted by `customer_id`.
@@ -78,8 +78,9 @@ def build_training_set(
         feature_store_root: where the feature store's Delta tables live.
         feature_table: the monthly (time-series) feature table to write and look up.
         engine: "duckdb" or "spark".
-        snapshots_until: also snapshot every month end up to this day (the pipeline passes the
-            last order, so the table holds a monthly history and can be published for serving).
+        monthly_history: also snapshot every month end through the last order (the pipeline
+            does, so the table holds a monthly history and its newest rows can be published
+            for serving); by default only `as_of` is computed.
 
     Returns:
         A `TrainingSetBuild`.
@@ -92,10 +93,10 @@ def build_training_set(
     try:
         store = LocalFeatureStore(feature_store_root, engine=runner)
         orders = runner.read_parquet(orders_path)
-        first, _ = order_span(orders)
+        first, last = order_span(orders)
         if first is None:
             raise ValueError(f"data.source: {data.source.kind} has no orders")
-        cutoffs = snapshot_cutoffs(first, data.as_of, snapshots_until)
+        cutoffs = snapshot_cutoffs(first, data.as_of, last if monthly_history else None)
         table = write_snapshots(
             store, feature_table, compute_snapshots(orders, cutoffs),
             description=f"customer features at {len(cutoffs)} cutoffs, {cutoffs[0]}..{cutoffs[-1]}",

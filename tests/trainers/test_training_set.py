@@ -47,8 +47,8 @@ def test_mid_month_cutoff_matches_features_and_labels_computed_directly(tmp_path
     data = DataConfig(source={"kind": "cdnow", "variant": "sample"}, as_of="1997-06-15",
                       horizon_days=90)  # fmt: skip
     built = build_training_set(tmp_path / "ts.parquet", data, tmp_path / "fs",
-                               snapshots_until=date(1997, 12, 31))  # fmt: skip
-    assert date(1997, 6, 15) in built.snapshots and date(1997, 12, 31) in built.snapshots
+                               monthly_history=True)  # fmt: skip
+    assert date(1997, 6, 15) in built.snapshots and date(1998, 6, 30) in built.snapshots
     table = pq.read_table(built.path)
     orders = duckdb_engine.read_parquet(built.orders_path)
     direct = duckdb_engine.to_arrow(compute_customer_features(orders, date(1997, 6, 15)))
