@@ -67,10 +67,10 @@ def build_training_set(
     """Build the training set for `data.source` at `data.as_of` / `data.horizon_days` at `path`.
 
     The orders are cleaned to `<path stem>-orders.parquet`; customer features at `as_of` (and
-    at every month end through the last order, with `monthly_history`) are merged into the Delta feature table
-    `feature_table` under `feature_store_root`; labels (`customer_id`, `cutoff`, `churn` int64)
-    are joined to the latest snapshot at or before their cutoff with `create_training_set`; the
-    result is written atomically as Parquet sorted by `customer_id`.
+    at every month end through the last order, with `monthly_history`) are merged into the Delta
+    feature table `feature_table` under `feature_store_root`; labels (`customer_id`, `cutoff`,
+    `churn` int64) are joined to the latest snapshot at or before their cutoff with
+    `create_training_set`; the result is written atomically as Parquet sorted by `customer_id`.
 
     Args:
         path: the training-set Parquet to write.
