@@ -57,8 +57,8 @@ def feature_engineering(inputs: FeatureEngineeringInputs) -> FeatureEngineeringO
     if inputs.publish:
         store = get_online_store(online)
         try:
-            published = LocalFeatureStore(root).publish_table(inputs.feature_table, store)
-            published = published.rows_written
+            result = LocalFeatureStore(root).publish_table(inputs.feature_table, store)
+            published = result.rows_written
         finally:
             store.close()
     return FeatureEngineeringOutputs(
