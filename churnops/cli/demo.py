@@ -93,7 +93,11 @@ def run_demo(args: argparse.Namespace) -> int:
         challenger = name == COMPARED[-1]  # registered (no alias yet) for the A/B test below
         out = model_training(
             ModelTrainingInputs(
-                **run, training_set=ts, model=name, register=challenger, overrides=["trainer=quick"]
+                **run,
+                training_set=ts,
+                model=name,
+                register_model=challenger,
+                overrides=["trainer=quick"],
             )
         )
         test = {k.removeprefix("test/"): v for k, v in out.metrics.items()}

@@ -12,7 +12,7 @@ class ModelTrainingInputs(RunInputs):
     training_set: str  # from feature_engineering
     model: str = "mlp"  # configs/model/<name>.yaml
     overrides: list[str] = Field(default_factory=list)  # train config `a.b=value` / group=option
-    register: bool = True
+    register_model: bool = True
     model_name: str = "churnops_churn"
     alias: str | None = None  # e.g. "challenger"; None: registered without an alias
     experiment: str = "churnops-train"
@@ -42,7 +42,7 @@ def model_training(inputs: ModelTrainingInputs) -> ModelTrainingOutputs:
             f"logger.registry_uri={inputs.resolved_registry_uri()}",
             f"logger.experiment={inputs.experiment}",
             "trainer.progress_bar=false",
-            f"registry.enabled={str(inputs.register).lower()}",
+            f"registry.enabled={str(inputs.register_model).lower()}",
             f"registry.model_name={inputs.model_name}",
             f"registry.alias={inputs.alias or 'null'}",
             *inputs.overrides,

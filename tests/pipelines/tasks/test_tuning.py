@@ -16,7 +16,6 @@ def test_sweeps_and_registers_the_best(run, features, tmp_path):
             **run,
             training_set=features.training_set,
             num_samples=2,
-            overrides=["space.model.random_forest.n_estimators.choice=[20]"],
         )
     )
     assert out.trials == 2 and out.model_version == "1"
