@@ -48,6 +48,7 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
         version = None
     columns = load_feature_spec(inputs.model_uri).feature_columns
     engine = get_engine("duckdb")
+    engine.connection.execute("SET enable_progress_bar = false")  # a task's log, not a terminal
     try:
         store = LocalFeatureStore(inputs.feature_store_root, engine=engine)
         orders = engine.read_parquet(inputs.orders_path)
