@@ -4,6 +4,7 @@ the pipeline's feature task all build their training sets here."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -139,8 +140,14 @@ def build_training_set(
 
 
 def default_training_set(workdir: str | Path, data: DataConfig) -> Path:
-    """Where `train` keeps the training set it builds for `data` when `data.path` is null."""
-    return Path(workdir) / f"training_set-{data.name}-{data.as_of}-h{data.horizon_days}.parquet"
+    """Where `train` keeps the training set it builds for `data` when `data.path` is null.
+
+    The name carries the cutoff, the horizon and a digest of the source config, so a changed
+    source is never answered by a stale file.
+    """
+    source = hashlib.sha256(data.source.model_dump_json().encode()).hexdigest()[:8]
+    name = f"training_set-{data.name}-{data.as_of}-h{data.horizon_days}-{source}.parquet"
+    return Path(workdir) / name
 
 
 def ensure_training_set(workdir: str | Path, data: DataConfig, engine: str = "duckdb") -> Path:

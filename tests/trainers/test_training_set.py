@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pyarrow.parquet as pq
@@ -34,8 +35,11 @@ def test_cdnow_training_set_has_the_contract_columns(cdnow_training_set_path):
 def test_snapshot_cutoffs_include_as_of_and_month_ends():
     assert snapshot_cutoffs(date(1997, 1, 1), date(1997, 3, 15)) == [date(1997, 3, 15)]
     assert snapshot_cutoffs(date(1997, 1, 1), date(1997, 2, 10), date(1997, 3, 31)) == [
-        date(1997, 1, 31), date(1997, 2, 10), date(1997, 2, 28), date(1997, 3, 31),
-    ]  # fmt: skip
+        date(1997, 1, 31),
+        date(1997, 2, 10),
+        date(1997, 2, 28),
+        date(1997, 3, 31),
+    ]
     with pytest.raises(ValueError, match=r"data\.as_of=1996-12-01: before the first order"):
         snapshot_cutoffs(date(1997, 1, 1), date(1996, 12, 1))
 
@@ -44,10 +48,10 @@ def test_snapshot_cutoffs_include_as_of_and_month_ends():
 def test_mid_month_cutoff_matches_features_and_labels_computed_directly(tmp_path, duckdb_engine):
     # A cutoff inside a month, a 90-day horizon, the 1/10 sample: what `churnops train` at any
     # cutoff builds must equal the features and labels computed directly at that day.
-    data = DataConfig(source={"kind": "cdnow", "variant": "sample"}, as_of="1997-06-15",
-                      horizon_days=90)  # fmt: skip
-    built = build_training_set(tmp_path / "ts.parquet", data, tmp_path / "fs",
-                               monthly_history=True)  # fmt: skip
+    data = DataConfig(
+        source={"kind": "cdnow", "variant": "sample"}, as_of="1997-06-15", horizon_days=90
+    )
+    built = build_training_set(tmp_path / "ts.parquet", data, tmp_path / "fs", monthly_history=True)
     assert date(1997, 6, 15) in built.snapshots and date(1998, 6, 30) in built.snapshots
     table = pq.read_table(built.path)
     orders = duckdb_engine.read_parquet(built.orders_path)
@@ -68,11 +72,15 @@ def test_mid_month_cutoff_matches_features_and_labels_computed_directly(tmp_path
 def test_ensure_training_set_prefers_data_path_and_names_the_default(tmp_path):
     cfg = load_train_config([f"workdir={tmp_path}", "data.path=/some/where.parquet"])
     assert str(ensure_training_set(cfg.workdir, cfg.data)) == "/some/where.parquet"
-    cfg = load_train_config([f"workdir={tmp_path}", "data.as_of=1998-01-31",
-                             "data.horizon_days=90"])  # fmt: skip
-    assert default_training_set(cfg.workdir, cfg.data).name == (
-        "training_set-cdnow-1998-01-31-h90.parquet"
+    cfg = load_train_config(
+        [f"workdir={tmp_path}", "data.as_of=1998-01-31", "data.horizon_days=90"]
     )
+    name = default_training_set(cfg.workdir, cfg.data).name
+    assert re.fullmatch(r"training_set-cdnow-1998-01-31-h90-[0-9a-f]{8}\.parquet", name)
+    other = cfg.data.model_copy(
+        update={"source": cfg.data.source.model_copy(update={"variant": "sample"})}
+    )
+    assert default_training_set(cfg.workdir, other).name != name
 
 
 def test_data_config_rejects_a_bad_cutoff_and_horizon():
