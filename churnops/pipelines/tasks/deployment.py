@@ -1,10 +1,4 @@
-"""`model_deployment`: move an alias to a validated version and write the endpoint's traffic.
-
-Policy `champion` promotes the version; policy `challenger` makes it the challenger and gives it
-`challenger_traffic` percent of the endpoint next to the champion (an A/B test). The endpoint
-config (served entities by alias, routes, inference log, online lookup) is written as YAML for
-`churnops serve --config` and the serving check.
-"""
+"""`model_deployment`: move an alias to a validated version and write the endpoint's traffic."""
 
 from __future__ import annotations
 
@@ -41,6 +35,11 @@ class ModelDeploymentOutputs(StrictConfig):
 
 def model_deployment(inputs: ModelDeploymentInputs) -> ModelDeploymentOutputs:
     """Set the alias the policy names on `version`, then write the endpoint config.
+
+    Policy `champion` promotes the version (so does `challenger` while there is no champion);
+    policy `challenger` makes it the challenger with `challenger_traffic` percent next to the
+    champion (an A/B test). The endpoint config (served entities by alias, routes, inference
+    log, online lookup) is written as YAML for `churnops serve --config` and `serving_check`.
 
     Raises:
         DeploymentRefused: `version` has no PASSED validation tag (the champion stays as it was).
