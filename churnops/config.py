@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# The default configs ship inside the package, so an installed wheel finds them from any folder.
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 T = TypeVar("T", bound="StrictConfig")
 

@@ -72,7 +72,8 @@ def run_baselines(
         model = build_model(model_cfg).fit(x, y)
         fit_seconds = time.perf_counter() - start
         test = binary_metrics(data.y[test_idx], model.predict_proba(data.x[test_idx])[:, 1])
-        aucs = np.array([m["roc_auc"] for m in cv])
+        test["roc_auc"] = test.pop("auroc")  # the benchmark's column name
+        aucs = np.array([m["auroc"] for m in cv])
         rows.append(
             {
                 "dataset": cfg.data.name,
@@ -90,9 +91,8 @@ def run_baselines(
 
 
 def main(argv: list[str]) -> int:
-    from churnops.data.sources import SourceConfig
     from churnops.trainers.config import load_train_config
-    from churnops.trainers.data import build_training_set
+    from churnops.trainers.training_set import ensure_training_set
 
     args = parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -100,24 +100,22 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise SystemExit(f"--models: unknown {unknown}; expected some of {', '.join(MODELS)}")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    name = args.source if args.source != "cdnow" else "cdnow"
+    cutoff = date.fromisoformat(args.cutoff)
     cfg = load_train_config(
         [
             f"workdir={args.workdir}",
-            f"data.name={name}",
+            f"data.name={args.source}",
+            f"data.source.kind={args.source}",
+            *([f"data.source.path={args.path}"] if args.path else []),
+            f"data.as_of={cutoff}",
+            f"data.horizon_days={args.horizon}",
             "logger=none",
             "trainer.progress_bar=false",
             *args.overrides,
         ]
     )
-    cutoff = date.fromisoformat(args.cutoff)
-    workdir = Path(cfg.workdir)
-    if cfg.data.path:
-        training_set = Path(cfg.data.path)
-    else:
-        source = SourceConfig(kind=args.source, **({"path": args.path} if args.path else {}))
-        training_set = workdir / f"training_set-{name}-{cutoff}-h{args.horizon}.parquet"
-        build_training_set(training_set, source, cutoff, args.horizon)
+    # Through the feature store, as train builds it (an existing data.path is used as is).
+    training_set = ensure_training_set(cfg.workdir, cfg.data)
     print(f"baselines on {training_set} (seed {cfg.seed}, {cfg.data.cv_folds}-fold CV)")
     rows = run_baselines(cfg, models, args.price_per_hour, training_set)
     best = max((r for r in rows if r["model"] != "mlp"), key=lambda r: r["roc_auc"], default=None)
@@ -145,7 +143,8 @@ def main(argv: list[str]) -> int:
         "baselines",
         rows,
         COLUMNS,
-        f"Baselines on {name}: the net vs RandomForest, logistic regression, XGBoost, recency",
+        f"Baselines on {args.source}: the net vs RandomForest, logistic regression, XGBoost, "
+        "recency",
         notes,
         results_dir=Path(args.results_dir) if args.results_dir else None,
     )

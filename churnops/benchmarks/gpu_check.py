@@ -117,14 +117,14 @@ def main(argv: list[str]) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from churnops.trainers.config import load_train_config
-    from churnops.trainers.data import cdnow_training_set
     from churnops.trainers.train import train
+    from churnops.trainers.training_set import build_training_set
 
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     training_set = Path(args.training_set or workdir / "training_set.parquet").resolve()
     if not training_set.exists():
-        cdnow_training_set(training_set)
+        build_training_set(training_set, load_train_config().data, workdir / "feature_store")
     device = torch.cuda.get_device_name(0)
     # A GPU image may lack MLflow: the runs are then untracked, the training unchanged.
     logger = "logger.experiment=gpu-check" if _missing("mlflow") is None else "logger=none"

@@ -67,9 +67,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="tune-data-") as tmp:
         path = Path(args.training_set) if args.training_set else None
         if path is None:
-            from churnops.trainers.data import cdnow_training_set
+            from churnops.trainers.config import DataConfig
+            from churnops.trainers.training_set import build_training_set
 
-            path = cdnow_training_set(Path(tmp) / "training_set.parquet")
+            path = Path(tmp) / "training_set.parquet"
+            build_training_set(path, DataConfig(), Path(tmp) / "feature_store")
         rows = [run_backend(b, path, args.trials, args.seed) for b in backends]
     write_results(
         "tuning",

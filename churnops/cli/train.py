@@ -29,14 +29,20 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         console.print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
         return 0
+    data = cfg.data.path or (
+        f"{cfg.data.source.kind} as of {cfg.data.as_of}, {cfg.data.horizon_days}-day horizon"
+    )
     console.print(
-        f"training {cfg.model.name} on {cfg.data.path or 'CDNOW'} "
-        f"(launcher {cfg.launcher.name}, seed {cfg.seed})"
+        f"training {cfg.model.name} on {data} (launcher {cfg.launcher.name}, seed {cfg.seed})"
     )
     result = train(cfg)
     print_table(f"test metrics: {result.n_test:,} held-out rows", [result.summary()])
     if result.run_id:
         console.print(f"MLflow run {result.run_id} at {result.tracking_uri}")
+        console.print(f"model {result.model_uri}")
+    if result.model_version:
+        alias = f" @{cfg.registry.alias}" if cfg.registry.alias else ""
+        console.print(f"registered {cfg.registry.model_name} v{result.model_version}{alias}")
     return 0
 
 

@@ -7,6 +7,7 @@ dotted overrides. Unknown keys, groups or options are errors that name them.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from churnops.config import (
     load_yaml,
 )
 from churnops.data.features import FEATURE_COLUMNS
+from churnops.data.sources.config import SourceConfig
 
 GROUPS = ("data", "model", "trainer", "launcher", "logger")
 ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
@@ -34,10 +36,13 @@ class TableVersion(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    """Where the training set is and how it is split."""
+    """Which training set: a Parquet at `path`, or one built from `source` at `as_of` / horizon."""
 
     name: str = "cdnow"  # a label for runs and benchmark rows
-    path: str | None = None  # training-set Parquet; None: build CDNOW's under workdir
+    path: str | None = None  # training-set Parquet; None: build it from `source` under workdir
+    source: SourceConfig = Field(default_factory=SourceConfig)  # the orders log (path: null)
+    as_of: date = date(1997, 9, 30)  # the cutoff: features use orders up to this day
+    horizon_days: int = Field(default=180, gt=0)  # churn: no order in (as_of, as_of + horizon]
     tables: list[TableVersion] = Field(default_factory=list)  # lineage, logged with the run
     id_column: str = "customer_id"
     label_column: str = "churn"
@@ -126,14 +131,25 @@ class LauncherConfig(StrictConfig):
 
 
 class LoggerConfig(StrictConfig):
-    """MLflow tracking: an embedded SQLite store under workdir unless a URI is given."""
+    """MLflow tracking: an embedded SQLite store under workdir unless a URI is given.
+
+    Every run ends with the churnops pyfunc logged (feature spec, signature, input example).
+    """
 
     name: Literal["mlflow", "none"] = "mlflow"
     tracking_uri: str | None = None  # None: sqlite:///<workdir>/mlflow.db
+    registry_uri: str | None = None  # None: the tracking URI doubles as the registry
     experiment: str = "churnops-train"
     run_name: str | None = None
     log_plots: bool = True
-    log_model: bool = False  # the registry issue owns model packaging; weights are logged
+
+
+class RegisterConfig(StrictConfig):
+    """Register the logged model as a new version of `model_name`, under `alias` when set."""
+
+    enabled: bool = False
+    model_name: str = "churnops_churn"
+    alias: str | None = "challenger"  # the gate decides whether it becomes champion
 
 
 class TrainConfig(StrictConfig):
@@ -147,6 +163,7 @@ class TrainConfig(StrictConfig):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
+    registry: RegisterConfig = Field(default_factory=RegisterConfig)
 
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:

@@ -1,21 +1,15 @@
-"""Training sets: load one (Parquet) into arrays, or build CDNOW's from the features job."""
+"""Training sets as arrays: read one (Parquet or Delta) for the fit (built in `training_set.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnops.data.delta_tables import read_table
-from churnops.data.features import FEATURE_COLUMNS
-
-CDNOW_CUTOFF = date(1997, 9, 30)
-CDNOW_HORIZON_DAYS = 180
 
 
 @dataclass
@@ -26,59 +20,6 @@ class TrainingArrays:
     y: np.ndarray  # int64 [N]
     ids: np.ndarray
     feature_columns: list[str]
-
-
-def cdnow_training_set(path: str | Path, engine: Literal["duckdb", "spark"] = "duckdb") -> Path:
-    """Build CDNOW's training set (cutoff 1997-09-30, horizon 180 days) at `path`.
-
-    Columns `customer_id`, `cutoff`, the 18 `FEATURE_COLUMNS`, `churn` (int 0/1).
-    """
-    from churnops.data.sources import SourceConfig
-
-    return build_training_set(
-        path, SourceConfig(kind="cdnow"), CDNOW_CUTOFF, CDNOW_HORIZON_DAYS, engine=engine
-    )
-
-
-def build_training_set(
-    path: str | Path,
-    source: Any,
-    cutoff: date,
-    horizon_days: int,
-    engine: Literal["duckdb", "spark"] = "duckdb",
-) -> Path:
-    """Features as of `cutoff` joined with churn labels over `horizon_days`, written at `path`.
-
-    Args:
-        path: the training-set Parquet to write (intermediate files go beside it).
-        source: a `churnops.data.sources.SourceConfig` (any orders table the sources read).
-        cutoff: features use orders up to and including this day.
-        horizon_days: a customer churns when they order nothing in this many days after it.
-        engine: "duckdb" or "spark".
-    """
-    from churnops.data.features.build import (
-        FeaturesJobConfig,
-        build_features,
-        write_parquet_atomic,
-    )
-
-    path = Path(path)
-    cfg = FeaturesJobConfig(
-        source=source,
-        as_of=cutoff,
-        horizon_days=horizon_days,
-        engine=engine,
-        output_dir=str(path.parent / f"{path.stem}-features"),
-    )
-    built = build_features(cfg)
-    features = pq.read_table(built.features_path)
-    labels = pq.read_table(built.labels_path).select(["customer_id", "cutoff", "churn"])
-    joined = labels.join(features.drop(["as_of"]), "customer_id", join_type="inner")
-    columns = ["customer_id", "cutoff", *FEATURE_COLUMNS, "churn"]
-    table = joined.select(columns).sort_by("customer_id")
-    table = table.set_column(columns.index("churn"), "churn", table["churn"].cast(pa.int64()))
-    write_parquet_atomic(table, path)
-    return path
 
 
 def load_training_arrays(

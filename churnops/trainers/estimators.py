@@ -44,27 +44,10 @@ class NetChurnModel:
     def fit(self, x: np.ndarray, y: np.ndarray) -> NetChurnModel:
         cfg = self.cfg
         fit_idx, val_idx = split_train_test(y, test_size=cfg.data.val_size, seed=cfg.seed)
-        categorical = cfg.features.categorical
-        numeric = [i for i, c in enumerate(cfg.features.columns) if c not in categorical]
-        preprocessor = FeaturePreprocessor.fit(x[fit_idx][:, numeric], log1p=cfg.features.log1p)
-        pos_weight = cfg.model.mlp.pos_weight
-        if pos_weight == "auto":
-            positives = float(y[fit_idx].sum())
-            pos_weight = (len(fit_idx) - positives) / max(positives, 1.0)
-        job = NetFitJob(
-            x_train=x[fit_idx],
-            y_train=y[fit_idx],
-            x_val=x[val_idx],
-            y_val=y[val_idx],
-            feature_columns=list(cfg.features.columns),
-            categorical=dict(categorical),
-            preprocessor=preprocessor,
-            model=cfg.model.mlp,
-            trainer=cfg.trainer,
-            seed=cfg.seed,
-            checkpoint_dir=scratch_dir(Path(cfg.workdir, "checkpoints")),
-            pos_weight=pos_weight,
-        )
+        job = make_fit_job(
+            cfg, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx],
+            scratch_dir(Path(cfg.workdir, "checkpoints")),
+        )  # fmt: skip
         if cfg.trainer.loader != "in-memory":
             check_loader_for_ranks(cfg.trainer.loader, self.launcher.num_workers)  # up front
             job.train_path, job.val_path = _write_splits(job)
@@ -82,6 +65,39 @@ class NetChurnModel:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
         p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).cpu().numpy()
         return np.column_stack([1 - p, p])
+
+
+def make_fit_job(
+    cfg: TrainConfig,
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    checkpoint_dir: str,
+) -> NetFitJob:
+    """The net's fit job for `cfg` on these rows: preprocessing and `pos_weight` from the fit
+    rows only. `NetChurnModel` and every tuning trial build their jobs here."""
+    categorical = cfg.features.categorical
+    numeric = [i for i, c in enumerate(cfg.features.columns) if c not in categorical]
+    preprocessor = FeaturePreprocessor.fit(x_fit[:, numeric], log1p=cfg.features.log1p)
+    pos_weight = cfg.model.mlp.pos_weight
+    if pos_weight == "auto":
+        positives = float(y_fit.sum())
+        pos_weight = (len(y_fit) - positives) / max(positives, 1.0)
+    return NetFitJob(
+        x_train=x_fit,
+        y_train=y_fit,
+        x_val=x_val,
+        y_val=y_val,
+        feature_columns=list(cfg.features.columns),
+        categorical=dict(categorical),
+        preprocessor=preprocessor,
+        model=cfg.model.mlp,
+        trainer=cfg.trainer,
+        seed=cfg.seed,
+        checkpoint_dir=checkpoint_dir,
+        pos_weight=pos_weight,
+    )
 
 
 def _write_splits(job: NetFitJob) -> tuple[str, str]:

@@ -14,19 +14,28 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
+# The one set of metric names: logged as `<split>/<name>` (`val/auroc`, `test/auroc`), which is
+# what the checkpoint monitors, the tuner maximises and the validation gate compares.
+METRICS = ("auroc", "pr_auc", "log_loss", "brier")
 
 
-def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC AUC, PR AUC (average precision), log loss and Brier score of P(churn) `p`."""
+def binary_metrics(y: np.ndarray, p: np.ndarray, split: str | None = None) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision), log loss and Brier score of P(churn) `p`.
+
+    Args:
+        y: 0/1 labels.
+        p: P(churn) per row.
+        split: prefix the names with it (`"test"` -> `test/auroc`); None: bare names.
+    """
     y = np.asarray(y)
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return {
-        "roc_auc": float(roc_auc_score(y, p)),
+    scores = {
+        "auroc": float(roc_auc_score(y, p)),
         "pr_auc": float(average_precision_score(y, p)),
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
     }
+    return {f"{split}/{k}" if split else k: v for k, v in scores.items()}
 
 
 def save_plots(

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import MLPConfig, TrainerConfig
 
 Runtime = Literal["single", "torchrun", "ray"]
+Report = Callable[[dict[str, float]], None]  # e.g. Ray Tune's report, fed after each epoch
 LABEL = "churn"  # the label column of the split files written for Parquet loaders
 # The Parquet loaders that can give every DDP rank the same batches (petastorm cannot: it lives
 # in its own environment and shards by whole row groups).
@@ -81,11 +83,19 @@ def build_net(job: NetFitJob) -> TabularChurnNet:
     )
 
 
-def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
+def fit_net(
+    job: NetFitJob, runtime: Runtime = "single", report: Report | None = None
+) -> NetFitResult:
     """Train the net with Lightning on this process's shard; return rank 0's result.
 
     Early stopping and checkpointing both follow `val/auroc`; the best checkpoint's weights
-    are what is returned.
+    are what is returned. `train` and every tuning trial fit through here.
+
+    Args:
+        job: the data, configs and checkpoint folder.
+        runtime: how this process joins the group (see the module docstring).
+        report: called on rank 0 after each epoch with `val/auroc` and `epoch` (a tuner's hook
+            for early stopping of poor trials).
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -113,6 +123,8 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
         filename="best-{epoch}",
     )  # fmt: skip
     callbacks: list[Any] = [checkpoint]
+    if report is not None:
+        callbacks.append(_report_each_epoch(report))
     if job.trainer.early_stopping_patience:
         callbacks.append(
             EarlyStopping(monitor=MONITOR, mode="max", patience=job.trainer.early_stopping_patience)
@@ -165,6 +177,21 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
         result = trainer.strategy.broadcast(result, src=0)
     assert result is not None  # rank 0 always sets it, and broadcast hands it to every rank
     return result
+
+
+def _report_each_epoch(report: Report) -> Any:
+    """A callback handing `val/auroc` and the epoch number to `report` after each epoch."""
+    import lightning.pytorch as pl
+
+    from churnops.models.lit_module import MONITOR
+
+    class ReportEachEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer: Any, lit: Any) -> None:
+            score = trainer.callback_metrics.get(MONITOR)
+            if score is not None and trainer.is_global_zero:
+                report({MONITOR: float(score), "epoch": float(trainer.current_epoch + 1)})
+
+    return ReportEachEpoch()
 
 
 def _local_world_size(runtime: Runtime) -> int:

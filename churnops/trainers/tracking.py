@@ -40,6 +40,7 @@ class MLflowTracker:
         mlflow = self.mlflow
         self.workdir.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.cfg.registry_uri or self.tracking_uri)
         experiment = mlflow.get_experiment_by_name(self.cfg.experiment)
         if experiment is None:
             location = None

@@ -1,12 +1,13 @@
 """`train(cfg)`: one training run, end to end, tracked in MLflow.
 
-Load the training set, split it (stratified, seeded), fit the configured model family (the net
-through the configured launcher), score the held-out test split, log everything, return it.
+Build (or read) the training set, split it (stratified, seeded), fit the configured model family
+(the net through the configured launcher), score the held-out test split, log everything, and end
+with the churnops pyfunc logged (feature spec, signature, input example) and, when asked,
+registered. The result carries the model URI that the registry, serving and batch scoring load.
 """
 
 from __future__ import annotations
 
-import pickle
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -14,18 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from churnops.trainers.config import TrainConfig
-from churnops.trainers.data import cdnow_training_set, load_training_arrays
+from churnops.trainers.data import load_training_arrays
 from churnops.trainers.estimators import build_model
 from churnops.trainers.evaluation import binary_metrics, save_plots
 from churnops.trainers.splits import split_train_test
 from churnops.trainers.tracking import make_tracker, training_set_lineage
+from churnops.trainers.training_set import ensure_training_set
+
+EXAMPLE_ROWS = 5  # rows of the training set saved with the model as its input example
 
 
 @dataclass
 class TrainResult:
-    """What one run produced: test metrics, the fitted model and where it was tracked."""
+    """What one run produced: test metrics, the fitted model, and where it was logged."""
 
     model_name: str
     metrics: dict[str, float]  # test/auroc, test/pr_auc, test/log_loss, test/brier
@@ -38,31 +43,33 @@ class TrainResult:
     n_test: int
     launcher: str
     history: list[dict[str, float]] = field(default_factory=list)
+    model_uri: str | None = None  # the logged pyfunc (None with logger.name=none)
+    model_version: str | None = None  # the registered version, when registry.enabled
 
     def summary(self) -> dict[str, Any]:
-        """One row for a summary table."""
-        return {
-            "model": self.model_name,
-            "launcher": self.launcher,
-            "roc_auc": self.metrics["test/auroc"],
-            "pr_auc": self.metrics["test/pr_auc"],
-            "log_loss": self.metrics["test/log_loss"],
-            "brier": self.metrics["test/brier"],
-            "fit_s": self.fit_seconds,
-        }
+        """One row for a table of test metrics (columns named without the `test/` prefix)."""
+        test = {k.removeprefix("test/"): v for k, v in self.metrics.items()}
+        return {"model": self.model_name, "launcher": self.launcher, **test,
+                "fit_s": self.fit_seconds}  # fmt: skip
 
 
-def resolve_training_set(cfg: TrainConfig) -> Path:
-    """`data.path`, or CDNOW's training set built once under the workdir when it is null."""
-    if cfg.data.path:
-        return Path(cfg.data.path)
-    path = Path(cfg.workdir) / "training_set.parquet"
-    return path if path.exists() else cdnow_training_set(path)
+def input_example(path: Path, columns: list[str], rows: int = EXAMPLE_ROWS) -> pd.DataFrame:
+    """The training set's first rows, in its own dtypes (integer counts stay integers), so every
+    model logged from one training set has the same signature."""
+    import pyarrow.parquet as pq
+
+    if (path / "_delta_log").is_dir():
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(path)).to_pyarrow_dataset().head(rows, columns=columns)
+    else:
+        table = pq.ParquetFile(path).read_row_group(0, columns=columns).slice(0, rows)
+    return table.to_pandas()
 
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Run one training job as `cfg` says and return its result (see `TrainResult`)."""
-    path = resolve_training_set(cfg)
+    path = ensure_training_set(cfg.workdir, cfg.data)
     data = load_training_arrays(
         path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
     )
@@ -71,6 +78,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     launcher = cfg.launcher.name if cfg.model.name == "mlp" else "in-process"
     tracker = make_tracker(cfg.logger, cfg.workdir)
     run_name = cfg.logger.run_name or f"{cfg.model.name}-{cfg.data.name}"
+    model_uri = model_version = None
     with tracker.start_run(run_name):
         tracker.log_config(cfg)
         tracker.log_lineage(training_set_lineage(path, cfg, len(data.y)))
@@ -79,21 +87,14 @@ def train(cfg: TrainConfig) -> TrainResult:
         fit_seconds = time.perf_counter() - start
         p = model.predict_proba(data.x[test_idx])[:, 1]
         y_test = data.y[test_idx]
-        scores = binary_metrics(y_test, p)
-        metrics = {f"test/{'auroc' if k == 'roc_auc' else k}": v for k, v in scores.items()}
+        metrics = binary_metrics(y_test, p, "test")
         history = getattr(getattr(model, "fit_result", None), "history", None) or []
         tracker.log_history(history)
         tracker.log_metrics({**metrics, "fit_seconds": fit_seconds})
-        with tempfile.TemporaryDirectory() as tmp:
-            if cfg.logger.log_plots and cfg.logger.name != "none":
-                importances = getattr(model, "feature_importances", None)
-                plots = save_plots(
-                    y_test, p, Path(tmp, "plots"), f"{cfg.model.name} on {cfg.data.name}",
-                    feature_names=data.feature_columns,
-                    importances=np.asarray(importances) if importances is not None else None,
-                )  # fmt: skip
-                tracker.log_artifacts(plots, "plots")
-            tracker.log_artifacts([_save_model(model, Path(tmp))], "model")
+        if cfg.logger.name == "mlflow":
+            if cfg.logger.log_plots:
+                _log_plots(tracker, cfg, model, y_test, p, data.feature_columns)
+            model_uri, model_version = _log_and_register(cfg, model, path, metrics, tracker)
     return TrainResult(
         model_name=cfg.model.name,
         metrics=metrics,
@@ -106,17 +107,48 @@ def train(cfg: TrainConfig) -> TrainResult:
         n_test=len(test_idx),
         launcher=launcher,
         history=history,
+        model_uri=model_uri,
+        model_version=model_version,
     )
 
 
-def _save_model(model: Any, folder: Path) -> Path:
-    """The net's weights (state dict, preprocessing buffers included), or the pickled baseline."""
-    if getattr(model, "net", None) is not None:
-        import torch
+def _log_plots(
+    tracker: Any, cfg: TrainConfig, model: Any, y: np.ndarray, p: np.ndarray, columns: list[str]
+) -> None:
+    importances = getattr(model, "feature_importances", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = save_plots(
+            y, p, Path(tmp, "plots"), f"{cfg.model.name} on {cfg.data.name}",
+            feature_names=columns,
+            importances=np.asarray(importances) if importances is not None else None,
+        )  # fmt: skip
+        tracker.log_artifacts(plots, "plots")
 
-        path = folder / "net_state_dict.pt"
-        torch.save(model.net.state_dict(), path)
-    else:
-        path = folder / "model.pkl"
-        path.write_bytes(pickle.dumps(model))
-    return path
+
+def _log_and_register(
+    cfg: TrainConfig, model: Any, path: Path, metrics: dict[str, float], tracker: Any
+) -> tuple[str, str | None]:
+    """Log the pyfunc in the active run (the net's weights or the baseline travel inside it);
+    register it when `cfg.registry.enabled`. Returns (model URI, registered version or None)."""
+    from churnops.models.feature_spec import FeatureSpec
+    from churnops.models.pyfunc import log_pyfunc_model
+
+    columns = list(cfg.features.columns)
+    info = log_pyfunc_model(
+        model, FeatureSpec(columns, label=cfg.data.label_column),
+        input_example=input_example(path, columns),
+    )  # fmt: skip
+    if not cfg.registry.enabled:
+        return info.model_uri, None
+    from churnops.trainers.registry.registry import ModelRegistry
+
+    registry = ModelRegistry(tracker.tracking_uri, cfg.logger.registry_uri)
+    version = registry.register(
+        info.model_uri,
+        cfg.registry.model_name,
+        description=f"{cfg.model.name} on {cfg.data.name} as of {cfg.data.as_of} "
+        f"(h={cfg.data.horizon_days}): test/auroc {metrics['test/auroc']:.4f}",
+        tags={"train.run_id": tracker.run_id, "data.as_of": cfg.data.as_of},
+        alias=cfg.registry.alias,
+    )
+    return info.model_uri, str(version.version)

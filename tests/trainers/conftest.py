@@ -11,9 +11,11 @@ import pytest
 @pytest.fixture(scope="session")
 def cdnow_training_set_path(tmp_path_factory) -> Path:
     """CDNOW's training set (cutoff 1997-09-30, horizon 180), built once per run."""
-    from churnops.trainers.data import cdnow_training_set
+    from churnops.trainers.config import DataConfig
+    from churnops.trainers.training_set import build_training_set
 
-    return cdnow_training_set(tmp_path_factory.mktemp("training") / "training_set.parquet")
+    folder = tmp_path_factory.mktemp("training")
+    return build_training_set(folder / "training_set.parquet", DataConfig(), folder / "fs").path
 
 
 @pytest.fixture(autouse=True)

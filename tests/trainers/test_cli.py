@@ -27,5 +27,6 @@ def test_scripts_train_trains_and_prints_a_summary(tmp_path, cdnow_training_set_
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "roc_auc" in out.stdout and "MLflow run" in out.stdout
+    assert "auroc" in out.stdout and "MLflow run" in out.stdout
+    assert "model models:/" in out.stdout
     assert (tmp_path / "mlflow.db").exists()

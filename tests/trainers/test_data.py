@@ -2,18 +2,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from churnops.data.features import FEATURE_COLUMNS
 from churnops.trainers.data import load_training_arrays
-
-
-def test_cdnow_training_set_has_the_contract_columns(cdnow_training_set_path):
-    table = pq.read_table(cdnow_training_set_path)
-    assert table.column_names == ["customer_id", "cutoff", *FEATURE_COLUMNS, "churn"]
-    assert table.num_rows == 23570
-    assert set(table["churn"].to_pylist()) == {0, 1}
-    data = load_training_arrays(cdnow_training_set_path, list(FEATURE_COLUMNS))
-    assert data.x.shape == (23570, 18)
-    assert 0.7 < data.y.mean() < 0.8  # CDNOW at the protocol cutoff: about 74% churn
 
 
 def test_missing_column_and_bad_labels_are_clear_errors(tmp_path):

@@ -7,9 +7,9 @@ from churnops.trainers.evaluation import binary_metrics, save_plots
 def test_metrics_of_perfect_and_uninformative_scores():
     y = np.array([0, 0, 1, 1])
     perfect = binary_metrics(y, np.array([0.0, 0.1, 0.9, 1.0]))
-    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == 1.0
+    assert perfect["auroc"] == 1.0 and perfect["pr_auc"] == 1.0
     flat = binary_metrics(y, np.full(4, 0.5))
-    assert flat["roc_auc"] == 0.5
+    assert flat["auroc"] == 0.5
     assert flat["log_loss"] == pytest.approx(np.log(2))
     assert flat["brier"] == pytest.approx(0.25)
 

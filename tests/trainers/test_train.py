@@ -26,10 +26,12 @@ def test_net_run_is_tracked_with_history_plots_config_and_lineage(tiny_overrides
     assert run.data.tags["lineage.seed"] == "42"
     assert len(run.data.tags["lineage.training_set_sha256"]) == 64
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"resolved_config.yaml", "lineage.json", "plots", "model"} <= artifacts
+    assert {"resolved_config.yaml", "lineage.json", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert plots == {"plots/roc.png", "plots/pr.png", "plots/calibration.png"}
     assert (tmp_path / "mlartifacts").is_dir()  # artifacts beside the database
+    # The run ends with the servable pyfunc: it scores as the fitted net does.
+    _assert_pyfunc_matches(result)
 
 
 @pytest.mark.parametrize("model", ["random_forest", "logistic_regression", "xgboost", "recency"])
@@ -51,8 +53,37 @@ def test_baseline_runs_share_the_split_and_metrics(tiny_overrides, model):
 
 def test_logger_none_tracks_nothing(tiny_overrides, tmp_path):
     result = train(load_train_config([*tiny_overrides, "model=recency", "logger=none"]))
-    assert result.run_id is None
+    assert result.run_id is None and result.model_uri is None
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def _assert_pyfunc_matches(result, rows: int = 50):
+    import numpy as np
+    import pandas as pd
+
+    from churnops.data.features import FEATURE_COLUMNS
+
+    frame = pd.read_parquet(result.training_set).head(rows)
+    served = mlflow.pyfunc.load_model(result.model_uri).predict(frame[list(FEATURE_COLUMNS)])
+    direct = result.model.predict_proba(frame[list(FEATURE_COLUMNS)].to_numpy(np.float32))[:, 1]
+    np.testing.assert_allclose(served["probability"].to_numpy(), direct, rtol=1e-5, atol=1e-6)
+
+
+def test_train_logs_the_pyfunc_and_registers_it_when_asked(tiny_overrides, tmp_path):
+    from churnops.models.pyfunc import load_feature_spec
+    from churnops.trainers.registry import ModelRegistry
+
+    cfg = load_train_config([*tiny_overrides, "model=logistic_regression",
+                             "registry.enabled=true", "registry.model_name=tc"])  # fmt: skip
+    result = train(cfg)
+    _assert_pyfunc_matches(result)
+    assert load_feature_spec(result.model_uri).feature_columns == list(cfg.features.columns)
+    registry = ModelRegistry(result.tracking_uri)
+    assert result.model_version == "1"
+    assert registry.alias_version("tc", "challenger") == "1"
+    version = registry.get_version("tc", "1")
+    assert version.tags["train.run_id"] == result.run_id
+    assert version.tags["data.as_of"] == "1997-09-30"
 
 
 @pytest.mark.slow

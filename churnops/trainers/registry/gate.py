@@ -25,6 +25,7 @@ from churnops.trainers.registry.registry import CHALLENGER, CHAMPION, ModelRegis
 
 REPORT_FILE = "validation_report.json"
 PASSED, FAILED = "PASSED", "FAILED"
+AUC = "test/auroc"  # the metric train logs and the gate compares: scored on the test holdout
 
 
 @dataclass
@@ -109,7 +110,7 @@ def _score(pyfunc: Any, frame: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray,
 
     out = pyfunc.predict(_model_input(pyfunc, frame))
     p = np.asarray(out["probability"] if isinstance(out, pd.DataFrame) else out, dtype=float)
-    metrics = binary_metrics(y, p) if np.isfinite(p).all() else {}
+    metrics = binary_metrics(y, p, AUC.split("/")[0]) if np.isfinite(p).all() else {}
     return p, metrics
 
 
@@ -196,15 +197,15 @@ def validate_challenger(
         finite = bool(np.isfinite(p).all()) and bool(((p >= 0) & (p <= 1)).all())
         checks.append(Check("no_nan_outputs", finite, int((~np.isfinite(p)).sum()), 0,
                             "probabilities finite and within [0, 1]"))  # fmt: skip
-        auc = new_metrics.get("roc_auc", float("nan"))
+        auc = new_metrics.get(AUC, float("nan"))
         if old_model is not None:
             _, old_metrics = _score(old_model, holdout, y)
-            bound = old_metrics["roc_auc"] - gate.max_auc_drop
-            detail = f"champion v{old_version}: {old_metrics['roc_auc']:.4f}"
-            checks.append(Check("roc_auc", bool(auc >= bound), auc, bound, detail))
+            bound = old_metrics[AUC] - gate.max_auc_drop
+            detail = f"champion v{old_version}: {old_metrics[AUC]:.4f}"
+            checks.append(Check(AUC, bool(auc >= bound), auc, bound, detail))
         else:
             detail = "no champion to compare with" if old_version is None else "already champion"
-            checks.append(Check("roc_auc", finite, auc, None, detail))
+            checks.append(Check(AUC, finite, auc, None, detail))
         ece = expected_calibration_error(y, p, gate.calibration_bins) if finite else float("nan")
         bins = f"{gate.calibration_bins} equal-count bins"
         ok = bool(ece <= gate.max_calibration_error)

@@ -44,21 +44,24 @@ class VersionInfo:
 
 
 class ModelRegistry:
-    """The MLflow registry at `tracking_uri` (the tracking store doubles as the registry).
+    """The MLflow registry at `registry_uri`, or at `tracking_uri` (the tracking store doubles as
+    the registry by default).
 
     Args:
         tracking_uri: e.g. `sqlite:///.churnops/train/mlflow.db`; None keeps MLflow's current one.
+        registry_uri: a separate registry (a server, `databricks-uc`); None: the tracking URI.
     """
 
-    def __init__(self, tracking_uri: str | None = None):
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
         import mlflow
         from mlflow import MlflowClient
 
         if tracking_uri is not None:
             mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(tracking_uri)
         self.tracking_uri = mlflow.get_tracking_uri()
-        self.client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
+        self.registry_uri = registry_uri or tracking_uri or self.tracking_uri
+        mlflow.set_registry_uri(self.registry_uri)
+        self.client = MlflowClient(self.tracking_uri, registry_uri=self.registry_uri)
 
     # ---- lookups ------------------------------------------------------------------------
 

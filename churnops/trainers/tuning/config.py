@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, ConfigError, StrictConfig, load_config
+from churnops.trainers.config import RegisterConfig
 
 KINDS = ("choice", "uniform", "loguniform", "quniform", "randint")
 
@@ -57,14 +58,6 @@ class AshaConfig(StrictConfig):
     enabled: bool | Literal["auto"] = "auto"  # auto: on for the net, off for the baselines
     grace_period: int = Field(default=1, ge=1)  # epochs every trial gets
     reduction_factor: int = Field(default=2, ge=2)
-
-
-class RegisterConfig(StrictConfig):
-    """Register the refitted best model, and under which alias."""
-
-    enabled: bool = False
-    model_name: str = "churnops_churn"
-    alias: str = "challenger"
 
 
 class TuneConfig(StrictConfig):

@@ -1,7 +1,8 @@
 """One trial: fit a model family with a trial's params on the tuning split, score `val/auroc`.
 
-The baselines fit once and report once. The net trains with Lightning and reports `val/auroc`
-after every epoch through `report`, so Ray Tune's ASHA can stop a poor trial early.
+The baselines fit once and report once. The net trains through `fit_net`, the one training loop
+`train` uses, and reports `val/auroc` after every epoch through `report`, so Ray Tune's ASHA can
+stop a poor trial early.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ def evaluate_trial(
         model = build_baseline(cfg, estimator_params, cpus)
         model.fit(data.x_fit, data.y_fit)
         p, epochs = model.predict_proba(data.x_val)[:, 1], 0
-    scores = binary_metrics(data.y_val, p)
-    metrics = {f"val/{'auroc' if k == 'roc_auc' else k}": v for k, v in scores.items()}
+    metrics = binary_metrics(data.y_val, p, "val")
     metrics["fit_seconds"] = time.perf_counter() - start
     if epochs:
         metrics["epochs"] = float(epochs)
@@ -84,61 +84,24 @@ def build_baseline(cfg: Any, estimator_params: dict[str, Any], cpus: int = 1) ->
 
 
 def _fit_net(cfg: Any, data: TuneData, cpus: int, report: Report | None) -> tuple[np.ndarray, int]:
-    import lightning.pytorch as pl
+    """The trial's net through `fit_net`, the same fit as `train`, on the trainer config's
+    device; its best epoch's weights score the validation rows."""
+    import tempfile
+
     import torch
 
-    from churnops.models.lit_module import MONITOR, ChurnLitModule
-    from churnops.models.preprocessing import FeaturePreprocessor
-    from churnops.trainers.datamodule import InMemoryBatches
-    from churnops.trainers.fit import NetFitJob, build_net
+    from churnops.trainers.estimators import make_fit_job
+    from churnops.trainers.fit import build_net, fit_net
 
-    torch.set_num_threads(cpus)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    numeric = [i for i, c in enumerate(cfg.features.columns) if c not in cfg.features.categorical]
-    pre = FeaturePreprocessor.fit(data.x_fit[:, numeric], log1p=cfg.features.log1p)
-    positives = float(data.y_fit.sum())
-    pos_weight = cfg.model.mlp.pos_weight
-    if pos_weight == "auto":
-        pos_weight = (len(data.y_fit) - positives) / max(positives, 1.0)
-    job = NetFitJob(
-        data.x_fit, data.y_fit, data.x_val, data.y_val, list(cfg.features.columns),
-        dict(cfg.features.categorical), pre, cfg.model.mlp, cfg.trainer, cfg.seed, "",
-        pos_weight=pos_weight,
-    )  # fmt: skip
-    module = ChurnLitModule(build_net(job), lr=cfg.model.mlp.lr,
-                            weight_decay=cfg.model.mlp.weight_decay, pos_weight=pos_weight,
-                            scheduler=cfg.model.mlp.scheduler)  # fmt: skip
-    best: dict[str, Any] = {"score": -1.0, "state": None}
-
-    class ReportEachEpoch(pl.Callback):
-        """Keep the best epoch's weights; hand `val/auroc` to the tuner after each epoch."""
-
-        def on_train_epoch_end(self, trainer: Any, lit: Any) -> None:
-            score = trainer.callback_metrics.get(MONITOR)
-            if score is None:
-                return
-            score = float(score)
-            if score > best["score"]:
-                best["score"] = score
-                best["state"] = {k: v.detach().clone() for k, v in lit.net.state_dict().items()}
-            if report is not None:
-                report({"val/auroc": score, "epoch": float(trainer.current_epoch + 1)})
-
-    trainer = pl.Trainer(
-        max_epochs=cfg.trainer.max_epochs, accelerator="cpu", devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, callbacks=[ReportEachEpoch()],
-        limit_train_batches=cfg.trainer.limit_train_batches,
-    )  # fmt: skip
-    bs = cfg.trainer.batch_size
-    train = InMemoryBatches(data.x_fit, data.y_fit, bs, shuffle=True, seed=cfg.seed,
-                            drop_last=True)  # fmt: skip
-    val = InMemoryBatches(data.x_val, data.y_val, max(bs, 4096))
-    trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
-    net = module.net
-    if best["state"] is not None:
-        net.load_state_dict(best["state"])
+    # Trials share the machine: `cpus` threads each, no progress bars.
+    cfg = cfg.model_copy(update={"trainer": cfg.trainer.model_copy(
+        update={"threads": cpus, "progress_bar": False})})  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="trial-") as checkpoints:
+        job = make_fit_job(cfg, data.x_fit, data.y_fit, data.x_val, data.y_val, checkpoints)
+        result = fit_net(job, "single", report=report)
+    net = build_net(job)
+    net.load_state_dict(result.state_dict)
     net.eval()
     with torch.no_grad():
         p = torch.sigmoid(net(torch.as_tensor(data.x_val, dtype=torch.float32))).numpy()
-    return p, trainer.current_epoch
+    return p, result.epochs

@@ -68,17 +68,17 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
         spark: a SparkSession for hyperopt's SparkTrials; None starts a local one when needed.
     """
     import mlflow
-    import pyarrow.parquet as pq
 
     from churnops.trainers.config import load_train_config
     from churnops.trainers.data import load_training_arrays
     from churnops.trainers.splits import split_train_test
     from churnops.trainers.tracking import MLflowTracker
-    from churnops.trainers.train import resolve_training_set
+    from churnops.trainers.train import input_example
+    from churnops.trainers.training_set import ensure_training_set
 
     train_cfg = load_train_config([f"model={cfg.model}", f"seed={cfg.seed}",
                                    *cfg.train_overrides])  # fmt: skip
-    path = resolve_training_set(train_cfg)
+    path = ensure_training_set(train_cfg.workdir, train_cfg.data)
     arrays = load_training_arrays(
         path, train_cfg.features.columns, train_cfg.data.label_column, train_cfg.data.id_column
     )
@@ -115,10 +115,10 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
             model, test = _refit(best, base, x[train_idx], y[train_idx], x[test_idx], y[test_idx])
             result.test_metrics = test
             mlflow.log_metrics(test)
-            example = pq.read_table(path, columns=list(train_cfg.features.columns))
+            example = input_example(path, list(train_cfg.features.columns))
             result.model_uri, result.registered_version = _package(
-                cfg, model, example.slice(0, 5).to_pandas(), train_cfg.features.columns, best,
-                parent_id, label,
+                cfg, model, example, train_cfg.features.columns, best, parent_id, label,
+                train_cfg.logger.registry_uri,
             )  # fmt: skip
     return result
 
@@ -179,8 +179,7 @@ def _refit(
     else:
         model = build_baseline(cfg, estimator_params, cpus=-1)
     model.fit(x_train, y_train)
-    scores = binary_metrics(y_test, model.predict_proba(x_test)[:, 1])
-    return model, {f"test/{'auroc' if k == 'roc_auc' else k}": v for k, v in scores.items()}
+    return model, binary_metrics(y_test, model.predict_proba(x_test)[:, 1], "test")
 
 
 def _package(
@@ -191,6 +190,7 @@ def _package(
     best: TrialRecord,
     parent_id: str | None,
     label: str,
+    registry_uri: str | None = None,
 ) -> tuple[str, str | None]:
     from churnops.models.feature_spec import FeatureSpec
     from churnops.models.pyfunc import log_pyfunc_model
@@ -202,7 +202,7 @@ def _package(
 
     from churnops.trainers.registry import ModelRegistry
 
-    registry = ModelRegistry(mlflow.get_tracking_uri())  # the sweep's store is the registry
+    registry = ModelRegistry(mlflow.get_tracking_uri(), registry_uri)
     version = registry.register(
         info.model_uri,
         cfg.register_best.model_name,

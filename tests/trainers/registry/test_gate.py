@@ -47,7 +47,7 @@ def test_gate_promotes_then_refuses_broken_challenger(
     second = validate_challenger(registry, NAME, x, y, gate)
     checks = {c.name: c for c in second.checks}
     assert not second.passed and not second.promoted
-    assert not checks["roc_auc"].passed  # shuffled labels: AUC near 0.5
+    assert not checks["test/auroc"].passed  # shuffled labels: AUC near 0.5
     assert checks["signature"].passed and checks["no_nan_outputs"].passed
     assert registry.alias_version(NAME, CHAMPION) == "1"  # champion did not move
     tags = registry.get_version(NAME, 2).tags
@@ -59,7 +59,7 @@ def test_gate_promotes_then_refuses_broken_challenger(
     with open(path) as f:
         report = json.load(f)
     assert report["status"] == "FAILED" and report["champion_version"] == "1"
-    assert report["challenger_metrics"]["roc_auc"] < report["champion_metrics"]["roc_auc"]
+    assert report["challenger_metrics"]["test/auroc"] < report["champion_metrics"]["test/auroc"]
 
 
 def test_gate_refuses_incompatible_signature(mlflow_tmp, fitted_models, cdnow_frame, holdout):

@@ -1,0 +1,76 @@
+"""`batch_inference`: score every customer as of a day with a registered model, features looked
+up point-in-time from the feature table, written as Parquet."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from churnops.config import StrictConfig
+from churnops.pipelines.tasks.base import RunInputs
+
+
+class BatchInferenceInputs(RunInputs):
+    orders_path: str  # customers with an order on or before `as_of` are scored
+    as_of: date
+    feature_store_root: str
+    feature_table: str = "churnops.cdnow.customer_features_monthly"
+    model_uri: str = "models:/churnops_churn@champion"
+    output: str | None = None  # None: <workdir>/predictions/<as_of>.parquet
+
+
+class BatchInferenceOutputs(StrictConfig):
+    predictions: str
+    rows: int
+    churn_rate: float  # share predicted to churn
+    model_version: str | None
+
+
+def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
+    """Customers known at `as_of`, their features at `as_of` (point-in-time), scored by
+    `score_batch` with the model at `model_uri`."""
+    from churnops.data.engines import get_engine
+    from churnops.data.engines.api import dataframe_api
+    from churnops.data.feature_store.base import FeatureLookup
+    from churnops.data.feature_store.frames import to_arrow
+    from churnops.data.feature_store.local import LocalFeatureStore
+    from churnops.data.feature_store.timeseries import ENTITY_KEY
+    from churnops.data.features.build import write_parquet_atomic
+    from churnops.models.pyfunc import load_feature_spec
+    from churnops.scoring import score_batch
+    from churnops.trainers.registry.registry import ModelRegistry, RegistryError
+
+    inputs.use_tracking()
+    registry = ModelRegistry(inputs.resolved_tracking_uri(), inputs.resolved_registry_uri())
+    try:
+        version: str | None = str(registry.resolve(inputs.model_uri).version)
+    except RegistryError:  # a runs:/ or logged-model URI: no registered version to report
+        version = None
+    columns = load_feature_spec(inputs.model_uri).feature_columns
+    engine = get_engine("duckdb")
+    engine.connection.execute("SET enable_progress_bar = false")  # a task's log, not a terminal
+    try:
+        store = LocalFeatureStore(inputs.feature_store_root, engine=engine)
+        orders = engine.read_parquet(inputs.orders_path)
+        F, _ = dataframe_api(orders)
+        cutoff = F.to_date(F.lit(str(inputs.as_of)))
+        customers = (
+            orders.where(F.col("order_date") <= cutoff)
+            .select(ENTITY_KEY).distinct().select(ENTITY_KEY, cutoff.alias("cutoff"))
+        )  # fmt: skip
+        lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
+                               feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
+        features = store.create_training_set(customers, [lookup], label=None).load_df()
+        scored = to_arrow(score_batch(store, inputs.model_uri, features))
+    finally:
+        engine.stop()
+    scored = scored.sort_by(ENTITY_KEY)
+    out = Path(inputs.output or Path(inputs.workdir) / "predictions" / f"{inputs.as_of}.parquet")
+    write_parquet_atomic(scored, out)
+    predicted = scored["prediction"].to_numpy()
+    return BatchInferenceOutputs(
+        predictions=str(out),
+        rows=scored.num_rows,
+        churn_rate=float(predicted.mean()) if len(predicted) else float("nan"),
+        model_version=version,
+    )
