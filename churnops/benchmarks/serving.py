@@ -47,7 +47,7 @@ def prepare_world(workdir: Path) -> dict[str, Any]:
     from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
     from churnops.data.features import compute_customer_features, compute_labels
     from churnops.data.sources import SourceConfig, prepare_orders
-    from churnops.trainers.registry.registry import ensure_experiment
+    from churnops.trainers.tracking import ensure_experiment
 
     orders_path = workdir / "orders.parquet"
     prepare_orders(SourceConfig(kind="cdnow"), orders_path)

@@ -29,12 +29,8 @@ def resolve_task(name: str, registry: dict[str, Any] | None = None) -> str:
     if ":" in name:
         return name
     if registry is None:
-        try:
-            from churnops.pipelines.tasks import TASKS  # type: ignore[import-not-found]
-        except ModuleNotFoundError as exc:
-            if exc.name != "churnops.pipelines.tasks":
-                raise  # the tasks package exists but something it imports does not
-            TASKS = {}
+        from churnops.pipelines.tasks import TASKS
+
         registry = dict(TASKS)
     target = registry.get(name)
     if target is None:

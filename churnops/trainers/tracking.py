@@ -7,6 +7,7 @@ The embedded default is a SQLite store at <workdir>/mlflow.db with artifacts bes
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 from collections.abc import Iterator
@@ -41,16 +42,7 @@ class MLflowTracker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.cfg.registry_uri or self.tracking_uri)
-        experiment = mlflow.get_experiment_by_name(self.cfg.experiment)
-        if experiment is None:
-            location = None
-            if self.cfg.tracking_uri is None:  # embedded store: artifacts beside the database
-                location = (self.workdir / "mlartifacts").as_uri()
-            experiment_id = mlflow.create_experiment(
-                self.cfg.experiment, artifact_location=location
-            )
-        else:
-            experiment_id = experiment.experiment_id
+        experiment_id = ensure_experiment(self.cfg.experiment)
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
             self.run_id = run.info.run_id
             yield self
@@ -135,3 +127,32 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]
+
+
+def ensure_experiment(name: str) -> str:
+    """The id of experiment `name` in the current tracking store, created when missing.
+
+    With an embedded SQLite store its artifacts go beside the database (`mlartifacts/`), never
+    into the working directory, and a file lock makes the first touch safe when several task
+    processes of one pipeline run start at once (MLflow's schema migration and the experiment's
+    creation both race otherwise).
+    """
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return _get_or_create_experiment(name, None)
+    db = Path(uri.removeprefix("sqlite:///")).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _get_or_create_experiment(name, (db.parent / "mlartifacts").as_uri())
+
+
+def _get_or_create_experiment(name: str, location: str | None) -> str:
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return mlflow.create_experiment(name, artifact_location=location)

@@ -237,7 +237,7 @@ def validate_challenger(
 def _log_report(report: GateReport, experiment: str) -> str:
     import mlflow
 
-    from churnops.trainers.registry.registry import ensure_experiment
+    from churnops.trainers.tracking import ensure_experiment
 
     exp_id = ensure_experiment(experiment)
     run_name = f"validate-{report.model_name}-v{report.challenger_version}"

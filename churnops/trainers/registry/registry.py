@@ -237,21 +237,6 @@ class ModelRegistry:
         return tags
 
 
-def ensure_experiment(name: str) -> str:
-    """The id of experiment `name`, created when missing; with an embedded SQLite store its
-    artifacts go beside the database (`mlartifacts/`), never into the working directory."""
-    import mlflow
-
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    uri = mlflow.get_tracking_uri()
-    location = None
-    if uri.startswith("sqlite:///"):
-        location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
-
-
 def _run_id_of(model_uri: str) -> str | None:
     """The run a `runs:/<id>/...` or logged-model (`models:/m-...`) URI came from."""
     if model_uri.startswith("runs:/"):
