@@ -264,8 +264,19 @@ def analyze_ab(predictions: pd.DataFrame, labels: pd.DataFrame | None, cfg: ABCo
     nothing else is trusted and the verdict is `keep`. With labels, the treatment is compared on
     the control's own customers when it shadow-scored them (paired), else arm against arm.
     """
-    missing = [c for c in (cfg.arm_col, "customer_id", "probability", "prediction",
-                           "request_id", "is_shadow", "date") if c not in predictions]  # fmt: skip
+    missing = [
+        c
+        for c in (
+            cfg.arm_col,
+            "customer_id",
+            "probability",
+            "prediction",
+            "request_id",
+            "is_shadow",
+            "date",
+        )
+        if c not in predictions
+    ]
     if missing:
         raise ValueError(f"predictions: lacks column(s) {missing}; has {list(predictions.columns)}")
     frame = predictions.copy()
@@ -280,8 +291,13 @@ def analyze_ab(predictions: pd.DataFrame, labels: pd.DataFrame | None, cfg: ABCo
         for arm in cfg.expected_split
     }
     chi2, p = sample_ratio_mismatch(counts, cfg.expected_split)
-    srm = {"counts": counts, "expected": cfg.expected_split, "chi2": chi2, "p_value": p,
-           "alarm": p < cfg.srm_alpha}  # fmt: skip
+    srm = {
+        "counts": counts,
+        "expected": cfg.expected_split,
+        "chi2": chi2,
+        "p_value": p,
+        "alarm": p < cfg.srm_alpha,
+    }
     shadow = frame[frame["is_shadow"].astype(bool) & (frame[cfg.arm_col] == cfg.treatment)]
     paired = len(shadow) > 0
     report = ABReport(version_summary(frame, cfg.arm_col), srm, paired)
@@ -324,8 +340,9 @@ def _arms(
     # One customer-day per row on both sides: the latest score of that day wins.
     key = ["customer_id", "date"]
     control = control.drop_duplicates(key, keep="last")
-    both = control.merge(shadow[cols].drop_duplicates(key, keep="last"), on=key,
-                         suffixes=("_c", "_t"))  # fmt: skip
+    both = control.merge(
+        shadow[cols].drop_duplicates(key, keep="last"), on=key, suffixes=("_c", "_t")
+    )
     c = both[[*key, "probability_c", "churn_c"]].set_axis(cols, axis=1)
     t = both[[*key, "probability_t", "churn_t"]].set_axis(cols, axis=1)
     return c.reset_index(drop=True), t.reset_index(drop=True)

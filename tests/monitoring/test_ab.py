@@ -90,8 +90,9 @@ def test_bootstrap_interval_covers_the_true_auc_difference():
         e_t = np.sqrt(0.5) * shared + np.sqrt(0.5) * rng.normal(size=n)
         y = (rng.random(n) < 0.3).astype(np.int64)
         ids = [f"c{i}" for i in range(n)]
-        c = pd.DataFrame({"customer_id": ids, "churn": y,
-                          "probability": 1 / (1 + np.exp(-(y * d_c + e_c)))})  # fmt: skip
+        c = pd.DataFrame(
+            {"customer_id": ids, "churn": y, "probability": 1 / (1 + np.exp(-(y * d_c + e_c)))}
+        )
         t = c.assign(probability=1 / (1 + np.exp(-(y * d_t + e_t))))
         draws = bootstrap_differences(c, t, paired=True, n_bootstrap=200, seed=r)
         lo, hi = np.quantile(draws["roc_auc"], [0.025, 0.975])
@@ -139,8 +140,12 @@ def ab_frame(n, d_control, d_treatment, seed, split=0.8, shadow=False):
     return pd.DataFrame(rows), lab
 
 
-CFG = {"control": "champion", "treatment": "challenger",
-       "expected_split": {"champion": 80, "challenger": 20}, "n_bootstrap": 200}  # fmt: skip
+CFG = {
+    "control": "champion",
+    "treatment": "challenger",
+    "expected_split": {"champion": 80, "challenger": 20},
+    "n_bootstrap": 200,
+}
 
 
 def test_better_challenger_is_promoted_on_unpaired_traffic():
@@ -152,8 +157,13 @@ def test_better_challenger_is_promoted_on_unpaired_traffic():
     assert auc["ci_low"] > 0 and auc["p_value"] < 0.05
     summary = report.versions.set_index("served_entity_name")
     assert summary.loc["champion", "customers"] > 3 * summary.loc["challenger", "customers"]
-    assert set(report.versions.columns) >= {"requests", "mean_score", "positive_rate",
-                                            "labelled", "actual_churn_rate"}  # fmt: skip
+    assert set(report.versions.columns) >= {
+        "requests",
+        "mean_score",
+        "positive_rate",
+        "labelled",
+        "actual_churn_rate",
+    }
 
 
 def test_equal_models_are_inconclusive_with_labels_still_needed_and_worse_is_kept():

@@ -84,9 +84,12 @@ def test_estimate_per_window_and_version_stands_beside_the_realized_value():
     y = np.concatenate([y1, y2])
     labelled = preds["date"] == days[0]  # July's labels have not landed yet
     labels = pd.DataFrame(
-        {"customer_id": preds["customer_id"][labelled], "cutoff": preds["date"][labelled],
-         "churn": y[labelled.to_numpy()]}
-    )  # fmt: skip
+        {
+            "customer_id": preds["customer_id"][labelled],
+            "cutoff": preds["date"][labelled],
+            "churn": y[labelled.to_numpy()],
+        }
+    )
     base_p, base_y = calibrated_draw(10_000, 7)
     out = estimate_performance(preds, calibration_check(base_p, base_y), labels)
     assert set(out["model_version"]) == {"1", "2", "*"}
@@ -113,14 +116,18 @@ def test_uncalibrated_baseline_suppresses_the_estimate_with_a_reason():
 
 def test_join_labels_uses_latest_cutoff_on_or_before_the_prediction_day():
     preds = pd.DataFrame(
-        {"customer_id": ["a", "a", "b", "c"],
-         "date": [date(1997, 3, 31), date(1997, 5, 31), date(1997, 3, 31), date(1997, 3, 31)]}
-    )  # fmt: skip
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "date": [date(1997, 3, 31), date(1997, 5, 31), date(1997, 3, 31), date(1997, 3, 31)],
+        }
+    )
     labels = pd.DataFrame(
-        {"customer_id": ["a", "a", "b"],
-         "cutoff": [date(1997, 3, 31), date(1997, 4, 30), date(1997, 4, 30)],
-         "churn": [1, 0, 1]}
-    )  # fmt: skip
+        {
+            "customer_id": ["a", "a", "b"],
+            "cutoff": [date(1997, 3, 31), date(1997, 4, 30), date(1997, 4, 30)],
+            "churn": [1, 0, 1],
+        }
+    )
     out = join_labels(preds, labels)
     assert out["churn"].tolist() == [1, 0, pd.NA, pd.NA]  # b's label is after its prediction
     stale = join_labels(preds, labels, max_label_age_days=10)
