@@ -111,8 +111,8 @@ def sample_ratio_mismatch(
             raise ValueError(f"counts[{arm!r}]={n!r}: expected a non-negative count")
     arms = sorted(counts)
     observed = np.array([counts[a] for a in arms], dtype=np.float64)
-    share = np.array([expected[a] for a in arms], dtype=np.float64)
-    chi2, p = stats.chisquare(observed, observed.sum() * share / share.sum())
+    shares = np.array([expected[a] for a in arms], dtype=np.float64)
+    chi2, p = stats.chisquare(observed, observed.sum() * shares / shares.sum())
     return float(chi2), float(p)
 
 

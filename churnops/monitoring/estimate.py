@@ -141,7 +141,7 @@ def window_start(timestamps: Any, granularity: str) -> pd.Series:
 
 def estimate_performance(
     predictions: pd.DataFrame,
-    calibration: CalibrationCheck,
+    calibration: CalibrationCheck | dict[str, CalibrationCheck],
     labels: pd.DataFrame | None = None,
     *,
     granularity: str = "1 month",
@@ -154,8 +154,9 @@ def estimate_performance(
 
     Args:
         predictions: the predictions table (contract 1) as pandas.
-        calibration: `calibration_check` on the baseline; when it fails, every estimate is
-            NaN and `reason` says why.
+        calibration: `calibration_check` on the baseline, or one per version (model id ->
+            check; the `'*'` rows are reported only when every version's check passes). Where
+            a check fails the estimates are NaN and `reason` says why.
         labels: the labels table (contract 2), or None before any label lands.
         granularity: window length, `1 day | 1 week | 1 month`.
         model_id_col: the column naming the version.
@@ -178,7 +179,10 @@ def estimate_performance(
         frame = join_labels(frame, labels, max_label_age_days=max_label_age_days)
     else:
         frame = frame.assign(churn=pd.array([pd.NA] * len(frame), dtype="Int64"))
-    frame = frame.assign(__w=window_start(frame[timestamp_col], granularity).to_numpy())
+    frame = frame.assign(
+        __w=window_start(frame[timestamp_col], granularity).to_numpy(),
+        __v=frame[model_id_col].astype(str),  # the '*' rows' own versions, for their gate
+    )
     both = pd.concat([frame, frame.assign(**{model_id_col: ALL_VERSIONS})], ignore_index=True)
     freq = GRANULARITIES[granularity]
     rows = []
@@ -186,7 +190,8 @@ def estimate_performance(
         p = g["probability"].to_numpy(dtype=np.float64)
         known = g["churn"].notna().to_numpy()
         y = g["churn"][known].to_numpy(dtype=np.int64)
-        ok = calibration.calibrated
+        check = _check_for(calibration, str(model_id), g["__v"])
+        ok = check.calibrated
         rows.append(
             {
                 "window_start": start,
@@ -200,10 +205,27 @@ def estimate_performance(
                 "realized_roc_auc": realized_roc_auc(p[known], y) if len(y) else np.nan,
                 "realized_churn_rate": float(y.mean()) if len(y) else np.nan,
                 "reported": ok,
-                "reason": calibration.reason,
+                "reason": check.reason,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _check_for(
+    calibration: CalibrationCheck | dict[str, CalibrationCheck], model_id: str, ids: pd.Series
+) -> CalibrationCheck:
+    """The check that gates one group's estimates (for `'*'`: the first failing version's)."""
+    if isinstance(calibration, CalibrationCheck):
+        return calibration
+    if model_id != ALL_VERSIONS:
+        if model_id not in calibration:
+            raise ValueError(
+                f"calibration: no check for version {model_id!r}; has {sorted(calibration)}"
+            )
+        return calibration[model_id]
+    versions = sorted(set(ids.astype(str)) - {ALL_VERSIONS})
+    checks = [_check_for(calibration, v, ids) for v in versions]
+    return next((c for c in checks if not c.calibrated), checks[0])
 
 
 def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:

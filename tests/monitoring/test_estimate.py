@@ -141,3 +141,21 @@ def test_estimate_names_a_missing_column_and_a_bad_granularity():
         estimate_performance(preds.drop(columns="probability"), cal)
     with pytest.raises(ValueError, match="granularity='1 hour': expected one of"):
         estimate_performance(preds, cal, granularity="1 hour")
+
+
+def test_each_version_is_gated_by_its_own_baseline_and_all_versions_by_every_one():
+    p, y = calibrated_draw(4_000, 10)
+    preds = pd.concat(
+        [
+            predictions_frame(p, [date(1997, 6, 30)], "1"),
+            predictions_frame(p, [date(1997, 6, 30)], "2"),
+        ],
+        ignore_index=True,
+    )
+    checks = {"1": calibration_check(p, y), "2": calibration_check(p**0.3, y)}
+    out = estimate_performance(preds, checks).set_index("model_version")
+    assert out.loc["1", "reported"] and not out.loc["2", "reported"]
+    assert not out.loc["*", "reported"] and "not calibrated" in out.loc["*", "reason"]
+    assert np.isnan(out.loc["2", "estimated_roc_auc"]) and out.loc["1", "estimated_roc_auc"] > 0.5
+    with pytest.raises(ValueError, match=r"calibration: no check for version '2'; has \['1'\]"):
+        estimate_performance(preds, {"1": checks["1"]})
