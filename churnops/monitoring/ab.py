@@ -131,30 +131,64 @@ def _structural_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarra
     return v10, v01
 
 
-def delong_auc(y: Any, scores: Any) -> tuple[float, float]:
-    """(AUC, its DeLong variance) of one score against 0/1 labels."""
+def _clustered_variance(
+    y: np.ndarray, v10: np.ndarray, v01: np.ndarray, weights: np.ndarray, clusters: Any
+) -> float:
+    """Variance of the contrast `weights @ AUCs` when rows of one cluster are dependent.
+
+    Each row's influence on the AUC (its placement's deviation, over the class size) is summed
+    per cluster and the sums squared: rows of one customer (scored every month) count once.
+    """
+    m, n = v10.shape[1], v01.shape[1]
+    infl = np.empty(len(y))
+    infl[y == 1] = weights @ (v10 - v10.mean(axis=1, keepdims=True)) / m
+    infl[y == 0] = weights @ (v01 - v01.mean(axis=1, keepdims=True)) / n
+    codes, _ = pd.factorize(pd.Series(clusters))
+    return float((np.bincount(codes, weights=infl) ** 2).sum())
+
+
+def _delong_variance(
+    y: np.ndarray, v10: np.ndarray, v01: np.ndarray, weights: np.ndarray, clusters: Any
+) -> float:
+    if clusters is not None:
+        if len(clusters) != len(y):
+            raise ValueError(f"clusters: expected {len(y)} ids (one per row), got {len(clusters)}")
+        return _clustered_variance(y, v10, v01, weights, clusters)
+    s10 = np.atleast_2d(np.cov(v10))
+    s01 = np.atleast_2d(np.cov(v01))
+    return float(weights @ s10 @ weights / v10.shape[1] + weights @ s01 @ weights / v01.shape[1])
+
+
+def delong_auc(y: Any, scores: Any, clusters: Any = None) -> tuple[float, float]:
+    """(AUC, its DeLong variance) of one score against 0/1 labels.
+
+    Args:
+        clusters: an id per row (the customer) when rows of one id are dependent; None treats
+            rows as independent (DeLong's own variance).
+    """
     y = np.asarray(y, dtype=np.int64)
     v10, v01 = _structural_components(y, np.asarray(scores, dtype=np.float64)[None, :])
-    var = v10[0].var(ddof=1) / v10.shape[1] + v01[0].var(ddof=1) / v01.shape[1]
-    return float(v10[0].mean()), float(var)
+    return float(v10[0].mean()), _delong_variance(y, v10, v01, np.array([1.0]), clusters)
 
 
-def delong_paired(y: Any, scores_a: Any, scores_b: Any) -> tuple[float, float, float]:
+def delong_paired(
+    y: Any, scores_a: Any, scores_b: Any, clusters: Any = None
+) -> tuple[float, float, float]:
     """DeLong's test of two scores on the same rows: (AUC_b - AUC_a, its std error, p)."""
     y = np.asarray(y, dtype=np.int64)
     s = np.vstack([np.asarray(scores_a, np.float64), np.asarray(scores_b, np.float64)])
     v10, v01 = _structural_components(y, s)
-    s10, s01 = np.cov(v10), np.cov(v01)
-    contrast = np.array([-1.0, 1.0])
-    var = contrast @ s10 @ contrast / v10.shape[1] + contrast @ s01 @ contrast / v01.shape[1]
+    var = _delong_variance(y, v10, v01, np.array([-1.0, 1.0]), clusters)
     diff = float(v10[1].mean() - v10[0].mean())
     return diff, *_z_test(diff, var)
 
 
-def delong_unpaired(y_a: Any, scores_a: Any, y_b: Any, scores_b: Any) -> tuple[float, float, float]:
+def delong_unpaired(
+    y_a: Any, scores_a: Any, y_b: Any, scores_b: Any, clusters_a: Any = None, clusters_b: Any = None
+) -> tuple[float, float, float]:
     """DeLong's test of two scores on independent rows: (AUC_b - AUC_a, its std error, p)."""
-    auc_a, var_a = delong_auc(y_a, scores_a)
-    auc_b, var_b = delong_auc(y_b, scores_b)
+    auc_a, var_a = delong_auc(y_a, scores_a, clusters_a)
+    auc_b, var_b = delong_auc(y_b, scores_b, clusters_b)
     diff = auc_b - auc_a
     return diff, *_z_test(diff, var_a + var_b)
 
@@ -357,10 +391,13 @@ def _compare(
 ) -> pd.DataFrame:
     yc, pc = control["churn"].to_numpy(np.int64), control["probability"].to_numpy(np.float64)
     yt, pt = treatment["churn"].to_numpy(np.int64), treatment["probability"].to_numpy(np.float64)
+    # Customers scored in several windows are one cluster each, as in the bootstrap.
     if paired:
-        _, se, p_auc = delong_paired(yc, pc, pt)
+        _, se, p_auc = delong_paired(yc, pc, pt, control["customer_id"])
     else:
-        _, se, p_auc = delong_unpaired(yc, pc, yt, pt)
+        _, se, p_auc = delong_unpaired(
+            yc, pc, yt, pt, control["customer_id"], treatment["customer_id"]
+        )
     draws = bootstrap_differences(
         control, treatment, paired=paired, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed
     )
@@ -391,7 +428,18 @@ def _compare(
 def _decide(report: ABReport, cfg: ABConfig, n_labelled: int) -> None:
     auc = report.comparisons.set_index("metric").loc["roc_auc"]
     diff, lo, hi, p = auc["difference"], auc["ci_low"], auc["ci_high"], auc["p_value"]
-    if p < cfg.alpha and lo > 0:
+    table = report.comparisons.set_index("metric")
+    # Log loss and Brier: lower is better, so an interval above zero is significantly worse.
+    worse = [m for m in ("log_loss", "brier") if table.loc[m, "ci_low"] > 0]
+    if p < cfg.alpha and lo > 0 and worse:
+        report.verdict = "keep"
+        report.reason = (
+            f"{cfg.treatment} ranks churners better (AUC +{diff:.4f} [{lo:.4f}, {hi:.4f}], "
+            f"DeLong p={p:.2g}) but its probabilities are worse ("
+            + ", ".join(f"{m} +{table.loc[m, 'difference']:.4f}" for m in worse)
+            + "); recalibrate it before promoting"
+        )
+    elif p < cfg.alpha and lo > 0:
         report.verdict = "promote"
         report.reason = (
             f"{cfg.treatment} ranks churners better: AUC +{diff:.4f} "

@@ -194,6 +194,7 @@ class _Served:
     model_name: str
     model_version: str
     columns: list[str]  # the request's columns: the key and the model's inputs
+    inputs: list[str]  # the model's input columns (its signature's)
 
 
 def _served_model(arm: ReplayArm, loaded: Any) -> _Served:
@@ -209,7 +210,7 @@ def _served_model(arm: ReplayArm, loaded: Any) -> _Served:
     schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
     inputs = [s.name for s in schema.inputs] if schema is not None else list(FEATURE_COLUMNS)
     columns = ["customer_id", *[c for c in inputs if c != "customer_id"]]
-    return _Served(model, name or arm.name, version or "", columns)
+    return _Served(model, name or arm.name, version or "", columns, inputs)
 
 
 def _registered_version(model_uri: str) -> tuple[str, str]:
@@ -238,8 +239,9 @@ def _score_month(
         raise ValueError(f"arm {arm!r}: the model reads column(s) {missing} that the features lack")
     frame = rows[served.columns].reset_index(drop=True)
     start = time.perf_counter()
+    # The request carries the key too, as a client's does; the model reads only its inputs.
     out = (
-        served.model.predict(frame)
+        served.model.predict(frame[served.inputs])
         if len(frame)
         else pd.DataFrame({"probability": [], "prediction": []})
     )

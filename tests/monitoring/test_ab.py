@@ -71,6 +71,25 @@ def test_delong_matches_a_brute_force_mann_whitney_variance():
     assert se_u > se  # the pairing's positive correlation is what the paired test gains
 
 
+def test_clustered_delong_counts_a_customer_scored_every_month_once():
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 200)
+    a, b = y + rng.normal(size=200), 1.3 * y + rng.normal(size=200)
+    ids = np.arange(200)
+    _, var = delong_auc(y, a)
+    _, var_once = delong_auc(y, a, clusters=ids)
+    assert var_once == pytest.approx(var, rel=0.02)  # independent rows: DeLong's own
+    # The same customers in four windows: four times the rows, no more information.
+    y4, a4, b4, ids4 = (np.tile(v, 4) for v in (y, a, b, ids))
+    _, var4 = delong_auc(y4, a4)
+    _, var4_clustered = delong_auc(y4, a4, clusters=ids4)
+    assert var4 < var / 3
+    assert var4_clustered == pytest.approx(var_once, rel=1e-9)
+    _, se, _ = delong_paired(y, a, b, clusters=ids)
+    _, se4, _ = delong_paired(y4, a4, b4, clusters=ids4)
+    assert se4 == pytest.approx(se, rel=1e-9)
+
+
 def binormal(n, d, rng, noise=None):
     y = (rng.random(n) < 0.3).astype(np.int64)
     e = rng.normal(size=n) if noise is None else noise
@@ -174,6 +193,15 @@ def test_equal_models_are_inconclusive_with_labels_still_needed_and_worse_is_kep
     preds, labels = ab_frame(3000, 2.0, 0.3, seed=4, shadow=True)
     report = analyze_ab(preds, labels, ABConfig(**CFG))
     assert report.paired and report.verdict == "keep", report.reason
+
+
+def test_better_ranking_with_worse_probabilities_is_kept_until_recalibrated():
+    preds, labels = ab_frame(3000, 0.5, 2.0, seed=13)
+    challenger = preds["served_entity_name"] == "challenger"
+    preds.loc[challenger, "probability"] **= 0.1  # same ranking, probabilities pushed to 1
+    report = analyze_ab(preds, labels, ABConfig(**CFG))
+    assert report.verdict == "keep", report.reason
+    assert "probabilities are worse" in report.reason and "log_loss" in report.reason
 
 
 def test_unlabelled_test_plans_the_labels_needed():
