@@ -114,19 +114,33 @@ def score_distribution(
         )
     q = frame.groupby([version_col, "__w"])["probability"].quantile([0.05, 0.25, 0.5, 0.75, 0.95])
     q = q.unstack()
-    fig = Figure(figsize=(9, 4.5))
-    ax = fig.subplots()
-    for version, g in q.groupby(level=0):
-        x = g.index.get_level_values(1)
-        (line,) = ax.plot(x, g[0.5], marker="o", label=f"version {version}")
-        ax.fill_between(x, g[0.25], g[0.75], color=line.get_color(), alpha=0.25)
-        ax.fill_between(x, g[0.05], g[0.95], color=line.get_color(), alpha=0.1)
-    ax.set_ylabel("P(churn)")
-    ax.set_title(f"score distribution by version ({granularity} windows; 5-25-50-75-95%)")
-    ax.legend()
-    fig.autofmt_xdate()
+    versions = list(dict.fromkeys(q.index.get_level_values(0)))
+    # One panel per version: overlapping bands of several versions hide each other.
+    fig = Figure(figsize=(3.6 * len(versions) + 1, 4))
+    axes = fig.subplots(1, len(versions), sharey=True, squeeze=False)[0]
+    colors = matplotlib_colors()
+    for i, (ax, version) in enumerate(zip(axes, versions, strict=True)):
+        g = q.loc[version]
+        color = colors[i % len(colors)]
+        ax.fill_between(g.index, g[0.05], g[0.95], color=color, alpha=0.15, label="5-95%")
+        ax.fill_between(g.index, g[0.25], g[0.75], color=color, alpha=0.35, label="25-75%")
+        ax.plot(g.index, g[0.5], marker="o", color=color, label="median")
+        ax.set_title(f"version {version}", fontsize="medium")
+        for tick in ax.get_xticklabels():
+            tick.set_rotation(45)
+            tick.set_ha("right")
+    axes[0].set_ylabel("P(churn)")
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"score distribution by version ({granularity} windows)")
     fig.tight_layout()
     return fig
+
+
+def matplotlib_colors() -> list[str]:
+    """The default colour cycle."""
+    from matplotlib import rcParams
+
+    return rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def quality_over_time(
@@ -164,6 +178,16 @@ def quality_over_time(
         bottom.bar(x + i * width, g["label_coverage"], width=width, color=line.get_color())
     top.set_ylabel(metric)
     top.set_title(f"{metric} over time: realized where labels landed, estimated before")
+    suppressed = quality[~quality["reported"].astype(bool)] if "reported" in quality else []
+    if len(suppressed) and "reason" in quality:
+        fig.text(
+            0.01,
+            0.005,
+            f"estimates suppressed: {suppressed['reason'].iloc[0]}",
+            fontsize="x-small",
+            color="tab:red",
+            wrap=True,
+        )
     top.legend(fontsize="small", ncol=2)
     bottom.set_ylabel("labelled")
     bottom.set_ylim(0, 1)
