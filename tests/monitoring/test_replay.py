@@ -181,3 +181,14 @@ def test_replay_config_names_a_bad_split_and_an_unknown_shadow(tmp_path):
         ReplayConfig.model_validate({**good, "arms": one_arm, "shadow": None})
     with pytest.raises(ValueError, match="shadow='nobody': expected one of the arms"):
         ReplayConfig.model_validate({**good, "shadow": "nobody"})
+
+
+def test_the_shipped_replay_config_loads_and_refuses_a_typo():
+    from churnops.config import CONFIG_DIR, ConfigError, load_config
+
+    path = CONFIG_DIR / "monitoring" / "replay_cdnow.yaml"
+    cfg = load_config(ReplayConfig, path)
+    assert cfg.start == date(1997, 6, 30) and cfg.end == date(1998, 6, 30)
+    assert [a.traffic_percentage for a in cfg.arms] == [80, 20] and cfg.shadow == "challenger"
+    with pytest.raises(ConfigError, match="horizon_day"):
+        load_config(ReplayConfig, path, ["horizon_day=90"])
