@@ -298,19 +298,8 @@ def analyze_ab(predictions: pd.DataFrame, labels: pd.DataFrame | None, cfg: ABCo
     nothing else is trusted and the verdict is `keep`. With labels, the treatment is compared on
     the control's own customers when it shadow-scored them (paired), else arm against arm.
     """
-    missing = [
-        c
-        for c in (
-            cfg.arm_col,
-            "customer_id",
-            "probability",
-            "prediction",
-            "request_id",
-            "is_shadow",
-            "date",
-        )
-        if c not in predictions
-    ]
+    needed = [cfg.arm_col, "customer_id", "probability", "prediction", "request_id"]
+    missing = [c for c in [*needed, "is_shadow", "date"] if c not in predictions]
     if missing:
         raise ValueError(f"predictions: lacks column(s) {missing}; has {list(predictions.columns)}")
     frame = predictions.copy()
@@ -344,8 +333,8 @@ def analyze_ab(predictions: pd.DataFrame, labels: pd.DataFrame | None, cfg: ABCo
         )
         return report
     control, treatment = _arms(live, shadow, cfg, paired)
-    labelled = control["churn"].notna() & treatment["churn"].notna() if paired else None
-    if paired:
+    if paired:  # both sides of a pair share one label: keep the labelled pairs
+        labelled = control["churn"].notna().to_numpy()
         control, treatment = control[labelled], treatment[labelled]
     else:
         control = control[control["churn"].notna()]
