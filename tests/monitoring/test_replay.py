@@ -12,7 +12,7 @@ import pytest
 
 from churnops.data.features import FEATURE_COLUMNS, compute_customer_features, compute_labels
 from churnops.data.sources import SourceConfig
-from churnops.monitoring.ab import sample_ratio_mismatch
+from churnops.monitoring.ab import ABConfig, analyze_ab, sample_ratio_mismatch
 from churnops.monitoring.replay import ReplayConfig, replay
 from churnops.serving.inference_log import SCHEMA, read_inference_log
 from churnops.serving.routing import TrafficRouter
@@ -172,6 +172,19 @@ def test_replay_writes_a_routed_shadowed_log_and_labels_where_the_horizon_passed
     # The cohort ages: recency drifts upward month after month, no injection needed.
     recency = live.groupby("date")["days_since_last_order"].mean()
     assert recency.is_monotonic_increasing
+
+    # The A/B analysis reads it as it is: paired by the shadow, labelled months only.
+    cfg = ABConfig(
+        control="champion",
+        treatment="challenger",
+        n_bootstrap=200,
+        expected_split={"champion": 80, "challenger": 20},
+        max_label_age_days=0,
+    )
+    report = analyze_ab(preds, labels, cfg)
+    assert report.paired and not report.srm["alarm"]
+    labelled_champ = champ[champ["date"].isin(result.labelled_cutoffs)]
+    assert report.comparisons["n_control"].iloc[0] == len(labelled_champ)
 
 
 def test_replay_config_names_a_bad_split_and_an_unknown_shadow(tmp_path):
