@@ -1,0 +1,326 @@
+"""The CDNOW replay: every customer scored at each month end by the served versions, written as
+a serving inference log (and a labels table where the churn horizon has passed).
+
+The cohort ages month by month, so the drift the monitor sees is real, not injected. Requests are
+routed by the server's sticky hash, so the split and the SRM test behave as they would live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from churnops.config import StrictConfig
+from churnops.data.sources.config import SourceConfig
+from churnops.serving.inference_log import SCHEMA
+from churnops.serving.routing import TrafficRouter
+
+PREDICTION_COLUMNS = [
+    ("request_id", pa.string()),
+    ("timestamp", pa.timestamp("us", tz="UTC")),
+    ("date", pa.date32()),
+    ("endpoint_name", pa.string()),
+    ("served_entity_name", pa.string()),
+    ("model_name", pa.string()),
+    ("model_version", pa.string()),
+    ("is_shadow", pa.bool_()),
+    ("customer_id", pa.string()),
+    ("probability", pa.float64()),
+    ("prediction", pa.int64()),
+]
+_NAMESPACE = uuid.UUID("6f1d3c52-8a53-4e0b-9a53-63686f726e6f")  # stable request ids per replay
+
+
+class ReplayArm(StrictConfig):
+    """One served entity of the replayed endpoint.
+
+    Attributes:
+        name: the served entity name (`champion`, `challenger`).
+        model_uri: an MLflow model URI (`models:/churn@champion`, `runs:/...`, a path).
+        traffic_percentage: its share of live traffic (0 for a shadow-only arm).
+        model_name, model_version: what the log records; read from a `models:/` URI when unset.
+    """
+
+    name: str
+    model_uri: str
+    traffic_percentage: int = Field(ge=0, le=100)
+    model_name: str | None = None
+    model_version: str | None = None
+
+
+class ReplayConfig(StrictConfig):
+    """Where the orders come from, when to score, with what, and where to write.
+
+    Attributes:
+        source: the orders source (bundled CDNOW by default).
+        start, end: the first and last month end scored.
+        arms: the served entities; live percentages sum to 100.
+        shadow: an arm that also scores a copy of every request routed elsewhere, or None.
+        horizon_days: the churn horizon of the labels.
+        endpoint_name: the endpoint the log names.
+        rows_per_request: customers per logged request (each request holds one arm's customers).
+        engine: the DataFrame engine computing features and labels.
+        inference_log: the Delta table to write the log to (overwritten).
+        labels: the Delta table to write the labels to (overwritten).
+        predictions: also write the unpacked predictions table here, or None.
+        tracking_uri: MLflow tracking and registry URI for `models:/` URIs, or None.
+    """
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    start: dt.date = dt.date(1997, 6, 30)
+    end: dt.date = dt.date(1998, 6, 30)
+    arms: list[ReplayArm]
+    shadow: str | None = None
+    horizon_days: int = Field(180, gt=0)
+    endpoint_name: str = "churn-prediction-endpoint"
+    rows_per_request: int = Field(100, gt=0)
+    engine: str = "duckdb"
+    inference_log: str
+    labels: str
+    predictions: str | None = None
+    tracking_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReplayConfig:
+        if self.end < self.start:
+            raise ValueError(f"end={self.end}: expected a date on or after start={self.start}")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"arms: expected distinct served entity names, got {names}")
+        total = sum(a.traffic_percentage for a in self.arms)
+        if total != 100:
+            raise ValueError(f"arms: traffic percentages sum to {total}, expected 100")
+        if self.shadow is not None and self.shadow not in names:
+            raise ValueError(f"shadow={self.shadow!r}: expected one of the arms {names}")
+        return self
+
+
+@dataclass
+class ReplayResult:
+    """What the replay wrote.
+
+    Attributes:
+        cutoffs: the month ends scored.
+        labelled_cutoffs: the month ends whose horizon has passed (labels written).
+        log_rows: inference log rows (requests, shadow copies included).
+        prediction_rows: scored customer rows (shadow included).
+        predictions: the predictions table (contract 1) as Arrow.
+        labels: the labels table (contract 2) as Arrow.
+    """
+
+    cutoffs: list[dt.date]
+    labelled_cutoffs: list[dt.date]
+    log_rows: int
+    prediction_rows: int
+    predictions: pa.Table
+    labels: pa.Table
+
+
+def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayResult:
+    """Score every customer at each month end from `cfg.start` to `cfg.end` and write the log.
+
+    Args:
+        cfg: the replay config.
+        models: loaded pyfunc models by arm name, used instead of loading `model_uri`.
+    """
+    from deltalake import write_deltalake
+
+    from churnops.data.engines import get_engine
+    from churnops.data.feature_store.timeseries import compute_snapshots, month_ends, order_span
+    from churnops.data.sources import prepare_orders
+
+    if cfg.tracking_uri:
+        import mlflow
+
+        mlflow.set_tracking_uri(cfg.tracking_uri)
+        mlflow.set_registry_uri(cfg.tracking_uri)
+    served = {a.name: _served_model(a, (models or {}).get(a.name)) for a in cfg.arms}
+    engine = get_engine(cfg.engine)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            orders_path = Path(tmp, "orders.parquet")
+            prepare_orders(cfg.source, orders_path)
+            orders = engine.read_parquet(orders_path)
+            _, last_order = order_span(orders)
+            cutoffs = month_ends(cfg.start, cfg.end)
+            if not cutoffs:
+                raise ValueError(f"start={cfg.start}, end={cfg.end}: no month end between them")
+            snapshots = compute_snapshots(orders, cutoffs).to_pandas()
+            labelled = [c for c in cutoffs if c + dt.timedelta(cfg.horizon_days) <= last_order]
+            labels = _labels(engine, orders, labelled, cfg.horizon_days)
+    finally:
+        engine.stop()
+    log_parts, pred_parts = [], []
+    router = TrafficRouter([(a.name, a.traffic_percentage) for a in cfg.arms], "sticky")
+    for cutoff in cutoffs:
+        month = snapshots[snapshots["as_of"] == cutoff].sort_values("customer_id")
+        month = month.reset_index(drop=True)
+        arm_of = np.array([router.choose(c) for c in month["customer_id"]])
+        for arm in served:
+            live = month[arm_of == arm]
+            log, preds = _score_month(cfg, served[arm], arm, live, cutoff, shadow=False)
+            log_parts.append(log)
+            pred_parts.append(preds)
+            if cfg.shadow and cfg.shadow != arm and len(live):
+                log, preds = _score_month(cfg, served[cfg.shadow], cfg.shadow, live, cutoff, True)
+                log_parts.append(log)
+                pred_parts.append(preds)
+    log_table = pa.Table.from_pylist([r for part in log_parts for r in part], schema=SCHEMA)
+    predictions = pa.concat_tables(pred_parts, promote_options="default")
+    # Written only once everything is computed: a failure leaves no half-written table.
+    write_deltalake(cfg.inference_log, log_table, mode="overwrite", schema_mode="overwrite")
+    write_deltalake(cfg.labels, labels, mode="overwrite", schema_mode="overwrite")
+    if cfg.predictions:
+        write_deltalake(cfg.predictions, predictions, mode="overwrite", schema_mode="overwrite")
+    return ReplayResult(
+        cutoffs, labelled, log_table.num_rows, predictions.num_rows, predictions, labels
+    )
+
+
+@dataclass
+class _Served:
+    model: Any
+    model_name: str
+    model_version: str
+    columns: list[str]  # the request's columns: the key and the model's inputs
+    inputs: list[str]  # the model's input columns (its signature's)
+
+
+def _served_model(arm: ReplayArm, loaded: Any) -> _Served:
+    import mlflow.pyfunc
+
+    from churnops.data.features import FEATURE_COLUMNS
+
+    model = loaded if loaded is not None else mlflow.pyfunc.load_model(arm.model_uri)
+    name, version = arm.model_name, arm.model_version
+    if (name is None or version is None) and arm.model_uri.startswith("models:/"):
+        resolved_name, resolved_version = _registered_version(arm.model_uri)
+        name, version = name or resolved_name, version or resolved_version
+    schema = model.metadata.get_input_schema() if hasattr(model, "metadata") else None
+    inputs = [s.name for s in schema.inputs] if schema is not None else list(FEATURE_COLUMNS)
+    columns = ["customer_id", *[c for c in inputs if c != "customer_id"]]
+    return _Served(model, name or arm.name, version or "", columns, inputs)
+
+
+def _registered_version(model_uri: str) -> tuple[str, str]:
+    """(name, version) of `models:/name/3` or `models:/name@alias`."""
+    from mlflow import MlflowClient
+
+    ref = model_uri.removeprefix("models:/")
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    name, _, version = ref.partition("/")
+    return name, version
+
+
+def _score_month(
+    cfg: ReplayConfig,
+    served: _Served,
+    arm: str,
+    rows: pd.DataFrame,
+    cutoff: dt.date,
+    shadow: bool,
+) -> tuple[list[dict[str, Any]], pa.Table]:
+    """Score one arm's customers of one month end: log rows and predictions rows."""
+    missing = [c for c in served.columns if c not in rows.columns]
+    if missing:
+        raise ValueError(f"arm {arm!r}: the model reads column(s) {missing} that the features lack")
+    frame = rows[served.columns].reset_index(drop=True)
+    start = time.perf_counter()
+    # The request carries the key too, as a client's does; the model reads only its inputs.
+    out = (
+        served.model.predict(frame[served.inputs])
+        if len(frame)
+        else pd.DataFrame({"probability": [], "prediction": []})
+    )
+    per_row_ms = (time.perf_counter() - start) * 1000 / max(len(frame), 1)
+    prob = np.asarray(out["probability"], dtype=np.float64)
+    pred = np.asarray(out["prediction"], dtype=np.int64)
+    # The prediction is made once the month end's orders are in: at the end of that day.
+    stamp = dt.datetime.combine(cutoff, dt.time(23, 59, 59), dt.UTC)
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    log_rows: list[dict[str, Any]] = []
+    request_ids: list[str] = []
+    for first in range(0, len(frame), cfg.rows_per_request):
+        chunk = slice(first, first + cfg.rows_per_request)
+        n = len(records[chunk])
+        request_id = uuid.uuid5(_NAMESPACE, f"{cutoff}/{arm}/{shadow}/{first}").hex
+        request_ids += [request_id] * n
+        body = {
+            "predictions": [
+                {"probability": p, "prediction": d}
+                for p, d in zip(prob[chunk].tolist(), pred[chunk].tolist(), strict=True)
+            ],
+            "served_entity": arm,
+            "model_name": served.model_name,
+            "model_version": served.model_version,
+        }
+        log_rows.append(
+            {
+                "databricks_request_id": request_id,
+                "client_request_id": None,
+                "date": cutoff,
+                "timestamp_ms": int(stamp.timestamp() * 1000),
+                "status_code": 200,
+                "execution_time_ms": per_row_ms * n,
+                "request": orjson.dumps(records[chunk]).decode(),
+                "response": orjson.dumps(body).decode(),
+                "sampling_fraction": 1.0,
+                "request_metadata": [
+                    ("endpoint_name", cfg.endpoint_name),
+                    ("model_name", served.model_name),
+                    ("model_version", served.model_version),
+                    ("served_entity_name", arm),
+                ],
+                "endpoint_name": cfg.endpoint_name,
+                "served_entity_name": arm,
+                "model_name": served.model_name,
+                "model_version": served.model_version,
+                "num_rows": n,
+                "is_shadow": shadow,
+            }
+        )
+    n = len(frame)
+    columns: dict[str, Any] = {
+        "request_id": request_ids,
+        "timestamp": [stamp] * n,
+        "date": [cutoff] * n,
+        "endpoint_name": [cfg.endpoint_name] * n,
+        "served_entity_name": [arm] * n,
+        "model_name": [served.model_name] * n,
+        "model_version": [served.model_version] * n,
+        "is_shadow": [shadow] * n,
+        "customer_id": frame["customer_id"].astype(str).tolist(),
+        "probability": prob,
+        "prediction": pred,
+    }
+    fields = list(PREDICTION_COLUMNS)
+    for col in served.columns[1:]:
+        columns[col] = pd.to_numeric(frame[col]).astype(np.float64).to_numpy()
+        fields.append((col, pa.float64()))
+    return log_rows, pa.table(columns, schema=pa.schema(fields))
+
+
+def _labels(engine: Any, orders: Any, cutoffs: list[dt.date], horizon_days: int) -> pa.Table:
+    """The labels table (contract 2) at every cutoff whose horizon has passed."""
+    from churnops.data.features import compute_labels
+
+    schema = pa.schema(
+        [("customer_id", pa.string()), ("cutoff", pa.date32()), ("churn", pa.int64())]
+    )
+    parts = [engine.to_arrow(compute_labels(orders, c, horizon_days)) for c in cutoffs]
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables([p.select(schema.names).cast(schema) for p in parts])
