@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from churnops.config import (
     CONFIG_DIR,
@@ -46,13 +46,37 @@ class DataConfig(StrictConfig):
     cv_folds: int = Field(default=5, ge=2)
 
 
+NumericTransform = Literal["auto", "log1p", "standardize", "none"]
+
+
 class FeaturesConfig(StrictConfig):
-    """Which columns feed the model and how numeric ones are transformed."""
+    """Which columns feed the model, which are categories, how numeric ones are transformed."""
 
     columns: list[str] = Field(default_factory=lambda: list(FEATURE_COLUMNS))
-    categorical: dict[str, int] = Field(default_factory=dict)  # column -> number of codes
-    log1p: Literal["auto", "none"] = "auto"  # auto: non-negative, skewed columns
+    # Columns of categories (strings or codes): the model learns their vocabulary on the
+    # training split (plus missing and unknown buckets). A mapping's values are ignored.
+    categorical: list[str] = Field(default_factory=list)
+    log1p: Literal["auto", "none"] = "auto"  # auto: log1p on non-negative, skewed columns
+    transforms: dict[str, NumericTransform] = Field(default_factory=dict)  # per column
     recency_column: str = "days_since_last_order"  # the recency baseline's one feature
+
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _names_of_mapping(cls, value: Any) -> Any:
+        return list(value) if isinstance(value, dict) else value  # the old {column: codes}
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> FeaturesConfig:
+        for key, names in (("categorical", self.categorical), ("transforms", self.transforms)):
+            unknown = [c for c in names if c not in self.columns]
+            if unknown:
+                raise ValueError(
+                    f"features.{key}: {unknown} not among features.columns {self.columns}"
+                )
+        overlap = [c for c in self.transforms if c in self.categorical]
+        if overlap:
+            raise ValueError(f"features.transforms: {overlap} are categorical, not numeric")
+        return self
 
 
 class MLPConfig(StrictConfig):
@@ -65,6 +89,9 @@ class MLPConfig(StrictConfig):
     # BCE weight of the positive class: a number, "auto" (negatives / positives) or None (1).
     pos_weight: float | Literal["auto"] | None = None
     scheduler: Literal["onecycle", "cosine", "none"] = "onecycle"
+    # Fit one temperature on the validation split after training: calibrated probabilities,
+    # the same ranking.
+    temperature_scaling: bool = True
 
 
 class RandomForestConfig(StrictConfig):

@@ -88,9 +88,14 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
     are what is returned.
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from churnops.models.lit_module import MONITOR, ChurnLitModule
+    from churnops.models.lit_module import (
+        MONITOR,
+        ChurnLitModule,
+        WarmupEarlyStopping,
+        WarmupModelCheckpoint,
+        warmup_epochs,
+    )
 
     start = time.perf_counter()
     if not job.trainer.progress_bar:  # non-interactive (benchmarks, tests): warnings only
@@ -108,14 +113,21 @@ def fit_net(job: NetFitJob, runtime: Runtime = "single") -> NetFitResult:
         pos_weight=job.pos_weight,
         scheduler=job.model.scheduler,
     )
-    checkpoint = ModelCheckpoint(
+    # Neither keeps a checkpoint nor stops inside the lr warm-up (see `warmup_epochs`).
+    warmup = warmup_epochs(job.model.scheduler, job.trainer.max_epochs)
+    checkpoint = WarmupModelCheckpoint(
         dirpath=job.checkpoint_dir, monitor=MONITOR, mode="max", save_top_k=1,
-        filename="best-{epoch}",
+        filename="best-{epoch}", warmup_epochs=warmup,
     )  # fmt: skip
     callbacks: list[Any] = [checkpoint]
     if job.trainer.early_stopping_patience:
         callbacks.append(
-            EarlyStopping(monitor=MONITOR, mode="max", patience=job.trainer.early_stopping_patience)
+            WarmupEarlyStopping(
+                monitor=MONITOR,
+                mode="max",
+                patience=job.trainer.early_stopping_patience,
+                warmup_epochs=warmup,
+            )
         )
     trainer = pl.Trainer(
         max_epochs=job.trainer.max_epochs,
