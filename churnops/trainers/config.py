@@ -39,8 +39,8 @@ class DataConfig(StrictConfig):
     name: str = "cdnow"  # a label for runs and benchmark rows
     path: str | None = None  # training-set Parquet; None: build CDNOW's under workdir
     tables: list[TableVersion] = Field(default_factory=list)  # lineage, logged with the run
-    id_column: str = "customer_id"
-    label_column: str = "churn"
+    id_column: str | None = "customer_id"  # None: the rows are numbered
+    label_column: str = "churn"  # 0/1, or Yes/No, true/false
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.1, gt=0, lt=1)  # of the train split, for early stopping
     cv_folds: int = Field(default=5, ge=2)

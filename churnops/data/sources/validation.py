@@ -32,6 +32,8 @@ class RejectReport:
     rejected: dict[str, int] = field(default_factory=dict)
     sample: list[dict[str, object]] = field(default_factory=list)
     rejects_path: str | None = None
+    # CSV lines that could not be split into the header's fields: line number, text, why.
+    malformed_lines: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -95,6 +97,20 @@ def _typed_select(
     return select, reason
 
 
+def count_malformed(
+    report: RejectReport, malformed: list[tuple[int, str, str, str]], keep: int = 100
+) -> None:
+    """Add malformed CSV lines to `report`: counted by error type, the first `keep` kept whole."""
+    for line, error_type, text, message in malformed:
+        why = f"malformed csv line ({error_type.lower()})"
+        report.rejected[why] = report.rejected.get(why, 0) + 1
+        if len(report.malformed_lines) < keep:
+            report.malformed_lines.append(
+                {"line": line, "error": message, "text": text[:500]}  # an unclosed quote: long
+            )
+    report.rows_read += len(malformed)
+
+
 def clean_orders(
     con: duckdb.DuckDBPyConnection,
     raw_sql: str,
@@ -103,8 +119,12 @@ def clean_orders(
     source: str,
     date_format: str | None = None,
     sample_size: int = 5,
+    malformed: list[tuple[int, str, str, str]] = (),  # type: ignore[assignment]
 ) -> RejectReport:
     """Write clean canonical orders from `raw_sql` to `out_path` (Parquet) and report rejects.
+
+    `malformed` are the CSV lines the reader could not split (see `readers.csv_parse_errors`);
+    they count as rejected rows.
 
     Raises:
         SourceError: a mapped column is missing from the source.
@@ -130,6 +150,7 @@ def clean_orders(
         else:
             report.rejected[why] = n
     report.rows_read = report.rows_accepted + report.rows_rejected
+    count_malformed(report, list(malformed))
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if report.rejected:
