@@ -14,11 +14,21 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
+METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE: the row-weighted mean |observed rate - mean P(churn)| over equal-width bins of p."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    rows = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, y, bins) - np.bincount(which, p, bins))  # sums per bin
+    return float(gap.sum() / max(len(y), 1)) if rows.any() else 0.0
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """ROC AUC, PR AUC (average precision), log loss and Brier score of P(churn) `p`."""
+    """ROC AUC, PR AUC (average precision), log loss, Brier score and ECE of P(churn) `p`."""
     y = np.asarray(y)
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return {
@@ -26,6 +36,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "pr_auc": float(average_precision_score(y, p)),
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
     }
 
 

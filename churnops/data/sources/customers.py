@@ -25,7 +25,7 @@ from churnops.data.sources.validation import SourceError
 # Labels accepted out of the box, compared case-insensitively after trimming.
 DEFAULT_LABEL_VALUES = {"1": 1, "0": 0, "yes": 1, "no": 0, "true": 1, "false": 0, "y": 1, "n": 0}
 MADE_ID = "customer_id"  # the id column made (from the row number) when the table has none
-NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-blank values parse
+NUMERIC_SHARE = 0.8  # numeric when this share of non-blank values parse (rest: the policy)
 
 
 class CustomerTableConfig(StrictConfig):

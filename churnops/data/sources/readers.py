@@ -40,6 +40,9 @@ def _existing(path: str | None, kind: str) -> Path:
     return p
 
 
+_ERRORS_TABLE = "churnops_csv_errors"  # not a Python name DuckDB could scan by mistake
+
+
 def csv_header(path: Path, delimiter: str) -> list[str]:
     """The column names on a CSV's first line; an empty file or header is a clear error."""
     import csv
@@ -76,18 +79,21 @@ def csv_relation(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> 
         "rejects_scan='csv_scans_all')"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE csv_parse_errors AS SELECT line, error_type, "
-        "csv_line, error_message FROM csv_errors_all ORDER BY line"
+        # DuckDB reports a short line once per missing field: one entry per line here.
+        f"CREATE OR REPLACE TEMP TABLE {_ERRORS_TABLE} AS SELECT line, min(error_type), "
+        "min(csv_line), min(error_message) FROM csv_errors_all GROUP BY line ORDER BY line"
     )
     return "SELECT * FROM csv_raw"
 
 
 def csv_parse_errors(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, str]]:
     """(line, error type, raw text, message) of each malformed line of the last CSV loaded."""
-    try:
-        return con.execute("SELECT * FROM csv_parse_errors").fetchall()
-    except duckdb.CatalogException:
+    tables = con.execute(
+        f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{_ERRORS_TABLE}'"
+    ).fetchall()
+    if not tables[0][0]:
         return []  # no CSV was read on this connection
+    return con.execute(f"SELECT * FROM {_ERRORS_TABLE}").fetchall()
 
 
 def raw_relation(
