@@ -124,7 +124,7 @@ def test_missing_column_and_non_parquet_are_clear_errors(tmp_path):
     path.write_text("customer_id,x,churn\na,1,1\n")
     with pytest.raises(SourceError, match=r"\['Churn'\] not found; columns are"):
         read_customer_table(CustomerTableConfig(path=str(path), label_column="Churn"))
-    with pytest.raises(SourceError, match="not readable as Parquet.*kind: csv"):
+    with pytest.raises(SourceError, match=r"not readable as Parquet.*kind: csv"):
         read_customer_table(CustomerTableConfig(kind="parquet", path=str(path)))
 
 
