@@ -141,7 +141,10 @@ def clean_orders(
     select, reason = _typed_select(columns, mapping, date_format)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW typed AS "
-        f"SELECT *, {reason} AS reject_reason FROM (SELECT raw.*, {select} FROM ({raw_sql}) raw)"
+        # The raw row rides along as one struct, so a source column named like a canonical one
+        # (amount, quantity, ...) cannot shadow its typed value.
+        f"SELECT *, {reason} AS reject_reason FROM (SELECT {select}, raw AS __raw "
+        f"FROM ({raw_sql}) raw)"
     )
     report = RejectReport(source=source)
     for why, n in con.sql("SELECT reject_reason, count(*) FROM typed GROUP BY ALL").fetchall():
@@ -155,15 +158,14 @@ def clean_orders(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if report.rejected:
         rel = con.sql(
-            f"SELECT reject_reason, {', '.join(_quote(c) for c in columns)} FROM typed "
+            "SELECT reject_reason, __raw.* FROM typed "
             f"WHERE reject_reason IS NOT NULL LIMIT {int(sample_size)}"
         )
         report.sample = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
         rejects = out_path.with_name(out_path.stem + ".rejects.parquet")
         _copy_atomic(
             con,
-            f"SELECT reject_reason, {', '.join(_quote(c) for c in columns)} FROM typed "
-            "WHERE reject_reason IS NOT NULL",
+            "SELECT reject_reason, __raw.* FROM typed WHERE reject_reason IS NOT NULL",
             rejects,
         )
         report.rejects_path = str(rejects)
