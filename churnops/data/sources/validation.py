@@ -185,7 +185,7 @@ def clean_orders(
             "FROM typed WHERE reject_reason IS NULL GROUP BY customer_id, order_date"
         )
     _copy_atomic(con, f"SELECT * FROM ({orders_sql}) ORDER BY customer_id, order_date", out_path)
-    report.orders = con.execute(f"SELECT count(*) FROM read_parquet('{out_path}')").fetchone()[0]
+    report.orders = con.execute(f"SELECT count(*) FROM read_parquet('{out_path}')").fetchall()[0][0]
     return report
 
 
