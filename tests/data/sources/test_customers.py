@@ -136,3 +136,32 @@ def test_prepare_writes_clean_parquet_and_its_report(messy, tmp_path):
     assert pq.read_table(out).num_rows == report.rows_accepted == 5
     saved = json.loads(out.with_name("customers.report.json").read_text())
     assert saved["rows_rejected"] == 4 and saved["columns"]["plan"] == "categorical"
+
+
+def test_delta_and_feature_store_tables_read_as_customer_tables(tmp_path):
+    from deltalake import write_deltalake
+
+    from churnops.data.feature_store.local import LocalFeatureStore
+
+    rows = pa.table({"customer_id": ["a", "b", "c"], "plan": ["x", "y", None],
+                     "spend": [1.0, None, 3.0], "churn": [1, 0, 1]})  # fmt: skip
+    write_deltalake(tmp_path / "delta", rows)
+    delta = read_customer_table(CustomerTableConfig(kind="delta", path=str(tmp_path / "delta")))
+    assert delta.report.columns == {"plan": "categorical", "spend": "numeric"}
+    assert delta.table["churn"].to_pylist() == [1, 0, 1]
+
+    store = LocalFeatureStore(tmp_path / "store")
+    store.create_table("main.crm.customers", primary_keys="customer_id", df=rows)
+    table = read_customer_table(
+        CustomerTableConfig(
+            kind="table", path="main.crm.customers", store_root=str(tmp_path / "store")
+        )  # fmt: skip
+    )
+    assert sorted(table.table["customer_id"].to_pylist()) == ["a", "b", "c"]
+    assert table.report.missing == {"plan": {"blank": 1}, "spend": {"blank": 1}}
+    with pytest.raises(SourceError, match="main.crm.nope"):
+        read_customer_table(
+            CustomerTableConfig(
+                kind="table", path="main.crm.nope", store_root=str(tmp_path / "store")
+            )  # fmt: skip
+        )
