@@ -155,7 +155,7 @@ def test_delta_and_feature_store_tables_read_as_customer_tables(tmp_path):
     table = read_customer_table(
         CustomerTableConfig(
             kind="table", path="main.crm.customers", store_root=str(tmp_path / "store")
-        )  # fmt: skip
+        )
     )
     assert sorted(table.table["customer_id"].to_pylist()) == ["a", "b", "c"]
     assert table.report.missing == {"plan": {"blank": 1}, "spend": {"blank": 1}}
@@ -163,5 +163,5 @@ def test_delta_and_feature_store_tables_read_as_customer_tables(tmp_path):
         read_customer_table(
             CustomerTableConfig(
                 kind="table", path="main.crm.nope", store_root=str(tmp_path / "store")
-            )  # fmt: skip
+            )
         )
