@@ -159,7 +159,7 @@ def test_delta_and_feature_store_tables_read_as_customer_tables(tmp_path):
     )
     assert sorted(table.table["customer_id"].to_pylist()) == ["a", "b", "c"]
     assert table.report.missing == {"plan": {"blank": 1}, "spend": {"blank": 1}}
-    with pytest.raises(SourceError, match="main.crm.nope"):
+    with pytest.raises(SourceError, match=r"main\.crm\.nope"):
         read_customer_table(
             CustomerTableConfig(
                 kind="table", path="main.crm.nope", store_root=str(tmp_path / "store")
