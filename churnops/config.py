@@ -33,7 +33,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. trainer.max_epochs=5")
-    return key.strip().split("."), yaml.safe_load(raw) if raw else None
+    if not raw:
+        return key.strip().split("."), None
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw  # not YAML (e.g. date_format=%Y%m%d, '%' is reserved): the text itself
+    return key.strip().split("."), value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

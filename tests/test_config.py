@@ -34,3 +34,22 @@ def test_override_without_equals_sign_is_rejected():
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_config(Outer, tmp_path / "nope.yaml")
+
+
+def test_an_override_that_is_not_yaml_is_taken_as_text():
+    from churnops.config import parse_override
+
+    assert parse_override("source.date_format=%Y%m%d") == (["source", "date_format"], "%Y%m%d")
+    assert parse_override("a.b=5") == (["a", "b"], 5)
+
+
+def test_features_config_names_unknown_categorical_and_transform_columns():
+    from churnops.config import ConfigError
+    from churnops.trainers.config import load_train_config
+
+    with pytest.raises(ConfigError, match=r"features\.categorical: \['gender'\] not among"):
+        load_train_config(["features.columns=[tenure]", "features.categorical=[gender]"])
+    with pytest.raises(ConfigError, match=r"features\.transforms"):
+        load_train_config(["features.columns=[tenure]", "features.transforms={total: log1p}"])
+    cfg = load_train_config(["features.columns=[a, b]", "features.categorical={a: 3}"])
+    assert cfg.features.categorical == ["a"]  # the old {column: codes} form still reads

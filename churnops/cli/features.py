@@ -1,8 +1,11 @@
-"""`churnops features ...`: build features into a feature table; list, describe, publish."""
+"""`churnops features ...`: build features into a feature table; list, describe, publish;
+check a customer table (inferred types, what would be rejected) before training on it."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -10,6 +13,11 @@ from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
 from churnops.data.feature_store.config import FeatureStoreConfig
 from churnops.data.features.build import FeaturesBuild, FeaturesJobConfig, build_features
+from churnops.data.sources.customers import (
+    CustomerTableConfig,
+    prepare_customers,
+    read_customer_table,
+)
 
 DEFAULT_CONFIG = CONFIG_DIR / "features" / "cdnow.yaml"
 DEFAULT_STORE_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
@@ -36,6 +44,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     _store_args(build)
     build.add_argument("overrides", nargs="*", help="config overrides, e.g. source.seed=3")
     build.set_defaults(run=run_build)
+
+    customers = fsub.add_parser(
+        "customers", help="read a customer table: inferred column types, rejects, train command"
+    )
+    customers.add_argument("path", help="CSV / Parquet file or folder, Delta table, table name")
+    customers.add_argument(
+        "--kind", choices=["csv", "parquet", "delta", "table"],
+        help="default: from the path (.csv, _delta_log, else parquet)",
+    )  # fmt: skip
+    customers.add_argument(
+        "--id-column", default="customer_id", help="customer id column; 'none' numbers the rows"
+    )
+    customers.add_argument("--label-column", default="churn", help="the 0/1 or Yes/No label")
+    customers.add_argument("--label-values", help="raw=0|1 pairs, e.g. 'Churned=1,Active=0'")
+    customers.add_argument("--categorical", help="comma-separated columns to read as categories")
+    customers.add_argument("--numeric", help="comma-separated columns to read as numbers")
+    customers.add_argument(
+        "--invalid-values", choices=["missing", "reject"], default="missing",
+        help="an unparseable number: a missing value, or reject the row",
+    )  # fmt: skip
+    customers.add_argument("--delimiter", default=",", help="csv only")
+    customers.add_argument("--out", help="write the clean table here as Parquet (+ .report.json)")
+    customers.set_defaults(run=run_customers)
 
     ls = fsub.add_parser("ls", help="list the feature tables")
     _store_args(ls)
@@ -100,7 +131,7 @@ def run_build(args: argparse.Namespace) -> int:
     if store_cfg is not None:
         from churnops.data.feature_store.timeseries import write_snapshots
 
-        name = args.table or store_cfg.features_table
+        name = args.table or default_table(store_cfg.features_table, cfg)
         table = write_snapshots(
             _local_store(store_cfg),
             name,
@@ -111,6 +142,89 @@ def run_build(args: argparse.Namespace) -> int:
             f"feature table: {name} v{table.version} (keys customer_id, as_of) "
             f"under {store_cfg.root}"
         )
+    return 0
+
+
+def default_table(configured: str, cfg: FeaturesJobConfig) -> str:
+    """The store's features table for CDNOW; for another source, a sibling named after it.
+
+    So a CSV's features never merge into the table the CDNOW snapshots live in.
+    """
+    if cfg.source.kind == "cdnow":
+        return configured
+    stem = Path(cfg.source.path).stem if cfg.source.path else cfg.source.kind
+    name = re.sub(r"[^0-9a-zA-Z_]+", "_", f"{cfg.source.kind}_{stem}").strip("_").lower()
+    catalog, _, table = configured.rpartition(".")
+    catalog = catalog.rpartition(".")[0] or catalog
+    return f"{catalog}.{name}.{table}"
+
+
+def customer_config(args: argparse.Namespace) -> CustomerTableConfig:
+    """The customer-table config from the flags; a malformed --label-values names itself."""
+    kind = args.kind
+    if kind is None:
+        path = Path(args.path)
+        kind = "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else (
+            "delta" if (path / "_delta_log").is_dir() else "parquet"
+        )  # fmt: skip
+    extra: dict[str, object] = {}
+    if args.label_values:
+        pairs = [p.partition("=") for p in args.label_values.split(",")]
+        if any(not sep or value.strip() not in ("0", "1") for _, sep, value in pairs):
+            raise ValueError(
+                f"--label-values={args.label_values!r}: expected raw=0|1 pairs, e.g. 'Yes=1,No=0'"
+            )
+        extra["label_values"] = {k.strip().lower(): int(v) for k, _, v in pairs}
+    return CustomerTableConfig(
+        kind=kind,
+        path=args.path,
+        id_column=None if args.id_column.lower() == "none" else args.id_column,
+        label_column=args.label_column,
+        categorical=_names(args.categorical),
+        numeric=_names(args.numeric),
+        invalid_values=args.invalid_values,
+        delimiter=args.delimiter,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+def run_customers(args: argparse.Namespace) -> int:
+    cfg = customer_config(args)
+    report = prepare_customers(cfg, args.out) if args.out else read_customer_table(cfg).report
+    print_table(
+        f"columns of {report.source} (types inferred unless forced)",
+        [
+            {
+                "column": name,
+                "type": kind,
+                "missing": sum(report.missing.get(name, {}).values()),
+            }
+            for name, kind in report.columns.items()
+        ],
+    )
+    console.print(report.summary())
+    console.print(
+        f"id: {report.id_column}{' (made from the row number)' if report.id_made else ''}; "
+        f"label {cfg.label_column}: {report.label_counts.get(1, 0):,} churned, "
+        f"{report.label_counts.get(0, 0):,} stayed"
+    )
+    for line in report.malformed_lines[:5]:
+        console.print(f"  malformed line {line['line']}: {line['error']}", markup=False)
+    categorical = [c for c, kind in report.columns.items() if kind == "categorical"]
+    data_path = args.out or args.path
+    console.print(
+        "train on it with:\n  churnops train "
+        f"data.path={data_path} data.id_column={cfg.id_column or 'null'} "
+        f"data.label_column={cfg.label_column} "
+        f"'features.columns=[{', '.join(report.columns)}]' "
+        f"'features.categorical=[{', '.join(categorical)}]'",
+        markup=False,
+        soft_wrap=True,  # one line, to copy
+    )
     return 0
 
 

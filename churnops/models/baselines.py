@@ -1,7 +1,9 @@
 """Baselines with the net's interface: `fit(x, y)` and `predict_proba(x) -> [N, 2]`.
 
-They read the same raw feature matrices (NaN = missing) and the same splits as the net, so a
-benchmark compares like with like. XGBoost is imported only when used.
+They read the same raw feature rows (NaN = missing; categories as strings or codes) and the same
+splits as the net, so a benchmark compares like with like. Each owns a `TableEncoder` fitted on
+its training rows: the linear model one-hot encodes categories, the trees read vocabulary codes
+(XGBoost as native categories). XGBoost is imported only when used.
 """
 
 from __future__ import annotations
@@ -10,67 +12,113 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from churnops.models.preprocessing import NumericStatistics, TableEncoder
 
 
-class RandomForestChurnModel:
-    """sklearn RandomForest with the seed notebook's settings (100 trees, depth 10)."""
+def default_encoder(x: Any) -> TableEncoder:
+    """All-numeric columns named by position, "auto" transforms: for bare matrices."""
+    width = x.shape[1] if hasattr(x, "shape") else len(x[0])
+    return TableEncoder([f"x{i}" for i in range(width)])
+
+
+class _EncodedModel:
+    """Fits `encoder` on the training rows; subclasses see encoded float32 matrices only."""
+
+    encoder: TableEncoder | None
+
+    def _fit_encoder(self, x: Any) -> np.ndarray:
+        if self.encoder is None:
+            self.encoder = default_encoder(x)
+        return self.encoder.fit(x).transform(x)
+
+    def _encode(self, x: Any) -> np.ndarray:
+        if self.encoder is None:
+            raise RuntimeError(f"{type(self).__name__}.predict_proba called before fit")
+        return self.encoder.transform(x)
+
+
+class RandomForestChurnModel(_EncodedModel):
+    """sklearn RandomForest with the seed notebook's settings (100 trees, depth 10).
+
+    Categories enter as vocabulary codes (ordinal), which trees can split into groups.
+    """
 
     name = "random_forest"
 
     def __init__(self, n_estimators: int = 100, max_depth: int | None = 10, seed: int = 42,
-                 n_jobs: int = -1):  # fmt: skip
+                 n_jobs: int = -1, encoder: TableEncoder | None = None):  # fmt: skip
+        self.encoder = encoder
         self.model = RandomForestClassifier(
             n_estimators=n_estimators, max_depth=max_depth, random_state=seed, n_jobs=n_jobs
         )
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> RandomForestChurnModel:
+    def fit(self, x: Any, y: np.ndarray) -> RandomForestChurnModel:
         # Missing gaps (single-order customers) become -1: a value trees can split off.
-        self.model.fit(np.nan_to_num(x, nan=-1.0), y)
+        self.model.fit(np.nan_to_num(self._fit_encoder(x), nan=-1.0), y)
         return self
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(np.nan_to_num(x, nan=-1.0))
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.model.predict_proba(np.nan_to_num(self._encode(x), nan=-1.0))
 
     @property
     def feature_importances(self) -> np.ndarray:
         return self.model.feature_importances_
 
 
-class LogisticChurnModel:
-    """Logistic regression on imputed, log1p'd, standardised features (with missing flags)."""
+class LogisticChurnModel(_EncodedModel):
+    """Logistic regression on imputed, transformed numeric columns and one-hot categories.
+
+    Numeric columns follow the encoder's per-column transform ("log1p" | "standardize" | "none"),
+    with a missing-indicator per column that had gaps; each category level, the missing and the
+    unknown bucket included, gets its own 0/1 column.
+    """
 
     name = "logistic_regression"
 
-    def __init__(self, c: float = 1.0, max_iter: int = 1000, seed: int = 42):
-        self.model = make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-            FunctionTransformer(_signed_log1p),
-            StandardScaler(),
-            LogisticRegression(C=c, max_iter=max_iter, random_state=seed),
-        )
+    def __init__(self, c: float = 1.0, max_iter: int = 1000, seed: int = 42,
+                 encoder: TableEncoder | None = None):  # fmt: skip
+        self.encoder = encoder
+        self.numeric: NumericStatistics | None = None
+        self.model = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticChurnModel:
-        self.model.fit(x, y)
+    def _design(self, codes: np.ndarray) -> np.ndarray:
+        assert self.encoder is not None
+        parts = []
+        if self.numeric is not None:
+            parts.append(self.numeric.apply(codes[:, self.encoder.numeric_index]))
+        for i, size in zip(self.encoder.categorical_index, self.encoder.cardinalities, strict=True):
+            parts.append(np.eye(size)[codes[:, i].astype(np.int64)])
+        return np.hstack(parts)
+
+    def fit(self, x: Any, y: np.ndarray) -> LogisticChurnModel:
+        codes = self._fit_encoder(x)
+        assert self.encoder is not None
+        numeric = self.encoder.numeric_columns
+        self.numeric = NumericStatistics(
+            codes[:, self.encoder.numeric_index].reshape(len(codes), len(numeric)),
+            [self.encoder.numeric_transforms[c] for c in numeric],
+        ) if numeric else None  # fmt: skip
+        self.model.fit(self._design(codes), y)
         return self
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(x)
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.model.predict_proba(self._design(self._encode(x)))
 
 
-class XGBoostChurnModel:
-    """XGBoost `hist` trees; on CUDA when a GPU is there (device="auto")."""
+class XGBoostChurnModel(_EncodedModel):
+    """XGBoost `hist` trees with native categorical splits; on CUDA when a GPU is there."""
 
     name = "xgboost"
 
     def __init__(self, n_estimators: int = 300, max_depth: int = 6, learning_rate: float = 0.05,
                  subsample: float = 0.8, colsample_bytree: float = 0.8, device: str = "auto",
-                 seed: int = 42, n_jobs: int = -1):  # fmt: skip
+                 seed: int = 42, n_jobs: int = -1,
+                 encoder: TableEncoder | None = None):  # fmt: skip
         import xgboost as xgb
 
+        self.encoder = encoder
         self.device = resolve_xgboost_device(device)
         self.model = xgb.XGBClassifier(
             n_estimators=n_estimators,
@@ -83,14 +131,27 @@ class XGBoostChurnModel:
             random_state=seed,
             n_jobs=n_jobs,
             eval_metric="logloss",
+            enable_categorical=True,
         )
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> XGBoostChurnModel:
-        self.model.fit(x, y)  # XGBoost learns a direction for missing values itself
+    def _frame(self, codes: np.ndarray) -> Any:
+        """Numeric columns as floats, categorical ones as pandas categories of their codes."""
+        if not self.encoder or not self.encoder.categorical:
+            return codes  # XGBoost learns a direction for missing values itself
+        import pandas as pd
+
+        frame = pd.DataFrame(codes, columns=self.encoder.columns)
+        for name, size in zip(self.encoder.categorical, self.encoder.cardinalities, strict=True):
+            column = codes[:, self.encoder.columns.index(name)].astype(np.int64)
+            frame[name] = pd.Categorical(column, categories=range(size))
+        return frame
+
+    def fit(self, x: Any, y: np.ndarray) -> XGBoostChurnModel:
+        self.model.fit(self._frame(self._fit_encoder(x)), y)
         return self
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(x)
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.model.predict_proba(self._frame(self._encode(x)))
 
     @property
     def feature_importances(self) -> np.ndarray:
@@ -106,14 +167,15 @@ class RecencyChurnModel:
         self.recency_index = recency_index
         self.model = LogisticRegression(random_state=seed)
 
-    def _column(self, x: np.ndarray) -> np.ndarray:
-        return np.nan_to_num(x[:, [self.recency_index]], nan=0.0)
+    def _column(self, x: Any) -> np.ndarray:
+        column = np.asarray(x)[:, [self.recency_index]].astype(np.float64)
+        return np.nan_to_num(column, nan=0.0)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> RecencyChurnModel:
+    def fit(self, x: Any, y: np.ndarray) -> RecencyChurnModel:
         self.model.fit(self._column(x), y)
         return self
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def predict_proba(self, x: Any) -> np.ndarray:
         return self.model.predict_proba(self._column(x))
 
 
@@ -127,7 +189,3 @@ def resolve_xgboost_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     except ImportError:
         return "cpu"
-
-
-def _signed_log1p(x: Any) -> Any:
-    return np.sign(x) * np.log1p(np.abs(x))

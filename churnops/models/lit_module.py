@@ -1,18 +1,68 @@
-"""The LightningModule: owns the loss, optimiser, schedule and the `split/metric` logging."""
+"""The LightningModule: owns the loss, optimiser, schedule and the `split/metric` logging.
+
+Beside it, the checkpoint and early-stopping callbacks that wait out the schedule's warm-up.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
 # The one name the checkpoint, early stopping, the tuner and the validation gate all read.
 MONITOR = "val/auroc"
+ONECYCLE_WARMUP = 0.3  # fraction of the steps the one-cycle schedule spends raising the lr
+
+
+def warmup_epochs(scheduler: str, max_epochs: int) -> int:
+    """Epochs spent in the schedule's warm-up: no checkpoint is kept or stop taken in them.
+
+    Under one-cycle the lr climbs to its peak for the first 30% of the steps; a val/auroc
+    that dips there is the schedule, not overfitting, and an epoch-0 checkpoint is barely
+    trained (on CDNOW 1997-06-30/90 it cost 0.26 of test log loss).
+    """
+    if scheduler != "onecycle":
+        return 0
+    return min(math.ceil(ONECYCLE_WARMUP * max_epochs), max_epochs - 1)
+
+
+class WarmupModelCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint` that considers no epoch before `warmup_epochs` have passed."""
+
+    def __init__(self, *args: Any, warmup_epochs: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.warmup_epochs = warmup_epochs
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_validation_end(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_train_epoch_end(trainer, pl_module)
+
+
+class WarmupEarlyStopping(EarlyStopping):
+    """`EarlyStopping` whose patience starts counting after `warmup_epochs`."""
+
+    def __init__(self, *args: Any, warmup_epochs: int = 0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.warmup_epochs = warmup_epochs
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_validation_end(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_train_epoch_end(trainer, pl_module)
 
 
 class ChurnLitModule(pl.LightningModule):

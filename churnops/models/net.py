@@ -1,17 +1,19 @@
 """The tabular churn net: a plain `nn.Module` MLP over preprocessed numeric features.
 
-Categorical columns (integer codes in the same raw row) go through embeddings; numeric columns
-through the fitted `FeaturePreprocessor`. The net outputs one logit per row.
+Categorical columns (vocabulary codes from `TableEncoder`, in the same raw row) go through
+embeddings; numeric columns through the fitted `FeaturePreprocessor`. The net outputs one logit
+per row, divided by a temperature fitted after training (1 until then).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-from churnops.models.preprocessing import FeaturePreprocessor
+from churnops.models.preprocessing import UNKNOWN_CODE, FeaturePreprocessor
 
 
 class TabularChurnNet(nn.Module):
@@ -21,7 +23,8 @@ class TabularChurnNet(nn.Module):
         preprocessor: fitted on the training split's numeric columns; travels with the weights.
         numeric_index: positions of the numeric columns in a raw row.
         categorical_index: positions of the categorical columns (integer codes) in a raw row.
-        cardinalities: number of codes per categorical column (codes outside are clamped).
+        cardinalities: number of codes per categorical column, the missing (0) and unknown (1)
+            buckets included; a code outside counts as unknown.
         embedding_dim: width of each categorical embedding.
         hidden_sizes: widths of the hidden layers.
         dropout: dropout after each hidden layer.
@@ -31,6 +34,7 @@ class TabularChurnNet(nn.Module):
     numeric_index: torch.Tensor
     categorical_index: torch.Tensor
     cardinalities: torch.Tensor
+    temperature: torch.Tensor
 
     def __init__(
         self,
@@ -73,12 +77,35 @@ class TabularChurnNet(nn.Module):
             width = size
         layers.append(nn.Linear(width, 1))
         self.mlp = nn.Sequential(*layers)
+        # Temperature scaling (`fit_temperature`): part of the weights, so serving applies it.
+        self.register_buffer("temperature", torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw rows [B, F] (NaN = missing) -> logits [B]."""
         parts = [self.preprocessor(x[:, self.numeric_index])]
         if len(self.embeddings):
-            codes = torch.nan_to_num(x[:, self.categorical_index]).long()
-            codes = torch.minimum(codes.clamp(min=0), self.cardinalities - 1)
+            codes = torch.nan_to_num(x[:, self.categorical_index]).long()  # NaN: missing (0)
+            outside = (codes < 0) | (codes >= self.cardinalities)
+            codes = torch.where(outside, torch.full_like(codes, UNKNOWN_CODE), codes)
             parts += [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
-        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1)
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1) / self.temperature
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature T minimising the log loss of sigmoid(logits / T) on held-out rows.
+
+    One parameter, so it changes calibration only, never the ranking (ROC AUC).
+    """
+    from scipy.optimize import minimize_scalar
+
+    z = np.asarray(logits, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    if len(z) == 0 or len(np.unique(t)) < 2:
+        raise ValueError("fit_temperature: needs held-out rows of both classes")
+
+    def log_loss(log_t: float) -> float:
+        s = z / np.exp(log_t)
+        return float(np.mean(np.logaddexp(0, s) - t * s))  # BCE with logits, stable
+
+    best = minimize_scalar(log_loss, bounds=(-4.0, 4.0), method="bounded")
+    return float(np.exp(best.x))

@@ -37,13 +37,14 @@ class NetPredictor:
     The architecture is read off the net itself, so only plain tensors and numbers are stored.
     """
 
-    def __init__(self, arch: dict[str, Any], state_dict: dict[str, Any]):
+    def __init__(self, arch: dict[str, Any], state_dict: dict[str, Any], encoder: Any = None):
         self.arch = arch
         self.state_dict = state_dict
+        self.encoder = encoder  # the fitted TableEncoder: raw rows (strings too) -> codes
         self._net: Any = None
 
     @classmethod
-    def from_net(cls, net: Any) -> NetPredictor:
+    def from_net(cls, net: Any, encoder: Any = None) -> NetPredictor:
         from torch import nn
 
         linears = [m for m in net.mlp if isinstance(m, nn.Linear)]
@@ -63,7 +64,7 @@ class NetPredictor:
             "norm": norm,
         }
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        return cls(arch, state)
+        return cls(arch, state, encoder)
 
     @property
     def net(self) -> Any:
@@ -88,13 +89,19 @@ class NetPredictor:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         import torch
 
+        if self.encoder is not None:
+            x = self.encoder.transform(x)
         with torch.no_grad():
             xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
             p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).numpy()
         return np.column_stack([1 - p, p])
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"arch": self.arch, "state_dict": self.state_dict, "_net": None}
+        return {"arch": self.arch, "state_dict": self.state_dict, "encoder": self.encoder,
+                "_net": None}  # fmt: skip
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"encoder": None, **state})  # predictors pickled before encoders
 
 
 def as_predictor(model: Any) -> tuple[Any, str]:
@@ -107,7 +114,7 @@ def as_predictor(model: Any) -> tuple[Any, str]:
     if net is None and type(model).__name__ == "TabularChurnNet":
         net = model
     if net is not None:
-        return NetPredictor.from_net(net), "pytorch"
+        return NetPredictor.from_net(net, getattr(model, "encoder", None)), "pytorch"
     if not callable(getattr(model, "predict_proba", None)):
         raise TypeError(
             f"model: expected a fitted churn model with predict_proba(x), got "
@@ -166,7 +173,10 @@ class ChurnPyfuncModel(PythonModel):
             _check_threshold(threshold)
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         frame = self.complete(frame)
-        x = _feature_matrix(frame, self.feature_spec.feature_columns)
+        columns = self.feature_spec.feature_columns
+        # A model that learnt categories takes the raw columns (strings) and encodes them itself.
+        raw = getattr(getattr(self.predictor, "encoder", None), "categorical", None)
+        x = frame[columns] if raw else _feature_matrix(frame, columns)
         p = self.predictor.predict_proba(x)[:, 1].astype(np.float64)
         return pd.DataFrame(
             {"probability": p, "prediction": (p >= threshold).astype(np.int64)}, index=frame.index
@@ -313,7 +323,10 @@ def model_signature(
         if c not in spec.key_columns:
             kind = "double"
             if example is not None and c in example.columns:
-                kind = "long" if pd.api.types.is_integer_dtype(example[c].dtype) else "double"
+                dtype = example[c].dtype
+                kind = "long" if pd.api.types.is_integer_dtype(dtype) else "double"
+                if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                    kind = "string"  # a categorical column: the model encodes the raw value
             cols.append(ColSpec(kind, c, required=c not in lookup_outputs))
     outputs = Schema([ColSpec("double", "probability"), ColSpec("long", "prediction")])
     params = ParamSchema([ParamSpec("threshold", "double", float(threshold))])

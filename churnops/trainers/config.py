@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from churnops.config import (
     CONFIG_DIR,
@@ -44,20 +44,44 @@ class DataConfig(StrictConfig):
     as_of: date = date(1997, 9, 30)  # the cutoff: features use orders up to this day
     horizon_days: int = Field(default=180, gt=0)  # churn: no order in (as_of, as_of + horizon]
     tables: list[TableVersion] = Field(default_factory=list)  # lineage, logged with the run
-    id_column: str = "customer_id"
-    label_column: str = "churn"
+    id_column: str | None = "customer_id"  # None: the rows are numbered
+    label_column: str = "churn"  # 0/1, or Yes/No, true/false
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.1, gt=0, lt=1)  # of the train split, for early stopping
     cv_folds: int = Field(default=5, ge=2)
 
 
+NumericTransform = Literal["auto", "log1p", "standardize", "none"]
+
+
 class FeaturesConfig(StrictConfig):
-    """Which columns feed the model and how numeric ones are transformed."""
+    """Which columns feed the model, which are categories, how numeric ones are transformed."""
 
     columns: list[str] = Field(default_factory=lambda: list(FEATURE_COLUMNS))
-    categorical: dict[str, int] = Field(default_factory=dict)  # column -> number of codes
-    log1p: Literal["auto", "none"] = "auto"  # auto: non-negative, skewed columns
+    # Columns of categories (strings or codes): the model learns their vocabulary on the
+    # training split (plus missing and unknown buckets). A mapping's values are ignored.
+    categorical: list[str] = Field(default_factory=list)
+    log1p: Literal["auto", "none"] = "auto"  # auto: log1p on non-negative, skewed columns
+    transforms: dict[str, NumericTransform] = Field(default_factory=dict)  # per column
     recency_column: str = "days_since_last_order"  # the recency baseline's one feature
+
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _names_of_mapping(cls, value: Any) -> Any:
+        return list(value) if isinstance(value, dict) else value  # the old {column: codes}
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> FeaturesConfig:
+        for key, names in (("categorical", self.categorical), ("transforms", self.transforms)):
+            unknown = [c for c in names if c not in self.columns]
+            if unknown:
+                raise ValueError(
+                    f"features.{key}: {unknown} not among features.columns {self.columns}"
+                )
+        overlap = [c for c in self.transforms if c in self.categorical]
+        if overlap:
+            raise ValueError(f"features.transforms: {overlap} are categorical, not numeric")
+        return self
 
 
 class MLPConfig(StrictConfig):
@@ -70,6 +94,9 @@ class MLPConfig(StrictConfig):
     # BCE weight of the positive class: a number, "auto" (negatives / positives) or None (1).
     pos_weight: float | Literal["auto"] | None = None
     scheduler: Literal["onecycle", "cosine", "none"] = "onecycle"
+    # Fit one temperature on the validation split after training: calibrated probabilities,
+    # the same ranking.
+    temperature_scaling: bool = True
 
 
 class RandomForestConfig(StrictConfig):

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from churnops.models.preprocessing import FeaturePreprocessor
+from churnops.models.net import fit_temperature
+from churnops.models.preprocessing import FeaturePreprocessor, TableEncoder
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.fit import (
     NetFitJob,
@@ -29,8 +30,9 @@ class NetChurnModel:
     """The tabular net with the baselines' interface.
 
     `fit` carves a stratified validation split off the rows it is given (for early stopping and
-    checkpointing on val/auroc), fits the preprocessing on the rest, and trains through
-    `launcher` (in-process by default).
+    checkpointing on val/auroc), fits the encoder and the preprocessing on the rest, trains
+    through `launcher` (in-process by default), then fits a temperature on the validation split
+    (`model.mlp.temperature_scaling`). `encoder` travels with the model, so it takes raw rows.
     """
 
     name = "mlp"
@@ -38,14 +40,17 @@ class NetChurnModel:
     def __init__(self, cfg: TrainConfig, launcher: Launcher | None = None):
         self.cfg = cfg
         self.launcher = launcher or make_launcher(cfg.launcher)
+        self.encoder = table_encoder(cfg)
         self.net: torch.nn.Module | None = None
         self.fit_result: NetFitResult | None = None
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> NetChurnModel:
+    def fit(self, x: Any, y: np.ndarray) -> NetChurnModel:
         cfg = self.cfg
         fit_idx, val_idx = split_train_test(y, test_size=cfg.data.val_size, seed=cfg.seed)
+        encoder = self.encoder.fit(_rows(x, fit_idx))
+        codes = encoder.transform(x)
         job = make_fit_job(
-            cfg, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx],
+            cfg, encoder, codes[fit_idx], y[fit_idx], codes[val_idx], y[val_idx],
             scratch_dir(Path(cfg.workdir, "checkpoints")),
         )  # fmt: skip
         if cfg.trainer.loader != "in-memory":
@@ -55,31 +60,43 @@ class NetChurnModel:
         net = build_net(job)
         net.load_state_dict(self.fit_result.state_dict)
         self.net = net.eval()
+        if cfg.model.mlp.temperature_scaling and len(np.unique(y[val_idx])) == 2:
+            temperature = fit_temperature(self._logits(codes[val_idx]), y[val_idx])
+            net.temperature.fill_(temperature)
+            self.fit_result.extra["temperature"] = temperature
         return self
 
     @torch.no_grad()
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def _logits(self, codes: np.ndarray) -> np.ndarray:
+        assert self.net is not None
+        device = next(self.net.parameters()).device
+        xt = torch.as_tensor(np.asarray(codes, dtype=np.float32), device=device)
+        return torch.cat([self.net(b).float() for b in xt.split(65536)]).cpu().numpy()
+
+    def predict_proba(self, x: Any) -> np.ndarray:
         if self.net is None:
             raise RuntimeError("NetChurnModel.predict_proba called before fit")
-        device = next(self.net.parameters()).device
-        xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
-        p = torch.cat([torch.sigmoid(self.net(b)).float() for b in xt.split(65536)]).cpu().numpy()
+        p = 1 / (1 + np.exp(-self._logits(self.encoder.transform(x)).astype(np.float64)))
         return np.column_stack([1 - p, p])
 
 
 def make_fit_job(
     cfg: TrainConfig,
+    encoder: TableEncoder,
     x_fit: np.ndarray,
     y_fit: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
     checkpoint_dir: str,
 ) -> NetFitJob:
-    """The net's fit job for `cfg` on these rows: preprocessing and `pos_weight` from the fit
-    rows only. `NetChurnModel` and every tuning trial build their jobs here."""
-    categorical = cfg.features.categorical
-    numeric = [i for i, c in enumerate(cfg.features.columns) if c not in categorical]
-    preprocessor = FeaturePreprocessor.fit(x_fit[:, numeric], log1p=cfg.features.log1p)
+    """The net's fit job for `cfg` on rows already encoded by the fitted `encoder`:
+    preprocessing and `pos_weight` from the fit rows only. `NetChurnModel` and every tuning
+    trial build their jobs here."""
+    numeric = encoder.numeric_columns
+    preprocessor = FeaturePreprocessor.fit(
+        x_fit[:, encoder.numeric_index].reshape(len(x_fit), len(numeric)),
+        transforms=[encoder.numeric_transforms[c] for c in numeric],
+    )
     pos_weight = cfg.model.mlp.pos_weight
     if pos_weight == "auto":
         positives = float(y_fit.sum())
@@ -89,8 +106,8 @@ def make_fit_job(
         y_train=y_fit,
         x_val=x_val,
         y_val=y_val,
-        feature_columns=list(cfg.features.columns),
-        categorical=dict(categorical),
+        feature_columns=list(encoder.columns),
+        categorical=dict(zip(encoder.categorical, encoder.cardinalities, strict=True)),
         preprocessor=preprocessor,
         model=cfg.model.mlp,
         trainer=cfg.trainer,
@@ -98,6 +115,21 @@ def make_fit_job(
         checkpoint_dir=checkpoint_dir,
         pos_weight=pos_weight,
     )
+
+
+def table_encoder(cfg: TrainConfig) -> TableEncoder:
+    """An unfitted encoder for the configured columns, categories and numeric transforms."""
+    f = cfg.features
+    return TableEncoder(
+        f.columns,
+        categorical=f.categorical,
+        transforms=f.transforms,
+        default_transform="standardize" if f.log1p == "none" else "auto",
+    )
+
+
+def _rows(x: Any, index: np.ndarray) -> Any:
+    return x.iloc[index] if hasattr(x, "iloc") else x[index]
 
 
 def _write_splits(job: NetFitJob) -> tuple[str, str]:
@@ -128,13 +160,18 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
     if m.name == "random_forest":
         rf = m.random_forest
         return baselines.RandomForestChurnModel(
-            rf.n_estimators, rf.max_depth, seed=cfg.seed, n_jobs=rf.n_jobs
-        )
+            rf.n_estimators, rf.max_depth, seed=cfg.seed, n_jobs=rf.n_jobs,
+            encoder=table_encoder(cfg),
+        )  # fmt: skip
     if m.name == "logistic_regression":
         lr = m.logistic_regression
-        return baselines.LogisticChurnModel(c=lr.c, max_iter=lr.max_iter, seed=cfg.seed)
+        return baselines.LogisticChurnModel(
+            c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg)
+        )
     if m.name == "xgboost":
-        return baselines.XGBoostChurnModel(**m.xgboost.model_dump(), seed=cfg.seed)
+        return baselines.XGBoostChurnModel(
+            **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)
+        )
     if m.name == "recency":
         column = cfg.features.recency_column
         if column not in cfg.features.columns:

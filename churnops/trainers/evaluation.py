@@ -16,11 +16,21 @@ from sklearn.metrics import (
 
 # The one set of metric names: logged as `<split>/<name>` (`val/auroc`, `test/auroc`), which is
 # what the checkpoint monitors, the tuner maximises and the validation gate compares.
-METRICS = ("auroc", "pr_auc", "log_loss", "brier")
+METRICS = ("auroc", "pr_auc", "log_loss", "brier", "ece")
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE: the row-weighted mean |observed rate - mean P(churn)| over equal-width bins of p."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    rows = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, y, bins) - np.bincount(which, p, bins))  # sums per bin
+    return float(gap.sum() / max(len(y), 1)) if rows.any() else 0.0
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, split: str | None = None) -> dict[str, float]:
-    """ROC AUC, PR AUC (average precision), log loss and Brier score of P(churn) `p`.
+    """ROC AUC, PR AUC (average precision), log loss, Brier score and ECE of P(churn) `p`.
 
     Args:
         y: 0/1 labels.
@@ -34,6 +44,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, split: str | None = None) -> di
         "pr_auc": float(average_precision_score(y, p)),
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
     }
     return {f"{split}/{k}" if split else k: v for k, v in scores.items()}
 

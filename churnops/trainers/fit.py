@@ -98,9 +98,14 @@ def fit_net(
             for early stopping of poor trials).
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from churnops.models.lit_module import MONITOR, ChurnLitModule
+    from churnops.models.lit_module import (
+        MONITOR,
+        ChurnLitModule,
+        WarmupEarlyStopping,
+        WarmupModelCheckpoint,
+        warmup_epochs,
+    )
 
     start = time.perf_counter()
     if not job.trainer.progress_bar:  # non-interactive (benchmarks, tests): warnings only
@@ -118,16 +123,23 @@ def fit_net(
         pos_weight=job.pos_weight,
         scheduler=job.model.scheduler,
     )
-    checkpoint = ModelCheckpoint(
+    # Neither keeps a checkpoint nor stops inside the lr warm-up (see `warmup_epochs`).
+    warmup = warmup_epochs(job.model.scheduler, job.trainer.max_epochs)
+    checkpoint = WarmupModelCheckpoint(
         dirpath=job.checkpoint_dir, monitor=MONITOR, mode="max", save_top_k=1,
-        filename="best-{epoch}",
+        filename="best-{epoch}", warmup_epochs=warmup,
     )  # fmt: skip
     callbacks: list[Any] = [checkpoint]
     if report is not None:
         callbacks.append(_report_each_epoch(report))
     if job.trainer.early_stopping_patience:
         callbacks.append(
-            EarlyStopping(monitor=MONITOR, mode="max", patience=job.trainer.early_stopping_patience)
+            WarmupEarlyStopping(
+                monitor=MONITOR,
+                mode="max",
+                patience=job.trainer.early_stopping_patience,
+                warmup_epochs=warmup,
+            )
         )
     trainer = pl.Trainer(
         max_epochs=job.trainer.max_epochs,

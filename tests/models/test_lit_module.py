@@ -39,3 +39,40 @@ def _learn_and_log():
     assert float(trainer.callback_metrics["val/auroc"]) == last["val/auroc"]
     trainer.test(module, InMemoryBatches(x[1600:], y[1600:], 512), verbose=False)
     assert float(trainer.callback_metrics["test/auroc"]) > 0.95
+
+
+def test_warmup_epochs_follow_the_one_cycle_schedule():
+    from churnops.models.lit_module import warmup_epochs
+
+    assert warmup_epochs("onecycle", 30) == 9  # 30% of the steps climb to the peak lr
+    assert warmup_epochs("onecycle", 2) == 1
+    assert warmup_epochs("onecycle", 1) == 0  # one epoch: it is the only candidate
+    assert warmup_epochs("cosine", 30) == warmup_epochs("none", 30) == 0
+
+
+def test_no_checkpoint_kept_and_no_stop_taken_inside_the_warmup(tmp_path):
+    """With a frozen net val/auroc never improves: without the warm-up rule epoch 0 would be
+    kept and training would stop after epoch 1."""
+    from churnops.models.lit_module import WarmupEarlyStopping, WarmupModelCheckpoint
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    pl.seed_everything(0, verbose=False)
+    net = TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=[0, 1])
+    module = ChurnLitModule(net, lr=0.0, scheduler="none")  # frozen: every epoch scores alike
+    checkpoint = WarmupModelCheckpoint(
+        dirpath=tmp_path, monitor=MONITOR, mode="max", filename="best-{epoch}", warmup_epochs=3
+    )
+    stopping = WarmupEarlyStopping(monitor=MONITOR, mode="max", patience=1, warmup_epochs=3)
+    trainer = pl.Trainer(
+        max_epochs=8, accelerator="cpu", logger=False, callbacks=[checkpoint, stopping],
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(
+        module,
+        InMemoryBatches(x, y, 128, shuffle=True, drop_last=True),
+        InMemoryBatches(x, y, 512),
+    )
+    assert checkpoint.best_model_path.endswith("best-epoch=3.ckpt")
+    assert trainer.current_epoch == 5  # checked from epoch 3, stopped after epoch 4

@@ -213,3 +213,38 @@ def test_stock_mlflow_models_serve_answers_over_http(mlflow_tmp, data, tmp_path)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+def test_a_net_with_categories_serves_raw_strings(tmp_path):
+    """The pyfunc carries the encoder: a request with the raw category strings is scored."""
+    from churnops.models.pyfunc import as_predictor
+    from churnops.trainers.config import load_train_config
+    from churnops.trainers.estimators import NetChurnModel
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {"plan": rng.choice(["basic", "pro"], n), "spent": rng.gamma(2.0, 50.0, n)}
+    )
+    y = ((frame["plan"] == "basic") ^ (rng.random(n) < 0.1)).to_numpy().astype(np.int64)
+    cfg = load_train_config(
+        [
+            f"workdir={tmp_path}", "logger=none", "trainer.progress_bar=false",
+            "trainer.max_epochs=3", "features.columns=[plan, spent]",
+            "features.categorical=[plan]",
+        ]
+    )  # fmt: skip
+    model = NetChurnModel(cfg).fit(frame.to_numpy(dtype=object), y)
+    predictor, flavor = as_predictor(model)
+    assert flavor == "pytorch" and predictor.encoder is model.encoder
+    import pickle
+
+    served = pickle.loads(pickle.dumps(predictor))
+    p = served.predict_proba(pd.DataFrame({"plan": ["basic", "pro", "never-seen"], "spent": 50.0}))
+    assert np.allclose(
+        p,
+        model.predict_proba(
+            np.array([["basic", 50.0], ["pro", 50.0], ["never-seen", 50.0]], dtype=object)
+        ),
+    )
+    assert p[0, 1] > p[1, 1]  # the category carries the signal

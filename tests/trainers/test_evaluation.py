@@ -12,6 +12,17 @@ def test_metrics_of_perfect_and_uninformative_scores():
     assert flat["auroc"] == 0.5
     assert flat["log_loss"] == pytest.approx(np.log(2))
     assert flat["brier"] == pytest.approx(0.25)
+    assert flat["ece"] == pytest.approx(0.0)  # half churn, P = 0.5 for every row
+
+
+def test_expected_calibration_error_measures_the_gap_per_bin():
+    from churnops.trainers.evaluation import expected_calibration_error
+
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    # Bin [0.9, 1): 4 rows, observed 1, mean p 0.9; bin [0.1, 0.2): observed 0, mean p 0.1.
+    p = np.array([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1])
+    assert expected_calibration_error(y, p) == pytest.approx(0.1)
+    assert expected_calibration_error(y, np.where(y == 1, 0.6, 0.4)) == pytest.approx(0.4)
 
 
 def test_plots_are_written(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from churnops.data.sources.config import ColumnMapping, SourceConfig
-from churnops.data.sources.readers import raw_relation
+from churnops.data.sources.readers import csv_parse_errors, raw_relation
 from churnops.data.sources.validation import RejectReport, SourceError, clean_orders
 
 __all__ = ["ColumnMapping", "RejectReport", "SourceConfig", "SourceError", "prepare_orders"]
@@ -30,8 +30,27 @@ def prepare_orders(cfg: SourceConfig, out_path: str | Path) -> RejectReport:
     con = duckdb.connect()
     try:
         sql, mapping, date_format, label = raw_relation(con, cfg)
-        report = clean_orders(con, sql, mapping, out_path, source=label, date_format=date_format)
+        report = clean_orders(
+            con, sql, mapping, out_path, source=label, date_format=date_format,
+            malformed=csv_parse_errors(con),
+        )  # fmt: skip
     finally:
         con.close()
     out_path.with_name(out_path.stem + ".report.json").write_text(report.to_json())
+    if report.rows_read and not report.rows_accepted:
+        out_path.unlink(missing_ok=True)  # no empty orders file for a build to run on
+        raise SourceError(_nothing_accepted(report, cfg))
     return report
+
+
+def _nothing_accepted(report: RejectReport, cfg: SourceConfig) -> str:
+    """Why every row was rejected, with the sample's raw values and the likely setting."""
+    message = f"{report.summary()}: every row was rejected, so there are no orders to build on"
+    if "unparseable order_date" in report.rejected:
+        dates = [s.get(cfg.columns.order_date) for s in report.sample][:3]
+        message += (
+            f"; order dates such as {dates} do not parse with source.date_format="
+            f"{cfg.date_format!r} (expected a strptime format matching them, e.g. '%Y-%m-%d', "
+            "or null for ISO dates)"
+        )
+    return message

@@ -40,6 +40,62 @@ def _existing(path: str | None, kind: str) -> Path:
     return p
 
 
+_ERRORS_TABLE = "churnops_csv_errors"  # not a Python name DuckDB could scan by mistake
+
+
+def csv_header(path: Path, delimiter: str) -> list[str]:
+    """The column names on a CSV's first line; an empty file or header is a clear error."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f, delimiter=delimiter), None)
+    names = [h.strip() for h in header or []]
+    if not names or not any(names):
+        raise SourceError(f"csv {str(path)!r}: no header line (expected column names first)")
+    blank = [i + 1 for i, n in enumerate(names) if not n]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if blank or duplicated:
+        raise SourceError(
+            f"csv {str(path)!r}: header has blank name(s) at position(s) {blank} or repeated "
+            f"name(s) {duplicated}; expected one distinct name per column"
+        )
+    return names
+
+
+def csv_relation(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> str:
+    """Load a CSV as text columns into a temp table; malformed lines go to `csv_parse_errors`.
+
+    The dialect is stated, not sniffed, so a line with too few or too many fields, or an
+    unclosed quote, is a rejected line (with its number and text) rather than a traceback or a
+    silently merged row. An unclosed quote swallows the lines after it, as in every CSV reader:
+    the report names the line where it opened.
+    """
+    names = csv_header(path, delimiter)
+    columns = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE csv_raw AS SELECT * FROM read_csv({_sql_str(str(path))}, "
+        f"header=true, auto_detect=false, columns={columns}, delim={_sql_str(delimiter)}, "
+        "quote='\"', escape='\"', store_rejects=true, rejects_table='csv_errors_all', "
+        "rejects_scan='csv_scans_all')"
+    )
+    con.execute(
+        # DuckDB reports a short line once per missing field: one entry per line here.
+        f"CREATE OR REPLACE TEMP TABLE {_ERRORS_TABLE} AS SELECT line, min(error_type), "
+        "min(csv_line), min(error_message) FROM csv_errors_all GROUP BY line ORDER BY line"
+    )
+    return "SELECT * FROM csv_raw"
+
+
+def csv_parse_errors(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, str]]:
+    """(line, error type, raw text, message) of each malformed line of the last CSV loaded."""
+    tables = con.execute(
+        f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{_ERRORS_TABLE}'"
+    ).fetchall()
+    if not tables[0][0]:
+        return []  # no CSV was read on this connection
+    return con.execute(f"SELECT * FROM {_ERRORS_TABLE}").fetchall()
+
+
 def raw_relation(
     con: duckdb.DuckDBPyConnection, cfg: SourceConfig
 ) -> tuple[str, ColumnMapping, str | None, str]:
@@ -60,10 +116,7 @@ def raw_relation(
         return "SELECT * FROM cdnow_raw", CDNOW_MAPPINGS[cfg.variant], "%Y%m%d", path.name
     p = _existing(cfg.path, cfg.kind)
     if cfg.kind == "csv":
-        sql = (
-            f"SELECT * FROM read_csv({_sql_str(str(p))}, all_varchar=true, header=true, "
-            f"delim={_sql_str(cfg.delimiter)})"
-        )
+        sql = csv_relation(con, p, cfg.delimiter)
     elif cfg.kind in ("parquet", "synthetic"):
         target = str(p / "*.parquet") if p.is_dir() else str(p)
         sql = f"SELECT * FROM read_parquet({_sql_str(target)})"

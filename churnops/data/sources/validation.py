@@ -32,6 +32,8 @@ class RejectReport:
     rejected: dict[str, int] = field(default_factory=dict)
     sample: list[dict[str, object]] = field(default_factory=list)
     rejects_path: str | None = None
+    # CSV lines that could not be split into the header's fields: line number, text, why.
+    malformed_lines: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -95,6 +97,20 @@ def _typed_select(
     return select, reason
 
 
+def count_malformed(
+    report: RejectReport, malformed: list[tuple[int, str, str, str]], keep: int = 100
+) -> None:
+    """Add malformed CSV lines to `report`: counted by error type, the first `keep` kept whole."""
+    for line, error_type, text, message in malformed:
+        why = f"malformed csv line ({error_type.lower()})"
+        report.rejected[why] = report.rejected.get(why, 0) + 1
+        if len(report.malformed_lines) < keep:
+            report.malformed_lines.append(
+                {"line": line, "error": message, "text": text[:500]}  # an unclosed quote: long
+            )
+    report.rows_read += len(malformed)
+
+
 def clean_orders(
     con: duckdb.DuckDBPyConnection,
     raw_sql: str,
@@ -103,8 +119,12 @@ def clean_orders(
     source: str,
     date_format: str | None = None,
     sample_size: int = 5,
+    malformed: list[tuple[int, str, str, str]] = (),  # type: ignore[assignment]
 ) -> RejectReport:
     """Write clean canonical orders from `raw_sql` to `out_path` (Parquet) and report rejects.
+
+    `malformed` are the CSV lines the reader could not split (see `readers.csv_parse_errors`);
+    they count as rejected rows.
 
     Raises:
         SourceError: a mapped column is missing from the source.
@@ -121,7 +141,10 @@ def clean_orders(
     select, reason = _typed_select(columns, mapping, date_format)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW typed AS "
-        f"SELECT *, {reason} AS reject_reason FROM (SELECT raw.*, {select} FROM ({raw_sql}) raw)"
+        # The raw row rides along as one struct, so a source column named like a canonical one
+        # (amount, quantity, ...) cannot shadow its typed value.
+        f"SELECT *, {reason} AS reject_reason FROM (SELECT {select}, raw AS __raw "
+        f"FROM ({raw_sql}) raw)"
     )
     report = RejectReport(source=source)
     for why, n in con.sql("SELECT reject_reason, count(*) FROM typed GROUP BY ALL").fetchall():
@@ -130,19 +153,19 @@ def clean_orders(
         else:
             report.rejected[why] = n
     report.rows_read = report.rows_accepted + report.rows_rejected
+    count_malformed(report, list(malformed))
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if report.rejected:
         rel = con.sql(
-            f"SELECT reject_reason, {', '.join(_quote(c) for c in columns)} FROM typed "
+            "SELECT reject_reason, __raw.* FROM typed "
             f"WHERE reject_reason IS NOT NULL LIMIT {int(sample_size)}"
         )
         report.sample = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
         rejects = out_path.with_name(out_path.stem + ".rejects.parquet")
         _copy_atomic(
             con,
-            f"SELECT reject_reason, {', '.join(_quote(c) for c in columns)} FROM typed "
-            "WHERE reject_reason IS NOT NULL",
+            "SELECT reject_reason, __raw.* FROM typed WHERE reject_reason IS NOT NULL",
             rejects,
         )
         report.rejects_path = str(rejects)
@@ -162,7 +185,7 @@ def clean_orders(
             "FROM typed WHERE reject_reason IS NULL GROUP BY customer_id, order_date"
         )
     _copy_atomic(con, f"SELECT * FROM ({orders_sql}) ORDER BY customer_id, order_date", out_path)
-    report.orders = con.execute(f"SELECT count(*) FROM read_parquet('{out_path}')").fetchone()[0]
+    report.orders = con.execute(f"SELECT count(*) FROM read_parquet('{out_path}')").fetchall()[0][0]
     return report
 
 

@@ -90,18 +90,20 @@ def _fit_net(cfg: Any, data: TuneData, cpus: int, report: Report | None) -> tupl
 
     import torch
 
-    from churnops.trainers.estimators import make_fit_job
+    from churnops.trainers.estimators import make_fit_job, table_encoder
     from churnops.trainers.fit import build_net, fit_net
 
     # Trials share the machine: `cpus` threads each, no progress bars.
     cfg = cfg.model_copy(update={"trainer": cfg.trainer.model_copy(
         update={"threads": cpus, "progress_bar": False})})  # fmt: skip
+    encoder = table_encoder(cfg).fit(data.x_fit)  # categories learnt on the fit rows only
+    x_fit, x_val = encoder.transform(data.x_fit), encoder.transform(data.x_val)
     with tempfile.TemporaryDirectory(prefix="trial-") as checkpoints:
-        job = make_fit_job(cfg, data.x_fit, data.y_fit, data.x_val, data.y_val, checkpoints)
+        job = make_fit_job(cfg, encoder, x_fit, data.y_fit, x_val, data.y_val, checkpoints)
         result = fit_net(job, "single", report=report)
     net = build_net(job)
     net.load_state_dict(result.state_dict)
     net.eval()
     with torch.no_grad():
-        p = torch.sigmoid(net(torch.as_tensor(data.x_val, dtype=torch.float32))).numpy()
+        p = torch.sigmoid(net(torch.as_tensor(x_val, dtype=torch.float32))).numpy()
     return p, result.epochs

@@ -115,3 +115,31 @@ def test_a_folder_that_is_not_a_delta_table_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="not a Delta table"):
         prepare_orders(SourceConfig(kind="delta", path=str(tmp_path / "empty")), tmp_path / "o.pq")
+
+
+def test_malformed_csv_lines_are_rejected_lines_in_the_report(tmp_path):
+    src = tmp_path / "orders.csv"
+    src.write_text(
+        "cust,day,value,qty\na,2024-01-01,10,1\nb,2024-01-02\nc,2024-01-03,5,1,9\n"
+        'd,2024-01-04,7,1\ne,"2024-01-05,3,1\nf,2024-01-06,3,1\n'
+    )
+    out = tmp_path / "orders.parquet"
+    report = prepare_orders(SourceConfig(kind="csv", path=str(src), columns=MAPPING), out)
+    assert report.rejected == {
+        "malformed csv line (missing columns)": 1,
+        "malformed csv line (too many columns)": 1,
+        "malformed csv line (unquoted value)": 1,  # the unclosed quote, on line 6
+    }
+    assert [m["line"] for m in report.malformed_lines] == [3, 4, 6]
+    # The unclosed quote swallows the line after it: no phantom customer 'e' or 'f'.
+    assert sorted(o["customer_id"] for o in pq.read_table(out).to_pylist()) == ["a", "d"]
+
+
+def test_a_date_format_that_rejects_every_row_is_an_error_naming_it(tmp_path):
+    src = tmp_path / "orders.csv"
+    src.write_text("cust,day,value,qty\na,2024-01-01,10,1\nb,2024-01-02,5,1\n")
+    out = tmp_path / "orders.parquet"
+    cfg = SourceConfig(kind="csv", path=str(src), columns=MAPPING, date_format="%Y%m%d")
+    with pytest.raises(SourceError, match=r"every row was rejected.*'2024-01-01'.*'%Y%m%d'"):
+        prepare_orders(cfg, out)
+    assert not out.exists()

@@ -8,8 +8,8 @@ import typing
 import pytest
 
 from churnops.config import ConfigError, StrictConfig
-from churnops.pipelines.tasks import TASKS
 from churnops.pipelines.task_main import import_function, inputs_model, resolve_task
+from churnops.pipelines.tasks import TASKS
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
