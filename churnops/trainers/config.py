@@ -143,6 +143,11 @@ class TrainerConfig(StrictConfig):
     limit_val_batches: int | float = 1.0
     progress_bar: bool = True
     threads: int | None = Field(default=None, ge=1)  # torch threads per process; None: 1
+    # torch.compile the net's forward: "reduce-overhead" adds CUDA graphs (GPU only), see
+    # churnops.models.fast_step.COMPILE_MODES
+    compile: Literal[
+        "none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = "none"
 
 
 class LauncherConfig(StrictConfig):

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from churnops.models.fast_step import compile_net
 from churnops.models.net import TabularChurnNet
 from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import MLPConfig, TrainerConfig
@@ -160,6 +161,7 @@ def fit_net(
         trainer = prepare_trainer(trainer)
 
     device = trainer.strategy.root_device
+    compile_net(module.net, job.trainer.compile, device)
     rank, world = trainer.global_rank, trainer.world_size
     train_batches, val_batches = _loaders(job, rank, world, device)
     trainer.fit(module, train_dataloaders=train_batches, val_dataloaders=val_batches)

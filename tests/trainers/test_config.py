@@ -50,3 +50,11 @@ def test_ray_cpus_per_worker_must_be_positive():
         ConfigError, match=r"launcher.cpus_per_worker=-1: Input should be greater than 0"
     ):
         load_train_config(["launcher=ray", "launcher.cpus_per_worker=-1"])
+
+
+def test_trainer_compile_takes_only_torch_compile_modes():
+    assert (
+        load_train_config(["trainer.compile=reduce-overhead"]).trainer.compile == "reduce-overhead"
+    )
+    with pytest.raises(ConfigError, match=r"trainer.compile='fast'"):
+        load_train_config(["trainer.compile=fast"])
