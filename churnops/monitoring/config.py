@@ -10,8 +10,13 @@ from pydantic import Field, field_validator
 from churnops.config import StrictConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
-GRANULARITIES = {"1 hour": "hour", "1 day": "day", "1 week": "week", "1 month": "month",
-                 "1 year": "year"}  # fmt: skip
+GRANULARITIES = {
+    "1 hour": "hour",
+    "1 day": "day",
+    "1 week": "week",
+    "1 month": "month",
+    "1 year": "year",
+}
 
 
 class ScheduleConfig(StrictConfig):

@@ -80,6 +80,7 @@ def refresh_databricks_monitor(cfg: MonitorConfig, client: Any = None) -> Any:
         client = WorkspaceClient()
     table = client.tables.get(cfg.databricks_table)
     return client.data_quality.create_refresh(
-        object_type="table", object_id=table.table_id, refresh=dq.Refresh(
-            object_type="table", object_id=table.table_id)
-    )  # fmt: skip
+        object_type="table",
+        object_id=table.table_id,
+        refresh=dq.Refresh(object_type="table", object_id=table.table_id),
+    )

@@ -19,7 +19,8 @@ import pyarrow as pa
 from churnops.monitoring.config import MonitorConfig
 
 # mlops-stacks' metric-violation query shape (column_name ':table', no slice, per version, INPUT).
-QUALITY_QUERY = """SELECT window.start AS window_start, {model} AS model_id, count, {metric} AS value
+QUALITY_QUERY = """
+SELECT window.start AS window_start, {model} AS model_id, count, {metric} AS value
 FROM {profile}
 WHERE column_name = ':table' AND slice_key IS NULL AND {model} != '*' AND log_type = 'INPUT'
   AND granularity = '{granularity}' AND {metric} IS NOT NULL AND count >= {min_rows}
@@ -86,8 +87,16 @@ def decide_retraining(
     )
     if quality_metric == "f1":
         quality_metric = "f1_score.one_vs_all['1']"
-    q = _rows(engine, QUALITY_QUERY.format(model=model, metric=quality_metric, profile=profile,
-              granularity=granularity, min_rows=policy.min_rows))  # fmt: skip
+    q = _rows(
+        engine,
+        QUALITY_QUERY.format(
+            model=model,
+            metric=quality_metric,
+            profile=profile,
+            granularity=granularity,
+            min_rows=policy.min_rows,
+        ),
+    )
     for version in sorted({r["model_id"] for r in q}):
         recent = [r for r in q if r["model_id"] == version][: policy.quality_recent]
         bad = [r for r in recent if r["value"] < policy.quality_floor]
@@ -100,8 +109,9 @@ def decide_retraining(
             decision.details[f"quality_{version}"] = [_plain(r) for r in recent]
 
     value = {"ks_statistic": "ks_test.statistic"}.get(policy.drift_metric, policy.drift_metric)
-    d = _rows(engine, DRIFT_QUERY.format(value=value, drift=drift, model=model,
-              granularity=granularity))  # fmt: skip
+    d = _rows(
+        engine, DRIFT_QUERY.format(value=value, drift=drift, model=model, granularity=granularity)
+    )
     counts = _window_counts(engine, profile, model, granularity)
     columns = policy.drift_columns or sorted({r["column_name"] for r in d})
     for column in columns:
@@ -155,9 +165,11 @@ _rows = run_sql
 
 
 def _window_counts(engine: Any, profile: str, model: str, granularity: str) -> dict:
-    query = (f"SELECT window.start AS window_start, count FROM {profile} WHERE "
-             f"column_name = ':table' AND slice_key IS NULL AND {model} = '*' "
-             f"AND log_type = 'INPUT' AND granularity = '{granularity}'")  # fmt: skip
+    query = (
+        f"SELECT window.start AS window_start, count FROM {profile} WHERE "
+        f"column_name = ':table' AND slice_key IS NULL AND {model} = '*' "
+        f"AND log_type = 'INPUT' AND granularity = '{granularity}'"
+    )
     return {r["window_start"]: r["count"] for r in _rows(engine, query)}
 
 
@@ -180,8 +192,14 @@ def _last_retrain(cfg: MonitorConfig) -> dt.datetime | None:
 def _append(cfg: MonitorConfig, decision: Decision, now: dt.datetime) -> None:
     from deltalake import write_deltalake
 
-    row = {"decided_at": now, "monitor": cfg.name, "retrain": decision.retrain,
-           "reasons": decision.reasons, "blocked_by": decision.blocked_by,
-           "details": json.dumps(decision.details, default=str)}  # fmt: skip
-    write_deltalake(cfg.table_path("decisions"), pa.Table.from_pylist([row], DECISIONS_SCHEMA),
-                    mode="append")  # fmt: skip
+    row = {
+        "decided_at": now,
+        "monitor": cfg.name,
+        "retrain": decision.retrain,
+        "reasons": decision.reasons,
+        "blocked_by": decision.blocked_by,
+        "details": json.dumps(decision.details, default=str),
+    }
+    write_deltalake(
+        cfg.table_path("decisions"), pa.Table.from_pylist([row], DECISIONS_SCHEMA), mode="append"
+    )

@@ -89,5 +89,8 @@ def _deltas(cur: dict[str, Any] | None, ref: dict[str, Any] | None) -> dict[str,
         a, b = cur.get(name), ref.get(name)
         return None if a is None or b is None else float(a) - float(b)
 
-    return {"count_delta": diff("count"), "avg_delta": diff("avg"),
-            "percent_null_delta": diff("percent_null")}  # fmt: skip
+    return {
+        "count_delta": diff("count"),
+        "avg_delta": diff("avg"),
+        "percent_null_delta": diff("percent_null"),
+    }

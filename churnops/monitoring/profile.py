@@ -32,8 +32,8 @@ def numeric_profile(
             F.stddev(x).alias(f"c{i}_stddev"),
             F.min(x).alias(f"c{i}_min"),
             F.max(x).alias(f"c{i}_max"),
-            F.percentile_approx(x, list(quantiles)).alias(f"c{i}_quantiles"),
-            F.percentile_approx(x, [0.25, 0.5, 0.75]).alias(f"c{i}_iqr"),
+            # One sketch per column: the configured quantiles, then the median.
+            F.percentile_approx(x, [*quantiles, 0.5]).alias(f"c{i}_quantiles"),
             F.approx_count_distinct(x).alias(f"c{i}_distinct"),
         ]
     table = engine.to_arrow(df.groupBy(*keys).agg(*aggs)).to_pylist()
@@ -42,7 +42,7 @@ def numeric_profile(
         n = int(rec["_rows"])
         for i, c in enumerate(columns):
             count = int(rec[f"c{i}_count"] or 0)
-            q3 = rec[f"c{i}_iqr"] or [None, None, None]
+            qs = [float(v) for v in rec[f"c{i}_quantiles"] or []]
             rows.append(
                 {
                     **{k: rec[k] for k in keys},
@@ -55,13 +55,12 @@ def numeric_profile(
                     "stddev": rec[f"c{i}_stddev"],
                     "min": rec[f"c{i}_min"],
                     "max": rec[f"c{i}_max"],
-                    "median": q3[1],
-                    "quantiles": [float(v) for v in rec[f"c{i}_quantiles"] or []] or None,
+                    "median": qs[-1] if qs else None,
+                    "quantiles": qs[:-1] or None,
                     "distinct_count": int(rec[f"c{i}_distinct"] or 0),
                     "percent_null": 100.0 * (n - count) / n if n else None,
                     "percent_zeros": 100.0 * int(rec[f"c{i}_zeros"] or 0) / n if n else None,
                     "frequent_items": None,
-                    "_iqr": (q3[2] - q3[0]) if q3[0] is not None and q3[2] is not None else None,
                     "_rows": n,
                 }
             )

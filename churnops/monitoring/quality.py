@@ -94,8 +94,11 @@ def quality_metrics(bins: dict[str, np.ndarray], calibration_bins: int) -> dict[
     f1 = _ratio(2 * precision * recall, precision + recall) if precision == precision else math.nan
 
     def per_class(v1: float, v0: float, w1: float) -> dict[str, Any]:
-        return {"one_vs_all": {"0": v0, "1": v1}, "macro": (v0 + v1) / 2,
-                "weighted": w1 * v1 + (1 - w1) * v0}  # fmt: skip
+        return {
+            "one_vs_all": {"0": v0, "1": v1},
+            "macro": (v0 + v1) / 2,
+            "weighted": w1 * v1 + (1 - w1) * v0,
+        }
 
     prec0, rec0 = _ratio(tn, tn + fn), _ratio(tn, N)
     f10 = _ratio(2 * prec0 * rec0, prec0 + rec0)

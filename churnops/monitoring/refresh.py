@@ -84,9 +84,15 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
     engine = engine or get_engine(cfg.engine)
     run = _Refresh(cfg, engine, since, state)
     result = run.execute()
-    _write_state(cfg, {"fingerprint": _fingerprint(cfg), "files": files,
-                       "label_files": label_files,
-                       "specs": {c: s.to_dict() for c, s in run.specs.items()}})  # fmt: skip
+    _write_state(
+        cfg,
+        {
+            "fingerprint": _fingerprint(cfg),
+            "files": files,
+            "label_files": label_files,
+            "specs": {c: s.to_dict() for c, s in run.specs.items()},
+        },
+    )
     result.unpacked_rows = unpacked
     return result
 
@@ -142,6 +148,13 @@ class _Refresh:
             baseline["hists"] += [self._tag(counts, g, skey) for g in cfg.granularities]
         hists = [self._tag(self._histograms(sdf), g, s) for g, s, sdf in frames]
         hist_new = _histogram_table(hists, cat_counts, baseline, self.model)
+        keys = [WINDOW, self.model, SLICE, "granularity", "slice_key"]
+        for counts in cat_counts:
+            rows = prof.categorical_profile(counts, keys, cfg.frequent_items)
+            profile_rows += [{**r, WINDOW: _ts(r[WINDOW])} for r in rows]
+        for counts in baseline["cats"]:
+            rows = prof.categorical_profile(counts, keys, cfg.frequent_items)
+            baseline["profiles"] += [{**r, "log_type": "BASELINE"} for r in rows]
         table_rows = self._table_rows(profile_rows, quality, baseline)
         profile_rows += baseline["profiles"] + table_rows
         return self._write(profile_rows, hist_new)
@@ -152,8 +165,7 @@ class _Refresh:
         rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric, q)
         for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
             rows.append({**r, self.model: "*"})
-        return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey}
-                for r in rows]  # fmt: skip
+        return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
 
     def _cat_counts(self, sdf: Any) -> pa.Table:
         keys = [WINDOW, self.model, SLICE]
@@ -171,9 +183,16 @@ class _Refresh:
         bins = qual.quality_bins(
             self.engine, sdf, keys, cfg.prediction_proba_col, cfg.prediction_col
         )
-        return pa.concat_tables([bins, bins.set_column(
-            bins.column_names.index(self.model), self.model,
-            pa.array(["*"] * bins.num_rows, pa.string()))])  # fmt: skip
+        return pa.concat_tables(
+            [
+                bins,
+                bins.set_column(
+                    bins.column_names.index(self.model),
+                    self.model,
+                    pa.array(["*"] * bins.num_rows, pa.string()),
+                ),
+            ]
+        )
 
     def _baseline(self, slices: list[str | None]) -> dict[str, Any]:
         """Baseline profiles, counts and quality (full refresh), or the stored histograms."""
@@ -188,9 +207,13 @@ class _Refresh:
             bdf = bdf.withColumn("_label", self.F.col(cfg.label_col))
         for skey in slices:
             sdf = with_slice(bdf, skey)
-            rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE],
-                                        [c for c in self.numeric if c in bdf.columns],
-                                        cfg.quantiles)  # fmt: skip
+            rows = prof.numeric_profile(
+                self.engine,
+                sdf,
+                [WINDOW, self.model, SLICE],
+                [c for c in self.numeric if c in bdf.columns],
+                cfg.quantiles,
+            )
             cats = prof.categorical_counts(
                 self.engine,
                 sdf,
@@ -198,30 +221,44 @@ class _Refresh:
                 [c for c in self.categorical if c in bdf.columns],
             )
             for gran in cfg.granularities:
-                out["profiles"] += [{**r, "granularity": gran, "slice_key": skey,
-                                     "log_type": "BASELINE"} for r in rows]  # fmt: skip
+                out["profiles"] += [
+                    {**r, "granularity": gran, "slice_key": skey, "log_type": "BASELINE"}
+                    for r in rows
+                ]
                 out["cats"].append(self._tag(cats, gran, skey))
             out["frames"] = [*out.get("frames", []), (skey, sdf)]
             if "_label" in bdf.columns:
-                bins = qual.quality_bins(self.engine, sdf, [WINDOW, self.model, SLICE],
-                                         cfg.prediction_proba_col, cfg.prediction_col)  # fmt: skip
+                bins = qual.quality_bins(
+                    self.engine,
+                    sdf,
+                    [WINDOW, self.model, SLICE],
+                    cfg.prediction_proba_col,
+                    cfg.prediction_col,
+                )
                 out["quality"] += [self._tag(bins, g, skey) for g in cfg.granularities]
         return out
 
     def _bin_specs(self, rows: list[dict[str, Any]]) -> dict[str, BinSpec]:
-        """Fine bins per numeric column: range over everything seen, centre/scale from the
-        baseline (else the predictions) at whole-table scope."""
+        """Fine bins per numeric column: the range of everything seen, centred and scaled by the
+        baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
+        the same bins."""
         specs = {}
         for c in self.numeric:
-            mine = [r for r in rows if r["column_name"] == c and r.get("min") is not None
-                    and r["slice_key"] is None and r[self.model] == "*"]  # fmt: skip
+            mine = [
+                r
+                for r in rows
+                if r["column_name"] == c
+                and r.get("min") is not None
+                and r["slice_key"] is None
+                and r[self.model] == "*"
+            ]
             if not mine:
                 continue
             base = [r for r in mine if r.get("log_type") == "BASELINE"] or mine
             lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
-            median = float(np.median([r["median"] for r in base if r["median"] is not None]))
-            iqr = float(np.median([r["_iqr"] for r in base if r["_iqr"] is not None] or [0.0]))
-            specs[c] = BinSpec.from_stats(lo, hi, median, iqr, self.cfg.drift_bins)
+            center = float(np.mean([r["avg"] for r in base]))
+            scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
+            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins)
         return specs
 
     # -- assembling ----------------------------------------------------------------------
@@ -255,14 +292,23 @@ class _Refresh:
             count = vals.pop("count")
             log_type = vals.pop("log_type") or "INPUT"
             labelled = vals.get("num_labelled")
-            out.append({
-                WINDOW: start, "granularity": gran, self.model: model, "slice_key": skey,
-                SLICE: sval, "column_name": TABLE_ROW, "data_type": None, "count": count,
-                "log_type": log_type,
-                "percent_labelled": 100.0 * labelled / count if labelled and count else
-                (0.0 if count and self.cfg.labels_table else None),
-                **vals,
-            })  # fmt: skip
+            out.append(
+                {
+                    WINDOW: start,
+                    "granularity": gran,
+                    self.model: model,
+                    "slice_key": skey,
+                    SLICE: sval,
+                    "column_name": TABLE_ROW,
+                    "data_type": None,
+                    "count": count,
+                    "log_type": log_type,
+                    "percent_labelled": 100.0 * labelled / count
+                    if labelled and count
+                    else (0.0 if count and self.cfg.labels_table else None),
+                    **vals,
+                }
+            )
         return out
 
     def _write(self, profile_rows: list[dict[str, Any]], hist_new: pa.Table) -> RefreshResult:
@@ -282,8 +328,9 @@ class _Refresh:
         prof_new = to_table(profile_rows, p_schema)
         prof_all = pa.concat_tables([prof_old.filter(keep_prof), prof_new]) if since else prof_new
         dense, profiles = self._dense(hist_all, prof_all)
-        targets = [k for k in dense if k[1] is not None and (
-            since is None or as_utc(k[1]) >= since[k[0]])]  # fmt: skip
+        targets = [
+            k for k in dense if k[1] is not None and (since is None or as_utc(k[1]) >= since[k[0]])
+        ]
         d_rows = drift_rows(dense, profiles, self.specs, targets, self.model, cfg.psi_bins)
         d_schema = drift_schema(self.model)
         d_new = to_table(d_rows, d_schema)
@@ -291,15 +338,18 @@ class _Refresh:
         # next refresh redoes the same windows.
         replace_windows(hist_path, hist_new, keep_hist if since else None, HISTOGRAM_SCHEMA)
         d_old = read_or_empty(drift_path, d_schema)
-        replace_windows(drift_path, d_new, _keep(d_old, since, "window") if since else None,
-                        d_schema)  # fmt: skip
+        replace_windows(
+            drift_path, d_new, _keep(d_old, since, "window") if since else None, d_schema
+        )
         replace_windows(prof_path, prof_new, keep_prof if since else None, p_schema)
         windows = {(k[0], k[1]) for k in targets}
         return RefreshResult(
             "full" if since is None else "incremental",
             {g: s.isoformat() for g, s in since.items()} if since else None,
-            len(windows), prof_new.num_rows, d_new.num_rows,
-        )  # fmt: skip
+            len(windows),
+            prof_new.num_rows,
+            d_new.num_rows,
+        )
 
     def _dense(self, hists: pa.Table, profile: pa.Table) -> tuple[dict, dict]:
         """Histograms as {key: dense counts | {item: count}} and profiles as {key: row}."""
@@ -310,19 +360,38 @@ class _Refresh:
             key = (key[0], _ts(key[1]), *[None if _isna(k) else k for k in key[2:]])
             column = key[-1]
             if column in self.specs:
-                dense[key] = np.bincount(g["bin"].to_numpy(np.int64),
-                                         g["count"].to_numpy(np.float64),
-                                         self.specs[column].bins).astype(float)  # fmt: skip
+                dense[key] = np.bincount(
+                    g["bin"].to_numpy(np.int64),
+                    g["count"].to_numpy(np.float64),
+                    self.specs[column].bins,
+                ).astype(float)
             else:
-                dense[key] = dict(zip(g["item"].where(g["item"].notna(), None), g["count"],
-                                      strict=True))  # fmt: skip
+                dense[key] = dict(
+                    zip(g["item"].where(g["item"].notna(), None), g["count"], strict=True)
+                )
         profiles = {}
-        cols = ["window", "granularity", self.model, "slice_key", "slice_value", "column_name",
-                "count", "avg", "percent_null", "log_type"]  # fmt: skip
+        cols = [
+            "window",
+            "granularity",
+            self.model,
+            "slice_key",
+            "slice_value",
+            "column_name",
+            "count",
+            "avg",
+            "percent_null",
+            "log_type",
+        ]
         for r in profile.select(cols).to_pylist():
             start = r["window"]["start"] if r["window"] else None
-            key = (r["granularity"], start, r[self.model], r["slice_key"], r["slice_value"],
-                   r["column_name"])  # fmt: skip
+            key = (
+                r["granularity"],
+                start,
+                r[self.model],
+                r["slice_key"],
+                r["slice_value"],
+                r["column_name"],
+            )
             profiles[key] = r
         return dense, profiles
 
@@ -372,8 +441,11 @@ def _keep(table: pa.Table, since: dict | None, col: str) -> pa.Array | None:
 def _columns(cfg: MonitorConfig, schema: pa.Schema) -> tuple[list[str], list[str]]:
     """(numeric, categorical) columns to profile: the features, the score and the decision."""
     skip = {*META, cfg.timestamp_col, cfg.model_id_col, cfg.id_col, cfg.label_col}
-    names = cfg.feature_cols if cfg.feature_cols is not None else [
-        n for n in schema.names if n not in skip]  # fmt: skip
+    names = (
+        cfg.feature_cols
+        if cfg.feature_cols is not None
+        else [n for n in schema.names if n not in skip]
+    )
     missing = [n for n in names if n not in schema.names]
     if missing:
         raise ValueError(f"feature_cols {missing}: not columns of table {cfg.table!r}")

@@ -49,23 +49,21 @@ class BinSpec:
         return self.center + self.scale * np.sinh(t)
 
     def to_dict(self) -> dict[str, float]:
-        return {"center": self.center, "scale": self.scale, "lo": self.lo, "hi": self.hi,
-                "bins": self.bins}  # fmt: skip
+        return {
+            "center": self.center,
+            "scale": self.scale,
+            "lo": self.lo,
+            "hi": self.hi,
+            "bins": self.bins,
+        }
 
     @classmethod
-    def from_stats(cls, lo: float, hi: float, median: float, iqr: float, bins: int) -> BinSpec:
-        """A spec covering [lo, hi], centred on the median, scaled by the IQR."""
-        scale = iqr if iqr and iqr > 0 else (hi - lo) / 4 or 1.0
-        spec = cls(median, scale, 0.0, 0.0, bins)
+    def from_stats(cls, lo: float, hi: float, center: float, spread: float, bins: int) -> BinSpec:
+        """A spec covering [lo, hi], centred on `center`, scaled by `spread` (a stddev)."""
+        scale = spread if spread and spread > 0 else (hi - lo) / 4 or 1.0
+        spec = cls(center, scale, 0.0, 0.0, bins)
         t_lo, t_hi = (float(v) for v in spec.to_t(np.array([lo, hi])))
-        return cls(median, scale, t_lo, t_hi + 1e-9 * max(1.0, abs(t_hi)), bins)
-
-
-def dense_counts(index: np.ndarray, counts: np.ndarray, bins: int) -> np.ndarray:
-    """Sparse (bin, count) pairs from the engine as a dense vector of length `bins`."""
-    out = np.zeros(bins, dtype=np.float64)
-    np.add.at(out, np.asarray(index, dtype=np.int64), np.asarray(counts, dtype=np.float64))
-    return out
+        return cls(center, scale, t_lo, t_hi + 1e-9 * max(1.0, abs(t_hi)), bins)
 
 
 def ks_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -115,8 +113,12 @@ def categorical_drift(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
     """chi2 test of homogeneity, JS distance (base 2), TV and L-infinity distances."""
     if a.sum() == 0 or b.sum() == 0:
         nan = math.nan
-        return {"chi_squared_test": {"statistic": nan, "pvalue": nan}, "js_distance": nan,
-                "tv_distance": nan, "l_infinity_distance": nan}  # fmt: skip
+        return {
+            "chi_squared_test": {"statistic": nan, "pvalue": nan},
+            "js_distance": nan,
+            "tv_distance": nan,
+            "l_infinity_distance": nan,
+        }
     p, q = a / a.sum(), b / b.sum()
     keep = (a + b) > 0
     table = np.vstack([a[keep], b[keep]])

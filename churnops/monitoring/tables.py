@@ -13,9 +13,12 @@ TS = pa.timestamp("us", tz="UTC")
 WINDOW_TYPE = pa.struct([("start", TS), ("end", TS)])
 TEST_TYPE = pa.struct([("statistic", pa.float64()), ("pvalue", pa.float64())])
 PER_CLASS = pa.struct(
-    [("one_vs_all", pa.map_(pa.string(), pa.float64())), ("macro", pa.float64()),
-     ("weighted", pa.float64())]
-)  # fmt: skip
+    [
+        ("one_vs_all", pa.map_(pa.string(), pa.float64())),
+        ("macro", pa.float64()),
+        ("weighted", pa.float64()),
+    ]
+)
 CONFUSION = pa.list_(
     pa.struct([("prediction", pa.string()), ("label", pa.string()), ("count", pa.int64())])
 )

@@ -32,9 +32,18 @@ BASE_FIELDS = [
     ("probability", pa.float64()),
     ("prediction", pa.int64()),
 ]
-LOG_COLUMNS = ["databricks_request_id", "timestamp_ms", "status_code", "request", "response",
-               "endpoint_name", "served_entity_name", "model_name", "model_version",
-               "is_shadow"]  # fmt: skip
+LOG_COLUMNS = [
+    "databricks_request_id",
+    "timestamp_ms",
+    "status_code",
+    "request",
+    "response",
+    "endpoint_name",
+    "served_entity_name",
+    "model_name",
+    "model_version",
+    "is_shadow",
+]
 
 
 def unpack_inference_log(
@@ -63,8 +72,9 @@ def unpack_inference_log(
     names = sorted(done | {Path(f).name for f in files})
     meta = {LOG_VERSION_KEY: str(log_version), LOG_FILES_KEY: orjson.dumps(names).decode()}
     commit = CommitProperties(custom_metadata=meta)
-    write_deltalake(str(table_path), table, mode="append", schema_mode="merge",
-                    commit_properties=commit)  # fmt: skip
+    write_deltalake(
+        str(table_path), table, mode="append", schema_mode="merge", commit_properties=commit
+    )
     return table.num_rows
 
 
@@ -92,15 +102,18 @@ def unpack_rows(
                     "{'probability': p, 'prediction': 0|1} (a churnops pyfunc answer)"
                 )
             row = {
-                "request_id": rid, "timestamp": ts, "date": ts.date(),
+                "request_id": rid,
+                "timestamp": ts,
+                "date": ts.date(),
                 "endpoint_name": rec["endpoint_name"],
                 "served_entity_name": rec["served_entity_name"],
-                "model_name": rec["model_name"], "model_version": rec["model_version"],
+                "model_name": rec["model_name"],
+                "model_version": rec["model_version"],
                 "is_shadow": bool(rec["is_shadow"]),
                 "customer_id": None if features.get(id_col) is None else str(features[id_col]),
                 "probability": float(pred["probability"]),
                 "prediction": int(pred["prediction"]),
-            }  # fmt: skip
+            }
             for k, v in features.items():
                 if k != id_col:
                     row[k] = (

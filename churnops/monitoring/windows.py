@@ -31,8 +31,11 @@ def truncate(ts: dt.datetime, granularity: str) -> dt.datetime:
 def next_start(start: dt.datetime, granularity: str) -> dt.datetime:
     """The start of the window after the one starting at `start`."""
     unit = GRANULARITIES[granularity]
-    steps = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
-             "week": dt.timedelta(weeks=1)}  # fmt: skip
+    steps = {
+        "hour": dt.timedelta(hours=1),
+        "day": dt.timedelta(days=1),
+        "week": dt.timedelta(weeks=1),
+    }
     if unit in steps:
         return start + steps[unit]
     if unit == "month":

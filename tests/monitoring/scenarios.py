@@ -49,16 +49,27 @@ def predictions(
     return pa.concat_tables(parts)
 
 
+def baseline_for(rows: int, features: int = 3, seed: int = 9) -> pa.Table:
+    """The training set with the model's predictions and labels (no time, no version)."""
+    t = predictions(1, rows, features, seed=seed, start=-30)
+    t = t.drop_columns(["request_id", "timestamp", "model_version"])
+    return t.append_column(
+        "churn", labels_for(predictions(1, rows, features, seed=seed, start=-30))["churn"]
+    )
+
+
 def labels_for(table: pa.Table, seed: int = 1) -> pa.Table:
     """A label per customer: churn drawn from its own probability (a calibrated model)."""
     rng = np.random.default_rng(seed)
     p = table["probability"].to_numpy()
     days = [t.date() for t in table["timestamp"].to_pylist()]
-    return pa.table({
-        "customer_id": table["customer_id"],
-        "cutoff": pa.array(days, pa.date32()),
-        "churn": (rng.random(len(p)) < p).astype(np.int64),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "customer_id": table["customer_id"],
+            "cutoff": pa.array(days, pa.date32()),
+            "churn": (rng.random(len(p)) < p).astype(np.int64),
+        }
+    )
 
 
 def write(path: Path, table: pa.Table, mode: str = "append") -> str:
