@@ -59,5 +59,5 @@ def test_a_shift_raises_retraining_then_cooldown_and_srm_hold_it(tmp_path):
 
 def test_decision_before_any_refresh_names_the_missing_table(tmp_path):
     cfg = MonitorConfig(table=str(tmp_path / "preds"), output_dir=str(tmp_path / "out"))
-    with pytest.raises(FileNotFoundError, match="churn_profile_metrics.*monitor refresh"):
+    with pytest.raises(FileNotFoundError, match=r"churn_profile_metrics.*monitor refresh"):
         decide_retraining(cfg, now=NOW)
