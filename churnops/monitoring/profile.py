@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
+from churnops.monitoring.frames import collect
 
 
 def numeric_profile(
@@ -36,7 +37,7 @@ def numeric_profile(
             F.percentile_approx(x, [*quantiles, 0.5]).alias(f"c{i}_quantiles"),
             F.approx_count_distinct(x).alias(f"c{i}_distinct"),
         ]
-    table = engine.to_arrow(df.groupBy(*keys).agg(*aggs)).to_pylist()
+    table = collect(engine, df.groupBy(*keys).agg(*aggs)).to_pylist()
     rows = []
     for rec in table:
         n = int(rec["_rows"])
@@ -76,7 +77,7 @@ def categorical_counts(engine: Any, df: Any, keys: list[str], columns: list[str]
     long = df.select(*keys, F.explode(pairs).alias("kv")).select(
         *keys, F.col("kv.n").alias("column_name"), F.col("kv.v").alias("item")
     )
-    return engine.to_arrow(long.groupBy(*keys, "column_name", "item").count())
+    return collect(engine, long.groupBy(*keys, "column_name", "item").count())
 
 
 def numeric_histograms(engine: Any, df: Any, keys: list[str], specs: dict[str, Any]) -> pa.Table:
@@ -94,7 +95,7 @@ def numeric_histograms(engine: Any, df: Any, keys: list[str], specs: dict[str, A
         *keys, F.col("kv.n").alias("column_name"), F.col("kv.b").alias("bin")
     )
     long = long.where(F.col("bin").isNotNull())
-    return engine.to_arrow(long.groupBy(*keys, "column_name", "bin").count())
+    return collect(engine, long.groupBy(*keys, "column_name", "bin").count())
 
 
 def categorical_profile(counts: pa.Table, keys: list[str], top: int) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
+from churnops.monitoring.frames import collect
 
 PROB_BINS = 10_000  # probability resolution of the AUCs: ties only within 1e-4
 CLIP = 1e-15  # log loss clips probabilities like sklearn's
@@ -63,7 +64,7 @@ def quality_bins(engine: Any, df: Any, keys: list[str], proba_col: str, pred_col
         F.sum("_brier").alias("sum_brier"),
         F.sum("_pred").cast("long").alias("pred_pos"),
     )
-    return engine.to_arrow(out)
+    return collect(engine, out)
 
 
 def quality_metrics(bins: dict[str, np.ndarray], calibration_bins: int) -> dict[str, Any]:
