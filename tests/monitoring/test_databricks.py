@@ -117,3 +117,32 @@ def test_workspace_client_sends_the_create_call(monkeypatch):
     assert body["data_profiling_config"]["slicing_exprs"] == ["is_shadow"]
     assert all(auth == "Bearer t0k" for *_, auth in api)
     assert answer.data_profiling_config.inference_log.model_id_column == "model_version"
+
+
+def test_older_sdks_quality_monitors_call(monkeypatch):
+    for var in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    _Recorder.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"http://127.0.0.1:{server.server_address[1]}"
+        client = WorkspaceClient(config=Config(host=host, token="t0k", retry_timeout_seconds=5))
+        create_databricks_monitor(_cfg(), client, api="quality_monitors")
+    finally:
+        server.shutdown()
+    [(method, path, body, _)] = [c for c in _Recorder.calls if c[1].startswith("/api/")]
+    assert (method, path) == (
+        "POST",
+        "/api/2.1/unity-catalog/tables/main.churn.predictions/monitor",
+    )
+    assert body["output_schema_name"] == "main.churn_monitoring"
+    assert body["inference_log"] == {
+        "problem_type": "PROBLEM_TYPE_CLASSIFICATION",
+        "timestamp_col": "timestamp",
+        "granularities": ["1 day", "1 week"],
+        "prediction_col": "prediction",
+        "model_id_col": "model_version",
+        "label_col": "churn",
+        "prediction_proba_col": "probability",
+    }
