@@ -163,8 +163,15 @@ class _Refresh:
     def _profiles(self, sdf: Any, gran: str, skey: str | None) -> list[dict[str, Any]]:
         q = self.cfg.quantiles
         rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric, q)
-        for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
-            rows.append({**r, self.model: "*"})
+        versions: dict[tuple, set] = {}
+        for r in rows:
+            versions.setdefault((r[WINDOW], r[SLICE]), set()).add(r[self.model])
+        if all(len(v) == 1 for v in versions.values()):
+            # One version per window: its rows are the all-versions rows; skip the second scan.
+            rows += [{**r, self.model: "*"} for r in rows]
+        else:
+            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
+                rows.append({**r, self.model: "*"})
         return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
 
     def _cat_counts(self, sdf: Any) -> pa.Table:
