@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from churnops.cli import demo, features, pipeline, registry, score, serve, train, tune
+from churnops.cli import demo, features, monitor, pipeline, registry, score, serve, train, tune
 from churnops.config import ConfigError
 from churnops.data.sources import SourceError
 
 # Each module adds its subcommands; keep this list in the order `churnops --help` shows them.
-COMMANDS = [features, train, tune, registry, score, serve, pipeline, demo]
+COMMANDS = [features, train, tune, registry, score, serve, monitor, pipeline, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

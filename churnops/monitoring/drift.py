@@ -1,0 +1,96 @@
+"""Drift rows (`<table>_drift_metrics`): each window against the previous one and the baseline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from churnops.monitoring import statistics as st
+from churnops.monitoring.windows import previous_start, window_struct
+
+# Histogram key: (granularity, window_start | None, model id, slice_key, slice_value, column).
+Key = tuple[str, dt.datetime | None, str, str | None, str | None, str]
+
+
+def drift_rows(
+    hists: dict[Key, Any],
+    profiles: dict[Key, dict[str, Any]],
+    specs: dict[str, st.BinSpec],
+    windows: list[Key],
+    model_col: str,
+    psi_bins: int,
+) -> list[dict[str, Any]]:
+    """CONSECUTIVE and BASELINE drift rows for the histogram keys in `windows`.
+
+    `hists` holds dense fine-bin counts (numeric columns) or {item: count} (categorical);
+    `profiles` the matching profile rows (count, avg, percent_null).
+    """
+    rows = []
+    for key in windows:
+        gran, start, model, skey, sval, column = key
+        prev = previous_start(start, gran)
+        comparisons = [("CONSECUTIVE", (gran, prev, model, skey, sval, column), prev)]
+        comparisons.append(("BASELINE", (gran, None, "*", skey, sval, column), None))
+        for drift_type, cmp_key, cmp_start in comparisons:
+            if cmp_key not in hists:
+                continue
+            row = {
+                "window": window_struct(start, gran),
+                "window_cmp": window_struct(cmp_start, gran) if cmp_start else None,
+                "granularity": gran,
+                model_col: model,
+                "slice_key": skey,
+                "slice_value": sval,
+                "column_name": column,
+                "drift_type": drift_type,
+                **_deltas(profiles.get(key), profiles.get(cmp_key)),
+            }
+            cur, ref = hists[key], hists[cmp_key]
+            if column in specs:
+                row["data_type"] = "double"
+                row.update(numeric_drift(cur, ref, specs[column], psi_bins))
+            else:
+                row["data_type"] = "string"
+                row.update(categorical_drift(cur, ref))
+            rows.append(row)
+    return rows
+
+
+def numeric_drift(
+    cur: np.ndarray, ref: np.ndarray, spec: st.BinSpec, psi_bins: int
+) -> dict[str, Any]:
+    """KS, Wasserstein and PSI (bins at the reference's quantiles) of `cur` against `ref`."""
+    d, p = st.ks_test(cur, ref)
+    cuts = st.psi_edges(ref, psi_bins)
+    return {
+        "ks_test": {"statistic": d, "pvalue": p},
+        "wasserstein_distance": st.wasserstein(cur, ref, spec.edges()),
+        "population_stability_index": st.population_stability_index(
+            st.coarsen(ref, cuts), st.coarsen(cur, cuts)
+        ),
+    }
+
+
+def categorical_drift(cur: dict[str, int], ref: dict[str, int]) -> dict[str, Any]:
+    """chi2, JS, TV and L-infinity over the union of both sides' items (NULL excluded)."""
+    items = sorted({k for k in (*cur, *ref) if k is not None})
+    a = np.array([cur.get(k, 0) for k in items], dtype=float)
+    b = np.array([ref.get(k, 0) for k in items], dtype=float)
+    return st.categorical_drift(a, b)
+
+
+def _deltas(cur: dict[str, Any] | None, ref: dict[str, Any] | None) -> dict[str, Any]:
+    if not cur or not ref:
+        return {}
+
+    def diff(name: str) -> float | None:
+        a, b = cur.get(name), ref.get(name)
+        return None if a is None or b is None else float(a) - float(b)
+
+    return {
+        "count_delta": diff("count"),
+        "avg_delta": diff("avg"),
+        "percent_null_delta": diff("percent_null"),
+    }

@@ -1,0 +1,62 @@
+"""Delta tables into engine DataFrames, and the window / slice columns every metric groups by."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from churnops.data.engines.api import dataframe_api
+from churnops.data.feature_store.frames import parquet_files_to_frame
+from churnops.monitoring.config import GRANULARITIES
+
+WINDOW = "window_start"
+SLICE = "slice_value"
+
+
+def delta_files(path: str | Path, version: int | None = None) -> list[str]:
+    """Local paths of the Parquet files in a Delta table's snapshot."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path), version=version)
+    return [_local(uri) for uri in table.file_uris()]
+
+
+def delta_frame(engine: Any, path: str | Path, columns: list[str] | None = None) -> Any:
+    """A DataFrame over the current snapshot of a Delta table, in `engine`'s session."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path))
+    cols = columns or [f.name for f in table.schema().fields]
+    files = [_local(uri) for uri in table.file_uris()]
+    if not files:
+        raise ValueError(f"Delta table {str(path)!r} has no rows")
+    return parquet_files_to_frame(engine, files, cols)
+
+
+def with_window(df: Any, timestamp_col: str, granularity: str) -> Any:
+    """Add `window_start`: the timestamp truncated to the granularity (weeks start on Monday)."""
+    F, _ = dataframe_api(df)
+    unit = GRANULARITIES[granularity]
+    return df.withColumn(WINDOW, F.date_trunc(unit, F.col(timestamp_col)))
+
+
+def with_slice(df: Any, expr: str | None) -> Any:
+    """Add `slice_value`: the slicing expression's value as a string (NULL: the whole table)."""
+    F, _ = dataframe_api(df)
+    value = F.expr(expr).cast("string") if expr else F.lit(None).cast("string")
+    return df.withColumn(SLICE, value)
+
+
+def _local(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+
+
+def collect(engine: Any, df: Any) -> Any:
+    """`engine.to_arrow(df)` with every field nullable: Spark marks some fields NOT NULL and
+    DuckDB does not, and the tables of both must concatenate."""
+    import pyarrow as pa
+
+    table = engine.to_arrow(df)
+    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))

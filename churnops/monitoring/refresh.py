@@ -1,0 +1,564 @@
+"""`refresh_monitor`: recompute the profile and drift tables for new windows, atomically.
+
+A refresh scans only the windows that changed since the last one (rows appended to the
+predictions table, or labels that arrived since), recomputes them in the engine, and replaces
+exactly those windows in `<name>_profile_metrics`, `<name>_drift_metrics` and the fine
+histograms kept for later comparisons. State (what was processed) is written last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from churnops.data.engines import get_engine
+from churnops.data.engines.api import dataframe_api
+from churnops.monitoring import profile as prof
+from churnops.monitoring import quality as qual
+from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.drift import drift_rows
+from churnops.monitoring.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
+from churnops.monitoring.statistics import BinSpec
+from churnops.monitoring.tables import (
+    HISTOGRAM_SCHEMA,
+    TABLE_ROW,
+    drift_schema,
+    profile_schema,
+    read_or_empty,
+    replace_windows,
+    stale_mask,
+    to_table,
+)
+from churnops.monitoring.unpack import unpack_inference_log
+from churnops.monitoring.windows import as_utc, truncate, window_struct
+
+# Columns of the predictions contract that describe a row rather than the model's input.
+META = {"request_id", "date", "endpoint_name", "served_entity_name", "model_name", "is_shadow"}
+MODEL = "model_id"  # the model id column inside the histogram store
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh did."""
+
+    mode: str  # full | incremental | unchanged
+    since: dict[str, str] | None  # per granularity: the first window recomputed
+    windows: int  # (granularity, window) pairs recomputed
+    profile_rows: int
+    drift_rows: int
+    unpacked_rows: int = 0
+
+
+def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) -> RefreshResult:
+    """Refresh the monitor's tables; `full` recomputes every window and the baseline.
+
+    Args:
+        cfg: the monitor.
+        engine: an engine to reuse (default: a new `cfg.engine` one).
+        full: recompute everything, even when nothing changed.
+    """
+    unpacked = 0
+    if cfg.inference_log:
+        unpacked = unpack_inference_log(cfg.inference_log, cfg.table, cfg.id_col)
+    if not (Path(cfg.table) / "_delta_log").is_dir():
+        raise FileNotFoundError(f"table={cfg.table!r}: no Delta table there (nothing scored yet?)")
+    state = _read_state(cfg)
+    files = delta_files(cfg.table)
+    label_files = delta_files(cfg.labels_table) if cfg.labels_table else []
+    since = None
+    if not full and state and state["fingerprint"] == _fingerprint(cfg):
+        since = _changed_since(cfg, state, files, label_files)
+        if since == {}:
+            return RefreshResult("unchanged", None, 0, 0, 0, unpacked)
+    engine = engine or get_engine(cfg.engine)
+    run = _Refresh(cfg, engine, since, state)
+    result = run.execute()
+    _write_state(
+        cfg,
+        {
+            "fingerprint": _fingerprint(cfg),
+            "files": files,
+            "label_files": label_files,
+            "specs": {c: s.to_dict() for c, s in run.specs.items()},
+        },
+    )
+    result.unpacked_rows = unpacked
+    return result
+
+
+class _Refresh:
+    """One refresh's work: profiles, quality, histograms and drift for the changed windows."""
+
+    def __init__(self, cfg: MonitorConfig, engine: Any, since: dict | None, state: dict | None):
+        self.cfg, self.engine, self.since = cfg, engine, since
+        self.model = cfg.model_id_col
+        self.version = _delta_version(cfg.table)
+        df = delta_frame(engine, cfg.table)
+        self.numeric, self.categorical = _columns(cfg, _schema(cfg.table))
+        self.F, _ = dataframe_api(df)
+        self.df = df.withColumn(self.model, self.F.col(self.model).cast("string"))
+        if cfg.labels_table:
+            labels = delta_frame(engine, cfg.labels_table)
+            labels = labels.withColumn("_y", self.F.col(cfg.label_col))
+            self.df = qual.join_labels(
+                self.df, labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col
+            )
+        self.specs: dict[str, BinSpec] = {}
+        if since is not None and state:
+            self.specs = {c: BinSpec(**s) for c, s in state["specs"].items()}
+
+    def execute(self) -> RefreshResult:
+        cfg = self.cfg
+        slices = [None, *cfg.slicing_exprs]
+        profile_rows: list[dict[str, Any]] = []
+        quality: list[pa.Table] = []
+        cat_counts: list[pa.Table] = []
+        frames = []
+        for gran in cfg.granularities:
+            gdf = self.df
+            if self.since is not None:
+                start = self.since[gran].replace(tzinfo=None)
+                gdf = gdf.where(self.F.col(cfg.timestamp_col) >= self.F.lit(start))
+            unit = _unit(gran)
+            gdf = gdf.withColumn(WINDOW, self.F.date_trunc(unit, self.F.col(cfg.timestamp_col)))
+            for skey in slices:
+                sdf = with_slice(gdf, skey)
+                frames.append((gran, skey, sdf))
+                profile_rows += self._profiles(sdf, gran, skey)
+                cat_counts.append(self._tag(self._cat_counts(sdf), gran, skey))
+                if cfg.labels_table:
+                    quality.append(self._tag(self._quality(sdf), gran, skey))
+        baseline = self._baseline(slices)
+        if self.since is None:
+            self.specs = self._bin_specs(profile_rows + baseline["profiles"])
+        for skey, bsdf in baseline.get("frames", []):
+            keys = [WINDOW, self.model, SLICE]
+            counts = prof.numeric_histograms(self.engine, bsdf, keys, self.specs)
+            baseline["hists"] += [self._tag(counts, g, skey) for g in cfg.granularities]
+        hists = [self._tag(self._histograms(sdf), g, s) for g, s, sdf in frames]
+        hist_new = _histogram_table(hists, cat_counts, baseline, self.model)
+        keys = [WINDOW, self.model, SLICE, "granularity", "slice_key"]
+        for counts in cat_counts:
+            rows = prof.categorical_profile(counts, keys, cfg.frequent_items)
+            profile_rows += [{**r, WINDOW: _ts(r[WINDOW])} for r in rows]
+        for counts in baseline["cats"]:
+            rows = prof.categorical_profile(counts, keys, cfg.frequent_items)
+            baseline["profiles"] += [{**r, "log_type": "BASELINE"} for r in rows]
+        table_rows = self._table_rows(profile_rows, quality, baseline)
+        profile_rows += baseline["profiles"] + table_rows
+        return self._write(profile_rows, hist_new)
+
+    # -- engine work ---------------------------------------------------------------------
+    def _profiles(self, sdf: Any, gran: str, skey: str | None) -> list[dict[str, Any]]:
+        q = self.cfg.quantiles
+        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric, q)
+        versions: dict[tuple, set] = {}
+        for r in rows:
+            versions.setdefault((r[WINDOW], r[SLICE]), set()).add(r[self.model])
+        if all(len(v) == 1 for v in versions.values()):
+            # One version per window: its rows are the all-versions rows; skip the second scan.
+            rows += [{**r, self.model: "*"} for r in rows]
+        else:
+            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
+                rows.append({**r, self.model: "*"})
+        return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
+
+    def _cat_counts(self, sdf: Any) -> pa.Table:
+        keys = [WINDOW, self.model, SLICE]
+        counts = prof.categorical_counts(self.engine, sdf, keys, self.categorical)
+        return _with_all_versions(counts, keys, self.model)
+
+    def _histograms(self, sdf: Any) -> pa.Table:
+        keys = [WINDOW, self.model, SLICE]
+        counts = prof.numeric_histograms(self.engine, sdf, keys, self.specs)
+        return _with_all_versions(counts, keys, self.model)
+
+    def _quality(self, sdf: Any) -> pa.Table:
+        cfg = self.cfg
+        keys = [WINDOW, self.model, SLICE]
+        bins = qual.quality_bins(
+            self.engine, sdf, keys, cfg.prediction_proba_col, cfg.prediction_col
+        )
+        return pa.concat_tables(
+            [
+                bins,
+                bins.set_column(
+                    bins.column_names.index(self.model),
+                    self.model,
+                    pa.array(["*"] * bins.num_rows, pa.string()),
+                ),
+            ]
+        )
+
+    def _baseline(self, slices: list[str | None]) -> dict[str, Any]:
+        """Baseline profiles, counts and quality (full refresh), or the stored histograms."""
+        out: dict[str, Any] = {"profiles": [], "cats": [], "hists": [], "quality": []}
+        cfg = self.cfg
+        if not cfg.baseline_table or self.since is not None:
+            return out
+        bdf = delta_frame(self.engine, cfg.baseline_table)
+        bdf = bdf.withColumn(WINDOW, self.F.lit(None).cast("timestamp"))
+        bdf = bdf.withColumn(self.model, self.F.lit("*"))
+        if cfg.label_col in bdf.columns:
+            bdf = bdf.withColumn("_label", self.F.col(cfg.label_col))
+        for skey in slices:
+            sdf = with_slice(bdf, skey)
+            rows = prof.numeric_profile(
+                self.engine,
+                sdf,
+                [WINDOW, self.model, SLICE],
+                [c for c in self.numeric if c in bdf.columns],
+                cfg.quantiles,
+            )
+            cats = prof.categorical_counts(
+                self.engine,
+                sdf,
+                [WINDOW, self.model, SLICE],
+                [c for c in self.categorical if c in bdf.columns],
+            )
+            for gran in cfg.granularities:
+                out["profiles"] += [
+                    {**r, "granularity": gran, "slice_key": skey, "log_type": "BASELINE"}
+                    for r in rows
+                ]
+                out["cats"].append(self._tag(cats, gran, skey))
+            out["frames"] = [*out.get("frames", []), (skey, sdf)]
+            if "_label" in bdf.columns:
+                bins = qual.quality_bins(
+                    self.engine,
+                    sdf,
+                    [WINDOW, self.model, SLICE],
+                    cfg.prediction_proba_col,
+                    cfg.prediction_col,
+                )
+                out["quality"] += [self._tag(bins, g, skey) for g in cfg.granularities]
+        return out
+
+    def _bin_specs(self, rows: list[dict[str, Any]]) -> dict[str, BinSpec]:
+        """Fine bins per numeric column: the range of everything seen, centred and scaled by the
+        baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
+        the same bins."""
+        specs = {}
+        for c in self.numeric:
+            mine = [
+                r
+                for r in rows
+                if r["column_name"] == c
+                and r.get("min") is not None
+                and r["slice_key"] is None
+                and r[self.model] == "*"
+            ]
+            if not mine:
+                continue
+            base = [r for r in mine if r.get("log_type") == "BASELINE"] or mine
+            lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
+            center = float(np.mean([r["avg"] for r in base]))
+            scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
+            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins)
+        return specs
+
+    # -- assembling ----------------------------------------------------------------------
+    def _tag(self, table: pa.Table, gran: str, skey: str | None) -> pa.Table:
+        n = table.num_rows
+        table = table.append_column("granularity", pa.array([gran] * n, pa.string()))
+        return table.append_column("slice_key", pa.array([skey] * n, pa.string()))
+
+    def _table_rows(
+        self, rows: list[dict[str, Any]], quality: list[pa.Table], baseline: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The ':table' rows: rows per group, and model quality where labels exist."""
+        groups: dict[tuple, dict[str, Any]] = {}
+        for r in rows + baseline["profiles"]:
+            key = (r["granularity"], r[WINDOW], r[self.model], r["slice_key"], r[SLICE])
+            groups.setdefault(key, {"count": r["_rows"], "log_type": r.get("log_type")})
+        q_all = [t for t in quality + baseline["quality"] if t.num_rows]
+        if q_all:
+            qdf = pa.concat_tables(q_all).to_pandas()
+            keys = ["granularity", WINDOW, self.model, "slice_key", SLICE]
+            for key, g in qdf.groupby(keys, dropna=False, sort=False):
+                key = tuple(None if _isna(k) else k for k in key)
+                key = (key[0], _ts(key[1]), *key[2:])
+                bins = {c: g[c].to_numpy() for c in g.columns if c not in keys}
+                bins["_pbin"] = bins["_pbin"].astype(np.int64)
+                bins["_label"] = bins["_label"].astype(np.int64)
+                target = groups.setdefault(key, {"count": None, "log_type": None})
+                target.update(qual.quality_metrics(bins, self.cfg.calibration_bins))
+        out = []
+        for (gran, start, model, skey, sval), vals in groups.items():
+            count = vals.pop("count")
+            log_type = vals.pop("log_type") or "INPUT"
+            labelled = vals.get("num_labelled")
+            out.append(
+                {
+                    WINDOW: start,
+                    "granularity": gran,
+                    self.model: model,
+                    "slice_key": skey,
+                    SLICE: sval,
+                    "column_name": TABLE_ROW,
+                    "data_type": None,
+                    "count": count,
+                    "log_type": log_type,
+                    "percent_labelled": 100.0 * labelled / count
+                    if labelled and count
+                    else (0.0 if count and self.cfg.labels_table else None),
+                    **vals,
+                }
+            )
+        return out
+
+    def _write(self, profile_rows: list[dict[str, Any]], hist_new: pa.Table) -> RefreshResult:
+        cfg, since = self.cfg, self.since
+        hist_path, drift_path = cfg.table_path("histograms"), cfg.table_path("drift_metrics")
+        prof_path = cfg.table_path("profile_metrics")
+        hist_old = read_or_empty(hist_path, HISTOGRAM_SCHEMA)
+        keep_hist = _keep(hist_old, since, "window_start")
+        hist_all = pa.concat_tables([hist_old.filter(keep_hist), hist_new]) if since else hist_new
+        p_schema = profile_schema(self.model)
+        prof_old = read_or_empty(prof_path, p_schema)
+        keep_prof = _keep(prof_old, since, "window")
+        for r in profile_rows:
+            r["window"] = window_struct(r.get(WINDOW), r["granularity"]) if r.get(WINDOW) else None
+            r.setdefault("log_type", "INPUT")
+            r["logging_table_commit_version"] = self.version
+        prof_new = to_table(profile_rows, p_schema)
+        prof_all = pa.concat_tables([prof_old.filter(keep_prof), prof_new]) if since else prof_new
+        dense, profiles = self._dense(hist_all, prof_all)
+        targets = [
+            k for k in dense if k[1] is not None and (since is None or as_utc(k[1]) >= since[k[0]])
+        ]
+        d_rows = drift_rows(dense, profiles, self.specs, targets, self.model, cfg.psi_bins)
+        d_schema = drift_schema(self.model)
+        d_new = to_table(d_rows, d_schema)
+        # Histograms first, profile last: a crash in between leaves state unwritten, and the
+        # next refresh redoes the same windows.
+        replace_windows(hist_path, hist_new, keep_hist if since else None, HISTOGRAM_SCHEMA)
+        d_old = read_or_empty(drift_path, d_schema)
+        replace_windows(
+            drift_path, d_new, _keep(d_old, since, "window") if since else None, d_schema
+        )
+        replace_windows(prof_path, prof_new, keep_prof if since else None, p_schema)
+        windows = {(k[0], k[1]) for k in targets}
+        return RefreshResult(
+            "full" if since is None else "incremental",
+            {g: s.isoformat() for g, s in since.items()} if since else None,
+            len(windows),
+            prof_new.num_rows,
+            d_new.num_rows,
+        )
+
+    def _dense(self, hists: pa.Table, profile: pa.Table) -> tuple[dict, dict]:
+        """Histograms as {key: dense counts | {item: count}} and profiles as {key: row}."""
+        keys = ["granularity", "window_start", MODEL, "slice_key", "slice_value", "column_name"]
+        dense: dict[tuple, Any] = {}
+        df = hists.to_pandas()
+        for key, g in df.groupby(keys, dropna=False, sort=False):
+            key = (key[0], _ts(key[1]), *[None if _isna(k) else k for k in key[2:]])
+            column = key[-1]
+            if column in self.specs:
+                dense[key] = np.bincount(
+                    g["bin"].to_numpy(np.int64),
+                    g["count"].to_numpy(np.float64),
+                    self.specs[column].bins,
+                ).astype(float)
+            else:
+                dense[key] = dict(
+                    zip(g["item"].where(g["item"].notna(), None), g["count"], strict=True)
+                )
+        profiles = {}
+        cols = [
+            "window",
+            "granularity",
+            self.model,
+            "slice_key",
+            "slice_value",
+            "column_name",
+            "count",
+            "avg",
+            "percent_null",
+            "log_type",
+        ]
+        for r in profile.select(cols).to_pylist():
+            start = r["window"]["start"] if r["window"] else None
+            key = (
+                r["granularity"],
+                start,
+                r[self.model],
+                r["slice_key"],
+                r["slice_value"],
+                r["column_name"],
+            )
+            profiles[key] = r
+        return dense, profiles
+
+
+def _histogram_table(
+    hists: list[pa.Table], cats: list[pa.Table], baseline: dict[str, Any], model: str
+) -> pa.Table:
+    """Numeric bins and categorical items of every group in the store's schema."""
+    parts = []
+    for t in hists:
+        parts.append(_store_rows(t, model, "bin"))
+    for t in cats + baseline["cats"]:
+        parts.append(_store_rows(t, model, "item"))
+    for t in baseline.get("hists", []):
+        parts.append(_store_rows(t, model, "bin"))
+    return pa.concat_tables(parts) if parts else HISTOGRAM_SCHEMA.empty_table()
+
+
+def _store_rows(t: pa.Table, model: str, kind: str) -> pa.Table:
+    n = t.num_rows
+    cols = {
+        "granularity": t["granularity"],
+        "window_start": pc.cast(t[WINDOW], pa.timestamp("us", tz="UTC")),
+        "model_id": pc.cast(t[model], pa.string()),
+        "slice_key": t["slice_key"],
+        "slice_value": t[SLICE],
+        "column_name": t["column_name"],
+        "bin": pc.cast(t["bin"], pa.int64()) if kind == "bin" else pa.nulls(n, pa.int64()),
+        "item": t["item"] if kind == "item" else pa.nulls(n, pa.string()),
+        "count": pc.cast(t["count"], pa.int64()),
+    }
+    return pa.table(cols, schema=HISTOGRAM_SCHEMA)
+
+
+def _with_all_versions(counts: pa.Table, keys: list[str], model: str) -> pa.Table:
+    """Per-version counts plus their sum as version '*'."""
+    if counts.num_rows == 0:
+        return counts
+    merged = prof.merge_counts(counts, keys, model, "*").select(counts.column_names)
+    return pa.concat_tables([counts, merged.cast(counts.schema)])
+
+
+def _keep(table: pa.Table, since: dict | None, col: str) -> pa.Array | None:
+    return stale_mask(table, since, col) if since is not None else None
+
+
+def _columns(cfg: MonitorConfig, schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) columns to profile: the features, the score and the decision."""
+    skip = {*META, cfg.timestamp_col, cfg.model_id_col, cfg.id_col, cfg.label_col}
+    names = (
+        cfg.feature_cols
+        if cfg.feature_cols is not None
+        else [n for n in schema.names if n not in skip]
+    )
+    missing = [n for n in names if n not in schema.names]
+    if missing:
+        raise ValueError(f"feature_cols {missing}: not columns of table {cfg.table!r}")
+    for extra in (cfg.prediction_proba_col, cfg.prediction_col):
+        if extra not in names and extra in schema.names:
+            names.append(extra)
+    numeric, categorical = [], []
+    for n in names:
+        t = schema.field(n).type
+        is_num = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        if n == cfg.prediction_col or n in cfg.categorical_cols or not is_num:
+            categorical.append(n)
+        else:
+            numeric.append(n)
+    return numeric, categorical
+
+
+def _schema(path: str) -> pa.Schema:
+    from deltalake import DeltaTable
+
+    return pa.schema(DeltaTable(path).schema().to_arrow())
+
+
+def _delta_version(path: str) -> int:
+    from deltalake import DeltaTable
+
+    return int(DeltaTable(path).version())
+
+
+def _changed_since(
+    cfg: MonitorConfig, state: dict, files: list[str], label_files: list[str]
+) -> dict[str, dt.datetime] | None:
+    """Per granularity, the first window that new rows or new labels touch ({}: none)."""
+    old, old_labels = set(state["files"]), set(state["label_files"])
+    if not old <= set(files) or not old_labels <= set(label_files):
+        return None  # files were rewritten (compaction, overwrite): recompute everything
+    points = []
+    new = [f for f in files if f not in old]
+    if new:
+        ts = pa.concat_arrays(
+            [
+                pq.read_table(f, columns=[cfg.timestamp_col])[cfg.timestamp_col].combine_chunks()
+                for f in new
+            ]
+        )
+        if len(ts):
+            points.append(as_utc(pc.min(ts).as_py()))
+    new_labels = [f for f in label_files if f not in old_labels]
+    if new_labels:
+        cut = pa.concat_arrays(
+            [
+                pq.read_table(f, columns=[cfg.label_time_col])[cfg.label_time_col].combine_chunks()
+                for f in new_labels
+            ]
+        )
+        if len(cut):
+            day = pc.min(cut).as_py()
+            points.append(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+    if not points:
+        return {}
+    first = min(points)
+    return {g: truncate(first, g) for g in cfg.granularities}
+
+
+def _fingerprint(cfg: MonitorConfig) -> str:
+    """A refresh may reuse earlier windows only while what they were computed with is unchanged."""
+    fields = cfg.model_dump(exclude={"retrain", "schedule", "inference_log"})
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _state_path(cfg: MonitorConfig) -> Path:
+    return Path(cfg.table_path("state.json"))
+
+
+def _read_state(cfg: MonitorConfig) -> dict | None:
+    path = _state_path(cfg)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write_state(cfg: MonitorConfig, state: dict) -> None:
+    path = _state_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, path)  # atomic: the old state or the new one, never half of it
+
+
+def _unit(gran: str) -> str:
+    from churnops.monitoring.config import GRANULARITIES
+
+    return GRANULARITIES[gran]
+
+
+def _ts(value: Any) -> dt.datetime | None:
+    if value is None or _isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return as_utc(value)
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = ["RefreshResult", "asdict", "refresh_monitor"]

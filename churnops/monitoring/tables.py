@@ -1,0 +1,157 @@
+"""Arrow schemas of the metric tables (Databricks' column names) and their atomic Delta writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TS = pa.timestamp("us", tz="UTC")
+WINDOW_TYPE = pa.struct([("start", TS), ("end", TS)])
+TEST_TYPE = pa.struct([("statistic", pa.float64()), ("pvalue", pa.float64())])
+PER_CLASS = pa.struct(
+    [
+        ("one_vs_all", pa.map_(pa.string(), pa.float64())),
+        ("macro", pa.float64()),
+        ("weighted", pa.float64()),
+    ]
+)
+CONFUSION = pa.list_(
+    pa.struct([("prediction", pa.string()), ("label", pa.string()), ("count", pa.int64())])
+)
+TABLE_ROW = ":table"  # column_name of the model-quality row
+
+
+def profile_schema(model_col: str) -> pa.Schema:
+    """`<table>_profile_metrics`: one row per window, version, slice and column."""
+    return pa.schema(
+        [
+            ("window", WINDOW_TYPE),
+            ("granularity", pa.string()),
+            (model_col, pa.string()),
+            ("log_type", pa.string()),
+            ("logging_table_commit_version", pa.int64()),
+            ("slice_key", pa.string()),
+            ("slice_value", pa.string()),
+            ("column_name", pa.string()),
+            ("data_type", pa.string()),
+            ("count", pa.int64()),
+            ("num_nulls", pa.int64()),
+            ("num_zeros", pa.int64()),
+            ("avg", pa.float64()),
+            ("stddev", pa.float64()),
+            ("min", pa.float64()),
+            ("max", pa.float64()),
+            ("median", pa.float64()),
+            ("quantiles", pa.list_(pa.float64())),
+            ("distinct_count", pa.int64()),
+            ("percent_null", pa.float64()),
+            ("percent_zeros", pa.float64()),
+            ("frequent_items", pa.list_(pa.struct([("item", pa.string()), ("count", pa.int64())]))),
+            ("accuracy_score", pa.float64()),
+            ("precision", PER_CLASS),
+            ("recall", PER_CLASS),
+            ("f1_score", PER_CLASS),
+            ("confusion_matrix", CONFUSION),
+            ("roc_auc_score", pa.float64()),
+            ("pr_auc_score", pa.float64()),
+            ("log_loss", pa.float64()),
+            ("brier_score", pa.float64()),
+            ("expected_calibration_error", pa.float64()),
+            ("label_rate", pa.float64()),
+            ("num_labelled", pa.int64()),
+            ("percent_labelled", pa.float64()),
+        ]
+    )
+
+
+def drift_schema(model_col: str) -> pa.Schema:
+    """`<table>_drift_metrics`: one row per window, comparison, version, slice and column."""
+    return pa.schema(
+        [
+            ("window", WINDOW_TYPE),
+            ("window_cmp", WINDOW_TYPE),
+            ("granularity", pa.string()),
+            (model_col, pa.string()),
+            ("slice_key", pa.string()),
+            ("slice_value", pa.string()),
+            ("column_name", pa.string()),
+            ("data_type", pa.string()),
+            ("drift_type", pa.string()),
+            ("count_delta", pa.float64()),
+            ("avg_delta", pa.float64()),
+            ("percent_null_delta", pa.float64()),
+            ("ks_test", TEST_TYPE),
+            ("wasserstein_distance", pa.float64()),
+            ("population_stability_index", pa.float64()),
+            ("chi_squared_test", TEST_TYPE),
+            ("js_distance", pa.float64()),
+            ("tv_distance", pa.float64()),
+            ("l_infinity_distance", pa.float64()),
+        ]
+    )
+
+
+HISTOGRAM_SCHEMA = pa.schema(
+    [
+        ("granularity", pa.string()),
+        ("window_start", TS),
+        ("model_id", pa.string()),
+        ("slice_key", pa.string()),
+        ("slice_value", pa.string()),
+        ("column_name", pa.string()),
+        ("bin", pa.int64()),
+        ("item", pa.string()),
+        ("count", pa.int64()),
+    ]
+)
+
+
+def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows (missing keys are NULL) as an Arrow table of `schema`."""
+    names = schema.names
+    return pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows], schema=schema)
+
+
+def read_or_empty(path: str, schema: pa.Schema) -> pa.Table:
+    """The Delta table at `path`, or an empty table of `schema` when there is none yet."""
+    if not (Path(path) / "_delta_log").is_dir():
+        return schema.empty_table()
+    from deltalake import DeltaTable
+
+    from churnops.data.delta_tables import read_table
+
+    return read_table(DeltaTable(path)).cast(schema)
+
+
+def replace_windows(path: str, new: pa.Table, keep: pa.Array | None, schema: pa.Schema) -> None:
+    """Overwrite the table with the kept old rows plus `new`, in one Delta commit.
+
+    One commit: a reader sees the table before or after the refresh, never half of it.
+    """
+    from deltalake import write_deltalake
+
+    old = read_or_empty(path, schema)
+    parts = [old.filter(keep)] if keep is not None and old.num_rows else []
+    table = pa.concat_tables([*parts, new.cast(schema)]) if parts else new.cast(schema)
+    write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
+
+
+def stale_mask(table: pa.Table, since: dict[str, dt.datetime] | None, col: str) -> pa.Array:
+    """True for rows a refresh keeps: windows that start before its granularity's `since`.
+
+    `col` is a timestamp column or `window` (the struct's start). A full refresh (`since` None)
+    keeps nothing. Baseline rows (NULL window) are kept unless the refresh is full.
+    """
+    if since is None or table.num_rows == 0:
+        return pa.array([False] * table.num_rows)
+    starts = table[col] if col != "window" else pc.struct_field(table["window"], "start")
+    keep = pa.array([True] * table.num_rows)
+    for granularity, start in since.items():
+        in_gran = pc.equal(table["granularity"], granularity)
+        newer = pc.greater_equal(starts, pa.scalar(start, TS))
+        keep = pc.and_(keep, pc.invert(pc.and_(in_gran, pc.fill_null(newer, False))))
+    return keep

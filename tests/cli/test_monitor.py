@@ -1,0 +1,41 @@
+"""`churnops monitor`: create (first full refresh), refresh, show and decide from a YAML config."""
+
+from __future__ import annotations
+
+import yaml
+
+from churnops.cli import main
+from tests.monitoring.scenarios import baseline_for, predictions, write
+
+
+def test_monitor_commands_run_end_to_end(tmp_path, capsys):
+    write(tmp_path / "preds", predictions(4, 200, shift_at=2, shift=2.0, seed=3))
+    write(tmp_path / "baseline", baseline_for(1000))
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "table": str(tmp_path / "preds"),
+                "output_dir": str(tmp_path / "out"),
+                "baseline_table": str(tmp_path / "baseline"),
+                "retrain": {"min_rows": 50},
+            }
+        )
+    )
+    assert main(["monitor", "create", "--config", str(config)]) == 0
+    assert "full" in capsys.readouterr().out
+    assert main(["monitor", "refresh", "--config", str(config)]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert main(["monitor", "show", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "baseline drift" in out and "f0" in out
+    assert main(["monitor", "decide", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "retrain: True" in out and "of f0 above 0.2" in out
+
+
+def test_monitor_config_error_names_the_key(tmp_path, capsys):
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump({"table": "x", "output_dir": "y", "granularitis": ["1 day"]}))
+    assert main(["monitor", "refresh", "--config", str(config)]) == 2
+    assert "unknown key 'granularitis'" in capsys.readouterr().err
