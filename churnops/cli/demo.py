@@ -38,6 +38,29 @@ def output_rows(outputs: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None:
+    """The monitor's latest baseline drift per feature and the A/B split's per-version table."""
+    from churnops.cli.monitor import DEFAULT_CONFIG
+    from churnops.config import load_config
+    from churnops.monitoring.config import MonitorConfig
+    from churnops.monitoring.experiment import analyze_monitor_ab
+    from churnops.monitoring.show import latest_drift
+
+    folder = Path(outputs["drift_metrics"]).parent
+    cfg = load_config(MonitorConfig, DEFAULT_CONFIG,
+                      [f"table={outputs['predictions']}", f"output_dir={folder}"])  # fmt: skip
+    drift = sorted(latest_drift(cfg, windows=1), key=lambda r: -(r.get("psi") or 0))
+    print_table("drift against the training set (latest window, all versions)", drift)
+    if ab:
+        report = analyze_monitor_ab(cfg.model_copy(update={"ab": ab}), with_labels=False)
+        print_table("A/B: per served entity", report.versions.to_dict("records"))
+        srm = report.srm
+        console.print(
+            f"split check: customers {srm['counts']} against {srm['expected']}, "
+            f"p={srm['p_value']:.3g} ({'ALARM' if srm['alarm'] else 'ok'}); {report.reason}"
+        )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from churnops.pipelines.runner import run_job
     from churnops.pipelines.spec import load_job_spec
@@ -75,6 +98,8 @@ def run_demo(args: argparse.Namespace) -> int:
         elif done.outputs:
             console.rule(title)
             print_table(task.task_key, output_rows(done.outputs))
+            if task.task == "monitor_refresh":
+                print_monitoring(done.outputs, task.parameters.get("ab"))
     console.rule(
         f"{result.state} in {time.perf_counter() - start:.0f} s; outputs under {workdir}/, "
         f"task logs under {result.run_dir}/"

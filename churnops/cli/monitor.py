@@ -30,11 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(run=run_show)
 
     decide = msub.add_parser("decide", help="apply the retraining policy; record the decision")
-    decide.add_argument("--srm-pvalue", type=float, help="A/B sample-ratio-mismatch p-value")
+    decide.add_argument(
+        "--srm-pvalue", type=float, help="A/B split p-value (default: from the config's `ab`)"
+    )
     _common(decide)
     decide.set_defaults(run=run_decide)
 
-    ab = msub.add_parser("ab", help="A/B analysis per version (wired in by the analysis stage)")
+    ab = msub.add_parser(
+        "ab", help="A/B analysis: per-version summary, split check, AUC/log-loss/Brier, verdict"
+    )
     _common(ab)
     ab.set_defaults(run=run_ab)
 
@@ -97,9 +101,11 @@ def run_show(args: argparse.Namespace) -> int:
 def run_decide(args: argparse.Namespace) -> int:
     from churnops.cli.output import console
     from churnops.monitoring.decision import decide_retraining
+    from churnops.monitoring.experiment import split_pvalue
 
     cfg = _config(args)
-    decision = decide_retraining(cfg, srm_pvalue=args.srm_pvalue)
+    srm = args.srm_pvalue if args.srm_pvalue is not None else split_pvalue(cfg)
+    decision = decide_retraining(cfg, srm_pvalue=srm)
     console.print(f"retrain: {decision.retrain}")
     for line in decision.reasons:
         console.print(f"  reason: {line}")
@@ -109,10 +115,21 @@ def run_decide(args: argparse.Namespace) -> int:
 
 
 def run_ab(args: argparse.Namespace) -> int:
-    """Hook for the A/B analysis (churnops.monitoring.ab, issue 10's analysis part)."""
-    from churnops.cli.output import console
+    from churnops.cli.output import console, print_table
+    from churnops.monitoring.experiment import analyze_monitor_ab
 
+    cfg = _config(args)
+    report = analyze_monitor_ab(cfg)
+    print_table(f"monitor {cfg.name}: per version", report.versions.to_dict("records"))
+    srm = report.srm
     console.print(
-        "churnops monitor ab: the A/B analysis (churnops.monitoring.ab) is not wired in yet"
+        f"split check: customers {srm['counts']} vs {srm['expected']}: chi2={srm['chi2']:.2f}, "
+        f"p={srm['p_value']:.3g}" + (" [red]ALARM[/]" if srm["alarm"] else " ok")
     )
-    return 2
+    if not report.comparisons.empty:
+        print_table(
+            f"{cfg.ab.treatment} - {cfg.ab.control} ({'paired' if report.paired else 'unpaired'})",
+            report.comparisons.to_dict("records"),
+        )
+    console.print(f"verdict: [bold]{report.verdict}[/]: {report.reason}")
+    return 0

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from churnops.config import StrictConfig
+from churnops.monitoring.ab import ABConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
 GRANULARITIES = {
@@ -77,6 +78,7 @@ class MonitorConfig(StrictConfig):
     calibration_bins: int = Field(10, ge=2)
     frequent_items: int = Field(10, ge=1)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    ab: ABConfig | None = None  # the traffic split under test: its SRM gates retraining
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
     # Databricks target: where `churnops monitor create --target databricks` points.
     databricks_table: str | None = None  # catalog.schema.table of the predictions

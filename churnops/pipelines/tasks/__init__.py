@@ -15,4 +15,5 @@ TASKS: dict[str, str] = {
     "model_deployment": "churnops.pipelines.tasks.deployment:model_deployment",
     "batch_inference": "churnops.pipelines.tasks.batch:batch_inference",
     "serving_check": "churnops.pipelines.tasks.serving:serving_check",
+    "monitor_refresh": "churnops.pipelines.tasks.monitoring:monitor_refresh",
 }

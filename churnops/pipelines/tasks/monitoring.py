@@ -1,0 +1,80 @@
+"""`monitor_refresh`: unpack the inference log, refresh the monitor's tables, decide whether to
+retrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from churnops.config import StrictConfig
+from churnops.monitoring.ab import ABConfig
+from churnops.pipelines.tasks.base import RunInputs
+
+
+class MonitorRefreshInputs(RunInputs):
+    monitor: str = "churn"  # configs/monitor/<name>.yaml, or a YAML path
+    overrides: list[str] = Field(default_factory=list)  # monitor config `a.b=value`
+    inference_log: str | None = None  # the serving log to unpack; None: the config's
+    training_set: str | None = None  # with model_uri: the baseline, scored once
+    model_uri: str | None = None
+    labels_table: str | None = None  # Delta: customer_id, cutoff, churn
+    ab: ABConfig | None = None  # the split under test (None: the config's); its SRM gates
+    full: bool = False
+
+
+class MonitorRefreshOutputs(StrictConfig):
+    predictions: str
+    profile_metrics: str
+    drift_metrics: str
+    mode: str  # full | incremental | unchanged
+    windows: int
+    unpacked_rows: int
+    srm_pvalue: float | None
+    retrain: bool  # the job's condition task reads this
+    reasons: list[str]
+    blocked_by: list[str]
+
+
+def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
+    """The monitor's tables under `<workdir>/monitoring/`, then the retraining decision."""
+    from churnops.config import CONFIG_DIR, load_config
+    from churnops.monitoring.baseline import write_baseline
+    from churnops.monitoring.config import MonitorConfig
+    from churnops.monitoring.decision import decide_retraining
+    from churnops.monitoring.experiment import split_pvalue
+    from churnops.monitoring.refresh import refresh_monitor
+
+    inputs.use_tracking()
+    folder = Path(inputs.workdir) / "monitoring"
+    path = Path(inputs.monitor)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CONFIG_DIR / "monitor" / f"{inputs.monitor}.yaml"
+    where = [f"table={folder / 'predictions'}", f"output_dir={folder}"]
+    if inputs.inference_log:
+        where.append(f"inference_log={inputs.inference_log}")
+    if inputs.labels_table:
+        where.append(f"labels_table={inputs.labels_table}")
+    baseline = folder / "baseline"
+    if inputs.training_set and inputs.model_uri:
+        where.append(f"baseline_table={baseline}")
+    cfg = load_config(MonitorConfig, path, [*where, *inputs.overrides])
+    if inputs.ab is not None:
+        cfg = cfg.model_copy(update={"ab": inputs.ab})
+    if inputs.training_set and inputs.model_uri and not (baseline / "_delta_log").is_dir():
+        write_baseline(inputs.training_set, inputs.model_uri, baseline)
+    result = refresh_monitor(cfg, full=inputs.full)
+    srm = split_pvalue(cfg)
+    decision = decide_retraining(cfg, srm_pvalue=srm)
+    return MonitorRefreshOutputs(
+        predictions=cfg.table,
+        profile_metrics=cfg.table_path("profile_metrics"),
+        drift_metrics=cfg.table_path("drift_metrics"),
+        mode=result.mode,
+        windows=result.windows,
+        unpacked_rows=result.unpacked_rows,
+        srm_pvalue=srm,
+        retrain=decision.retrain,
+        reasons=decision.reasons,
+        blocked_by=decision.blocked_by,
+    )
