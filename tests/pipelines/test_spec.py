@@ -67,6 +67,18 @@ def test_shipped_specs_load(name: str) -> None:
     assert job.name == name  # run_job_task and the bundle refer to jobs by file name
 
 
+@pytest.mark.parametrize("name", sorted(p.stem for p in PIPELINE_DIR.glob("*.yaml")))
+def test_shipped_specs_pass_only_inputs_their_tasks_take(name: str) -> None:
+    from churnops.pipelines.task_main import import_function, inputs_model, resolve_task
+
+    for task in load_job_spec(name).tasks:
+        if task.task is None:
+            continue
+        fields = inputs_model(import_function(resolve_task(task.task))).model_fields
+        unknown = sorted(set(task.parameters) - set(fields))
+        assert not unknown, f"{name}.{task.task_key}: {task.task} takes no {unknown}"
+
+
 def test_training_spec_is_the_four_stages_with_a_gate() -> None:
     job = load_job_spec("training")
     tasks = [x.task for x in job.tasks if x.task]
