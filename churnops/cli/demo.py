@@ -42,6 +42,7 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
     """The monitor's latest baseline drift per feature and the A/B split's per-version table."""
     from churnops.cli.monitor import DEFAULT_CONFIG
     from churnops.config import load_config
+    from churnops.monitoring.ab import ABConfig
     from churnops.monitoring.config import MonitorConfig
     from churnops.monitoring.experiment import analyze_monitor_ab
     from churnops.monitoring.show import latest_drift
@@ -52,7 +53,8 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
     drift = sorted(latest_drift(cfg, windows=1), key=lambda r: -(r.get("psi") or 0))
     print_table("drift against the training set (latest window, all versions)", drift)
     if ab:
-        report = analyze_monitor_ab(cfg.model_copy(update={"ab": ab}), with_labels=False)
+        split = cfg.model_copy(update={"ab": ABConfig.model_validate(ab)})
+        report = analyze_monitor_ab(split, with_labels=False)
         print_table("A/B: per served entity", report.versions.to_dict("records"))
         srm = report.srm
         console.print(
