@@ -130,7 +130,7 @@ class ChurnPyfuncModel(PythonModel):
     """
 
     def __init__(self, threshold: float = 0.5, online: dict[str, Any] | None = None):
-        _check_threshold(threshold)
+        check_threshold(threshold)
         self.threshold = float(threshold)
         self.online = online
         self.predictor: Any = None
@@ -163,7 +163,7 @@ class ChurnPyfuncModel(PythonModel):
         threshold = self.threshold
         if params and params.get("threshold") is not None:
             threshold = float(params["threshold"])
-            _check_threshold(threshold)
+            check_threshold(threshold)
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         frame = self.complete(frame)
         x = _feature_matrix(frame, self.feature_spec.feature_columns)
@@ -173,21 +173,22 @@ class ChurnPyfuncModel(PythonModel):
         )
 
     def score_matrix(
-        self, x: np.ndarray, predict_proba: Any = None
+        self, x: np.ndarray, predict_proba: Any = None, threshold: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`predict`'s `probability` and `prediction` columns for a ready feature matrix.
 
         For callers that build the input themselves (the serving fast path): `x` holds every
-        row's `feature_spec.feature_columns` as numbers, in that order; no frame, no lookup,
-        the default threshold. `predict_proba` stands in for the predictor's own (a faster
-        equivalent the caller has checked).
+        row's `feature_spec.feature_columns` as numbers, in that order; no frame, no lookup;
+        `threshold` (checked by the caller) or the default one. `predict_proba` stands in for
+        the predictor's own (a faster equivalent the caller has checked).
         """
         predict_proba = predict_proba or self.predictor.predict_proba
         # Column-major, as `predict`'s frame hands it over: in float32, BLAS summing a row in
         # another order on another layout shows in the last digits.
         p = predict_proba(np.asfortranarray(x, dtype=np.float32))[:, 1]
         p = p.astype(np.float64)
-        return p, (p >= self.threshold).astype(np.int64)
+        cut = self.threshold if threshold is None else threshold
+        return p, (p >= cut).astype(np.int64)
 
     # ---- key-only input ----------------------------------------------------------------
 
@@ -272,7 +273,8 @@ def _key(value: Any) -> Any:
     return str(value) if isinstance(value, int | np.integer) else value
 
 
-def _check_threshold(threshold: Any) -> None:
+def check_threshold(threshold: Any) -> None:
+    """Refuse a decision threshold that is not a number in [0, 1], naming the value."""
     try:
         ok = 0.0 <= float(threshold) <= 1.0
     except (TypeError, ValueError):

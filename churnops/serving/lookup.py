@@ -13,14 +13,9 @@ from typing import Any
 
 from churnops.data.feature_store.online import OnlineStore, get_online_store
 from churnops.serving.config import FeatureLookupConfig
+from churnops.serving.errors import RequestError
 
-
-class RequestError(ValueError):
-    """Bad input: answered with `status` (400 or 413) and this message."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+__all__ = ["FeatureLookupSpec", "OnlineFeatureLookup", "RequestError"]
 
 
 @dataclass(frozen=True)
