@@ -322,8 +322,13 @@ def model_signature(
     return ModelSignature(inputs=Schema(cols), outputs=outputs, params=params)
 
 
-def pip_requirements(flavor: str) -> list[str]:
-    """Pinned requirements of the packaged model (given, so MLflow does not infer them)."""
+def pip_requirements(flavor: str, churnops_requirement: str | None = None) -> list[str]:
+    """Pinned requirements of the packaged model (given, so MLflow does not infer them).
+
+    The libraries the pyfunc runs on (torch only for the net, xgboost only for XGBoost), and
+    churnops itself: `churnops_requirement` (the wheel logged beside the model) or the pinned
+    version.
+    """
     names = ["mlflow", "numpy", "pandas", "scikit-learn", "cloudpickle"]
     names += {"pytorch": ["torch"], "xgboost": ["xgboost"]}.get(flavor, [])
     out = []
@@ -332,7 +337,51 @@ def pip_requirements(flavor: str) -> list[str]:
             out.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             out.append(name)
+    from churnops import __version__
+
+    out.append(churnops_requirement or f"churnops=={__version__}")
     return out
+
+
+def pyfunc_package(
+    model: Any,
+    spec: FeatureSpec,
+    folder: str | Path,
+    *,
+    threshold: float = 0.5,
+    input_example: pd.DataFrame | None = None,
+    online: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments that log `model` as the one `ChurnPyfuncModel`, whoever logs it.
+
+    `mlflow.pyfunc.log_model(**package)` here, or the Databricks Feature Engineering client's
+    `log_model(flavor=mlflow.pyfunc, **package)`: the same python model, artifacts (predictor,
+    feature spec, churnops' own wheel), signature and requirements. Artifact files are written
+    to `folder`, which must live until the model is logged.
+    """
+    from churnops.models.wheel import churnops_wheel
+
+    predictor, flavor = as_predictor(model)
+    if spec.flavor is None:
+        spec = FeatureSpec(spec.feature_columns, spec.lookups, spec.functions, spec.label, flavor)
+    predictor_path = Path(folder, PREDICTOR_FILE)
+    predictor_path.write_bytes(pickle.dumps(predictor))
+    spec_path = spec.save(folder)
+    wheel = churnops_wheel()
+    if input_example is not None:
+        input_example = input_example.reset_index(drop=True)
+    return {
+        "python_model": ChurnPyfuncModel(threshold=threshold, online=online),
+        "artifacts": {
+            "predictor": str(predictor_path),
+            "feature_spec": str(spec_path),
+            "churnops_wheel": str(wheel),
+        },
+        "signature": model_signature(spec, threshold, input_example),
+        "input_example": input_example,
+        # Relative to the model folder, where MLflow's environment managers install it from.
+        "pip_requirements": pip_requirements(flavor, f"artifacts/{wheel.name}"),
+    }
 
 
 def log_pyfunc_model(
@@ -359,23 +408,12 @@ def log_pyfunc_model(
     Returns:
         MLflow's `ModelInfo` (`.model_uri`, `.registered_model_version`, ...).
     """
-    predictor, flavor = as_predictor(model)
-    if spec.flavor is None:
-        spec = FeatureSpec(spec.feature_columns, spec.lookups, spec.functions, spec.label, flavor)
     with tempfile.TemporaryDirectory() as tmp:
-        predictor_path = Path(tmp, PREDICTOR_FILE)
-        predictor_path.write_bytes(pickle.dumps(predictor))
-        spec_path = spec.save(tmp)
-        if input_example is not None:
-            input_example = input_example.reset_index(drop=True)
+        package = pyfunc_package(
+            model, spec, tmp, threshold=threshold, input_example=input_example, online=online
+        )
         return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=ChurnPyfuncModel(threshold=threshold, online=online),
-            artifacts={"predictor": str(predictor_path), "feature_spec": str(spec_path)},
-            signature=model_signature(spec, threshold, input_example),
-            input_example=input_example,
-            registered_model_name=registered_model_name,
-            pip_requirements=pip_requirements(flavor),
+            name=name, registered_model_name=registered_model_name, **package
         )
 
 
