@@ -192,33 +192,38 @@ class ChurnPyfuncModel(PythonModel):
 
     # ---- key-only input ----------------------------------------------------------------
 
+    def use_online_store(self, store: Any) -> None:
+        """Read key-only input from `store` (an open `OnlineStore`, e.g. the server's own)."""
+        self._online_store = store
+
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add the features the input lacks: online lookups by key, then on-demand functions."""
+        from churnops.models.online_lookup import RowLookup, lookups_of
+
         spec = self.feature_spec
         missing = [c for c in spec.feature_columns if c not in frame.columns]
         if not missing:
             return frame
-        frame = frame.copy()
-        for lk in spec.lookups:
-            wanted = {n: o for n, o in lk.outputs.items() if o not in frame.columns}
-            if not wanted:
-                continue
-            absent = [k for k in lk.lookup_keys if k not in frame.columns]
-            if absent:
-                raise FeatureSpecError(
-                    f"input lacks features {sorted(wanted.values())[:5]} and the key column(s) "
-                    f"{absent} to look them up by in {lk.table_name!r}"
-                )
-            self._lookup_online(frame, lk.table_name, lk.lookup_keys, wanted, lk.default_values)
+        tables = [t for t in lookups_of(spec) if set(t.outputs.values()) - set(frame.columns)]
+        if tables:
+            rows = frame.to_dict("records")
+            RowLookup(tables, self._store(), on_missing="defaults").complete(rows)
+            looked_up = pd.DataFrame(rows, index=frame.index)
+            frame = frame.copy()
+            for t in tables:
+                for out in t.outputs.values():
+                    if out not in frame.columns:
+                        frame[out] = pd.to_numeric(looked_up[out].astype(object))
         if spec.functions:
             from churnops.data.feature_store.base import FeatureFunction
 
+            frame = frame.copy()
             for fn in spec.functions:
                 if fn.output_name in frame.columns:
                     continue
                 feature = FeatureFunction(fn.udf_name, fn.input_bindings, fn.output_name)
-                rows = frame.to_dict("records")
-                frame[fn.output_name] = [feature.evaluate_row(r) for r in rows]
+                records = frame.to_dict("records")
+                frame[fn.output_name] = [feature.evaluate_row(r) for r in records]
         still = [c for c in spec.feature_columns if c not in frame.columns]
         if still:
             raise FeatureSpecError(
@@ -226,25 +231,6 @@ class ChurnPyfuncModel(PythonModel):
                 f"lookup for them; send them, or the keys {spec.key_columns or '(none)'}"
             )
         return frame
-
-    def _lookup_online(
-        self,
-        frame: pd.DataFrame,
-        table: str,
-        keys: list[str],
-        wanted: dict[str, str],
-        defaults: dict[str, Any],
-    ) -> None:
-        store = self._store()
-        key_values = [
-            tuple(_key(v) for v in row) for row in frame[keys].itertuples(index=False, name=None)
-        ]
-        found = store.read(table, list(dict.fromkeys(key_values)), list(wanted)).rows
-        for name, out in wanted.items():
-            default = defaults.get(out)
-            values = [found.get(k, {}).get(name, default) if k in found else default
-                      for k in key_values]  # fmt: skip
-            frame[out] = pd.to_numeric(pd.Series(values, index=frame.index, dtype=object))
 
     def _store(self) -> Any:
         if self._online_store is None:
@@ -266,11 +252,6 @@ class ChurnPyfuncModel(PythonModel):
                 )
             self._online_store = get_online_store(cfg)
         return self._online_store
-
-
-def _key(value: Any) -> Any:
-    # Keys are strings in the canonical schema; 12 and "12" name one customer.
-    return str(value) if isinstance(value, int | np.integer) else value
 
 
 def check_threshold(threshold: Any) -> None:

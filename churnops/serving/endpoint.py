@@ -111,16 +111,26 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
     auth = BearerAuth.from_config(cfg.auth)
     state = EndpointState(cfg, models, TrafficRouter.from_config(cfg), auth)
     if cfg.feature_lookup.enabled:
-        state.store = open_online_store(cfg)
+        specs = {name: _lookup_spec(cfg, model) for name, model in models.items()}
+        tables = sorted({t for spec in specs.values() for t in spec.table_names})
+        state.store = open_online_store(cfg, tables)
         for name, model in models.items():
-            spec = FeatureLookupSpec.from_config(cfg.feature_lookup, model.columns)
-            state.lookups[name] = OnlineFeatureLookup(spec, state.store)
+            state.lookups[name] = OnlineFeatureLookup(specs[name], state.store)
+            model.share_online_store(state.store)  # the pyfunc's own lookups read the same
     state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
     return state
 
 
-def open_online_store(cfg: EndpointConfig) -> Any:
-    """The endpoint's online store, checked to hold its feature table.
+def _lookup_spec(cfg: EndpointConfig, model: ServedModel) -> FeatureLookupSpec:
+    """The model's own feature-spec lookups where it has them, else the YAML's table."""
+    spec = model.feature_spec
+    if spec is not None and spec.lookups:
+        return FeatureLookupSpec.from_model(spec, cfg.feature_lookup)
+    return FeatureLookupSpec.from_config(cfg.feature_lookup, model.columns)
+
+
+def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> Any:
+    """The endpoint's online store, checked to hold its feature tables (default: the YAML's).
 
     A SQLite path that does not exist is refused before it is opened (opening would create an
     empty database there), and so is a store without the table: either would answer every
@@ -137,17 +147,18 @@ def open_online_store(cfg: EndpointConfig) -> Any:
         )
     store = get_online_store(online)
     try:
-        info = store.info(lookup.table)
+        store.info(lookup.table)
     except Exception as exc:
         store.close()
         raise ConfigError(
             f"feature_lookup.online ({online.kind}): cannot be read: {type(exc).__name__}: {exc}"
         ) from None
-    if info is None:
+    absent = [t for t in tables or [lookup.table] if store.info(t) is None]
+    if absent:
         store.close()
         raise ConfigError(
-            f"feature_lookup.table={lookup.table!r}: not published in the online store "
-            f"({online.kind}); publish it first"
+            f"feature table(s) {absent}: not published in the online store "
+            f"({online.kind}); publish them first (feature_lookup.table={lookup.table!r})"
         )
     return store
 

@@ -90,6 +90,16 @@ class ServedModel:
         return out
 
     @cached_property
+    def feature_spec(self) -> Any:
+        """The churnops model's `FeatureSpec`, or None for other pyfuncs."""
+        return self.pyfunc.unwrap_python_model().feature_spec if self._is_churnops else None
+
+    def share_online_store(self, store: Any) -> None:
+        """Let a churnops pyfunc read key-only input from the server's own store."""
+        if self._is_churnops:
+            self.pyfunc.unwrap_python_model().use_online_store(store)
+
+    @cached_property
     def _is_churnops(self) -> bool:
         from churnops.models.pyfunc import ChurnPyfuncModel
 
