@@ -10,6 +10,7 @@ independently, as every churn model here does, so a row's answer does not depend
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from churnops.serving.lookup import OnlineFeatureLookup
@@ -35,10 +36,13 @@ class RowScorer:
         self, rows: list[dict[str, Any]], params: dict[str, Any] | None = None
     ) -> tuple[list[Any], list[str | None] | None]:
         errors = self.lookup.complete(rows) if self.lookup is not None else None
+        predict = self.model.predict
+        if params:
+            predict = functools.partial(predict, params=params)
         if errors is None or not any(errors):
-            return self.model.predict(rows, params), None
+            return predict(rows), None
         ok = [r for r, e in zip(rows, errors, strict=True) if e is None]
-        preds = self.model.predict(ok, params) if ok else []
+        preds = predict(ok) if ok else []
         it = iter(preds)
         return [next(it) if e is None else {"error": e} for e in errors], errors
 

@@ -60,7 +60,11 @@ def _url(srv, name="churn"):
 
 def _row(world, i=0) -> dict:
     row = world.features.iloc[i]
-    return {"customer_id": row["customer_id"], **{c: float(row[c]) for c in FEATURE_COLUMNS}}
+    values = {c: float(row[c]) for c in FEATURE_COLUMNS}
+    return {
+        "customer_id": row["customer_id"],
+        **{c: None if v != v else v for c, v in values.items()},
+    }
 
 
 def _champion(http, srv, body):
