@@ -357,9 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     from churnops.serving.inference_log import read_inference_log
 
     log = read_inference_log(workdir / "inference_log" / "churn").to_pandas()
-    logged = int(((log["status_code"] == 200) & ~log["is_shadow"]).sum())
+    # A request whose customers went to both models is two rows (one per model), one id.
+    ok = log[(log["status_code"] == 200) & ~log["is_shadow"]]
+    logged = int(ok["databricks_request_id"].nunique())
     notes.append(
-        f"inference log after SIGTERM: {logged:,} rows with status 200; acknowledged requests "
+        f"inference log after SIGTERM: {logged:,} requests with status 200; acknowledged "
+        "requests "
         f"{acknowledged:,} ({'equal' if logged == acknowledged else 'NOT equal'})"
     )
     ours = {r["case"]: r for r in main_rows if r["server"] == "churnops"}
