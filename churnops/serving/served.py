@@ -326,6 +326,12 @@ def _scorer(
         python_model = pyfunc.unwrap_python_model()
     if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
         _one_thread_per_call(getattr(python_model.predictor, "model", None))
+        if hasattr(python_model.predictor, "state_dict"):  # the net: torch's intra-op pool
+            import torch
+
+            # As for sklearn's n_jobs: a few rows cost less than waking torch's thread pool,
+            # which on 2 cores fights the event loop (the server process's setting).
+            torch.set_num_threads(1)
         score_matrix = python_model.score_matrix
         columns = list(python_model.feature_spec.feature_columns)
         fast = _predictor_kernel(python_model.predictor, len(columns))
