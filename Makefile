@@ -48,9 +48,10 @@ test: $(STAMP) lint ## lint, then the test suite, then the Petastorm loader test
 test-petastorm: ## Petastorm tests in .venv-petastorm (pyarrow 14, numpy 1; built when missing)
 	PYTHON=$(PYTHON) bash scripts/petastorm-env
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the import floors (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

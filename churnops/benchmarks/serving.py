@@ -5,6 +5,8 @@ regression versions in MLflow on SQLite (champion, challenger), starts both serv
 subprocesses and drives them over loopback from this process. churnops requests carry only
 `customer_id` (online lookup); mlflow requests carry the 18 features (it cannot look them up).
 Cases: single-row at 200 rps, single-row at the maximum rate (closed loop), 100-row at 200 rps.
+Then every model family (`--models`), logged as the churnops pyfunc and served alone through the
+same path with the inference-log journal on, at single-row 200 rps (`model` column).
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from churnops.serving.loadgen import build_request, run_load
 
 TABLE = "churnops.cdnow.customer_features_monthly"
 CUTOFF = date(1997, 9, 30)
-COLUMNS = ["server", "case", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
+COLUMNS = ["server", "model", "case", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
+FAMILIES = ("logistic_regression", "random_forest", "xgboost", "mlp")
 
 
-def prepare_world(workdir: Path) -> dict[str, Any]:
-    """Features in a SQLite online store and models `churn` v1 (champion) and v2 (challenger)."""
+def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Features in a SQLite online store, models `churn` v1 (champion) and v2 (challenger),
+    and `churn_<family>` v1 for each of `families` (the churnops pyfunc)."""
     import mlflow
     from mlflow import MlflowClient
     from sklearn.impute import SimpleImputer
@@ -76,10 +80,91 @@ def prepare_world(workdir: Path) -> dict[str, Any]:
                 pip_requirements=["scikit-learn"],
                 skops_trusted_types=["numpy.dtype"],
             )
+    for family in families:
+        _log_family(family, x.to_numpy("float32"), frame["churn"].to_numpy(), x.head(3))
     client = MlflowClient()
     client.set_registered_model_alias("churn", "champion", "1")
     client.set_registered_model_alias("churn", "challenger", "2")
     return {"tracking_uri": tracking_uri, "online": online, "frame": frame}
+
+
+def _fit_family(family: str, x: np.ndarray, y: np.ndarray) -> Any:
+    from churnops.models import baselines
+
+    if family == "logistic_regression":
+        return baselines.LogisticChurnModel().fit(x, y)
+    if family == "random_forest":
+        return baselines.RandomForestChurnModel().fit(x, y)
+    if family == "xgboost":
+        return baselines.XGBoostChurnModel().fit(x, y)
+    import torch
+
+    from churnops.models.net import TabularChurnNet
+    from churnops.models.preprocessing import FeaturePreprocessor
+
+    torch.manual_seed(0)
+    net = TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=list(range(x.shape[1])))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
+    for _ in range(30):  # a short full-batch fit: enough for real weights, latency is the point
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(xt), yt).backward()
+        opt.step()
+    return net.eval()
+
+
+def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None:
+    import mlflow
+
+    from churnops.models.feature_spec import FeatureSpec
+    from churnops.models.pyfunc import log_pyfunc_model
+
+    with mlflow.start_run(run_name=family):
+        log_pyfunc_model(
+            _fit_family(family, x, y),
+            FeatureSpec(list(FEATURE_COLUMNS)),
+            name=family,
+            input_example=example,
+            registered_model_name=f"churn_{family}",
+        )
+
+
+def _family_yaml(workdir: Path, world: dict[str, Any], family: str) -> Path:
+    """One served entity, the family's pyfunc, all the traffic; lookup, auth, journal on."""
+    data = yaml.safe_load(_endpoint_yaml(workdir, world).read_text())
+    data["served_entities"] = [
+        {"name": "champion", "entity_name": f"churn_{family}", "entity_version": "1"}
+    ]
+    data["traffic_config"] = {
+        "routes": [{"served_model_name": "champion", "traffic_percentage": 100}]
+    }
+    data["auto_capture_config"] = {
+        "path": str(workdir / f"inference_log_{family}"),
+        "journal": True,
+    }
+    path = workdir / f"endpoint_{family}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _run_family(
+    workdir: Path, world: dict[str, Any], family: str, env: dict[str, str], bodies: list[bytes],
+    count: int,
+) -> dict[str, Any]:  # fmt: skip
+    port = _free_port()
+    cfg = _family_yaml(workdir, world, family)
+    cmd = [sys.executable, "-m", "churnops.serving", "--config", str(cfg), "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/health", proc)
+        headers = {"Authorization": "Bearer bench-token"}
+        path = "/serving-endpoints/churn/invocations"
+        reqs = [build_request("127.0.0.1", port, path, b, headers) for b in bodies]
+        run_load("127.0.0.1", port, reqs, 300, concurrency=2)  # warm-up
+        res = run_load("127.0.0.1", port, reqs, count, 200.0, 4)
+    finally:
+        _stop(proc)
+    return {"server": "churnops", "model": family, "case": "1row-200rps", **res.summary()}
 
 
 def _endpoint_yaml(workdir: Path, world: dict[str, Any]) -> Path:
@@ -175,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-requests", type=int, default=1000, help="100rows requests")
     parser.add_argument("--concurrency", type=int, default=4, help="1row-max connections")
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--models", default=",".join(FAMILIES), help=f"families to serve one by one: {FAMILIES}"
+    )
     parser.add_argument("--workdir", help="keep the servers' files here (default: a temp dir)")
     parser.add_argument("--results-dir", help="default: docs/results")
     args = parser.parse_args(argv)
@@ -188,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp.name)
     load_before = os.getloadavg()
     print(f"preparing features and models under {workdir} ...", flush=True)
-    world = prepare_world(workdir)
+    families = tuple(f for f in args.models.split(",") if f)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        parser.error(f"--models: unknown {unknown}; expected some of {list(FAMILIES)}")
+    world = prepare_world(workdir, families)
     frame = world["frame"].sample(frac=1.0, random_state=0)
     customers = frame["customer_id"].tolist()
     feats = frame[list(FEATURE_COLUMNS)].astype("float64")
@@ -238,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
                 res = run_load(
                     "127.0.0.1", srv["port"], srv["reqs"][n], count, rate, args.concurrency
                 )
-                rows.append({"server": name, "case": case, **res.summary()})
+                rows.append(
+                    {"server": name, "model": "logistic_regression", "case": case, **res.summary()}
+                )
                 print(rows[-1], flush=True)
                 if name != "churnops":
                     continue
@@ -255,16 +349,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for srv in servers.values():
             _stop(srv["proc"])
+    main_rows = list(rows)
+    single = _bodies(customers, features, 1, True)
+    for family in families:
+        rows.append(_run_family(workdir, world, family, env, single, args.requests))
+        print(rows[-1], flush=True)
     from churnops.serving.inference_log import read_inference_log
 
     log = read_inference_log(workdir / "inference_log" / "churn").to_pandas()
-    logged = int(((log["status_code"] == 200) & ~log["is_shadow"]).sum())
+    # A request whose customers went to both models is two rows (one per model), one id.
+    ok = log[(log["status_code"] == 200) & ~log["is_shadow"]]
+    logged = int(ok["databricks_request_id"].nunique())
     notes.append(
-        f"inference log after SIGTERM: {logged:,} rows with status 200; acknowledged requests "
+        f"inference log after SIGTERM: {logged:,} requests with status 200; acknowledged "
+        "requests "
         f"{acknowledged:,} ({'equal' if logged == acknowledged else 'NOT equal'})"
     )
-    ours = {r["case"]: r for r in rows if r["server"] == "churnops"}
-    theirs = {r["case"]: r for r in rows if r["server"] == "mlflow"}
+    ours = {r["case"]: r for r in main_rows if r["server"] == "churnops"}
+    theirs = {r["case"]: r for r in main_rows if r["server"] == "mlflow"}
     for case in ours:
         if case in theirs and ours[case]["p50_ms"] > 0:
             notes.append(
@@ -288,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         "on; the pipeline is scored by its verified numpy kernel, requests ready together are "
         "batched; "
         "mlflow: `mlflow models serve --env-manager local -w 1`, the 18 features in the request",
+        "the first rows (both servers) serve a scikit-learn logistic-regression pipeline logged "
+        "with MLflow's sklearn flavour, champion 80 / challenger 20; the per-family rows after "
+        "them serve each family logged as the churnops pyfunc (`log_pyfunc_model`), alone, "
+        "same lookup, auth and inference log with the write-ahead journal on, one server at a "
+        "time; the mlp is a 2-layer net fitted for 30 full-batch steps (latency, not quality)",
         "both servers run side by side; each case runs on churnops, then at once on mlflow; "
         "latency at a fixed rate counts from when each request was due (open loop); "
         f"1row-max is closed loop with {args.concurrency} connections",

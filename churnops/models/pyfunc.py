@@ -137,7 +137,7 @@ class ChurnPyfuncModel(PythonModel):
     """
 
     def __init__(self, threshold: float = 0.5, online: dict[str, Any] | None = None):
-        _check_threshold(threshold)
+        check_threshold(threshold)
         self.threshold = float(threshold)
         self.online = online
         self.predictor: Any = None
@@ -170,7 +170,7 @@ class ChurnPyfuncModel(PythonModel):
         threshold = self.threshold
         if params and params.get("threshold") is not None:
             threshold = float(params["threshold"])
-            _check_threshold(threshold)
+            check_threshold(threshold)
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         frame = self.complete(frame)
         columns = self.feature_spec.feature_columns
@@ -183,51 +183,57 @@ class ChurnPyfuncModel(PythonModel):
         )
 
     def score_matrix(
-        self, x: np.ndarray, predict_proba: Any = None
+        self, x: np.ndarray, predict_proba: Any = None, threshold: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`predict`'s `probability` and `prediction` columns for a ready feature matrix.
 
         For callers that build the input themselves (the serving fast path): `x` holds every
-        row's `feature_spec.feature_columns` as numbers, in that order; no frame, no lookup,
-        the default threshold. `predict_proba` stands in for the predictor's own (a faster
-        equivalent the caller has checked).
+        row's `feature_spec.feature_columns` as numbers, in that order; no frame, no lookup;
+        `threshold` (checked by the caller) or the default one. `predict_proba` stands in for
+        the predictor's own (a faster equivalent the caller has checked).
         """
         predict_proba = predict_proba or self.predictor.predict_proba
         # Column-major, as `predict`'s frame hands it over: in float32, BLAS summing a row in
         # another order on another layout shows in the last digits.
         p = predict_proba(np.asfortranarray(x, dtype=np.float32))[:, 1]
         p = p.astype(np.float64)
-        return p, (p >= self.threshold).astype(np.int64)
+        cut = self.threshold if threshold is None else threshold
+        return p, (p >= cut).astype(np.int64)
 
     # ---- key-only input ----------------------------------------------------------------
 
+    def use_online_store(self, store: Any) -> None:
+        """Read key-only input from `store` (an open `OnlineStore`, e.g. the server's own)."""
+        self._online_store = store
+
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add the features the input lacks: online lookups by key, then on-demand functions."""
+        from churnops.models.online_lookup import RowLookup, lookups_of
+
         spec = self.feature_spec
         missing = [c for c in spec.feature_columns if c not in frame.columns]
         if not missing:
             return frame
-        frame = frame.copy()
-        for lk in spec.lookups:
-            wanted = {n: o for n, o in lk.outputs.items() if o not in frame.columns}
-            if not wanted:
-                continue
-            absent = [k for k in lk.lookup_keys if k not in frame.columns]
-            if absent:
-                raise FeatureSpecError(
-                    f"input lacks features {sorted(wanted.values())[:5]} and the key column(s) "
-                    f"{absent} to look them up by in {lk.table_name!r}"
-                )
-            self._lookup_online(frame, lk.table_name, lk.lookup_keys, wanted, lk.default_values)
+        tables = [t for t in lookups_of(spec) if set(t.outputs.values()) - set(frame.columns)]
+        if tables:
+            rows = frame.to_dict("records")
+            RowLookup(tables, self._store(), on_missing="defaults").complete(rows)
+            looked_up = pd.DataFrame(rows, index=frame.index)
+            frame = frame.copy()
+            for t in tables:
+                for out in t.outputs.values():
+                    if out not in frame.columns:
+                        frame[out] = pd.to_numeric(looked_up[out].astype(object))
         if spec.functions:
             from churnops.data.feature_store.base import FeatureFunction
 
+            frame = frame.copy()
             for fn in spec.functions:
                 if fn.output_name in frame.columns:
                     continue
                 feature = FeatureFunction(fn.udf_name, fn.input_bindings, fn.output_name)
-                rows = frame.to_dict("records")
-                frame[fn.output_name] = [feature.evaluate_row(r) for r in rows]
+                records = frame.to_dict("records")
+                frame[fn.output_name] = [feature.evaluate_row(r) for r in records]
         still = [c for c in spec.feature_columns if c not in frame.columns]
         if still:
             raise FeatureSpecError(
@@ -235,25 +241,6 @@ class ChurnPyfuncModel(PythonModel):
                 f"lookup for them; send them, or the keys {spec.key_columns or '(none)'}"
             )
         return frame
-
-    def _lookup_online(
-        self,
-        frame: pd.DataFrame,
-        table: str,
-        keys: list[str],
-        wanted: dict[str, str],
-        defaults: dict[str, Any],
-    ) -> None:
-        store = self._store()
-        key_values = [
-            tuple(_key(v) for v in row) for row in frame[keys].itertuples(index=False, name=None)
-        ]
-        found = store.read(table, list(dict.fromkeys(key_values)), list(wanted)).rows
-        for name, out in wanted.items():
-            default = defaults.get(out)
-            values = [found.get(k, {}).get(name, default) if k in found else default
-                      for k in key_values]  # fmt: skip
-            frame[out] = pd.to_numeric(pd.Series(values, index=frame.index, dtype=object))
 
     def _store(self) -> Any:
         if self._online_store is None:
@@ -277,12 +264,8 @@ class ChurnPyfuncModel(PythonModel):
         return self._online_store
 
 
-def _key(value: Any) -> Any:
-    # Keys are strings in the canonical schema; 12 and "12" name one customer.
-    return str(value) if isinstance(value, int | np.integer) else value
-
-
-def _check_threshold(threshold: Any) -> None:
+def check_threshold(threshold: Any) -> None:
+    """Refuse a decision threshold that is not a number in [0, 1], naming the value."""
     try:
         ok = 0.0 <= float(threshold) <= 1.0
     except (TypeError, ValueError):
@@ -333,8 +316,13 @@ def model_signature(
     return ModelSignature(inputs=Schema(cols), outputs=outputs, params=params)
 
 
-def pip_requirements(flavor: str) -> list[str]:
-    """Pinned requirements of the packaged model (given, so MLflow does not infer them)."""
+def pip_requirements(flavor: str, churnops_requirement: str | None = None) -> list[str]:
+    """Pinned requirements of the packaged model (given, so MLflow does not infer them).
+
+    The libraries the pyfunc runs on (torch only for the net, xgboost only for XGBoost), and
+    churnops itself: `churnops_requirement` (the wheel logged beside the model) or the pinned
+    version.
+    """
     names = ["mlflow", "numpy", "pandas", "scikit-learn", "cloudpickle"]
     names += {"pytorch": ["torch"], "xgboost": ["xgboost"]}.get(flavor, [])
     out = []
@@ -343,7 +331,51 @@ def pip_requirements(flavor: str) -> list[str]:
             out.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             out.append(name)
+    from churnops import __version__
+
+    out.append(churnops_requirement or f"churnops=={__version__}")
     return out
+
+
+def pyfunc_package(
+    model: Any,
+    spec: FeatureSpec,
+    folder: str | Path,
+    *,
+    threshold: float = 0.5,
+    input_example: pd.DataFrame | None = None,
+    online: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments that log `model` as the one `ChurnPyfuncModel`, whoever logs it.
+
+    `mlflow.pyfunc.log_model(**package)` here, or the Databricks Feature Engineering client's
+    `log_model(flavor=mlflow.pyfunc, **package)`: the same python model, artifacts (predictor,
+    feature spec, churnops' own wheel), signature and requirements. Artifact files are written
+    to `folder`, which must live until the model is logged.
+    """
+    from churnops.models.wheel import churnops_wheel
+
+    predictor, flavor = as_predictor(model)
+    if spec.flavor is None:
+        spec = FeatureSpec(spec.feature_columns, spec.lookups, spec.functions, spec.label, flavor)
+    predictor_path = Path(folder, PREDICTOR_FILE)
+    predictor_path.write_bytes(pickle.dumps(predictor))
+    spec_path = spec.save(folder)
+    wheel = churnops_wheel()
+    if input_example is not None:
+        input_example = input_example.reset_index(drop=True)
+    return {
+        "python_model": ChurnPyfuncModel(threshold=threshold, online=online),
+        "artifacts": {
+            "predictor": str(predictor_path),
+            "feature_spec": str(spec_path),
+            "churnops_wheel": str(wheel),
+        },
+        "signature": model_signature(spec, threshold, input_example),
+        "input_example": input_example,
+        # Relative to the model folder, where MLflow's environment managers install it from.
+        "pip_requirements": pip_requirements(flavor, f"artifacts/{wheel.name}"),
+    }
 
 
 def log_pyfunc_model(
@@ -370,23 +402,12 @@ def log_pyfunc_model(
     Returns:
         MLflow's `ModelInfo` (`.model_uri`, `.registered_model_version`, ...).
     """
-    predictor, flavor = as_predictor(model)
-    if spec.flavor is None:
-        spec = FeatureSpec(spec.feature_columns, spec.lookups, spec.functions, spec.label, flavor)
     with tempfile.TemporaryDirectory() as tmp:
-        predictor_path = Path(tmp, PREDICTOR_FILE)
-        predictor_path.write_bytes(pickle.dumps(predictor))
-        spec_path = spec.save(tmp)
-        if input_example is not None:
-            input_example = input_example.reset_index(drop=True)
+        package = pyfunc_package(
+            model, spec, tmp, threshold=threshold, input_example=input_example, online=online
+        )
         return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=ChurnPyfuncModel(threshold=threshold, online=online),
-            artifacts={"predictor": str(predictor_path), "feature_spec": str(spec_path)},
-            signature=model_signature(spec, threshold, input_example),
-            input_example=input_example,
-            registered_model_name=registered_model_name,
-            pip_requirements=pip_requirements(flavor),
+            name=name, registered_model_name=registered_model_name, **package
         )
 
 

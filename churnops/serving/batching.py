@@ -10,6 +10,7 @@ independently, as every churn model here does, so a row's answer does not depend
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from churnops.serving.lookup import OnlineFeatureLookup
@@ -26,22 +27,34 @@ class RowScorer:
         self.lookup = lookup
         self._pending: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
 
-    def score_now(self, rows: list[dict[str, Any]]) -> Scored:
+    def score_now(self, rows: list[dict[str, Any]], params: dict[str, Any] | None = None) -> Scored:
         """Look up and score `rows` (rows that lacked features are replaced, completed)."""
-        preds, errors = self._score(rows)
+        preds, errors = self._score(rows, params)
         return preds, len(errors) - errors.count(None) if errors else 0
 
-    def _score(self, rows: list[dict[str, Any]]) -> tuple[list[Any], list[str | None] | None]:
+    def _score(
+        self, rows: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> tuple[list[Any], list[str | None] | None]:
         errors = self.lookup.complete(rows) if self.lookup is not None else None
+        predict = self.model.predict
+        if params:
+            predict = functools.partial(predict, params=params)
         if errors is None or not any(errors):
-            return self.model.predict(rows), None
+            return predict(rows), None
         ok = [r for r, e in zip(rows, errors, strict=True) if e is None]
-        preds = self.model.predict(ok) if ok else []
+        preds = predict(ok) if ok else []
         it = iter(preds)
         return [next(it) if e is None else {"error": e} for e in errors], errors
 
-    async def score(self, rows: list[dict[str, Any]]) -> Scored:
-        """`score_now`, batched with the other requests ready in this turn of the loop."""
+    async def score(
+        self, rows: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> Scored:
+        """`score_now`, batched with the other requests ready in this turn of the loop.
+
+        A request with its own `params` is scored alone: a batch shares one model call.
+        """
+        if params:
+            return self.score_now(rows, params)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((rows, future))

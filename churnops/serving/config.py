@@ -13,8 +13,16 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from churnops.config import CONFIG_DIR, StrictConfig, load_config
+from churnops.config import (
+    CONFIG_DIR,
+    ConfigError,
+    StrictConfig,
+    apply_overrides,
+    build_config,
+    load_yaml,
+)
 from churnops.data.feature_store.config import OnlineStoreConfig
+from churnops.serving.errors import redact
 
 DEFAULT_CONFIG = CONFIG_DIR / "serving" / "churn.yaml"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"  # Databricks endpoint / served-entity names
@@ -68,6 +76,12 @@ class AutoCaptureConfig(StrictConfig):
     table_name_prefix: str | None = None  # Databricks only
     batch_rows: int = Field(default=1000, ge=1)  # write when this many rows are waiting ...
     flush_seconds: float = Field(default=1.0, gt=0)  # ... or this long after the first one
+    # Write-ahead journal (`<path>/<name>.journal/`): each row is written there before its
+    # answer goes out and replayed into Delta at the next start, so a killed server loses no
+    # acknowledged row. fsync false: the row is in the OS page cache (survives the process
+    # being killed, not a power cut); true: fsync per request (survives both, costs more).
+    journal: bool = True
+    journal_fsync: bool = False
 
 
 class RoutingConfig(StrictConfig):
@@ -162,5 +176,36 @@ class EndpointConfig(StrictConfig):
 
 
 def load_endpoint_config(path: str | Path, overrides: list[str] = ()) -> EndpointConfig:  # type: ignore[assignment]
-    """Load and validate an endpoint YAML (a `ConfigError` names every problem)."""
-    return load_config(EndpointConfig, path, overrides)
+    """Load and validate an endpoint YAML (a `ConfigError` names every problem).
+
+    The error never quotes a bearer token: validation errors quote the values they refuse
+    (a whole section, for a check across fields), so every token is masked out of the message.
+    """
+    data = apply_overrides(load_yaml(path), list(overrides))
+    try:
+        return build_config(EndpointConfig, data, source=str(path))
+    except ConfigError as exc:
+        raise ConfigError(redact(str(exc), _tokens_in(data))) from None
+
+
+def _tokens_in(data: dict) -> list[str]:
+    auth = data.get("auth")
+    tokens = auth.get("tokens") if isinstance(auth, dict) else None
+    env = auth.get("tokens_env") if isinstance(auth, dict) else None
+    found = [str(t) for t in tokens] if isinstance(tokens, list) else [str(tokens or "")]
+    names = {str(env or ""), AuthConfig.model_fields["tokens_env"].default}
+    for name in filter(None, names):
+        found += [t.strip() for t in os.environ.get(name, "").split(",") if t.strip()]
+    return found
+
+
+def restart_only_changes(old: EndpointConfig, new: EndpointConfig) -> list[str]:
+    """The settings a reload cannot change while serving (they need a restart), as messages."""
+    changed = []
+    if new.name != old.name:
+        changed.append(f"name={new.name!r} (serving {old.name!r})")
+    if new.log_path() != old.log_path():
+        changed.append(f"auto_capture_config.path={new.auto_capture_config.path!r}")
+    if new.server != old.server:  # the listening socket is bound once, at start
+        changed.append(f"server={new.server.model_dump()} (listening on {old.server.model_dump()})")
+    return changed

@@ -5,17 +5,20 @@ The columns follow Databricks inference tables (`databricks_request_id`, `client
 `sampling_fraction`, `request_metadata`), plus flat `served_entity_name`, `model_name`,
 `model_version`, `num_rows` and `is_shadow` so monitoring can group without parsing JSON. A
 background thread writes batches; `close()` writes what is left, so after a graceful shutdown the
-table holds every acknowledged request.
+table holds every acknowledged request. With the journal on, each row is first appended to a
+local write-ahead file (`Journal`), so a killed server loses none: the next start replays it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from churnops.data.delta_tables import read_table
@@ -42,6 +45,95 @@ SCHEMA = pa.schema(
 )
 
 
+JOURNAL_KEY = "churnops.journal"  # commit metadata: the journal segments a commit holds
+
+
+class Journal:
+    """A write-ahead log of inference-log rows: numbered append-only JSON-lines segments.
+
+    Rows go to the open segment before their answer is sent; a Delta commit `rotate`s first
+    and names the segments it holds in its commit metadata, then `drop`s them. A segment left
+    by a crash is replayed at the next start unless a commit already names it (so a crash
+    between the commit and the drop writes nothing twice). Each row is one `write` to the OS:
+    it survives the process being killed; with `fsync` it survives a power cut too.
+    """
+
+    def __init__(self, folder: str | Path, fsync: bool = False):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self.leftover = sorted(self.folder.glob("seg-*.jsonl"))
+        numbers = [int(p.stem.removeprefix("seg-")) for p in self.leftover]
+        self._next = max(numbers, default=0) + 1
+        self._closed_segments: list[Path] = []
+        self._file = self._open()
+
+    def _open(self) -> Any:
+        path = self.folder / f"seg-{self._next:012d}.jsonl"
+        self._next += 1
+        self._path = path
+        return open(path, "ab", buffering=0)  # unbuffered: each row is one write(2)
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._file.write(orjson.dumps(row, default=str) + b"\n")
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+    def rotate(self) -> list[Path]:
+        """Close the open segment (if it holds rows); return every closed, undropped segment."""
+        if self._file.tell() > 0:
+            self._file.close()
+            self._closed_segments.append(self._path)
+            self._file = self._open()
+        return list(self._closed_segments)
+
+    def drop(self, segments: list[Path]) -> None:
+        """Delete segments whose rows are committed to Delta."""
+        for seg in segments:
+            seg.unlink(missing_ok=True)
+            if seg in self._closed_segments:
+                self._closed_segments.remove(seg)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._path.stat().st_size == 0:
+            self._path.unlink(missing_ok=True)
+
+    @staticmethod
+    def read(segment: Path) -> list[dict[str, Any]]:
+        """A segment's rows; a torn last line (the process killed mid-write) is skipped."""
+        rows = []
+        for line in segment.read_bytes().splitlines():
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # only the last line can be torn, and it was never acknowledged
+            row["date"] = dt.datetime.fromtimestamp(row["timestamp_ms"] / 1000, dt.UTC).date()
+            row["request_metadata"] = [tuple(kv) for kv in row["request_metadata"]]
+            rows.append(row)
+        return rows
+
+
+def _committed_segments(path: Path, depth: int = 100) -> set[str]:
+    """Journal segment names the table's last `depth` commits hold."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        history = DeltaTable(str(path)).history(depth)
+    except TableNotFoundError:
+        return set()
+    names: set[str] = set()
+    for commit in history:
+        names.update(filter(None, str(commit.get(JOURNAL_KEY, "")).split(",")))
+    return names
+
+
+def journal_folder(path: str | Path) -> Path:
+    """Where the journal of the inference log table at `path` lives (beside it)."""
+    return Path(f"{Path(path)}.journal")
+
+
 class InferenceLogWriter:
     """Batch rows from request handlers into an append-only Delta table at `path`.
 
@@ -49,9 +141,20 @@ class InferenceLogWriter:
         path: the Delta table folder (created on the first write).
         batch_rows: write as soon as this many rows wait.
         flush_seconds: write at least this often while rows wait.
+        journal: write each row ahead to `journal_folder(path)`; rows a killed process left
+            there are replayed into the table now, before any new row.
+        fsync: fsync the journal per row (see `Journal`).
     """
 
-    def __init__(self, path: str | Path, batch_rows: int = 1000, flush_seconds: float = 1.0):
+    def __init__(
+        self,
+        path: str | Path,
+        batch_rows: int = 1000,
+        flush_seconds: float = 1.0,
+        *,
+        journal: bool = False,
+        fsync: bool = False,
+    ):
         self.path = Path(path)
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
@@ -60,7 +163,11 @@ class InferenceLogWriter:
         self._closed = False
         self._write_lock = threading.Lock()
         self.rows_written = 0
+        self.rows_replayed = 0
         self.error: BaseException | None = None
+        self.journal = Journal(journal_folder(self.path), fsync) if journal else None
+        if self.journal is not None and self.journal.leftover:
+            self._replay(self.journal.leftover)
         self._thread = threading.Thread(target=self._loop, name="inference-log", daemon=True)
         self._thread.start()
 
@@ -108,6 +215,8 @@ class InferenceLogWriter:
         with self._cond:
             if self._closed:
                 raise RuntimeError(f"inference log {self.path} is closed")
+            if self.journal is not None:  # ahead of the answer: a crash after it loses nothing
+                self.journal.append(row)
             self._pending.append(row)
             if len(self._pending) >= self.batch_rows:
                 self._cond.notify()
@@ -125,18 +234,26 @@ class InferenceLogWriter:
             if closed:
                 return
 
+    @property
+    def fsync(self) -> bool:
+        return self.journal is not None and self.journal.fsync
+
+    @fsync.setter
+    def fsync(self, value: bool) -> None:
+        if self.journal is not None:
+            self.journal.fsync = value
+
     def flush(self) -> int:
         """Write every queued row now; return how many were written."""
         with self._write_lock:
             with self._cond:
                 batch, self._pending = self._pending, []
+                segments = self.journal.rotate() if self.journal is not None else []
             if not batch:
                 return 0
-            from deltalake import write_deltalake
-
             table = pa.Table.from_pylist(batch, schema=SCHEMA)
             try:
-                write_deltalake(str(self.path), table, mode="append")
+                self._commit(table, segments)
             except BaseException:
                 with self._cond:  # put them back in front: nothing is lost on a failed write
                     self._pending[:0] = batch
@@ -145,6 +262,31 @@ class InferenceLogWriter:
             self.error = None
             return len(batch)
 
+    def _commit(self, table: pa.Table, segments: list[Path]) -> None:
+        """Append `table`; the commit names the journal segments it holds, then drops them."""
+        from deltalake import CommitProperties, write_deltalake
+
+        meta = {JOURNAL_KEY: ",".join(s.name for s in segments)} if segments else None
+        write_deltalake(
+            str(self.path),
+            table,
+            mode="append",
+            commit_properties=CommitProperties(custom_metadata=meta) if meta else None,
+        )
+        if self.journal is not None:
+            self.journal.drop(segments)
+
+    def _replay(self, segments: list[Path]) -> None:
+        """Write the rows of segments no commit holds yet (a crash left them), then drop all."""
+        assert self.journal is not None
+        done = _committed_segments(self.path)
+        todo = [s for s in segments if s.name not in done]
+        rows = [row for seg in todo for row in Journal.read(seg)]
+        if rows:
+            self._commit(pa.Table.from_pylist(rows, schema=SCHEMA), todo)
+            self.rows_replayed = len(rows)
+        self.journal.drop(segments)
+
     def close(self) -> None:
         """Stop taking rows, write what is queued, and stop the thread."""
         with self._cond:
@@ -152,6 +294,8 @@ class InferenceLogWriter:
             self._cond.notify()
         self._thread.join()
         self.flush()  # rows left by a failed write in the thread's last attempt raise here
+        if self.journal is not None:
+            self.journal.close()
 
 
 def read_inference_log(path: str | Path) -> pa.Table:

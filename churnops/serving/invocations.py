@@ -2,7 +2,7 @@
 
 FastAPI still documents the route (OpenAPI) and answers every other path. A
 `POST /serving-endpoints/{name}/invocations` skips its routing and its request and response
-objects and goes straight to `ServingApp.invoke`: on a single-row request that framework work
+objects and goes straight to `Endpoint.invoke`: on a single-row request that framework work
 costs as much as the lookup and the log together.
 """
 
@@ -12,10 +12,10 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from churnops.serving.lookup import RequestError
+from churnops.serving.errors import RequestError
 
 if TYPE_CHECKING:
-    from churnops.serving.app import ServingApp
+    from churnops.serving.endpoint import Endpoint
 
 _ROUTE = re.compile(r"/serving-endpoints/([^/]+)/invocations")  # FastAPI's `{name}`: [^/]+
 _JSON = (b"content-type", b"application/json")
@@ -26,7 +26,7 @@ BodyReader = Callable[[int], Awaitable[bytes]]
 class InvocationMiddleware:
     """Pure ASGI: invocations to `serving`, everything else to `app`."""
 
-    def __init__(self, app: Any, serving: ServingApp):
+    def __init__(self, app: Any, serving: Endpoint):
         self.app = app
         self.serving = serving
 

@@ -1,30 +1,49 @@
 """Parse the Databricks invocation formats into rows: `dataframe_records`, `dataframe_split`,
-`inputs` and `instances` (a list of objects, or an object of equal-length columns)."""
+`inputs` and `instances` (a list of objects, or an object of equal-length columns), plus the
+optional per-call `params`."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from churnops.serving.lookup import RequestError
+from churnops.serving.errors import RequestError
 
 FORMATS = ("dataframe_records", "dataframe_split", "inputs", "instances")
+TOP_LEVEL = (*FORMATS, "params")
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def parse_payload(body: bytes, max_rows: int) -> list[dict[str, Any]]:
-    """The request's rows as dicts; a `RequestError` (400, or 413: too many rows) says why not."""
+@dataclass
+class Payload:
+    """A parsed invocation: its rows and its `params` (empty when none were sent)."""
+
+    rows: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_payload(body: bytes, max_rows: int) -> Payload:
+    """The request's rows and params; a `RequestError` (400, or 413: too many rows) says why not."""
     if not body:
         raise RequestError(f"empty body: expected a JSON object with one of {', '.join(FORMATS)}")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"malformed JSON: {exc}") from None
+    data = _loads(body)
     if not isinstance(data, dict):
         raise RequestError(
             f"body: expected a JSON object with one of {', '.join(FORMATS)}, "
             f"got {type(data).__name__}"
+        )
+    unknown = [str(k) for k in data if k not in TOP_LEVEL]
+    if unknown:
+        raise RequestError(
+            f"body: unknown key(s) {sorted(unknown)}; expected one of {list(TOP_LEVEL)}"
+        )
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        raise RequestError(
+            f"params: expected an object of name: value, got {type(params).__name__}"
         )
     given = [k for k in FORMATS if k in data]
     if len(given) != 1:
@@ -52,7 +71,31 @@ def parse_payload(body: bytes, max_rows: int) -> list[dict[str, Any]]:
                 raise RequestError(
                     f"{fmt}[{i}].{col}: expected a number, string or null, got {type(v).__name__}"
                 )
-    return rows
+    return Payload(rows, params)
+
+
+def _loads(body: bytes) -> Any:
+    """JSON, where NaN (as Python's json and MLflow's `input_example.json` write it) is null.
+
+    orjson (fast) refuses NaN; only a body it refuses is read again with the standard parser,
+    where NaN becomes a missing value and +-Infinity is refused as out of range.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    try:
+        return json.loads(body, parse_constant=_constant)
+    except RequestError:
+        raise
+    except ValueError:
+        raise RequestError(f"malformed JSON: {error}") from None
+
+
+def _constant(name: str) -> None:
+    if name == "NaN":
+        return None
+    raise RequestError(f"value {name}: out of range, expected a finite number or null (NaN)")
 
 
 def _split_rows(value: Any) -> list[dict[str, Any]]:

@@ -22,12 +22,14 @@ import pandas as pd
 
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
+from churnops.serving.errors import RequestError
 from churnops.serving.kernels import Kernel, answers_like, compile_forest, compile_sklearn
-from churnops.serving.lookup import RequestError
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
+_INT_RANGE = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-Scorer = Callable[[np.ndarray], list[Any]]
+Scorer = Callable[..., list[Any]]  # (matrix[, threshold]) -> predictions
 
 
 @dataclass
@@ -48,21 +50,80 @@ class ServedModel:
     # Scores a float64 matrix of `matrix_columns` (see `_scorer`); None: the frame path.
     scorer: Scorer | None = None
     matrix_columns: list[str] | None = None
+    float32: bool = False  # the model computes in float32: larger numbers would be infinity
+
+    @property
+    def params_schema(self) -> Any:
+        """The pyfunc's `ParamSchema` (per-call params it takes), or None."""
+        return self.pyfunc.metadata.get_params_schema()
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` checked against the model params schema; a `RequestError` names a bad one."""
+        if not params:
+            return {}
+        from mlflow.exceptions import MlflowException
+        from mlflow.types import ParamSpec
+
+        schema = self.params_schema
+        specs = {p.name: p for p in schema.params} if schema is not None else {}
+        unknown = sorted(set(params) - set(specs))
+        if unknown:
+            raise RequestError(
+                f"params: unknown name(s) {unknown}; model {self.model_name} v{self.version} "
+                f"takes {sorted(specs) or 'no params'}"
+            )
+        out = {}
+        for name, value in params.items():
+            try:
+                if isinstance(value, bool) and specs[name].dtype.name != "boolean":
+                    raise MlflowException(f"expected {specs[name].dtype.name}, got a boolean")
+                out[name] = ParamSpec.validate_param_spec(value, specs[name])
+            except MlflowException as exc:
+                raise RequestError(f"params.{name}={value!r}: {exc.message}") from None
+        if "threshold" in out and self._is_churnops:
+            from churnops.models.pyfunc import check_threshold
+
+            try:
+                check_threshold(out["threshold"])
+            except ValueError as exc:
+                raise RequestError(f"params.{exc}") from None
+        return out
+
+    @cached_property
+    def feature_spec(self) -> Any:
+        """The churnops model's `FeatureSpec`, or None for other pyfuncs."""
+        return self.pyfunc.unwrap_python_model().feature_spec if self._is_churnops else None
+
+    def share_online_store(self, store: Any) -> None:
+        """Let a churnops pyfunc read key-only input from the server's own store."""
+        if self._is_churnops:
+            self.pyfunc.unwrap_python_model().use_online_store(store)
+
+    @cached_property
+    def _is_churnops(self) -> bool:
+        from churnops.models.pyfunc import ChurnPyfuncModel
+
+        with contextlib.suppress(Exception):
+            return isinstance(self.pyfunc.unwrap_python_model(), ChurnPyfuncModel)
+        return False
 
     @classmethod
-    def load(cls, entity: ServedEntityConfig, client: Any) -> ServedModel:
-        """Resolve an alias to its version, then load `models:/<name>/<version>`."""
+    def load(
+        cls, entity: ServedEntityConfig, client: Any, version: str | None = None
+    ) -> ServedModel:
+        """Load `models:/<name>/<version>`: `version` as the caller resolved the alias, else
+        the entity's version (or its alias, resolved here)."""
         import mlflow
 
-        version = entity.entity_version
-        if entity.alias is not None:
+        version = version or entity.entity_version
+        if version is None:
             version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
         uri = f"models:/{entity.entity_name}/{version}"
         pyfunc = mlflow.pyfunc.load_model(uri)
         columns, dtypes, required = _input_columns(pyfunc)
         direct = _direct_predict(pyfunc, dtypes)
         scorer, matrix_columns = _scorer(pyfunc, columns, dtypes, direct)
-        return cls(
+        model = cls(
             entity.name,
             entity.entity_name,
             str(version),
@@ -75,6 +136,8 @@ class ServedModel:
             scorer,
             matrix_columns,
         )
+        model.float32 = model._is_churnops  # its predictor takes a float32 matrix
+        return model
 
     def renamed(self, name: str) -> ServedModel:
         """The same loaded model served under another entity name (a reload reuses it)."""
@@ -83,10 +146,30 @@ class ServedModel:
     def check_types(self, rows: list[dict[str, Any]]) -> None:
         """Refuse a request value the model cannot take (a string for a number), naming it."""
         numeric = self._numeric
+        ints = self._int_ranges
+        limit = _FLOAT32_MAX if self.float32 else None
         for i, row in enumerate(rows):
             for col, v in row.items():
-                if col in numeric and _not_a_number(v):
+                if col not in numeric or v is None:
+                    continue
+                if _not_a_number(v):
                     raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
+                bounds = ints.get(col)
+                if bounds is not None and isinstance(v, int) and not bounds[0] <= v <= bounds[1]:
+                    raise RequestError(
+                        f"row {i}.{col}={v}: out of range for an integer feature "
+                        f"(expected {bounds[0]} to {bounds[1]})"
+                    )
+                if limit is not None and abs(v) > limit:
+                    raise RequestError(
+                        f"row {i}.{col}={v!r}: out of range, the model computes in float32 "
+                        f"(expected at most {limit:.4g} in magnitude)"
+                    )
+
+    @cached_property
+    def _int_ranges(self) -> dict[str, tuple[int, int]]:
+        return {c: _INT_RANGE[d] for c, d in zip(self.columns, self.dtypes, strict=True)
+                if d in _INT_RANGE}  # fmt: skip
 
     # Per-model constants the hot path reads on every request, computed once.
     @cached_property
@@ -163,11 +246,22 @@ class ServedModel:
                     raise RequestError(f"row {i}.{c}: expected a number or null, got {v!r}")
         raise RequestError("rows: values that are not numbers")
 
-    def predict(self, rows: list[dict[str, Any]]) -> list[Any]:
-        """JSON-ready predictions, one per row (records when the model returns a frame)."""
+    def predict(
+        self, rows: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """JSON-ready predictions, one per row (records when the model returns a frame).
+
+        `params` (checked by `check_params`) go to the model: churnops' `threshold` on the
+        matrix path, any params through the pyfunc's own predict.
+        """
         if self.scorer is not None and self._has_matrix_columns(rows):
-            return self.scorer(self.matrix(rows))
+            if not params:
+                return self.scorer(self.matrix(rows))
+            if set(params) == {"threshold"} and self._is_churnops:
+                return self.scorer(self.matrix(rows), params["threshold"])
         frame = self.frame(rows)
+        if params:
+            return to_json_ready(self.pyfunc.predict(frame, params=params))
         out = self.direct(frame) if self.direct is not None else self.pyfunc.predict(frame)
         return to_json_ready(out)
 
@@ -232,13 +326,19 @@ def _scorer(
         python_model = pyfunc.unwrap_python_model()
     if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
         _one_thread_per_call(getattr(python_model.predictor, "model", None))
+        if hasattr(python_model.predictor, "state_dict"):  # the net: torch's intra-op pool
+            import torch
+
+            # As for sklearn's n_jobs: a few rows cost less than waking torch's thread pool,
+            # which on 2 cores fights the event loop (the server process's setting).
+            torch.set_num_threads(1)
         score_matrix = python_model.score_matrix
         columns = list(python_model.feature_spec.feature_columns)
         fast = _predictor_kernel(python_model.predictor, len(columns))
 
-        def score_churn(x: np.ndarray) -> list[Any]:
+        def score_churn(x: np.ndarray, threshold: float | None = None) -> list[Any]:
             with _lean_sklearn():
-                p, decision = score_matrix(x, fast)
+                p, decision = score_matrix(x, fast, threshold)
             return [
                 {"probability": a, "prediction": b}
                 for a, b in zip(p.tolist(), decision.tolist(), strict=True)
@@ -262,10 +362,10 @@ def _scorer(
     method = getattr(direct, "__name__", "")
     kernel = compile_sklearn(estimator, method, len(columns))
     if kernel is not None:
-        return (lambda x: to_json_ready(kernel(x))), list(columns)
+        return (lambda x, *_: to_json_ready(kernel(x))), list(columns)
     predict = _unrolled_pipeline(estimator, method) or direct
 
-    def score_sklearn(x: np.ndarray) -> list[Any]:
+    def score_sklearn(x: np.ndarray, *_: Any) -> list[Any]:
         with _lean_sklearn():
             return to_json_ready(predict(x))
 

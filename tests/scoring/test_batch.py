@@ -14,7 +14,7 @@ from churnops.data.feature_store import FeatureLookup, LocalFeatureStore
 from churnops.data.feature_store.frames import to_arrow
 from churnops.models.baselines import LogisticChurnModel
 from churnops.models.pyfunc import load_feature_spec
-from churnops.scoring import log_model, score_batch
+from churnops.scoring import ScoringClient, log_model, score_batch
 from tests.scoring.conftest import TABLE, labels
 
 LOOKUP = FeatureLookup(TABLE, lookup_key="customer_id", timestamp_lookup_key="cutoff")
@@ -111,17 +111,19 @@ def test_score_batch_spark_matches_duckdb(logged, ts_store, spark_engine, duckdb
     _check_point_in_time(out, model)
 
 
-def test_the_feature_store_methods_are_the_clients_log_model_and_score_batch(
+def test_the_scoring_client_has_the_clients_log_model_and_score_batch(
     ts_store, duckdb_engine, mlflow_tmp
 ):
-    """`fs.log_model(...)` / `fs.score_batch(...)`, the Databricks client's calls, on the store."""
+    """`ScoringClient(store).log_model(...)` / `.score_batch(...)`: the Databricks client's calls,
+    over a store that itself holds data operations only."""
     ts = ts_store.create_training_set(duckdb_engine.from_arrow(labels()), [LOOKUP], label="churn")
     table = to_arrow(ts.load_df())
     x = np.column_stack([table["x"].to_numpy(), table["n"].to_numpy()]).astype(np.float32)
     model = LogisticChurnModel().fit(x, table["churn"].to_numpy())
-    ts_store.log_model(model, "model", mlflow.sklearn, ts, registered_model_name="churn_methods")
+    client = ScoringClient(ts_store)
+    client.log_model(model, "model", mlflow.sklearn, ts, registered_model_name="churn_methods")
     scored = to_arrow(
-        ts_store.score_batch(
+        client.score_batch(
             "models:/churn_methods/1", _keys(duckdb_engine, [("a", date(2020, 3, 1))])
         )
     )

@@ -132,7 +132,7 @@ def test_auth(server, http):
             "total_orders: expected a number or null, got 'many'",
         ),
         (b'{"dataframe_records": [{"total_orders": 1}]}', {}, 400, "no 'customer_id'"),
-        (b'{"rows": []}', {}, 400, "expected exactly one of"),
+        (b'{"rows": []}', {}, 400, "unknown key(s) ['rows']"),
         (
             b'{"dataframe_records": [{"customer_id": "1"}]}',
             {FORCE: "nobody"},
@@ -199,7 +199,10 @@ def test_health_metrics_and_openapi(server, http, serving_world):
     spec = http.get(f"{server.url}/openapi.json").json()
     body = spec["paths"]["/serving-endpoints/{name}/invocations"]["post"]["requestBody"]
     props = body["content"]["application/json"]["schema"]["properties"]
-    assert set(props) == {"dataframe_records", "dataframe_split", "inputs", "instances"}
+    assert set(props) == {"dataframe_records", "dataframe_split", "inputs", "instances", "params"}
+    # The rows' columns are the served models' features, as their signatures type them.
+    record = props["dataframe_records"]["items"]["properties"]
+    assert set(FEATURE_COLUMNS) <= set(record)
 
 
 def _hammer(url, body, stop, results):
@@ -282,9 +285,12 @@ def test_log_equals_acknowledged_requests_after_graceful_stop(serving_world, tmp
                     json={"dataframe_records": [{"customer_id": cid}]},
                     headers={**AUTH, "X-Request-Id": f"c-{cid}"},
                 )
-                answered.append((r.status_code, r.headers["x-request-id"]))
-            bad = s.post(_url(srv), data=b"{oops", headers=AUTH)
-            answered.append((bad.status_code, bad.headers["x-request-id"]))
+                assert r.headers["x-request-id"] == f"c-{cid}"  # the client's id, echoed
+                answered.append((r.status_code, r.headers["x-churnops-request-id"]))
+            bad = s.post(
+                _url(srv), data=b"{oops", headers={**AUTH, "Content-Type": "application/json"}
+            )
+            answered.append((bad.status_code, bad.headers["x-churnops-request-id"]))
 
     threads = [threading.Thread(target=client, args=(i * 40,)) for i in range(3)]
     for t in threads:

@@ -84,3 +84,49 @@ def test_tokens_are_secret(tmp_path, monkeypatch):
     cfg = _load(tmp_path, BASE, ["auth.enabled=true", "auth.tokens=[s3cret]"])
     assert "s3cret" not in repr(cfg) and "s3cret" not in str(cfg.model_dump())
     assert cfg.auth.all_tokens() == ["s3cret", "from-env-1", "from-env-2"]
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG_DIR / "serving").glob("*.yaml")), ids=str)
+def test_shipped_configs_serve_what_training_registers(path):
+    from churnops.data.feature_store.config import DEFAULT_CONFIG, FeatureStoreConfig
+    from churnops.trainers.registry.config import RegistryConfig
+    from churnops.trainers.tracking import default_tracking_uri
+
+    cfg = load_endpoint_config(path)
+    registry = RegistryConfig()
+    assert {e.entity_name for e in cfg.served_entities} == {registry.model_name}
+    # The same SQLite file `churnops train` writes, read from the repository root.
+    assert cfg.tracking_uri is not None
+    served = Path(cfg.tracking_uri.removeprefix("sqlite:///")).resolve()
+    assert f"sqlite:///{served}" == default_tracking_uri(registry.workdir)
+    if cfg.feature_lookup.online.kind == "sqlite":
+        store = load_endpoint_config(path).feature_lookup.online
+        from churnops.config import load_config
+
+        assert store == load_config(FeatureStoreConfig, DEFAULT_CONFIG).online
+
+
+def _with_secret(**changes) -> dict:
+    data = {**BASE, "auth": {"enabled": True, "tokens": ["s3cret-token-123"]}}
+    for key, value in changes.items():
+        section, field = key.split("__")
+        data[section] = {**data[section], field: value}
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        # A check across fields quotes the whole config it refused, tokens included.
+        (_with_secret(traffic_config__routes=[BASE["traffic_config"]["routes"][0]]), "sums to 80"),
+        (_with_secret(auth__tokens="s3cret-token-123"), "auth.tokens"),  # a string, not a list
+        (_with_secret(auth__unknown=1), "auth.unknown"),
+    ],
+)
+def test_config_errors_never_quote_a_token(tmp_path, monkeypatch, data, where):
+    monkeypatch.setenv("CHURNOPS_SERVING_TOKENS", "env-secret-789")
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, data)
+    message = str(err.value)
+    assert where in message
+    assert "s3cret-token-123" not in message and "env-secret-789" not in message

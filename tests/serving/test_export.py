@@ -37,7 +37,7 @@ def test_round_trip_through_the_sdk(tmp_path):
     assert back.as_dict() == core.as_dict()  # from_dict turns an absent list into []
     assert [(e.name, e.entity_name, e.entity_version) for e in back.served_entities] == [
         ("champion", "main.churnops.churn", "3"),
-        ("challenger", "churn", "4"),
+        ("challenger", "churnops_churn", "4"),
     ]
     assert [(r.served_model_name, r.traffic_percentage) for r in back.traffic_config.routes] == [
         ("champion", 80),

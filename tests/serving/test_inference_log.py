@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+import orjson
 import pytest
 from deltalake import DeltaTable
 
-from churnops.serving.inference_log import SCHEMA, InferenceLogWriter, read_inference_log
+from churnops.serving.inference_log import (
+    SCHEMA,
+    InferenceLogWriter,
+    Journal,
+    journal_folder,
+    read_inference_log,
+)
 
 
 def _row(i: int, **kw):
@@ -81,3 +93,62 @@ def test_a_failed_write_keeps_the_rows(tmp_path):
     assert log.flush() == 1
     log.close()
     assert read_inference_log(blocker).num_rows == 1
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from churnops.serving.inference_log import InferenceLogWriter
+from tests.serving.test_inference_log import _row
+log = InferenceLogWriter(sys.argv[1], batch_rows=20, flush_seconds=3600, journal=True)
+for i in range(50):
+    log.append(**_row(i))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_writer_loses_no_row_and_writes_none_twice(tmp_path):
+    path = tmp_path / "log"
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(path)], capture_output=True, env=env, cwd=root
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert journal_folder(path).is_dir()
+    log = InferenceLogWriter(path, journal=True)  # the next start replays the journal
+    log.close()
+    ids = read_inference_log(path).column("databricks_request_id").to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(50))
+    assert not list(journal_folder(path).glob("seg-*"))
+
+
+def test_replay_skips_segments_a_commit_already_holds(tmp_path, monkeypatch):
+    path = tmp_path / "log"
+    log = InferenceLogWriter(path, flush_seconds=3600, journal=True)
+    for i in range(5):
+        log.append(**_row(i))
+    # A crash between the Delta commit and the segment's deletion: the segment stays behind.
+    monkeypatch.setattr(Journal, "drop", lambda self, segments: None)
+    log.flush()
+    monkeypatch.undo()
+    assert list(journal_folder(path).glob("seg-*.jsonl"))
+    replayed = InferenceLogWriter(path, journal=True)
+    replayed.close()
+    assert replayed.rows_replayed == 0 and len(read_inference_log(path)) == 5
+    assert not list(journal_folder(path).glob("seg-*.jsonl"))
+
+
+def test_a_torn_last_line_is_skipped(tmp_path):
+    folder = tmp_path / "log.journal"
+    journal = Journal(folder)
+    journal.close()
+    seg = folder / "seg-000000000001.jsonl"
+    good = orjson.dumps(
+        {**{f.name: None for f in SCHEMA}, "timestamp_ms": 0, "request_metadata": [["a", "b"]]}
+    )
+    seg.write_bytes(good + b"\n" + good[:10])
+    rows = Journal.read(seg)
+    assert len(rows) == 1 and rows[0]["request_metadata"] == [("a", "b")]

@@ -7,6 +7,8 @@ import uuid
 import pyarrow as pa
 import pytest
 
+from churnops.models.feature_spec import FeatureSpec, TableLookupSpec
+from churnops.serving.config import FeatureLookupConfig
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup, RequestError
 
 TABLE = "churnops.test.features"
@@ -48,8 +50,9 @@ def store(request, tmp_path):
     store.close()
 
 
-def _lookup(store, **kw):
-    return OnlineFeatureLookup(FeatureLookupSpec(TABLE, "customer_id", FEATURES, **kw), store)
+def _lookup(store, table=TABLE, **kw):
+    cfg = FeatureLookupConfig(table=table, features=list(FEATURES), **kw)
+    return OnlineFeatureLookup(FeatureLookupSpec.from_config(cfg, []), store)
 
 
 def test_fills_missing_features_and_request_values_win(store):
@@ -88,8 +91,30 @@ def test_row_without_features_or_key_is_bad_input(store):
 
 def test_unpublished_table_is_a_lookup_error(tmp_path):
     store = _sqlite(tmp_path)
-    lookup = OnlineFeatureLookup(
-        FeatureLookupSpec("churnops.no.table", "customer_id", FEATURES), store
-    )
+    lookup = _lookup(store, table="churnops.no.table")
     with pytest.raises(LookupError, match="is not published"):
         lookup.complete([{"customer_id": "c1"}])
+
+
+def test_a_churnops_model_brings_its_own_tables_keys_and_names(store):
+    # The model's feature spec, not the YAML, says which table, key and output names.
+    spec = FeatureSpec(
+        ["orders", "spent"],
+        lookups=[
+            TableLookupSpec(
+                TABLE, ["customer_id"], {"total_orders": "orders", "total_spent": "spent"},
+                default_values={"orders": -1.0},
+            )
+        ],
+    )  # fmt: skip
+    lookup_spec = FeatureLookupSpec.from_model(spec, FeatureLookupConfig(table="ignored"))
+    assert lookup_spec.table_names == [TABLE]
+    rows = [{"customer_id": 17}, {"customer_id": "nobody"}]
+    errors = OnlineFeatureLookup(lookup_spec, store).complete(rows)
+    assert rows[0] == {"customer_id": 17, "orders": 9.0, "spent": 90.0}
+    assert errors == [None, f"customer_id='nobody' is not in online feature table {TABLE!r}"]
+    # on_missing: defaults takes the spec's defaults, the YAML's winning over them.
+    cfg = FeatureLookupConfig(on_missing="defaults", defaults={"spent": 0.0})
+    rows = [{"customer_id": "nobody"}]
+    OnlineFeatureLookup(FeatureLookupSpec.from_model(spec, cfg), store).complete(rows)
+    assert rows[0] == {"customer_id": "nobody", "orders": -1.0, "spent": 0.0}

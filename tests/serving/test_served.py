@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
-from churnops.serving.lookup import RequestError
+from churnops.serving.errors import RequestError
 from churnops.serving.served import ServedModel, _unrolled_pipeline, to_json_ready
 
 
@@ -105,3 +105,21 @@ def test_random_forest_predictor_gets_its_exact_kernel(serving_world):
     assert kernel is not None
     assert np.array_equal(kernel(x), forest.predict_proba(x))
     assert _predictor_kernel(LogisticChurnModel().fit(x, y), x.shape[1]) is None
+
+
+def test_integer_features_refuse_values_past_int64():
+    # JSON numbers past int64 would overflow silently on the way into an integer column.
+    model = ServedModel(
+        "m", "churn", "1", "models:/churn/1", None, ["a", "b"], ["int64", "float64"], []
+    )
+    model.check_types([{"a": 2**63 - 1, "b": 1e300}])  # the edges fit
+    with pytest.raises(RequestError, match=r"row 1\.a=9223372036854775808: out of range"):
+        model.check_types([{"a": 1}, {"a": 2**63}])
+
+
+def test_a_float32_model_refuses_values_past_float32():
+    model = ServedModel("m", "churn", "1", "models:/churn/1", None, ["a"], ["float64"], [])
+    model.float32 = True
+    model.check_types([{"a": 3e38}])
+    with pytest.raises(RequestError, match=r"row 0\.a=1e\+300: out of range"):
+        model.check_types([{"a": 1e300}])

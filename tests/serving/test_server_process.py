@@ -79,3 +79,44 @@ def test_sighup_reloads_and_sigterm_flushes(serving_world, tmp_path):
     assert "test-token" not in err.decode()
     log = read_inference_log(tmp_path / "inference_log" / "churn").to_pandas()
     assert ok == 50 and len(log) == 50 and (log["status_code"] == 200).all()
+
+
+def test_sigkill_loses_no_acknowledged_row(serving_world, tmp_path):
+    # The journal holds each row before its answer leaves; the next start replays it.
+    data = endpoint_dict(
+        serving_world,
+        tmp_path,
+        auto_capture_config__flush_seconds=3600.0,  # nothing reaches Delta before the kill
+        auto_capture_config__batch_rows=1000,
+    )
+    path = tmp_path / "endpoint.yaml"
+    path.write_text(yaml.safe_dump(data))
+    port = _free_port()
+    cmd = [sys.executable, "-m", "churnops.serving", "--config", str(path), "--port", str(port)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": serving_world.tracking_uri}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    acknowledged = set()
+    try:
+        _wait(f"{base}/health", proc)
+        url = f"{base}/serving-endpoints/churn/invocations"
+        with requests.Session() as s:
+            for cid in serving_world.customers[:40]:
+                r = s.post(url, json={"dataframe_records": [{"customer_id": cid}]}, headers=AUTH)
+                if r.status_code == 200:
+                    acknowledged.add(r.headers["x-churnops-request-id"])
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and len(acknowledged) == 40
+    log_path = tmp_path / "inference_log" / "churn"
+    assert not log_path.exists()  # the kill came before any Delta write
+    # The next start replays the journal before it serves.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        _wait(f"{base}/health", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    log = read_inference_log(log_path).to_pandas()
+    assert set(log["databricks_request_id"]) == acknowledged and len(log) == 40

@@ -208,7 +208,11 @@ class TrainingSet(Protocol):
 
 
 class FeatureStore(Protocol):
-    """The Feature Engineering client's calls, with its argument names."""
+    """The Feature Engineering client's data calls, with its argument names.
+
+    Model packaging and batch scoring (the client's `log_model` / `score_batch`) sit a floor
+    up, in `churnops.scoring.client.ScoringClient`, which composes a store with the pyfunc.
+    """
 
     def create_table(
         self,
@@ -254,20 +258,4 @@ class FeatureStore(Protocol):
 
     def publish_table(self, name: str, online_store: Any, mode: str = "incremental") -> Any:
         """Copy the latest row per key to an online store."""
-        ...
-
-    def log_model(
-        self,
-        model: Any,
-        artifact_path: str,
-        flavor: Any,
-        training_set: Any,
-        registered_model_name: str | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Log `model` packaged with the training set's feature spec."""
-        ...
-
-    def score_batch(self, model_uri: str, df: Any, **kwargs: Any) -> Any:
-        """Look up the model's features for `df` and add its predictions."""
         ...

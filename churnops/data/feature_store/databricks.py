@@ -175,28 +175,6 @@ class DatabricksFeatureStore:
             source_table_name=name, online_store=online_store, mode=mode
         )
 
-    def log_model(
-        self,
-        model: Any,
-        artifact_path: str,
-        flavor: Any,
-        training_set: Any,
-        registered_model_name: str | None = None,
-        **kw: Any,
-    ) -> Any:
-        """Log a model with its feature spec so `score_batch` looks features up by itself."""
-        return self.client.log_model(
-            model=model,
-            artifact_path=artifact_path,
-            flavor=flavor,
-            training_set=training_set,
-            registered_model_name=registered_model_name,
-            **kw,
-        )
-
-    def score_batch(self, model_uri: str, df: Any, result_type: str = "double") -> Any:
-        return self.client.score_batch(model_uri=model_uri, df=df, result_type=result_type)
-
 
 def _active_spark() -> Any:
     from pyspark.sql import SparkSession

@@ -354,28 +354,6 @@ class LocalFeatureStore:
 
         return publish_table(self, name, online_store, mode=mode)
 
-    def log_model(
-        self,
-        model: Any,
-        artifact_path: str,
-        flavor: Any,
-        training_set: Any,
-        registered_model_name: str | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Package `model` with the training set's feature spec (`churnops.scoring.log_model`)."""
-        from churnops.scoring import log_model
-
-        return log_model(
-            self, model, artifact_path, flavor, training_set, registered_model_name, **kwargs
-        )
-
-    def score_batch(self, model_uri: str, df: Any, params: dict[str, Any] | None = None) -> Any:
-        """Look up the model's features for `df` and score it (`churnops.scoring.score_batch`)."""
-        from churnops.scoring import score_batch
-
-        return score_batch(self, model_uri, df, params=params)
-
 
 def _is_conflict(exc: Exception) -> bool:
     if isinstance(exc, CommitFailedError):

@@ -119,16 +119,3 @@ def test_missing_client_says_how_to_install_it():
     assert isinstance(store, DatabricksFeatureStore)
     with pytest.raises(ImportError, match="pip install databricks-feature-engineering"):
         store.get_table("ml.churn.ts")
-
-
-def test_log_model_and_score_batch_are_the_clients_calls():
-    client = RecordingClient()
-    store = DatabricksFeatureStore(client=client)
-    store.log_model("m", "model", "mlflow.sklearn", "ts", registered_model_name="churn")
-    store.score_batch("models:/churn@champion", "df")
-    assert client.calls == [
-        ("log_model", {"model": "m", "artifact_path": "model", "flavor": "mlflow.sklearn",
-                       "training_set": "ts", "registered_model_name": "churn"}),
-        ("score_batch", {"model_uri": "models:/churn@champion", "df": "df",
-                         "result_type": "double"}),
-    ]  # fmt: skip

@@ -1,0 +1,495 @@
+"""The endpoint core, without any web framework: the loaded state, invocations, reload.
+
+`Endpoint` holds an immutable `EndpointState` (config, loaded models, router, lookups, auth);
+a reload builds a new state off the event loop and swaps one reference, so requests in flight
+finish on the state they started with and none is dropped; the old state's online store is
+closed when its last request is done. A config that does not load is refused and the old state
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from churnops.config import ConfigError
+from churnops.serving.auth import BearerAuth
+from churnops.serving.batching import RowScorer
+from churnops.serving.config import EndpointConfig, load_endpoint_config, restart_only_changes
+from churnops.serving.errors import Answer, RequestError, error_answer, error_body, model_error
+from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.invocations import BodyReader
+from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup
+from churnops.serving.metrics import ServingMetrics
+from churnops.serving.payload import parse_payload
+from churnops.serving.routing import TrafficRouter
+from churnops.serving.served import ServedModel
+
+_JSON_TYPES = ("application/json",)
+
+
+@dataclass
+class EndpointState:
+    """Everything one request needs, built whole before it serves."""
+
+    cfg: EndpointConfig
+    models: dict[str, ServedModel]
+    router: TrafficRouter
+    auth: BearerAuth
+    lookups: dict[str, OnlineFeatureLookup] = field(default_factory=dict)
+    store: Any = None
+    scorers: dict[str, RowScorer] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _users: int = 0
+    _retired: bool = False
+    closed: bool = False
+
+    def acquire(self) -> bool:
+        """Count a request in; False when the state was retired and closed meanwhile."""
+        with self._lock:
+            if self.closed:
+                return False
+            self._users += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._retired and self._users == 0
+        if last:
+            self.close()
+
+    def retire(self) -> None:
+        """Close once no request uses this state any more (now, when none does)."""
+        with self._lock:
+            self._retired = True
+            idle = self._users == 0
+        if idle:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        if self.store is not None:
+            self.store.close()
+
+
+def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> EndpointState:
+    """Load every served model (reusing the previous state's where the version is the same).
+
+    Raises:
+        ConfigError: the online store or its table is not there (nothing is created).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    if cfg.tracking_uri:
+        mlflow.set_tracking_uri(cfg.tracking_uri)
+        mlflow.set_registry_uri(cfg.tracking_uri)
+    client = MlflowClient()
+    old = {m.uri: m for m in previous.models.values()} if previous else {}
+    models: dict[str, ServedModel] = {}
+    for entity in cfg.served_entities:
+        version = entity.entity_version
+        if entity.alias is not None:  # resolved once, here
+            version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
+        reuse = old.get(f"models:/{entity.entity_name}/{version}")
+        if reuse is not None:
+            models[entity.name] = reuse.renamed(entity.name)
+        else:
+            models[entity.name] = ServedModel.load(entity, client, version)
+    auth = BearerAuth.from_config(cfg.auth)
+    state = EndpointState(cfg, models, TrafficRouter.from_config(cfg), auth)
+    if cfg.feature_lookup.enabled:
+        specs = {name: _lookup_spec(cfg, model) for name, model in models.items()}
+        tables = sorted({t for spec in specs.values() for t in spec.table_names})
+        state.store = open_online_store(cfg, tables)
+        for name, model in models.items():
+            state.lookups[name] = OnlineFeatureLookup(specs[name], state.store)
+            model.share_online_store(state.store)  # the pyfunc's own lookups read the same
+    state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
+    return state
+
+
+def _lookup_spec(cfg: EndpointConfig, model: ServedModel) -> FeatureLookupSpec:
+    """The model's own feature-spec lookups where it has them, else the YAML's table."""
+    spec = model.feature_spec
+    if spec is not None and spec.lookups:
+        return FeatureLookupSpec.from_model(spec, cfg.feature_lookup)
+    return FeatureLookupSpec.from_config(cfg.feature_lookup, model.columns)
+
+
+def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> Any:
+    """The endpoint's online store, checked to hold its feature tables (default: the YAML's).
+
+    A SQLite path that does not exist is refused before it is opened (opening would create an
+    empty database there), and so is a store without the table: either would answer every
+    lookup with 503.
+    """
+    from churnops.data.feature_store.online import get_online_store
+
+    lookup = cfg.feature_lookup
+    online = lookup.online
+    if online.kind == "sqlite" and not Path(online.path).is_file():
+        raise ConfigError(
+            f"feature_lookup.online.path={online.path!r}: no such SQLite file; publish the "
+            f"feature table {lookup.table!r} there first, or fix the path"
+        )
+    store = get_online_store(online)
+    try:
+        store.info(lookup.table)
+    except Exception as exc:
+        store.close()
+        raise ConfigError(
+            f"feature_lookup.online ({online.kind}): cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
+    absent = [t for t in tables or [lookup.table] if store.info(t) is None]
+    if absent:
+        store.close()
+        raise ConfigError(
+            f"feature table(s) {absent}: not published in the online store "
+            f"({online.kind}); publish them first (feature_lookup.table={lookup.table!r})"
+        )
+    return store
+
+
+class Endpoint:
+    """The endpoint behind the HTTP routes; `churnops.serving.app.create_app` wires it to ASGI."""
+
+    def __init__(
+        self,
+        cfg: EndpointConfig,
+        config_path: str | Path | None = None,
+        overrides: list[str] = (),  # type: ignore[assignment]
+    ):
+        self.config_path = Path(config_path) if config_path else None
+        self.overrides = list(overrides)
+        self.state = build_state(cfg)
+        self.metrics = ServingMetrics()
+        self.log = _log_writer(cfg)
+        self._shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        self._reload_lock = threading.Lock()
+        self.acknowledged = 0  # 200 answers sent
+
+    # ---- reload --------------------------------------------------------------------------
+
+    def reload(self, cfg: EndpointConfig | None = None) -> EndpointState:
+        """Swap in a new state from `cfg` or the config file; on any error the old one stays.
+
+        Everything but the name, the inference log path and the listening address can change;
+        those need a restart (a `ConfigError` says which).
+        """
+        with self._reload_lock:
+            if cfg is None:
+                if self.config_path is None:
+                    raise ConfigError("reload: the server was started without a config file")
+                cfg = load_endpoint_config(self.config_path, self.overrides)
+            old = self.state
+            fixed = restart_only_changes(old.cfg, cfg)
+            if fixed:
+                raise ConfigError(
+                    f"reload: cannot change {'; '.join(fixed)} while serving; restart"
+                )
+            new = build_state(cfg, previous=old)
+            self._reconfigure_log(cfg)
+            self.state = new  # one reference swap: requests in flight keep their state
+            old.retire()
+            return new
+
+    def _reconfigure_log(self, cfg: EndpointConfig) -> None:
+        capture = cfg.auto_capture_config
+        if not capture.enabled:
+            if self.log is not None:
+                self.log.close()
+                self.log = None
+            return
+        if self.log is None:
+            self.log = _log_writer(cfg)
+        else:
+            self.log.batch_rows = capture.batch_rows
+            self.log.flush_seconds = capture.flush_seconds
+            self.log.fsync = capture.journal_fsync
+
+    # ---- invocations ---------------------------------------------------------------------
+
+    async def invoke(self, name: str, headers: Mapping[str, str], read_body: BodyReader) -> Answer:
+        """Answer one invocation: status, JSON body and response headers.
+
+        Args:
+            name: the endpoint name in the path.
+            headers: the request headers by lower-case name.
+            read_body: awaits the body, refusing one over the given number of bytes (413).
+        """
+        start = time.perf_counter()
+        state = self.state
+        while not state.acquire():  # retired and closed between the read and the count
+            state = self.state
+        try:
+            return await self._invoke(state, name, headers, read_body, start)
+        finally:
+            state.release()
+
+    async def _invoke(
+        self,
+        state: EndpointState,
+        name: str,
+        headers: Mapping[str, str],
+        read_body: BodyReader,
+        start: float,
+    ) -> Answer:
+        cfg = state.cfg
+        request_id = uuid.uuid4().hex
+        client_id = headers.get("x-request-id")
+        # The client's id echoed (ours when it sent none); ours is the log's request id.
+        echo = [("x-request-id", client_id or request_id), ("x-churnops-request-id", request_id)]
+        refusal = self._refuse(state, name, headers)
+        if refusal is not None:
+            status, content, extra = refusal
+            self.metrics.observe(cfg.name, "", "", status, time.perf_counter() - start, 0)
+            self.metrics.error(cfg.name, "", "", "bad_request")
+            return status, content, extra + echo
+        groups: dict[str, list[int]] = {}
+        rows: list[dict[str, Any]] = []
+        preds: list[Any] = []
+        try:
+            body = await read_body(cfg.limits.max_body_bytes)
+            payload = parse_payload(body, cfg.limits.max_rows)
+            rows = payload.rows
+            groups = self._route(state, headers, rows)
+            params = {}
+            for served, idx in groups.items():  # every check before any scoring
+                model = state.models[served]
+                model.check_types([rows[i] for i in idx])
+                params = model.check_params(payload.params)
+            preds = [None] * len(rows)
+            for served, idx in groups.items():
+                part = [rows[i] for i in idx]
+                out, unknown = await state.scorers[served].score(part, params)
+                if unknown:
+                    model = state.models[served]
+                    self.metrics.error(cfg.name, served, model.version, "unknown_key", unknown)
+                for j, i in enumerate(idx):
+                    rows[i] = part[j]  # completed by the lookup, for the log
+                    preds[i] = out[j]
+            status = 200
+            body_out: dict[str, Any] = {"predictions": preds}
+        except RequestError as exc:
+            status, body_out = exc.status, error_body(exc.status, str(exc))
+        except LookupError as exc:  # the online table went away: the server's fault
+            status, body_out = 503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": str(exc)}
+        except Exception as exc:
+            status, body_out = model_error(exc)
+        if status != 200:
+            groups = {}
+        served_names = list(groups)
+        if len(served_names) == 1:
+            model = state.models[served_names[0]]
+            body_out |= {
+                "served_entity": model.name,
+                "model_name": model.model_name,
+                "model_version": model.version,
+            }
+        elif served_names:  # rows of one request routed to several models, customer by customer
+            owner = {i: s for s, idx in groups.items() for i in idx}
+            body_out["served_entities"] = [owner[i] for i in range(len(rows))]
+            body_out["model_versions"] = [state.models[owner[i]].version for i in range(len(rows))]
+        content = orjson.dumps(body_out, option=orjson.OPT_SERIALIZE_NUMPY)
+        seconds = time.perf_counter() - start
+        self._record(state, request_id, client_id, status, seconds, rows, preds, groups, content)
+        if status == 200:
+            self.acknowledged += 1
+            shadow = cfg.routing.shadow
+            if shadow and shadow not in groups:
+                self._shadow.submit(
+                    self._run_shadow, state, shadow, [dict(r) for r in rows], client_id
+                )
+        out_headers = echo
+        if served_names:
+            versions = [state.models[s].version for s in served_names]
+            out_headers.append(("x-churnops-served-entity", ",".join(served_names)))
+            out_headers.append(("x-churnops-model-version", ",".join(versions)))
+        return status, content, out_headers
+
+    def _refuse(self, state: EndpointState, name: str, headers: Mapping[str, str]) -> Answer | None:
+        cfg = state.cfg
+        if name != cfg.name:
+            return error_answer(
+                404, "RESOURCE_DOES_NOT_EXIST", f"endpoint {name!r} not found; serving {cfg.name!r}"
+            )
+        if not state.auth.allows(headers.get("authorization")):
+            return error_answer(
+                401,
+                "UNAUTHENTICATED",
+                "missing or invalid bearer token",
+                [("www-authenticate", "Bearer")],
+            )
+        media = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media not in _JSON_TYPES:
+            return error_answer(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"Content-Type={media or '(none)'!r}: expected application/json",
+            )
+        return None
+
+    def _record(
+        self,
+        state: EndpointState,
+        request_id: str,
+        client_id: str | None,
+        status: int,
+        seconds: float,
+        rows: list[dict[str, Any]],
+        preds: list[Any],
+        groups: dict[str, list[int]],
+        content: bytes,
+    ) -> None:
+        """Metrics and the inference log: one log row per served model the request reached."""
+        cfg = state.cfg
+        if status != 200:
+            self.metrics.observe(cfg.name, "", "", status, seconds, 0)
+            self.metrics.error(cfg.name, "", "", "bad_request" if status < 500 else "server")
+            if self.log is not None:
+                self._log(cfg, request_id, client_id, "", None, status, seconds, "", content, 0)
+            return
+        for served, idx in groups.items():
+            model = state.models[served]
+            self.metrics.observe(cfg.name, served, model.version, 200, seconds, len(idx))
+            if self.log is None:
+                continue
+            if len(groups) == 1:
+                request, response = orjson.dumps(rows), content
+            else:
+                request = orjson.dumps([rows[i] for i in idx])
+                response = orjson.dumps(
+                    {"predictions": [preds[i] for i in idx]}, option=orjson.OPT_SERIALIZE_NUMPY
+                )
+            self._log(
+                cfg, request_id, client_id, served, model, 200, seconds, request.decode(),
+                response, len(idx),
+            )  # fmt: skip
+
+    def _log(
+        self,
+        cfg: EndpointConfig,
+        request_id: str,
+        client_id: str | None,
+        served: str,
+        model: ServedModel | None,
+        status: int,
+        seconds: float,
+        request: str,
+        response: bytes,
+        num_rows: int,
+        is_shadow: bool = False,
+    ) -> None:
+        log = self.log  # a reload may switch the log off meanwhile
+        if log is None:
+            return
+        log.append(
+            request_id=request_id,
+            client_request_id=client_id,
+            endpoint=cfg.name,
+            served_entity=served,
+            model_name=model.model_name if model else "",
+            model_version=model.version if model else "",
+            status_code=status,
+            execution_time_ms=seconds * 1000,
+            request=request,
+            response=response.decode(),
+            num_rows=num_rows,
+            is_shadow=is_shadow,
+        )
+
+    @staticmethod
+    def _route(
+        state: EndpointState, headers: Mapping[str, str], rows: list[dict[str, Any]]
+    ) -> dict[str, list[int]]:
+        """Row positions by served entity: the force header for all, else each row's customer."""
+        forced = headers.get(state.cfg.routing.force_header.lower())
+        if forced is not None:
+            if forced not in state.models:
+                raise RequestError(
+                    f"header {state.cfg.routing.force_header}={forced!r}: expected one of "
+                    f"{sorted(state.models)}"
+                )
+            return {forced: list(range(len(rows)))}
+        key = state.cfg.routing.key
+        choose = state.router.choose
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(choose(row.get(key)), []).append(i)
+        return groups
+
+    def _run_shadow(
+        self, state: EndpointState, name: str, rows: list[dict[str, Any]], client_id: str | None
+    ) -> None:
+        """Score a copy on the shadow model; its answer is logged (is_shadow) and never sent."""
+        if not state.acquire():
+            return
+        try:
+            model = state.models[name]
+            start = time.perf_counter()
+            try:
+                preds, _ = state.scorers[name].score_now(rows)
+                body: dict[str, Any] = {"predictions": preds}
+                status = 200
+            except Exception as exc:
+                status, body = 500, {"error_code": "SHADOW_ERROR", "message": str(exc)}
+                self.metrics.error(state.cfg.name, name, model.version, "shadow")
+            seconds = time.perf_counter() - start
+            self.metrics.observe(state.cfg.name, name, model.version, status, seconds, len(rows))
+            if self.log is not None:
+                response = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+                self._log(
+                    state.cfg, uuid.uuid4().hex, client_id, name, model, status, seconds,
+                    orjson.dumps(rows).decode(), response, len(rows), is_shadow=True,
+                )  # fmt: skip
+        finally:
+            state.release()
+
+    def health(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "status": "ok",
+            "endpoint": state.cfg.name,
+            "served_entities": [
+                {"name": m.name, "model_name": m.model_name, "model_version": m.version}
+                for m in state.models.values()
+            ],
+            "routes": {
+                r.served_model_name: r.traffic_percentage for r in state.cfg.traffic_config.routes
+            },
+            "shadow": state.cfg.routing.shadow,
+            "inference_log": self.log is not None,
+        }
+
+    def close(self) -> None:
+        """Finish shadow work, flush the inference log, close the online store."""
+        self._shadow.shutdown(wait=True)
+        if self.log is not None:
+            self.log.close()
+        self.state.close()
+
+
+def _log_writer(cfg: EndpointConfig) -> InferenceLogWriter | None:
+    capture = cfg.auto_capture_config
+    if not capture.enabled:
+        return None
+    return InferenceLogWriter(
+        cfg.log_path(),
+        capture.batch_rows,
+        capture.flush_seconds,
+        journal=capture.journal,
+        fsync=capture.journal_fsync,
+    )
