@@ -23,22 +23,10 @@ from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.sources.config import SourceConfig
+from churnops.monitoring.unpack import BASE_FIELDS
 from churnops.serving.inference_log import SCHEMA
 from churnops.serving.routing import TrafficRouter
 
-PREDICTION_COLUMNS = [
-    ("request_id", pa.string()),
-    ("timestamp", pa.timestamp("us", tz="UTC")),
-    ("date", pa.date32()),
-    ("endpoint_name", pa.string()),
-    ("served_entity_name", pa.string()),
-    ("model_name", pa.string()),
-    ("model_version", pa.string()),
-    ("is_shadow", pa.bool_()),
-    ("customer_id", pa.string()),
-    ("probability", pa.float64()),
-    ("prediction", pa.int64()),
-]
 _NAMESPACE = uuid.UUID("6f1d3c52-8a53-4e0b-9a53-63686f726e6f")  # stable request ids per replay
 
 
@@ -306,7 +294,7 @@ def _score_month(
         "probability": prob,
         "prediction": pred,
     }
-    fields = list(PREDICTION_COLUMNS)
+    fields = list(BASE_FIELDS)  # the predictions table's own columns, as unpacking writes them
     for col in served.columns[1:]:
         columns[col] = pd.to_numeric(frame[col]).astype(np.float64).to_numpy()
         fields.append((col, pa.float64()))
