@@ -67,6 +67,8 @@ class MonitorConfig(StrictConfig):
     label_col: str = "churn"
     labels_table: str | None = None  # Delta: id_col, label_time_col, label_col
     label_time_col: str = "cutoff"
+    # A label older than this (days before the prediction) judges another period: unlabelled.
+    max_label_age_days: int | None = Field(default=None, ge=0)
     granularities: list[str] = Field(default_factory=lambda: ["1 day"])
     slicing_exprs: list[str] = Field(default_factory=list)
     baseline_table: str | None = None  # the training set with the model's predictions

@@ -1,8 +1,10 @@
 """Model quality per window and version once labels land: joined and binned in the engine.
 
 A prediction made on day D for customer c is judged by c's label row with the latest cutoff <= D
-(contract 2). The engine counts labelled rows per fine probability bin and label, with the sums
-log loss, Brier and calibration need; ROC/PR AUC and the rest come from those counts here.
+(contract 2), and no older than `max_label_age_days` when that is set: an older label judges a
+period whose outcome the prediction's own features already saw. The engine counts labelled rows
+per fine probability bin and label, with the sums log loss, Brier and calibration need; ROC/PR
+AUC and the rest come from those counts here.
 """
 
 from __future__ import annotations
@@ -20,15 +22,26 @@ PROB_BINS = 10_000  # probability resolution of the AUCs: ties only within 1e-4
 CLIP = 1e-15  # log loss clips probabilities like sklearn's
 
 
-def join_labels(preds: Any, labels: Any, id_col: str, ts_col: str, cutoff_col: str) -> Any:
-    """Predictions with `_label` (NULL while unlabelled) from the latest cutoff <= their date."""
+def join_labels(
+    preds: Any,
+    labels: Any,
+    id_col: str,
+    ts_col: str,
+    cutoff_col: str,
+    max_label_age_days: int | None = None,
+) -> Any:
+    """Predictions with `_label` (NULL while unlabelled) from the latest cutoff <= their date
+    (and >= their date minus `max_label_age_days`, when given)."""
     F, _ = dataframe_api(preds)
     preds = preds.withColumn("_pdate", F.to_date(F.col(ts_col)))
     keys = preds.select(F.col(id_col).alias("_id"), F.col("_pdate")).distinct()
     lab = labels.select(
         F.col(id_col).alias("_lid"), F.col(cutoff_col).cast("date").alias("_cut"), "_y"
     )
-    cands = keys.join(lab, (F.col("_id") == F.col("_lid")) & (F.col("_cut") <= F.col("_pdate")))
+    match = (F.col("_id") == F.col("_lid")) & (F.col("_cut") <= F.col("_pdate"))
+    if max_label_age_days is not None:
+        match = match & (F.col("_cut") >= F.date_sub(F.col("_pdate"), max_label_age_days))
+    cands = keys.join(lab, match)
     latest = cands.groupBy("_id", "_pdate").agg(F.max("_cut").alias("_cut"))
     chosen = latest.join(
         lab, (F.col("_id") == F.col("_lid")) & (latest["_cut"] == lab["_cut"])

@@ -112,8 +112,9 @@ class _Refresh:
             labels = delta_frame(engine, cfg.labels_table)
             labels = labels.withColumn("_y", self.F.col(cfg.label_col))
             self.df = qual.join_labels(
-                self.df, labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col
-            )
+                self.df, labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col,
+                cfg.max_label_age_days,
+            )  # fmt: skip
         self.specs: dict[str, BinSpec] = {}
         if since is not None and state:
             self.specs = {c: BinSpec(**s) for c, s in state["specs"].items()}

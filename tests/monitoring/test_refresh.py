@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 from scipy import stats
@@ -247,3 +248,26 @@ def test_late_labels_and_new_rows_recompute_only_their_windows(tmp_path):
     }
     drift = _table(cfg, "drift_metrics")
     assert drift.window.map(lambda w: w["start"].day).max() == 6
+
+
+def test_a_label_older_than_max_label_age_days_leaves_the_prediction_unlabelled(tmp_path):
+    preds = predictions(1, 200, seed=5)
+    write(tmp_path / "preds", preds)
+    labels = labels_for(preds)
+    two_days_early = pa.array(
+        [d - dt.timedelta(days=2) for d in labels["cutoff"].to_pylist()], pa.date32()
+    )
+    write(tmp_path / "labels", labels.set_column(1, "cutoff", two_days_early))
+    share = {}
+    for age in (None, 3, 1):
+        cfg = MonitorConfig(
+            table=str(tmp_path / "preds"),
+            output_dir=str(tmp_path / f"out-{age}"),
+            labels_table=str(tmp_path / "labels"),
+            max_label_age_days=age,
+        )
+        refresh_monitor(cfg)
+        out = _table(cfg, "profile_metrics")
+        row = out[(out.column_name == ":table") & (out.model_version == "*")].iloc[0]
+        share[age] = row.percent_labelled
+    assert share == {None: 100.0, 3: 100.0, 1: 0.0}
