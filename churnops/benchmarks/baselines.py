@@ -37,7 +37,11 @@ COLUMNS = [
     "brier_cv",
     "ece_cv",
     "roc_auc",
+    "pr_auc",
     "log_loss",
+    "brier",
+    "ece",
+    "churn_rate",
     "fit_seconds",
     "cost_usd",
 ]
@@ -113,7 +117,11 @@ def run_baselines(
                     for k in ("log_loss", "brier", "ece")
                 },
                 "roc_auc": round(test["auroc"], 4),
+                "pr_auc": round(test["pr_auc"], 4),
                 "log_loss": round(test["log_loss"], 4),
+                "brier": round(test["brier"], 4),
+                "ece": round(test["ece"], 4),
+                "churn_rate": round(float(data.y.mean()), 4),  # PR AUC's floor
                 "fit_seconds": round(fit_seconds, 2),
                 "cost_usd": round(fit_seconds * price_per_hour / 3600, 6),
             }

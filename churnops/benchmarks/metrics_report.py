@@ -325,16 +325,19 @@ def quality_rows(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any
     for i, r in enumerate(rows):
         mean = field(rows, "baselines.json", i, "roc_auc_cv_mean")
         std = field(rows, "baselines.json", i, "roc_auc_cv_std")
-        calibration = next((k for k in ("ece", "calibration_error") if k in r), None)
+        calibration = next(
+            (k for k in ("ece", "ece_cv", "calibration_error") if k in r), None
+        )  # the hold-out's, else the CV folds' mean
+        brier = next((k for k in ("brier", "brier_cv") if k in r), None)
         out.append(
             {
                 "dataset": r.get("dataset", "-"),
                 "model": field(rows, "baselines.json", i, "model", str),
                 "roc_auc": field(rows, "baselines.json", i, "roc_auc"),
                 "roc_auc_cv": f"{fmt(mean)} ± {fmt(std)}",
-                "pr_auc": field(rows, "baselines.json", i, "pr_auc"),
+                "pr_auc": fmt(r["pr_auc"]) if "pr_auc" in r else NOT_RECORDED,
                 "log_loss": field(rows, "baselines.json", i, "log_loss"),
-                "brier": field(rows, "baselines.json", i, "brier"),
+                "brier": fmt(r[brier]) if brier else NOT_RECORDED,
                 "calibration_error": fmt(r[calibration]) if calibration else NOT_RECORDED,
                 "churn_rate": fmt(r["churn_rate"]) if "churn_rate" in r else NOT_RECORDED,
                 "source": f"baselines.json[{i}]",
@@ -418,7 +421,7 @@ def write_plots(results: dict[str, list[dict[str, Any]]], out_dir: Path) -> dict
         rows = results["baselines.json"]
 
         def quality(ax: Any) -> None:
-            names = [r["model"] for r in rows]
+            names = [f"{r['model']}\n{r.get('dataset', '')}" for r in rows]
             ax.bar(
                 names,
                 [r["roc_auc_cv_mean"] for r in rows],
@@ -436,10 +439,10 @@ def write_plots(results: dict[str, list[dict[str, Any]]], out_dir: Path) -> dict
             low = min(r["roc_auc_cv_mean"] - r["roc_auc_cv_std"] for r in rows)
             high = max(max(r["roc_auc"], r["roc_auc_cv_mean"] + r["roc_auc_cv_std"]) for r in rows)
             ax.set_ylim(low - 0.005, high + 0.005)
-            ax.tick_params(axis="x", labelsize=8, labelrotation=15)
+            ax.tick_params(axis="x", labelsize=6, labelrotation=90)
             ax.set_ylabel("ROC AUC (CV mean ± std)")
             ax.legend(loc="lower right")
-            ax.set_title("Model quality on CDNOW (baselines.json)")
+            ax.set_title("Model quality per dataset (baselines.json)")
 
         save("model_quality", quality)
 

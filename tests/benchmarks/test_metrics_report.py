@@ -37,8 +37,9 @@ def traceable(results_dir: Path) -> tuple[set[str], set[str]]:
             for key, value in row.items():
                 if key == "date":
                     dates.add(value)
-                elif isinstance(value, str):
+                elif isinstance(value, str):  # e.g. a dataset named by its cutoff
                     numbers.update(numbers_in(value))
+                    dates.update(DATE.findall(value))
                 else:
                     numbers.update(numbers_in(mr.fmt(value)))
             if name in ("baselines.json", "tuning.json"):
