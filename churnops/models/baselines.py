@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from churnops.models.preprocessing import NumericStatistics, TableEncoder
+from churnops.models.encoding import NumericStatistics, TableEncoder
 
 
 def default_encoder(x: Any) -> TableEncoder:

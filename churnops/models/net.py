@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from churnops.models.preprocessing import UNKNOWN_CODE, FeaturePreprocessor
+from churnops.models.encoding import UNKNOWN_CODE
+from churnops.models.preprocessing import FeaturePreprocessor
 
 
 class TabularChurnNet(nn.Module):

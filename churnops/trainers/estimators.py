@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from churnops.models.encoding import TableEncoder
 from churnops.models.net import fit_temperature
-from churnops.models.preprocessing import FeaturePreprocessor, TableEncoder
+from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.fit import (
     NetFitJob,

@@ -79,7 +79,7 @@ def categorical_problem():
     ids=["random_forest", "logistic_regression", "xgboost"],
 )
 def test_baselines_learn_string_categories(categorical_problem, make):
-    from churnops.models.preprocessing import TableEncoder
+    from churnops.models.encoding import TableEncoder
 
     x, y, x_test, y_test = categorical_problem
     model = make(TableEncoder(["plan", "usage"], categorical=["plan"])).fit(x, y)
@@ -90,7 +90,7 @@ def test_baselines_learn_string_categories(categorical_problem, make):
 
 
 def test_logistic_regression_one_hot_encodes_and_honours_transform_none(categorical_problem):
-    from churnops.models.preprocessing import TableEncoder
+    from churnops.models.encoding import TableEncoder
 
     x, y, _, _ = categorical_problem
     model = LogisticChurnModel(
@@ -103,3 +103,12 @@ def test_logistic_regression_one_hot_encodes_and_honours_transform_none(categori
         encoder=TableEncoder(["plan", "usage"], categorical=["plan"], transforms={"usage": "log1p"})
     ).fit(x, y)
     assert logged.numeric.log_mask.tolist() == [True]
+
+
+def test_the_baselines_import_without_torch():
+    # A baseline's logged environment lists no torch: its classes must not need it.
+    import subprocess
+    import sys
+
+    code = "import sys, churnops.models.baselines; assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -73,7 +73,7 @@ def _frame():
 
 
 def test_table_encoder_learns_a_vocabulary_with_missing_and_unknown_buckets():
-    from churnops.models.preprocessing import MISSING_CODE, UNKNOWN_CODE, TableEncoder
+    from churnops.models.encoding import MISSING_CODE, UNKNOWN_CODE, TableEncoder
 
     frame = _frame()
     encoder = TableEncoder(["plan", "usage", "zip"], categorical=["plan", "zip"])
@@ -89,7 +89,7 @@ def test_table_encoder_learns_a_vocabulary_with_missing_and_unknown_buckets():
 
 
 def test_table_encoder_errors_name_the_column_and_values():
-    from churnops.models.preprocessing import TableEncoder
+    from churnops.models.encoding import TableEncoder
 
     with pytest.raises(ValueError, match=r"features\.categorical: \['gender'\] not among"):
         TableEncoder(["plan"], categorical=["gender"])
@@ -105,7 +105,7 @@ def test_table_encoder_errors_name_the_column_and_values():
 
 
 def test_auto_transforms_resolve_on_the_training_rows():
-    from churnops.models.preprocessing import TableEncoder
+    from churnops.models.encoding import TableEncoder
 
     x = _train_rows()
     encoder = TableEncoder(["counts", "centred", "gappy"], transforms={"gappy": "none"}).fit(x)

@@ -66,11 +66,15 @@ def test_fast_path_names_a_bad_value(serving_world):
 
 
 def test_pipeline_without_a_kernel_runs_its_steps_as_sklearn_does(serving_world):
-    from churnops.models.baselines import LogisticChurnModel
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
 
     _, frame = _rows(serving_world)
-    x = frame.to_numpy()
-    pipe = LogisticChurnModel().fit(x, serving_world.features["churn"].head(len(x))).model
+    x = frame.to_numpy(dtype=np.float64)
+    x[::7, 0] = np.nan  # gaps, so the imputer adds its missing-value indicator
+    y = serving_world.features["churn"].head(len(x))
+    pipe = make_pipeline(SimpleImputer(add_indicator=True), LogisticRegression()).fit(x, y)
     unrolled = _unrolled_pipeline(pipe, "predict_proba")
     assert unrolled is not None  # the missing-value indicator has no kernel
     assert np.array_equal(unrolled(x.copy()), pipe.predict_proba(x.copy()))
