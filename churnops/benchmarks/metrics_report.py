@@ -613,8 +613,8 @@ def render(
         "",
         "- `roc_auc`, `pr_auc`, `log_loss`, `brier`: the hold-out split; `roc_auc_cv`: the CV "
         "mean ± std on the training split (see baselines.md). PR AUC is measured with churn as the "
-        "positive class, so it must be read against the churn rate; baselines.json does not "
-        "record the churn rate or a calibration error yet, so both show as not recorded.",
+        "positive class, so it must be read against the churn rate (the share of churners in "
+        "the dataset); `calibration_error` is the hold-out's expected calibration error.",
         "",
         "## Feature computation and monitoring refresh",
         "",
