@@ -33,36 +33,34 @@ def warmup_epochs(scheduler: str, max_epochs: int) -> int:
     return min(math.ceil(ONECYCLE_WARMUP * max_epochs), max_epochs - 1)
 
 
-class WarmupModelCheckpoint(ModelCheckpoint):
+class _AfterWarmup:
+    """A callback mixin that sits out every epoch before `warmup_epochs`."""
+
+    warmup_epochs: int
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_validation_end(trainer, pl_module)  # type: ignore[misc]
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch >= self.warmup_epochs:
+            super().on_train_epoch_end(trainer, pl_module)  # type: ignore[misc]
+
+
+class WarmupModelCheckpoint(_AfterWarmup, ModelCheckpoint):
     """`ModelCheckpoint` that considers no epoch before `warmup_epochs` have passed."""
 
     def __init__(self, *args: Any, warmup_epochs: int = 0, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.warmup_epochs = warmup_epochs
 
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch >= self.warmup_epochs:
-            super().on_validation_end(trainer, pl_module)
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch >= self.warmup_epochs:
-            super().on_train_epoch_end(trainer, pl_module)
-
-
-class WarmupEarlyStopping(EarlyStopping):
+class WarmupEarlyStopping(_AfterWarmup, EarlyStopping):
     """`EarlyStopping` whose patience starts counting after `warmup_epochs`."""
 
     def __init__(self, *args: Any, warmup_epochs: int = 0, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.warmup_epochs = warmup_epochs
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch >= self.warmup_epochs:
-            super().on_validation_end(trainer, pl_module)
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch >= self.warmup_epochs:
-            super().on_train_epoch_end(trainer, pl_module)
 
 
 class ChurnLitModule(pl.LightningModule):
