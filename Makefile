@@ -41,8 +41,12 @@ install: $(STAMP) ## create .venv and install torch (pinned) and the project, ed
 demo: $(STAMP) ## run the end-to-end demo on embedded defaults
 	$(VENV)/bin/churnops demo
 
-test: $(STAMP) lint ## lint, then the test suite, then the Petastorm loader tests in their own env
-	$(PY) -m pytest
+# Two pytest-xdist workers: many tests wait on a server, a JVM or pip, so two overlap well on
+# 2 cores; the Ray tests share one worker (tests/conftest.py). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
+
+test: $(STAMP) lint ## lint, then the test suite (2 workers), then the Petastorm tests in their own env
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	$(MAKE) --no-print-directory test-petastorm
 
 test-petastorm: ## Petastorm tests in .venv-petastorm (pyarrow 14, numpy 1; built when missing)

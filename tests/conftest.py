@@ -16,6 +16,14 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`make test` runs two workers), every test that needs Ray runs on one
+    # worker: each worker would otherwise start its own 2-CPU Ray instance on 2 cores.
+    for item in items:
+        if item.get_closest_marker("ray") or "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 @pytest.fixture(scope="session")
 def spark_engine():
     """The one local Spark session of the run (2 cores: local[2], few shuffle partitions)."""

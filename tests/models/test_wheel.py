@@ -60,14 +60,16 @@ def test_requirements_name_the_wheel_logged_beside_the_model(logged_model):
 
 @pytest.mark.slow
 def test_a_fresh_environment_from_the_requirements_predicts(logged_model, tmp_path):
-    # A venv without system site-packages; pip installs the requirements from the model folder
-    # as MLflow's environment managers do (PyPI for the libraries, the wheel for churnops).
+    # A venv without system site-packages, filled from the model folder's requirements as
+    # MLflow's default environment manager (`uv`) does: `uv pip install -r requirements.txt`
+    # there (PyPI for the libraries, the logged wheel for churnops).
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     python = venv / "bin" / "python"
+    uv = Path(sys.executable).with_name("uv")  # a dev requirement, beside this interpreter
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+        [str(uv), "pip", "install", "-q", "--python", str(python), "-r", "requirements.txt"],
         cwd=logged_model, env=env, check=True, timeout=1800,
     )  # fmt: skip
     script = (
