@@ -1,4 +1,5 @@
-"""Numpy kernels for the fitted sklearn steps churn models are made of: linear pipelines, forests.
+"""Numpy kernels for the fitted sklearn steps churn models are made of: linear pipelines, forests,
+and for churnops' own baseline predictors (`compile_predictor`).
 
 sklearn checks its input on every call (frame detection, array-API dispatch, fitted checks): for
 one row that is about 0.6 ms, most of a request's server time, and at a fixed request rate that
@@ -36,7 +37,7 @@ def compile_sklearn(estimator: Any, method: str, n_features: int) -> Kernel | No
         if kernel is None:
             return None
         transforms.append(kernel)
-    final = _final_kernel(steps[-1], method)
+    final = compile_estimator(steps[-1], method)
     if final is None:
         return None
 
@@ -97,7 +98,9 @@ def _transform_kernel(step: Any) -> Kernel | None:
     return None
 
 
-def _final_kernel(step: Any, method: str) -> Kernel | None:
+def compile_estimator(step: Any, method: str) -> Kernel | None:
+    """A fitted binary `LogisticRegression`'s or `RandomForestClassifier`'s `method` as a kernel
+    (unchecked: `compile_sklearn` and `compile_predictor` check what they build from it)."""
     from scipy.special import expit
     from sklearn.linear_model import LogisticRegression
 
@@ -199,5 +202,72 @@ def compile_forest(forest: Any) -> Kernel | None:
             out += leaves[:, i]
         out /= n_trees
         return out
+
+    return predict_proba
+
+
+def compile_predictor(predictor: Any, n_features: int) -> Kernel | None:
+    """A churnops baseline predictor's `predict_proba` as a leaner call, checked bit for bit.
+
+    Each runs the predictor's own encoding and the same arithmetic, without the estimator's
+    per-call checks (sklearn's input validation, XGBoost's config context), which on a single
+    row cost more than the model:
+
+    - `RandomForestChurnModel`: the forest kernel after the same NaN -> -1 fill;
+    - `LogisticChurnModel`: its design matrix, then the logistic kernel;
+    - `XGBoostChurnModel` (binary, no categorical columns): the booster's `inplace_predict`,
+      which XGBoost's own `predict_proba` calls.
+
+    None for anything else, or when the probe finds a difference.
+    """
+    from churnops.models.baselines import (
+        LogisticChurnModel,
+        RandomForestChurnModel,
+        XGBoostChurnModel,
+    )
+
+    kind = type(predictor)
+    kernel: Kernel | None = None
+    if kind is RandomForestChurnModel:
+        forest = compile_forest(predictor.model)
+        if forest is not None:
+            encode = predictor._encode
+
+            def kernel(x: np.ndarray) -> np.ndarray:
+                return forest(np.nan_to_num(encode(x), nan=-1.0))
+
+    elif kind is LogisticChurnModel:
+        linear = compile_estimator(predictor.model, "predict_proba")
+        if linear is not None and predictor.encoder is not None:
+            design, encode = predictor._design, predictor._encode
+
+            def kernel(x: np.ndarray) -> np.ndarray:
+                return linear(design(encode(x)))
+
+    elif kind is XGBoostChurnModel:
+        kernel = _xgboost_kernel(predictor)
+    if kernel is None:
+        return None
+    return kernel if answers_like(kernel, predictor.predict_proba, n_features) else None
+
+
+def _xgboost_kernel(predictor: Any) -> Kernel | None:
+    model = predictor.model
+    encoder = predictor.encoder
+    if encoder is None or encoder.categorical or model.objective != "binary:logistic":
+        return None  # categories go in as a pandas frame; other objectives answer otherwise
+    booster = model.get_booster()
+    iterations = model._get_iteration_range(None)  # what predict_proba uses: best iteration
+    missing, encode = model.missing, predictor._encode
+
+    def predict_proba(x: np.ndarray) -> np.ndarray:
+        p = booster.inplace_predict(
+            encode(x),
+            iteration_range=iterations,
+            predict_type="value",
+            missing=missing,
+            validate_features=False,  # fitted on a matrix: no feature names to compare
+        )
+        return np.vstack((1.0 - p, p)).transpose()  # as XGBoost's binary predict_proba
 
     return predict_proba

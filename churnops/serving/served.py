@@ -23,7 +23,7 @@ import pandas as pd
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
 from churnops.serving.errors import RequestError
-from churnops.serving.kernels import Kernel, answers_like, compile_forest, compile_sklearn
+from churnops.serving.kernels import compile_predictor, compile_sklearn
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 _INT_RANGE = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
@@ -334,7 +334,7 @@ def _scorer(
             torch.set_num_threads(1)
         score_matrix = python_model.score_matrix
         columns = list(python_model.feature_spec.feature_columns)
-        fast = _predictor_kernel(python_model.predictor, len(columns))
+        fast = compile_predictor(python_model.predictor, len(columns))
 
         def score_churn(x: np.ndarray, threshold: float | None = None) -> list[Any]:
             with _lean_sklearn():
@@ -370,26 +370,6 @@ def _scorer(
             return to_json_ready(predict(x))
 
     return score_sklearn, list(columns)
-
-
-def _predictor_kernel(predictor: Any, n_features: int) -> Kernel | None:
-    """A numpy kernel for a churnops predictor's `predict_proba`, checked bit for bit, or None.
-
-    So far the RandomForest baseline: its forest kernel after the same NaN -> -1 fill.
-    """
-    from churnops.models.baselines import RandomForestChurnModel
-
-    if type(predictor) is not RandomForestChurnModel:
-        return None
-    forest = compile_forest(predictor.model)
-    if forest is None:
-        return None
-
-    def predict_proba(x: np.ndarray) -> np.ndarray:
-        return forest(np.nan_to_num(x, nan=-1.0))
-
-    exact = answers_like(predict_proba, predictor.predict_proba, n_features)
-    return predict_proba if exact else None
 
 
 def _one_thread_per_call(estimator: Any) -> None:
