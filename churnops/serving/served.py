@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import operator
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,7 +235,11 @@ class ServedModel:
         # Column-major, as a frame's values are: the model meets the layout the stock path gives
         # it, so BLAS sums each row in the same order and the answers match to the last bit.
         try:
-            return np.array([[r.get(c) for c in cols] for r in rows], dtype="float64", order="F")
+            try:  # every column present (the matrix path's rows): one C call per row
+                values = list(map(_row_getter(tuple(cols)), rows))
+            except KeyError:
+                values = [[r.get(c) for c in cols] for r in rows]
+            return np.array(values, dtype="float64", order="F")
         except (TypeError, ValueError):
             self._raise_bad_value(rows, cols)
             raise  # unreachable: the line above raises
@@ -269,6 +275,13 @@ class ServedModel:
         # A row without every feature goes to the pyfunc, which may look the rest up itself.
         wanted = self._matrix_set
         return all(r.keys() >= wanted for r in rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row's values of `cols`, in order, as a tuple (KeyError where one is absent)."""
+    getter = operator.itemgetter(*cols)
+    return getter if len(cols) > 1 else (lambda row: (getter(row),))
 
 
 def _not_a_number(v: Any) -> bool:
