@@ -169,37 +169,44 @@ def compile_forest(forest: Any) -> Kernel | None:
     if type(forest) is not RandomForestClassifier or forest.n_outputs_ != 1:
         return None
     trees = [e.tree_ for e in forest.estimators_]
-    n_trees, width = len(trees), max(t.node_count for t in trees)
-    n_classes = int(forest.n_classes_)
-    left = np.full((n_trees, width), -1, dtype=np.intp)
-    right = np.full((n_trees, width), -1, dtype=np.intp)
-    feature = np.zeros((n_trees, width), dtype=np.intp)
-    threshold = np.zeros((n_trees, width))
-    nan_left = np.zeros((n_trees, width), dtype=bool)
-    value = np.zeros((n_trees, width, n_classes))
-    for i, t in enumerate(trees):
-        n = t.node_count
-        left[i, :n], right[i, :n] = t.children_left, t.children_right
-        feature[i, :n] = np.maximum(t.feature, 0)  # leaves hold -2: any valid column will do
-        threshold[i, :n] = t.threshold
-        nan_left[i, :n] = t.missing_go_to_left.astype(bool)
-        value[i, :n] = t.value[:, 0, :n_classes]
-    is_leaf = left == -1
+    n_trees, n_classes = len(trees), int(forest.n_classes_)
+    # Every tree's nodes in one flat array, by global id (tree offset + node). A leaf points to
+    # itself on both sides, so a row that reached its leaf stays there for the remaining levels.
+    offsets = np.cumsum([0] + [t.node_count for t in trees])
+    left = np.concatenate(
+        [
+            np.where(t.children_left == -1, np.arange(t.node_count), t.children_left) + o
+            for t, o in zip(trees, offsets, strict=False)
+        ]
+    )
+    right = np.concatenate(
+        [
+            np.where(t.children_right == -1, np.arange(t.node_count), t.children_right) + o
+            for t, o in zip(trees, offsets, strict=False)
+        ]
+    )
+    feature = np.concatenate([np.maximum(t.feature, 0) for t in trees]).astype(np.intp)
+    threshold = np.concatenate([t.threshold for t in trees])
+    nan_left = np.concatenate([t.missing_go_to_left.astype(bool) for t in trees])
+    value = np.concatenate([t.value[:, 0, :n_classes] for t in trees])
+    roots = offsets[:-1].astype(np.intp)
     depth = max(t.max_depth for t in trees)
-    tree = np.arange(n_trees)
 
     def predict_proba(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)  # sklearn compares float32 inputs to thresholds
-        node = np.zeros((len(x), n_trees), dtype=np.intp)
+        # sklearn compares float32 inputs to float64 thresholds; C order: row r, column f is
+        # element r * width + f of the flat view.
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        n, width = x.shape
+        flat = x.reshape(-1)
+        base = (np.arange(n, dtype=np.intp) * width)[:, None]
+        node = np.broadcast_to(roots, (n, n_trees))
         for _ in range(depth):
-            v = np.take_along_axis(x, feature[tree, node], axis=1)
-            go_left = np.where(np.isnan(v), nan_left[tree, node], v <= threshold[tree, node])
-            child = np.where(go_left, left[tree, node], right[tree, node])
-            node = np.where(is_leaf[tree, node], node, child)
-        leaves = value[tree, node]  # rows x trees x classes
-        out = np.zeros((len(x), n_classes))
-        for i in range(n_trees):  # sklearn adds tree by tree: the same sums, the same bits
-            out += leaves[:, i]
+            v = flat.take(base + feature.take(node))
+            go_left = (v <= threshold.take(node)) | (np.isnan(v) & nan_left.take(node))
+            node = np.where(go_left, left.take(node), right.take(node))
+        # Trees x rows x classes, summed over the first axis: tree by tree, in sklearn's order,
+        # so the same sums give the same bits.
+        out = value.take(node.T, axis=0).sum(axis=0)
         out /= n_trees
         return out
 
