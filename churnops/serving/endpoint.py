@@ -47,6 +47,9 @@ class EndpointState:
     lookups: dict[str, OnlineFeatureLookup] = field(default_factory=dict)
     store: Any = None
     scorers: dict[str, RowScorer] = field(default_factory=dict)
+    # The one lookup every served model reads by (None: they read different tables): a request
+    # whose customers go to several models is completed by one store read before it splits.
+    shared_lookup: OnlineFeatureLookup | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _users: int = 0
     _retired: bool = False
@@ -117,6 +120,9 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
         for name, model in models.items():
             state.lookups[name] = OnlineFeatureLookup(specs[name], state.store)
             model.share_online_store(state.store)  # the pyfunc's own lookups read the same
+        first = next(iter(state.lookups.values()))
+        if all(lookup.spec == first.spec for lookup in state.lookups.values()):
+            state.shared_lookup = first
     state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
     return state
 
@@ -272,12 +278,22 @@ class Endpoint:
                 model.check_types([rows[i] for i in idx])
                 params = model.check_params(payload.params)
             preds = [None] * len(rows)
+            missing: list[str | None] = []
+            if len(groups) > 1 and state.shared_lookup is not None:
+                # One store read for every customer, not one per model the request reaches.
+                missing = state.shared_lookup.complete(rows)
             for served, idx in groups.items():
+                if any(missing):  # unknown keys (on_missing: error) answer as unsplit, unscored
+                    unknown_rows = [i for i in idx if missing[i] is not None]
+                    for i in unknown_rows:
+                        preds[i] = {"error": missing[i]}
+                    idx = [i for i in idx if missing[i] is None]
+                    self._count_unknown(state, served, len(unknown_rows))
+                    if not idx:
+                        continue
                 part = [rows[i] for i in idx]
                 out, unknown = await state.scorers[served].score(part, params)
-                if unknown:
-                    model = state.models[served]
-                    self.metrics.error(cfg.name, served, model.version, "unknown_key", unknown)
+                self._count_unknown(state, served, unknown)
                 for j, i in enumerate(idx):
                     rows[i] = part[j]  # completed by the lookup, for the log
                     preds[i] = out[j]
@@ -320,6 +336,11 @@ class Endpoint:
             out_headers.append(("x-churnops-model-version", ",".join(versions)))
         return status, content, out_headers
 
+    def _count_unknown(self, state: EndpointState, served: str, n: int) -> None:
+        if n:
+            version = state.models[served].version
+            self.metrics.error(state.cfg.name, served, version, "unknown_key", n)
+
     def _refuse(self, state: EndpointState, name: str, headers: Mapping[str, str]) -> Answer | None:
         cfg = state.cfg
         if name != cfg.name:
@@ -356,16 +377,19 @@ class Endpoint:
     ) -> None:
         """Metrics and the inference log: one log row per served model the request reached."""
         cfg = state.cfg
+        log = self.log  # a reload may switch the log off meanwhile
         if status != 200:
             self.metrics.observe(cfg.name, "", "", status, seconds, 0)
             self.metrics.error(cfg.name, "", "", "bad_request" if status < 500 else "server")
-            if self.log is not None:
-                self._log(cfg, request_id, client_id, "", None, status, seconds, "", content, 0)
+            if log is not None:
+                row = _log_row(cfg, request_id, client_id, "", None, status, seconds, "", content)
+                log.append_many([row])
             return
+        entries = []
         for served, idx in groups.items():
             model = state.models[served]
             self.metrics.observe(cfg.name, served, model.version, 200, seconds, len(idx))
-            if self.log is None:
+            if log is None:
                 continue
             if len(groups) == 1:
                 request, response = orjson.dumps(rows), content
@@ -374,42 +398,14 @@ class Endpoint:
                 response = orjson.dumps(
                     {"predictions": [preds[i] for i in idx]}, option=orjson.OPT_SERIALIZE_NUMPY
                 )
-            self._log(
-                cfg, request_id, client_id, served, model, 200, seconds, request.decode(),
-                response, len(idx),
+            entries.append(
+                _log_row(
+                    cfg, request_id, client_id, served, model, 200, seconds, request.decode(),
+                    response, len(idx),
+                )
             )  # fmt: skip
-
-    def _log(
-        self,
-        cfg: EndpointConfig,
-        request_id: str,
-        client_id: str | None,
-        served: str,
-        model: ServedModel | None,
-        status: int,
-        seconds: float,
-        request: str,
-        response: bytes,
-        num_rows: int,
-        is_shadow: bool = False,
-    ) -> None:
-        log = self.log  # a reload may switch the log off meanwhile
-        if log is None:
-            return
-        log.append(
-            request_id=request_id,
-            client_request_id=client_id,
-            endpoint=cfg.name,
-            served_entity=served,
-            model_name=model.model_name if model else "",
-            model_version=model.version if model else "",
-            status_code=status,
-            execution_time_ms=seconds * 1000,
-            request=request,
-            response=response.decode(),
-            num_rows=num_rows,
-            is_shadow=is_shadow,
-        )
+        if entries and log is not None:
+            log.append_many(entries)  # one journal write for the request, however it split
 
     @staticmethod
     def _route(
@@ -425,10 +421,9 @@ class Endpoint:
                 )
             return {forced: list(range(len(rows)))}
         key = state.cfg.routing.key
-        choose = state.router.choose
         groups: dict[str, list[int]] = {}
-        for i, row in enumerate(rows):
-            groups.setdefault(choose(row.get(key)), []).append(i)
+        for i, served in enumerate(state.router.choose_many([row.get(key) for row in rows])):
+            groups.setdefault(served, []).append(i)
         return groups
 
     def _run_shadow(
@@ -449,12 +444,14 @@ class Endpoint:
                 self.metrics.error(state.cfg.name, name, model.version, "shadow")
             seconds = time.perf_counter() - start
             self.metrics.observe(state.cfg.name, name, model.version, status, seconds, len(rows))
-            if self.log is not None:
+            log = self.log
+            if log is not None:
                 response = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-                self._log(
+                row = _log_row(
                     state.cfg, uuid.uuid4().hex, client_id, name, model, status, seconds,
                     orjson.dumps(rows).decode(), response, len(rows), is_shadow=True,
                 )  # fmt: skip
+                log.append_many([row])
         finally:
             state.release()
 
@@ -492,4 +489,33 @@ def _log_writer(cfg: EndpointConfig) -> InferenceLogWriter | None:
         capture.flush_seconds,
         journal=capture.journal,
         fsync=capture.journal_fsync,
+    )
+
+
+def _log_row(
+    cfg: EndpointConfig,
+    request_id: str,
+    client_id: str | None,
+    served: str,
+    model: ServedModel | None,
+    status: int,
+    seconds: float,
+    request: str,
+    response: bytes,
+    num_rows: int = 0,
+    is_shadow: bool = False,
+) -> dict[str, Any]:
+    return InferenceLogWriter.row(
+        request_id=request_id,
+        client_request_id=client_id,
+        endpoint=cfg.name,
+        served_entity=served,
+        model_name=model.model_name if model else "",
+        model_version=model.version if model else "",
+        status_code=status,
+        execution_time_ms=seconds * 1000,
+        request=request,
+        response=response.decode(),
+        num_rows=num_rows,
+        is_shadow=is_shadow,
     )

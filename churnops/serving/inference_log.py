@@ -74,8 +74,9 @@ class Journal:
         self._path = path
         return open(path, "ab", buffering=0)  # unbuffered: each row is one write(2)
 
-    def append(self, row: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(row, default=str) + b"\n")
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Write `rows` (one request's) in one `write`: a kill leaves at most a torn last line."""
+        self._file.write(b"".join([orjson.dumps(row, default=str) + b"\n" for row in rows]))
         if self.fsync:
             os.fsync(self._file.fileno())
 
@@ -171,8 +172,23 @@ class InferenceLogWriter:
         self._thread = threading.Thread(target=self._loop, name="inference-log", daemon=True)
         self._thread.start()
 
-    def append(
-        self,
+    def append(self, **row: Any) -> None:
+        """Queue one request's row (cheap: the handler never waits on disk); see `row`."""
+        self.append_many([self.row(**row)])
+
+    def append_many(self, rows: list[dict[str, Any]]) -> None:
+        """Queue one request's rows (built by `row`): one journal write for all of them."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError(f"inference log {self.path} is closed")
+            if self.journal is not None:  # ahead of the answer: a crash after it loses nothing
+                self.journal.append(rows)
+            self._pending.extend(rows)
+            if len(self._pending) >= self.batch_rows:
+                self._cond.notify()
+
+    @staticmethod
+    def row(
         *,
         request_id: str,
         client_request_id: str | None,
@@ -186,10 +202,10 @@ class InferenceLogWriter:
         response: str,
         num_rows: int,
         is_shadow: bool = False,
-    ) -> None:
-        """Queue one request's row (cheap: the handler never waits on disk)."""
+    ) -> dict[str, Any]:
+        """One inference-log row, stamped now."""
         now = time.time()
-        row = {
+        return {
             "databricks_request_id": request_id,
             "client_request_id": client_request_id,
             "date": dt.datetime.fromtimestamp(now, dt.UTC).date(),
@@ -212,14 +228,6 @@ class InferenceLogWriter:
             "num_rows": num_rows,
             "is_shadow": is_shadow,
         }
-        with self._cond:
-            if self._closed:
-                raise RuntimeError(f"inference log {self.path} is closed")
-            if self.journal is not None:  # ahead of the answer: a crash after it loses nothing
-                self.journal.append(row)
-            self._pending.append(row)
-            if len(self._pending) >= self.batch_rows:
-                self._cond.notify()
 
     def _loop(self) -> None:
         while True:

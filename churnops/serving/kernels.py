@@ -1,4 +1,5 @@
-"""Numpy kernels for the fitted sklearn steps churn models are made of: linear pipelines, forests.
+"""Numpy kernels for the fitted sklearn steps churn models are made of: linear pipelines, forests,
+and for churnops' own baseline predictors (`compile_predictor`).
 
 sklearn checks its input on every call (frame detection, array-API dispatch, fitted checks): for
 one row that is about 0.6 ms, most of a request's server time, and at a fixed request rate that
@@ -36,7 +37,7 @@ def compile_sklearn(estimator: Any, method: str, n_features: int) -> Kernel | No
         if kernel is None:
             return None
         transforms.append(kernel)
-    final = _final_kernel(steps[-1], method)
+    final = compile_estimator(steps[-1], method)
     if final is None:
         return None
 
@@ -97,7 +98,9 @@ def _transform_kernel(step: Any) -> Kernel | None:
     return None
 
 
-def _final_kernel(step: Any, method: str) -> Kernel | None:
+def compile_estimator(step: Any, method: str) -> Kernel | None:
+    """A fitted binary `LogisticRegression`'s or `RandomForestClassifier`'s `method` as a kernel
+    (unchecked: `compile_sklearn` and `compile_predictor` check what they build from it)."""
     from scipy.special import expit
     from sklearn.linear_model import LogisticRegression
 
@@ -166,38 +169,112 @@ def compile_forest(forest: Any) -> Kernel | None:
     if type(forest) is not RandomForestClassifier or forest.n_outputs_ != 1:
         return None
     trees = [e.tree_ for e in forest.estimators_]
-    n_trees, width = len(trees), max(t.node_count for t in trees)
-    n_classes = int(forest.n_classes_)
-    left = np.full((n_trees, width), -1, dtype=np.intp)
-    right = np.full((n_trees, width), -1, dtype=np.intp)
-    feature = np.zeros((n_trees, width), dtype=np.intp)
-    threshold = np.zeros((n_trees, width))
-    nan_left = np.zeros((n_trees, width), dtype=bool)
-    value = np.zeros((n_trees, width, n_classes))
-    for i, t in enumerate(trees):
-        n = t.node_count
-        left[i, :n], right[i, :n] = t.children_left, t.children_right
-        feature[i, :n] = np.maximum(t.feature, 0)  # leaves hold -2: any valid column will do
-        threshold[i, :n] = t.threshold
-        nan_left[i, :n] = t.missing_go_to_left.astype(bool)
-        value[i, :n] = t.value[:, 0, :n_classes]
-    is_leaf = left == -1
+    n_trees, n_classes = len(trees), int(forest.n_classes_)
+    # Every tree's nodes in one flat array, by global id (tree offset + node). A leaf points to
+    # itself on both sides, so a row that reached its leaf stays there for the remaining levels.
+    offsets = np.cumsum([0] + [t.node_count for t in trees])
+    left = np.concatenate(
+        [
+            np.where(t.children_left == -1, np.arange(t.node_count), t.children_left) + o
+            for t, o in zip(trees, offsets, strict=False)
+        ]
+    )
+    right = np.concatenate(
+        [
+            np.where(t.children_right == -1, np.arange(t.node_count), t.children_right) + o
+            for t, o in zip(trees, offsets, strict=False)
+        ]
+    )
+    feature = np.concatenate([np.maximum(t.feature, 0) for t in trees]).astype(np.intp)
+    threshold = np.concatenate([t.threshold for t in trees])
+    nan_left = np.concatenate([t.missing_go_to_left.astype(bool) for t in trees])
+    value = np.concatenate([t.value[:, 0, :n_classes] for t in trees])
+    roots = offsets[:-1].astype(np.intp)
     depth = max(t.max_depth for t in trees)
-    tree = np.arange(n_trees)
 
     def predict_proba(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)  # sklearn compares float32 inputs to thresholds
-        node = np.zeros((len(x), n_trees), dtype=np.intp)
+        # sklearn compares float32 inputs to float64 thresholds; C order: row r, column f is
+        # element r * width + f of the flat view.
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        n, width = x.shape
+        flat = x.reshape(-1)
+        base = (np.arange(n, dtype=np.intp) * width)[:, None]
+        node = np.broadcast_to(roots, (n, n_trees))
         for _ in range(depth):
-            v = np.take_along_axis(x, feature[tree, node], axis=1)
-            go_left = np.where(np.isnan(v), nan_left[tree, node], v <= threshold[tree, node])
-            child = np.where(go_left, left[tree, node], right[tree, node])
-            node = np.where(is_leaf[tree, node], node, child)
-        leaves = value[tree, node]  # rows x trees x classes
-        out = np.zeros((len(x), n_classes))
-        for i in range(n_trees):  # sklearn adds tree by tree: the same sums, the same bits
-            out += leaves[:, i]
+            v = flat.take(base + feature.take(node))
+            go_left = (v <= threshold.take(node)) | (np.isnan(v) & nan_left.take(node))
+            node = np.where(go_left, left.take(node), right.take(node))
+        # Trees x rows x classes, summed over the first axis: tree by tree, in sklearn's order,
+        # so the same sums give the same bits.
+        out = value.take(node.T, axis=0).sum(axis=0)
         out /= n_trees
         return out
+
+    return predict_proba
+
+
+def compile_predictor(predictor: Any, n_features: int) -> Kernel | None:
+    """A churnops baseline predictor's `predict_proba` as a leaner call, checked bit for bit.
+
+    Each runs the predictor's own encoding and the same arithmetic, without the estimator's
+    per-call checks (sklearn's input validation, XGBoost's config context), which on a single
+    row cost more than the model:
+
+    - `RandomForestChurnModel`: the forest kernel after the same NaN -> -1 fill;
+    - `LogisticChurnModel`: its design matrix, then the logistic kernel;
+    - `XGBoostChurnModel` (binary, no categorical columns): the booster's `inplace_predict`,
+      which XGBoost's own `predict_proba` calls.
+
+    None for anything else, or when the probe finds a difference.
+    """
+    from churnops.models.baselines import (
+        LogisticChurnModel,
+        RandomForestChurnModel,
+        XGBoostChurnModel,
+    )
+
+    kind = type(predictor)
+    kernel: Kernel | None = None
+    if kind is RandomForestChurnModel:
+        forest = compile_forest(predictor.model)
+        if forest is not None:
+            encode = predictor._encode
+
+            def kernel(x: np.ndarray) -> np.ndarray:
+                return forest(np.nan_to_num(encode(x), nan=-1.0))
+
+    elif kind is LogisticChurnModel:
+        linear = compile_estimator(predictor.model, "predict_proba")
+        if linear is not None and predictor.encoder is not None:
+            design, encode = predictor._design, predictor._encode
+
+            def kernel(x: np.ndarray) -> np.ndarray:
+                return linear(design(encode(x)))
+
+    elif kind is XGBoostChurnModel:
+        kernel = _xgboost_kernel(predictor)
+    if kernel is None:
+        return None
+    return kernel if answers_like(kernel, predictor.predict_proba, n_features) else None
+
+
+def _xgboost_kernel(predictor: Any) -> Kernel | None:
+    model = predictor.model
+    encoder = predictor.encoder
+    if encoder is None or encoder.categorical or model.objective != "binary:logistic":
+        return None  # categories go in as a pandas frame; other objectives answer otherwise
+    booster = model.get_booster()
+    iterations = model._get_iteration_range(None)  # what predict_proba uses: best iteration
+    missing, encode = model.missing, predictor._encode
+
+    def predict_proba(x: np.ndarray) -> np.ndarray:
+        p = booster.inplace_predict(
+            encode(x),
+            iteration_range=iterations,
+            predict_type="value",
+            missing=missing,
+            validate_features=False,  # fitted on a matrix: no feature names to compare
+        )
+        return np.vstack((1.0 - p, p)).transpose()  # as XGBoost's binary predict_proba
 
     return predict_proba

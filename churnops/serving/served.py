@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import operator
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import pandas as pd
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.config import ServedEntityConfig
 from churnops.serving.errors import RequestError
-from churnops.serving.kernels import Kernel, answers_like, compile_forest, compile_sklearn
+from churnops.serving.kernels import compile_predictor, compile_sklearn
 
 _NUMPY = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 _INT_RANGE = {"int64": (-(2**63), 2**63 - 1), "int32": (-(2**31), 2**31 - 1)}
@@ -233,7 +235,11 @@ class ServedModel:
         # Column-major, as a frame's values are: the model meets the layout the stock path gives
         # it, so BLAS sums each row in the same order and the answers match to the last bit.
         try:
-            return np.array([[r.get(c) for c in cols] for r in rows], dtype="float64", order="F")
+            try:  # every column present (the matrix path's rows): one C call per row
+                values = list(map(_row_getter(tuple(cols)), rows))
+            except KeyError:
+                values = [[r.get(c) for c in cols] for r in rows]
+            return np.array(values, dtype="float64", order="F")
         except (TypeError, ValueError):
             self._raise_bad_value(rows, cols)
             raise  # unreachable: the line above raises
@@ -269,6 +275,13 @@ class ServedModel:
         # A row without every feature goes to the pyfunc, which may look the rest up itself.
         wanted = self._matrix_set
         return all(r.keys() >= wanted for r in rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row's values of `cols`, in order, as a tuple (KeyError where one is absent)."""
+    getter = operator.itemgetter(*cols)
+    return getter if len(cols) > 1 else (lambda row: (getter(row),))
 
 
 def _not_a_number(v: Any) -> bool:
@@ -334,7 +347,7 @@ def _scorer(
             torch.set_num_threads(1)
         score_matrix = python_model.score_matrix
         columns = list(python_model.feature_spec.feature_columns)
-        fast = _predictor_kernel(python_model.predictor, len(columns))
+        fast = compile_predictor(python_model.predictor, len(columns))
 
         def score_churn(x: np.ndarray, threshold: float | None = None) -> list[Any]:
             with _lean_sklearn():
@@ -370,26 +383,6 @@ def _scorer(
             return to_json_ready(predict(x))
 
     return score_sklearn, list(columns)
-
-
-def _predictor_kernel(predictor: Any, n_features: int) -> Kernel | None:
-    """A numpy kernel for a churnops predictor's `predict_proba`, checked bit for bit, or None.
-
-    So far the RandomForest baseline: its forest kernel after the same NaN -> -1 fill.
-    """
-    from churnops.models.baselines import RandomForestChurnModel
-
-    if type(predictor) is not RandomForestChurnModel:
-        return None
-    forest = compile_forest(predictor.model)
-    if forest is None:
-        return None
-
-    def predict_proba(x: np.ndarray) -> np.ndarray:
-        return forest(np.nan_to_num(x, nan=-1.0))
-
-    exact = answers_like(predict_proba, predictor.predict_proba, n_features)
-    return predict_proba if exact else None
 
 
 def _one_thread_per_call(estimator: Any) -> None:

@@ -129,6 +129,58 @@ def test_each_customer_meets_its_own_model(server, http, serving_world):
         assert isinstance(pred, dict) == (entity == "champion")
 
 
+def test_a_split_request_reads_the_store_once_and_answers_as_if_unsplit(serving_world, tmp_path):
+    # Customers of one request routed to two models: one store read for all of them (not one
+    # per model), and each row answers what its model answers when it has the row alone.
+    import asyncio
+
+    from churnops.serving.endpoint import Endpoint
+
+    cfg = EndpointConfig.model_validate(_pyfunc_endpoint(serving_world, tmp_path))
+    endpoint = Endpoint(cfg)
+    store = endpoint.state.store
+    real_read, reads = store.read, []
+
+    def counted_read(table, keys, features=None):
+        reads.append(len(keys))
+        return real_read(table, keys, features)
+
+    store.read = counted_read
+    customers = serving_world.customers[:40]
+
+    def invoke(ids, forced=None):
+        body = json.dumps({"dataframe_records": [{"customer_id": c} for c in ids]}).encode()
+        headers = {"authorization": AUTH["Authorization"], "content-type": "application/json"}
+        if forced:
+            headers["x-churnops-served-model"] = forced
+
+        async def read_body(limit):
+            return body
+
+        status, content, _ = asyncio.run(endpoint.invoke("churn", headers, read_body))
+        assert status == 200, content
+        return json.loads(content)
+
+    try:
+        split = invoke(["no-such", *customers])
+        assert reads == [41]  # every key in one read; the unknown one answered, not re-read
+        assert "not in online feature table" in split["predictions"][0]["error"]
+        owners = split["served_entities"][1:]
+        assert set(owners) == {"champion", "challenger"}
+        for name in ("champion", "challenger"):
+            ids = [c for c, o in zip(customers, owners, strict=True) if o == name]
+            alone = invoke(ids, forced=name)["predictions"]
+            assert alone == [
+                p for p, o in zip(split["predictions"][1:], owners, strict=True) if o == name
+            ]
+    finally:
+        endpoint.close()
+    log = read_inference_log(endpoint.log.path if endpoint.log else cfg.log_path()).to_pandas()
+    first = log[log["num_rows"] > 0].iloc[:2]  # the split request: one row per model, one id
+    assert set(first["served_entity_name"]) == {"champion", "challenger"}
+    assert first["databricks_request_id"].nunique() == 1
+
+
 def test_nan_is_accepted_as_a_missing_value(server, http, serving_world):
     # Python's json (so MLflow's input_example.json) writes a missing value as the bare NaN.
     row = {**_row(serving_world), FEATURE_COLUMNS[1]: float("nan")}

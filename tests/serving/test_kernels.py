@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from churnops.data.features import FEATURE_COLUMNS
-from churnops.serving.kernels import compile_forest, compile_sklearn
+from churnops.serving.kernels import compile_forest, compile_predictor, compile_sklearn
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,39 @@ def test_forest_kernel_refuses_what_it_does_not_cover(xy):
     multi.fit(np.nan_to_num(x, nan=-1.0), np.stack([y, 1 - y], axis=1))
     assert compile_forest(multi) is None  # several outputs
     assert compile_forest(LogisticRegression()) is None
+
+
+def _baseline(family: str):
+    from churnops.models import baselines
+
+    if family == "random_forest":
+        return baselines.RandomForestChurnModel(n_estimators=10, max_depth=6, n_jobs=1)
+    if family == "logistic_regression":
+        return baselines.LogisticChurnModel()
+    return baselines.XGBoostChurnModel(n_estimators=20, max_depth=3, device="cpu", n_jobs=1)
+
+
+@pytest.mark.parametrize("family", ["random_forest", "logistic_regression", "xgboost"])
+def test_predictor_kernel_answers_what_the_predictor_answers(xy, family):
+    x, y = xy
+    x = np.asfortranarray(x[:400].astype(np.float32))  # score_matrix's input, NaN gaps included
+    predictor = _baseline(family).fit(x, y[:400])
+    kernel = compile_predictor(predictor, x.shape[1])
+    assert kernel is not None
+    for rows in (x, x[:1], x[3:4], x[::9]):
+        got, expected = kernel(rows.copy(order="K")), predictor.predict_proba(rows.copy())
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_predictor_kernel_leaves_what_it_does_not_cover(xy):
+    from churnops.models.baselines import RecencyChurnModel, XGBoostChurnModel
+    from churnops.models.encoding import TableEncoder
+
+    x, y = xy
+    x = x[:200].astype(np.float32)
+    assert compile_predictor(RecencyChurnModel(0).fit(x, y[:200]), x.shape[1]) is None
+    # A categorical column reaches XGBoost as a pandas category: its own predict_proba stays.
+    columns = [f"x{i}" for i in range(x.shape[1])]
+    encoder = TableEncoder(columns, categorical=["x0"])
+    with_categories = XGBoostChurnModel(n_estimators=5, device="cpu", n_jobs=1, encoder=encoder)
+    assert compile_predictor(with_categories.fit(x, y[:200]), x.shape[1]) is None

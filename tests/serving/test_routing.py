@@ -43,3 +43,12 @@ def test_zero_percent_route_gets_nothing():
 def test_sticky_without_key_falls_back_to_random():
     router = TrafficRouter(ROUTES, mode="sticky", seed=5)
     assert len({router.choose(None) for _ in range(200)}) == 2
+
+
+@pytest.mark.parametrize("routes", [ROUTES, [("a", 50), ("b", 30), ("c", 20)], [("a", 100)]])
+def test_choose_many_routes_each_key_as_choose_does(routes):
+    router = TrafficRouter(routes, mode="sticky")
+    keys = [f"cust-{i}" for i in range(2000)] + [12, 12.5]
+    assert router.choose_many(keys) == [router.choose(k) for k in keys]
+    keyless = TrafficRouter(routes, mode="sticky", seed=5).choose_many([None] * 400)
+    assert set(keyless) == {name for name, _ in routes}  # no key: drawn, as `choose` draws

@@ -46,6 +46,48 @@ def test_fast_path_answers_what_the_pyfunc_answers(serving_world, entity_name, v
         assert model.predict([rows[i]]) == to_json_ready(pyfunc.predict(frame.iloc[[i]]))
 
 
+@pytest.mark.parametrize("family", ["random_forest", "xgboost", "mlp"])
+def test_every_family_served_answers_what_stock_load_model_answers(serving_world, family):
+    # The server reaches through the pyfunc to a leaner call on the same loaded predictor
+    # (`compile_predictor`); the answers must be those of the stock `mlflow.pyfunc` predict.
+    from churnops.models import baselines
+    from churnops.models.feature_spec import FeatureSpec
+    from churnops.models.pyfunc import log_pyfunc_model
+
+    rows, frame = _rows(serving_world)
+    x = serving_world.features[list(FEATURE_COLUMNS)].to_numpy("float32", na_value=np.nan)
+    y = serving_world.features["churn"].to_numpy()
+    if family == "random_forest":
+        model = baselines.RandomForestChurnModel(n_estimators=10, max_depth=6, n_jobs=1)
+    elif family == "xgboost":
+        model = baselines.XGBoostChurnModel(n_estimators=20, device="cpu", n_jobs=1)
+    else:
+        import torch
+
+        from churnops.models.net import TabularChurnNet
+        from churnops.models.preprocessing import FeaturePreprocessor
+
+        torch.manual_seed(0)
+        model = TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=list(range(x.shape[1])))
+    if family != "mlp":
+        model.fit(x, y)
+    name = f"churn_family_{family}"
+    with mlflow.start_run():
+        log_pyfunc_model(
+            model.eval() if family == "mlp" else model,
+            FeatureSpec(list(FEATURE_COLUMNS)),
+            name="model",
+            input_example=frame.head(3),
+            registered_model_name=name,
+        )
+    served = _load(name, "1")
+    assert served.scorer is not None
+    stock = mlflow.pyfunc.load_model(f"models:/{name}/1")
+    assert served.predict(rows) == to_json_ready(stock.predict(frame))
+    for i in range(3):
+        assert served.predict([rows[i]]) == to_json_ready(stock.predict(frame.iloc[[i]]))
+
+
 def test_custom_pyfunc_keeps_the_frame_path(serving_world):
     model = _load("churn", "2")  # a user's PythonModel: nothing to reach through
     assert model.scorer is None
@@ -95,20 +137,6 @@ def test_estimators_score_on_the_calling_thread():
     assert forest.n_jobs == 1
     np.testing.assert_allclose(pipeline.predict_proba(x), before)
     _one_thread_per_call(object())  # not an estimator: left alone
-
-
-def test_random_forest_predictor_gets_its_exact_kernel(serving_world):
-    from churnops.models.baselines import LogisticChurnModel, RandomForestChurnModel
-    from churnops.serving.served import _predictor_kernel
-
-    _, frame = _rows(serving_world, n=200)
-    x = np.asfortranarray(frame.to_numpy("float32"))  # score_matrix's layout, NaN gaps included
-    y = serving_world.features["churn"].to_numpy()[:200]
-    forest = RandomForestChurnModel(n_estimators=10, max_depth=6, n_jobs=1).fit(x, y)
-    kernel = _predictor_kernel(forest, x.shape[1])
-    assert kernel is not None
-    assert np.array_equal(kernel(x), forest.predict_proba(x))
-    assert _predictor_kernel(LogisticChurnModel().fit(x, y), x.shape[1]) is None
 
 
 def test_integer_features_refuse_values_past_int64():
