@@ -162,8 +162,7 @@ class _Refresh:
 
     # -- engine work ---------------------------------------------------------------------
     def _profiles(self, sdf: Any, gran: str, skey: str | None) -> list[dict[str, Any]]:
-        q = self.cfg.quantiles
-        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric, q)
+        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric)
         versions: dict[tuple, set] = {}
         for r in rows:
             versions.setdefault((r[WINDOW], r[SLICE]), set()).add(r[self.model])
@@ -171,7 +170,7 @@ class _Refresh:
             # One version per window: its rows are the all-versions rows; skip the second scan.
             rows += [{**r, self.model: "*"} for r in rows]
         else:
-            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
+            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric):
                 rows.append({**r, self.model: "*"})
         return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
 
@@ -220,7 +219,6 @@ class _Refresh:
                 sdf,
                 [WINDOW, self.model, SLICE],
                 [c for c in self.numeric if c in bdf.columns],
-                cfg.quantiles,
             )
             cats = prof.categorical_counts(
                 self.engine,
@@ -249,7 +247,7 @@ class _Refresh:
     def _bin_specs(self, rows: list[dict[str, Any]]) -> dict[str, BinSpec]:
         """Fine bins per numeric column: the range of everything seen, centred and scaled by the
         baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
-        the same bins."""
+        the same bins. A column whose reference holds whole numbers only gets integral bins."""
         specs = {}
         for c in self.numeric:
             mine = [
@@ -266,7 +264,8 @@ class _Refresh:
             lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
             center = float(np.mean([r["avg"] for r in base]))
             scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
-            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins)
+            integral = all(r["_fractional"] == 0 for r in base)
+            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins, integral)
         return specs
 
     # -- assembling ----------------------------------------------------------------------
@@ -326,6 +325,8 @@ class _Refresh:
         hist_old = read_or_empty(hist_path, HISTOGRAM_SCHEMA)
         keep_hist = _keep(hist_old, since, "window_start")
         hist_all = pa.concat_tables([hist_old.filter(keep_hist), hist_new]) if since else hist_new
+        dense = self._dense(hist_all)
+        self._fill_quantiles(profile_rows, dense)
         p_schema = profile_schema(self.model)
         prof_old = read_or_empty(prof_path, p_schema)
         keep_prof = _keep(prof_old, since, "window")
@@ -335,7 +336,7 @@ class _Refresh:
             r["logging_table_commit_version"] = self.version
         prof_new = to_table(profile_rows, p_schema)
         prof_all = pa.concat_tables([prof_old.filter(keep_prof), prof_new]) if since else prof_new
-        dense, profiles = self._dense(hist_all, prof_all)
+        profiles = self._profile_index(prof_all)
         targets = [
             k for k in dense if k[1] is not None and (since is None or as_utc(k[1]) >= since[k[0]])
         ]
@@ -359,8 +360,25 @@ class _Refresh:
             d_new.num_rows,
         )
 
-    def _dense(self, hists: pa.Table, profile: pa.Table) -> tuple[dict, dict]:
-        """Histograms as {key: dense counts | {item: count}} and profiles as {key: row}."""
+    def _fill_quantiles(self, rows: list[dict[str, Any]], dense: dict[tuple, Any]) -> None:
+        """Numeric profile rows' quantiles and median, read off their own fine histograms."""
+        for r in rows:
+            spec = self.specs.get(r["column_name"])
+            if spec is None or r.get("data_type") != "double":
+                continue
+            key = (
+                r["granularity"],
+                _ts(r.get(WINDOW)),
+                r[self.model],
+                r["slice_key"],
+                r[SLICE],
+                r["column_name"],
+            )
+            if key in dense:
+                prof.fill_quantiles(r, dense[key], spec, self.cfg.quantiles)
+
+    def _dense(self, hists: pa.Table) -> dict[tuple, Any]:
+        """Histograms as {key: dense counts | {item: count}}."""
         keys = ["granularity", "window_start", MODEL, "slice_key", "slice_value", "column_name"]
         dense: dict[tuple, Any] = {}
         df = hists.to_pandas()
@@ -377,6 +395,10 @@ class _Refresh:
                 dense[key] = dict(
                     zip(g["item"].where(g["item"].notna(), None), g["count"], strict=True)
                 )
+        return dense
+
+    def _profile_index(self, profile: pa.Table) -> dict[tuple, dict[str, Any]]:
+        """Profile rows as {histogram key: row} (what drift deltas read)."""
         profiles = {}
         cols = [
             "window",
@@ -401,7 +423,7 @@ class _Refresh:
                 r["column_name"],
             )
             profiles[key] = r
-        return dense, profiles
+        return profiles
 
 
 def _histogram_table(
