@@ -389,20 +389,18 @@ class _Refresh:
         """Histograms as {key: dense counts | {item: count}}."""
         keys = ["granularity", "window_start", MODEL, "slice_key", "slice_value", "column_name"]
         dense: dict[tuple, Any] = {}
-        df = hists.to_pandas()
-        for key, g in df.groupby(keys, dropna=False, sort=False):
+        bins = hists["bin"].fill_null(0).to_numpy()
+        counts = hists["count"].to_numpy().astype(np.float64)
+        items = hists["item"].to_pylist()
+        # Row indices per group (no per-group DataFrame: hundreds of groups per refresh).
+        groups = hists.select(keys).to_pandas().groupby(keys, dropna=False, sort=False).indices
+        for key, rows in groups.items():
             key = (key[0], _ts(key[1]), *[None if _isna(k) else k for k in key[2:]])
             column = key[-1]
             if column in self.specs:
-                dense[key] = np.bincount(
-                    g["bin"].to_numpy(np.int64),
-                    g["count"].to_numpy(np.float64),
-                    self.specs[column].bins,
-                ).astype(float)
+                dense[key] = np.bincount(bins[rows], counts[rows], self.specs[column].bins)
             else:
-                dense[key] = dict(
-                    zip(g["item"].where(g["item"].notna(), None), g["count"], strict=True)
-                )
+                dense[key] = {items[i]: int(counts[i]) for i in rows}
         return dense
 
     def _profile_index(self, profile: pa.Table) -> dict[tuple, dict[str, Any]]:
@@ -468,6 +466,11 @@ def _with_all_versions(counts: pa.Table, keys: list[str], model: str) -> pa.Tabl
     """Per-version counts plus their sum as version '*'."""
     if counts.num_rows == 0:
         return counts
+    if len(pc.unique(counts[model])) == 1:
+        # One version: its counts are the all-versions counts (no group-by needed).
+        star = pa.array(np.full(counts.num_rows, "*"), pa.string())
+        merged = counts.set_column(counts.column_names.index(model), model, star)
+        return pa.concat_tables([counts, merged.cast(counts.schema)])
     merged = prof.merge_counts(counts, keys, model, "*").select(counts.column_names)
     return pa.concat_tables([counts, merged.cast(counts.schema)])
 
