@@ -41,11 +41,13 @@ def with_window(df: Any, timestamp_col: str, granularity: str) -> Any:
     return df.withColumn(WINDOW, F.date_trunc(unit, F.col(timestamp_col)))
 
 
-def with_slice(df: Any, expr: str | None) -> Any:
-    """Add `slice_value`: the slicing expression's value as a string (NULL: the whole table)."""
+def with_slice(df: Any, expr: str | None, **columns: Any) -> Any:
+    """Add `slice_value`: the slicing expression's value as a string (NULL: the whole table),
+    and any other `columns` in the same projection (SQLFrame's compile time grows with each
+    step of a DataFrame's chain)."""
     F, _ = dataframe_api(df)
     value = F.expr(expr).cast("string") if expr else F.lit(None).cast("string")
-    return df.withColumn(SLICE, value)
+    return df.withColumns({**columns, SLICE: value})
 
 
 def _local(uri: str) -> str:

@@ -1,8 +1,9 @@
 """Profile statistics per window, model version and slice: aggregated in the engine, reshaped here.
 
-One wide aggregation per grouping computes count, nulls, zeros, mean, stddev, min, max,
-quantiles and distinct counts for every numeric column; categorical columns are counted per
-value. The rows follow Databricks' `<table>_profile_metrics` columns.
+One wide aggregation per grouping computes count, nulls, zeros, mean, stddev, min, max and
+distinct counts for every numeric column; quantiles come from the fine histograms drift needs
+anyway; categorical columns are counted per value. The rows follow Databricks'
+`<table>_profile_metrics` columns.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from churnops.data.engines.api import dataframe_api
 from churnops.monitoring.frames import collect
 
 
 def numeric_profile(
-    engine: Any, df: Any, keys: list[str], columns: list[str], quantiles: list[float]
+    engine: Any, df: Any, keys: list[str], columns: list[str]
 ) -> list[dict[str, Any]]:
-    """One dict per (keys..., column) with the numeric profile statistics."""
+    """One dict per (keys..., column) with the numeric profile statistics.
+
+    Quantiles and median are left to `fill_quantiles` (read off the fine histograms): a
+    quantile sketch per column and group cost more than the rest of the scan together.
+    `_fractional` counts values that are not whole numbers (integral bins need none).
+    """
     if not columns:
         return []
     F, _ = dataframe_api(df)
@@ -28,14 +35,13 @@ def numeric_profile(
         x = F.col(c).cast("double")
         aggs += [
             F.count(x).alias(f"c{i}_count"),
-            F.sum(F.when(x == 0, 1).otherwise(0)).cast("long").alias(f"c{i}_zeros"),
+            F.count(F.when(x == 0, 1)).alias(f"c{i}_zeros"),
             F.avg(x).alias(f"c{i}_avg"),
             F.stddev(x).alias(f"c{i}_stddev"),
             F.min(x).alias(f"c{i}_min"),
             F.max(x).alias(f"c{i}_max"),
-            # One sketch per column: the configured quantiles, then the median.
-            F.percentile_approx(x, [*quantiles, 0.5]).alias(f"c{i}_quantiles"),
             F.approx_count_distinct(x).alias(f"c{i}_distinct"),
+            F.count(F.when(x != F.floor(x), 1)).alias(f"c{i}_fractional"),
         ]
     table = collect(engine, df.groupBy(*keys).agg(*aggs)).to_pylist()
     rows = []
@@ -43,7 +49,7 @@ def numeric_profile(
         n = int(rec["_rows"])
         for i, c in enumerate(columns):
             count = int(rec[f"c{i}_count"] or 0)
-            qs = [float(v) for v in rec[f"c{i}_quantiles"] or []]
+            zeros = int(rec[f"c{i}_zeros"] or 0)
             rows.append(
                 {
                     **{k: rec[k] for k in keys},
@@ -51,21 +57,31 @@ def numeric_profile(
                     "data_type": "double",
                     "count": count,
                     "num_nulls": n - count,
-                    "num_zeros": int(rec[f"c{i}_zeros"] or 0),
+                    "num_zeros": zeros,
                     "avg": rec[f"c{i}_avg"],
                     "stddev": rec[f"c{i}_stddev"],
                     "min": rec[f"c{i}_min"],
                     "max": rec[f"c{i}_max"],
-                    "median": qs[-1] if qs else None,
-                    "quantiles": qs[:-1] or None,
+                    "median": None,
+                    "quantiles": None,
                     "distinct_count": int(rec[f"c{i}_distinct"] or 0),
                     "percent_null": 100.0 * (n - count) / n if n else None,
-                    "percent_zeros": 100.0 * int(rec[f"c{i}_zeros"] or 0) / n if n else None,
+                    "percent_zeros": 100.0 * zeros / n if n else None,
                     "frequent_items": None,
                     "_rows": n,
+                    "_fractional": int(rec[f"c{i}_fractional"] or 0),
                 }
             )
     return rows
+
+
+def fill_quantiles(row: dict[str, Any], counts: Any, spec: Any, quantiles: list[float]) -> None:
+    """Set a numeric profile row's `quantiles` and `median` from its fine-bin `counts`."""
+    if row.get("min") is None:
+        return
+    qs = spec.quantiles(counts, [*quantiles, 0.5], float(row["min"]), float(row["max"]))
+    if qs is not None:
+        row["quantiles"], row["median"] = qs[:-1] or None, qs[-1]
 
 
 def categorical_counts(engine: Any, df: Any, keys: list[str], columns: list[str]) -> pa.Table:
@@ -81,21 +97,39 @@ def categorical_counts(engine: Any, df: Any, keys: list[str], columns: list[str]
 
 
 def numeric_histograms(engine: Any, df: Any, keys: list[str], specs: dict[str, Any]) -> pa.Table:
-    """Rows per (keys..., column_name, bin) with `count`: each column cut by its `BinSpec`."""
+    """Rows per (keys..., column_name, bin) with `count`: each column cut by its `BinSpec`.
+
+    One key per value (column index * stride + bin) keeps the expression and the grouping
+    small: SQLFrame's compile time grows with the expression, and the engine hashes one long.
+    """
     F, _ = dataframe_api(df)
-    structs = []
-    for c, spec in specs.items():
-        z = (F.col(c).cast("double") - F.lit(spec.center)) / F.lit(spec.scale)
-        # asinh(z) = sign(z) * ln(|z| + sqrt(z^2 + 1)): neither engine's API has asinh in common.
-        t = F.signum(z) * F.log(F.abs(z) + F.sqrt(z * z + F.lit(1.0)))
-        raw = F.floor((t - F.lit(spec.lo)) / F.lit(spec.width()))
-        clipped = F.least(F.greatest(raw, F.lit(0)), F.lit(spec.bins - 1)).cast("long")
-        structs.append(F.struct(F.lit(c).alias("n"), clipped.alias("b")))
-    long = df.select(*keys, F.explode(F.array(*structs)).alias("kv")).select(
-        *keys, F.col("kv.n").alias("column_name"), F.col("kv.b").alias("bin")
+    names = list(specs)
+    stride = max((s.bins for s in specs.values()), default=1)
+    keyed = []
+    for i, c in enumerate(names):
+        x = F.col(c).cast("double")
+        spec = specs[c]
+        if spec.integral:
+            raw = F.ceil(x) + F.floor(x) - F.lit(2 * spec.lo)
+        else:
+            t = F.call_function("asinh", (x - F.lit(spec.center)) / F.lit(spec.scale))
+            raw = F.floor((t - F.lit(spec.lo)) / F.lit(spec.width()))
+        clipped = F.least(F.greatest(raw, F.lit(0)), F.lit(spec.bins - 1))
+        keyed.append((clipped + F.lit(i * stride)).cast("long"))
+    long = df.select(*keys, F.explode(F.array(*keyed)).alias("_key"))
+    counts = collect(engine, long.groupBy(*keys, "_key").count())
+    counts = counts.filter(pc.is_valid(counts["_key"]))  # NULL values: counted as nulls instead
+    key = counts["_key"]
+    column = pc.divide(key, stride)  # integer division on int64
+    names_arr = pa.array(names, pa.string())
+    return pa.table(
+        {
+            **{k: counts[k] for k in keys},
+            "column_name": pc.take(names_arr, column),
+            "bin": pc.subtract(key, pc.multiply(column, stride)),
+            "count": counts["count"],
+        }
     )
-    long = long.where(F.col("bin").isNotNull())
-    return collect(engine, long.groupBy(*keys, "column_name", "bin").count())
 
 
 def categorical_profile(counts: pa.Table, keys: list[str], top: int) -> list[dict[str, Any]]:

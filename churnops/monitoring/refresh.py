@@ -41,7 +41,7 @@ from churnops.monitoring.tables import (
     to_table,
 )
 from churnops.monitoring.unpack import unpack_inference_log
-from churnops.monitoring.windows import as_utc, truncate, window_struct
+from churnops.monitoring.windows import as_utc, previous_start, truncate, window_struct
 
 # Columns of the predictions contract that describe a row rather than the model's input.
 META = {"request_id", "date", "endpoint_name", "served_entity_name", "model_name", "is_shadow"}
@@ -107,7 +107,7 @@ class _Refresh:
         df = delta_frame(engine, cfg.table)
         self.numeric, self.categorical = _columns(cfg, _schema(cfg.table))
         self.F, _ = dataframe_api(df)
-        self.df = df.withColumn(self.model, self.F.col(self.model).cast("string"))
+        self.df = df
         if cfg.labels_table:
             labels = delta_frame(engine, cfg.labels_table)
             labels = labels.withColumn("_y", self.F.col(cfg.label_col))
@@ -131,10 +131,10 @@ class _Refresh:
             if self.since is not None:
                 start = self.since[gran].replace(tzinfo=None)
                 gdf = gdf.where(self.F.col(cfg.timestamp_col) >= self.F.lit(start))
-            unit = _unit(gran)
-            gdf = gdf.withColumn(WINDOW, self.F.date_trunc(unit, self.F.col(cfg.timestamp_col)))
+            window = self.F.date_trunc(_unit(gran), self.F.col(cfg.timestamp_col))
+            model = self.F.col(self.model).cast("string")
             for skey in slices:
-                sdf = with_slice(gdf, skey)
+                sdf = with_slice(gdf, skey, **{WINDOW: window, self.model: model})
                 frames.append((gran, skey, sdf))
                 profile_rows += self._profiles(sdf, gran, skey)
                 cat_counts.append(self._tag(self._cat_counts(sdf), gran, skey))
@@ -162,8 +162,7 @@ class _Refresh:
 
     # -- engine work ---------------------------------------------------------------------
     def _profiles(self, sdf: Any, gran: str, skey: str | None) -> list[dict[str, Any]]:
-        q = self.cfg.quantiles
-        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric, q)
+        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric)
         versions: dict[tuple, set] = {}
         for r in rows:
             versions.setdefault((r[WINDOW], r[SLICE]), set()).add(r[self.model])
@@ -171,7 +170,7 @@ class _Refresh:
             # One version per window: its rows are the all-versions rows; skip the second scan.
             rows += [{**r, self.model: "*"} for r in rows]
         else:
-            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric, q):
+            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric):
                 rows.append({**r, self.model: "*"})
         return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
 
@@ -209,18 +208,17 @@ class _Refresh:
         if not cfg.baseline_table or self.since is not None:
             return out
         bdf = delta_frame(self.engine, cfg.baseline_table)
-        bdf = bdf.withColumn(WINDOW, self.F.lit(None).cast("timestamp"))
-        bdf = bdf.withColumn(self.model, self.F.lit("*"))
-        if cfg.label_col in bdf.columns:
-            bdf = bdf.withColumn("_label", self.F.col(cfg.label_col))
+        extra = {WINDOW: self.F.lit(None).cast("timestamp"), self.model: self.F.lit("*")}
+        labelled = cfg.label_col in bdf.columns
+        if labelled:
+            extra["_label"] = self.F.col(cfg.label_col)
         for skey in slices:
-            sdf = with_slice(bdf, skey)
+            sdf = with_slice(bdf, skey, **extra)
             rows = prof.numeric_profile(
                 self.engine,
                 sdf,
                 [WINDOW, self.model, SLICE],
                 [c for c in self.numeric if c in bdf.columns],
-                cfg.quantiles,
             )
             cats = prof.categorical_counts(
                 self.engine,
@@ -235,7 +233,7 @@ class _Refresh:
                 ]
                 out["cats"].append(self._tag(cats, gran, skey))
             out["frames"] = [*out.get("frames", []), (skey, sdf)]
-            if "_label" in bdf.columns:
+            if labelled:
                 bins = qual.quality_bins(
                     self.engine,
                     sdf,
@@ -249,7 +247,7 @@ class _Refresh:
     def _bin_specs(self, rows: list[dict[str, Any]]) -> dict[str, BinSpec]:
         """Fine bins per numeric column: the range of everything seen, centred and scaled by the
         baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
-        the same bins."""
+        the same bins. A column whose reference holds whole numbers only gets integral bins."""
         specs = {}
         for c in self.numeric:
             mine = [
@@ -266,7 +264,8 @@ class _Refresh:
             lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
             center = float(np.mean([r["avg"] for r in base]))
             scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
-            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins)
+            integral = all(r["_fractional"] == 0 for r in base)
+            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins, integral)
         return specs
 
     # -- assembling ----------------------------------------------------------------------
@@ -323,19 +322,30 @@ class _Refresh:
         cfg, since = self.cfg, self.since
         hist_path, drift_path = cfg.table_path("histograms"), cfg.table_path("drift_metrics")
         prof_path = cfg.table_path("profile_metrics")
-        hist_old = read_or_empty(hist_path, HISTOGRAM_SCHEMA)
-        keep_hist = _keep(hist_old, since, "window_start")
-        hist_all = pa.concat_tables([hist_old.filter(keep_hist), hist_new]) if since else hist_new
+        # A full refresh replaces every table whole: nothing old to read.
+        hist_old = read_or_empty(hist_path, HISTOGRAM_SCHEMA) if since else None
+        keep_hist = _keep(hist_old, since, "window_start") if hist_old is not None else None
+        hist_all = (
+            pa.concat_tables([hist_old.filter(keep_hist), hist_new])
+            if hist_old is not None
+            else hist_new
+        )
+        dense = self._dense(_recent(hist_all, since, "window_start"))
+        self._fill_quantiles(profile_rows, dense)
         p_schema = profile_schema(self.model)
-        prof_old = read_or_empty(prof_path, p_schema)
-        keep_prof = _keep(prof_old, since, "window")
+        prof_old = read_or_empty(prof_path, p_schema) if since else None
+        keep_prof = _keep(prof_old, since, "window") if prof_old is not None else None
         for r in profile_rows:
             r["window"] = window_struct(r.get(WINDOW), r["granularity"]) if r.get(WINDOW) else None
             r.setdefault("log_type", "INPUT")
             r["logging_table_commit_version"] = self.version
         prof_new = to_table(profile_rows, p_schema)
-        prof_all = pa.concat_tables([prof_old.filter(keep_prof), prof_new]) if since else prof_new
-        dense, profiles = self._dense(hist_all, prof_all)
+        prof_all = (
+            pa.concat_tables([prof_old.filter(keep_prof), prof_new])
+            if prof_old is not None
+            else prof_new
+        )
+        profiles = self._profile_index(_recent(prof_all, since, "window"))
         targets = [
             k for k in dense if k[1] is not None and (since is None or as_utc(k[1]) >= since[k[0]])
         ]
@@ -344,12 +354,11 @@ class _Refresh:
         d_new = to_table(d_rows, d_schema)
         # Histograms first, profile last: a crash in between leaves state unwritten, and the
         # next refresh redoes the same windows.
-        replace_windows(hist_path, hist_new, keep_hist if since else None, HISTOGRAM_SCHEMA)
-        d_old = read_or_empty(drift_path, d_schema)
-        replace_windows(
-            drift_path, d_new, _keep(d_old, since, "window") if since else None, d_schema
-        )
-        replace_windows(prof_path, prof_new, keep_prof if since else None, p_schema)
+        replace_windows(hist_path, hist_new, keep_hist, HISTOGRAM_SCHEMA, hist_old)
+        d_old = read_or_empty(drift_path, d_schema) if since else None
+        keep_drift = _keep(d_old, since, "window") if d_old is not None else None
+        replace_windows(drift_path, d_new, keep_drift, d_schema, d_old)
+        replace_windows(prof_path, prof_new, keep_prof, p_schema, prof_old)
         windows = {(k[0], k[1]) for k in targets}
         return RefreshResult(
             "full" if since is None else "incremental",
@@ -359,24 +368,43 @@ class _Refresh:
             d_new.num_rows,
         )
 
-    def _dense(self, hists: pa.Table, profile: pa.Table) -> tuple[dict, dict]:
-        """Histograms as {key: dense counts | {item: count}} and profiles as {key: row}."""
+    def _fill_quantiles(self, rows: list[dict[str, Any]], dense: dict[tuple, Any]) -> None:
+        """Numeric profile rows' quantiles and median, read off their own fine histograms."""
+        for r in rows:
+            spec = self.specs.get(r["column_name"])
+            if spec is None or r.get("data_type") != "double":
+                continue
+            key = (
+                r["granularity"],
+                _ts(r.get(WINDOW)),
+                r[self.model],
+                r["slice_key"],
+                r[SLICE],
+                r["column_name"],
+            )
+            if key in dense:
+                prof.fill_quantiles(r, dense[key], spec, self.cfg.quantiles)
+
+    def _dense(self, hists: pa.Table) -> dict[tuple, Any]:
+        """Histograms as {key: dense counts | {item: count}}."""
         keys = ["granularity", "window_start", MODEL, "slice_key", "slice_value", "column_name"]
         dense: dict[tuple, Any] = {}
-        df = hists.to_pandas()
-        for key, g in df.groupby(keys, dropna=False, sort=False):
+        bins = hists["bin"].fill_null(0).to_numpy()
+        counts = hists["count"].to_numpy().astype(np.float64)
+        items = hists["item"].to_pylist()
+        # Row indices per group (no per-group DataFrame: hundreds of groups per refresh).
+        groups = hists.select(keys).to_pandas().groupby(keys, dropna=False, sort=False).indices
+        for key, rows in groups.items():
             key = (key[0], _ts(key[1]), *[None if _isna(k) else k for k in key[2:]])
             column = key[-1]
             if column in self.specs:
-                dense[key] = np.bincount(
-                    g["bin"].to_numpy(np.int64),
-                    g["count"].to_numpy(np.float64),
-                    self.specs[column].bins,
-                ).astype(float)
+                dense[key] = np.bincount(bins[rows], counts[rows], self.specs[column].bins)
             else:
-                dense[key] = dict(
-                    zip(g["item"].where(g["item"].notna(), None), g["count"], strict=True)
-                )
+                dense[key] = {items[i]: int(counts[i]) for i in rows}
+        return dense
+
+    def _profile_index(self, profile: pa.Table) -> dict[tuple, dict[str, Any]]:
+        """Profile rows as {histogram key: row} (what drift deltas read)."""
         profiles = {}
         cols = [
             "window",
@@ -401,7 +429,7 @@ class _Refresh:
                 r["column_name"],
             )
             profiles[key] = r
-        return dense, profiles
+        return profiles
 
 
 def _histogram_table(
@@ -438,12 +466,32 @@ def _with_all_versions(counts: pa.Table, keys: list[str], model: str) -> pa.Tabl
     """Per-version counts plus their sum as version '*'."""
     if counts.num_rows == 0:
         return counts
+    if len(pc.unique(counts[model])) == 1:
+        # One version: its counts are the all-versions counts (no group-by needed).
+        star = pa.array(np.full(counts.num_rows, "*"), pa.string())
+        merged = counts.set_column(counts.column_names.index(model), model, star)
+        return pa.concat_tables([counts, merged.cast(counts.schema)])
     merged = prof.merge_counts(counts, keys, model, "*").select(counts.column_names)
     return pa.concat_tables([counts, merged.cast(counts.schema)])
 
 
 def _keep(table: pa.Table, since: dict | None, col: str) -> pa.Array | None:
     return stale_mask(table, since, col) if since is not None else None
+
+
+def _recent(table: pa.Table, since: dict | None, col: str) -> pa.Table:
+    """The rows an incremental refresh's drift reads: the baseline (NULL window) and windows
+    from the one before `since` on; older windows are neither compared nor recomputed."""
+    if since is None or table.num_rows == 0:
+        return table
+    starts = table[col] if col != "window" else pc.struct_field(table["window"], "start")
+    wanted = pc.is_null(starts)
+    for granularity, start in since.items():
+        first = previous_start(start, granularity)
+        in_gran = pc.equal(table["granularity"], granularity)
+        newer = pc.greater_equal(starts, pa.scalar(first, pa.timestamp("us", tz="UTC")))
+        wanted = pc.or_(wanted, pc.and_(in_gran, pc.fill_null(newer, False)))
+    return table.filter(wanted)
 
 
 def _columns(cfg: MonitorConfig, schema: pa.Schema) -> tuple[list[str], list[str]]:

@@ -127,15 +127,25 @@ def read_or_empty(path: str, schema: pa.Schema) -> pa.Table:
     return read_table(DeltaTable(path)).cast(schema)
 
 
-def replace_windows(path: str, new: pa.Table, keep: pa.Array | None, schema: pa.Schema) -> None:
+def replace_windows(
+    path: str,
+    new: pa.Table,
+    keep: pa.Array | None,
+    schema: pa.Schema,
+    old: pa.Table | None = None,
+) -> None:
     """Overwrite the table with the kept old rows plus `new`, in one Delta commit.
 
     One commit: a reader sees the table before or after the refresh, never half of it.
+    `old`: the table as the caller already read it (else it is read here); `keep` masks it.
     """
     from deltalake import write_deltalake
 
-    old = read_or_empty(path, schema)
-    parts = [old.filter(keep)] if keep is not None and old.num_rows else []
+    if keep is None:
+        old = None  # a full refresh keeps nothing: no need to read what it replaces
+    elif old is None:
+        old = read_or_empty(path, schema)
+    parts = [old.filter(keep)] if old is not None and keep is not None and old.num_rows else []
     table = pa.concat_tables([*parts, new.cast(schema)]) if parts else new.cast(schema)
     write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
 

@@ -271,3 +271,34 @@ def test_a_label_older_than_max_label_age_days_leaves_the_prediction_unlabelled(
         row = out[(out.column_name == ":table") & (out.model_version == "*")].iloc[0]
         share[age] = row.percent_labelled
     assert share == {None: 100.0, 3: 100.0, 1: 0.0}
+
+
+def test_whole_number_column_gets_exact_ks_and_quantiles(tmp_path):
+    # A count feature: whole numbers in the baseline, shifted by a non-integer amount in the
+    # windows (values just below the baseline's integers), as the benchmark's count columns.
+    rng = np.random.default_rng(6)
+    preds = predictions(3, 2000, seed=6)
+    counts = rng.poisson(4, preds.num_rows) + np.repeat([0.0, 0.9998, 1.9996], 2000)
+    write(tmp_path / "preds", preds.append_column("orders", pa.array(counts)))
+    base = rng.poisson(4, 6000).astype(float)
+    baseline = predictions(1, 6000, seed=7).drop_columns(["timestamp", "model_version"])
+    write(tmp_path / "baseline", baseline.append_column("orders", pa.array(base)))
+    cfg = MonitorConfig(
+        table=str(tmp_path / "preds"),
+        output_dir=str(tmp_path / "out"),
+        baseline_table=str(tmp_path / "baseline"),
+    )
+    refresh_monitor(cfg)
+    state = json.loads(Path(cfg.table_path("state.json")).read_text())
+    assert state["specs"]["orders"]["integral"] and not state["specs"]["f0"]["integral"]
+    d = _table(cfg, "drift_metrics")
+    rows = d[(d.drift_type == "BASELINE") & (d.model_version == "*") & (d.column_name == "orders")]
+    assert len(rows) == 3
+    for window, ks in zip(rows.window, rows.ks_test, strict=True):
+        cur = counts[_day(window["start"]) * 2000 : (_day(window["start"]) + 1) * 2000]
+        assert ks["statistic"] == pytest.approx(stats.ks_2samp(cur, base).statistic, abs=1e-12)
+    p = _table(cfg, "profile_metrics")
+    (row,) = p[(p.log_type == "BASELINE") & (p.column_name == "orders")].itertuples()
+    qs = np.quantile(base, cfg.quantiles, method="inverted_cdf")
+    assert list(row.quantiles) == list(qs)
+    assert row.median == np.quantile(base, 0.5, method="inverted_cdf")

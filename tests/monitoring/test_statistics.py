@@ -67,3 +67,41 @@ def test_categorical_drift_matches_scipy():
     m = (p + q) / 2
     js = np.sqrt(0.5 * np.sum(p * np.log2(p / m)) + 0.5 * np.sum(q * np.log2(q / m)))
     assert out["js_distance"] == pytest.approx(js)
+
+
+def test_integral_bins_make_ks_exact_against_a_whole_number_reference():
+    # The reference holds counts; the current window is shifted by a non-integer amount, so
+    # its values sit just below the reference's integers (one coarse bin used to hold both).
+    rng = np.random.default_rng(4)
+    base = rng.poisson(4, 50_000).astype(float)
+    cur = rng.poisson(4, 8_000) + 0.9998 * 2.0
+    both = np.concatenate([base, cur])
+    spec = st.BinSpec.from_stats(both.min(), both.max(), base.mean(), base.std(), 2000, True)
+    assert spec.integral and spec.bins == 2 * (np.ceil(both.max()) - both.min()) + 1
+    d, _ = st.ks_test(_binned(spec, cur), _binned(spec, base))
+    assert d == pytest.approx(stats.ks_2samp(cur, base).statistic, abs=1e-12)
+    same, _ = st.ks_test(_binned(spec, base[:9000]), _binned(spec, base[9000:]))
+    assert same == pytest.approx(stats.ks_2samp(base[:9000], base[9000:]).statistic, abs=1e-12)
+    # Wasserstein puts each integer's mass on the integer itself: exact for whole numbers.
+    w = st.wasserstein(_binned(spec, base[:9000]), _binned(spec, base[9000:]), spec.edges())
+    assert w == pytest.approx(stats.wasserstein_distance(base[:9000], base[9000:]), abs=1e-9)
+
+
+def test_integral_bins_need_a_short_range_else_asinh_bins():
+    assert not st.BinSpec.from_stats(0, 5000, 10, 50, 2000, integral=True).integral
+    assert not st.BinSpec.from_stats(0, 5, 2, 1, 2000, integral=False).integral
+
+
+@pytest.mark.parametrize("integral", [False, True])
+def test_quantiles_read_off_fine_bins_match_numpy(integral):
+    rng = np.random.default_rng(5)
+    x = rng.poisson(6, 30_000).astype(float) if integral else rng.lognormal(size=30_000)
+    spec = st.BinSpec.from_stats(x.min(), x.max(), x.mean(), x.std(), 2000, integral)
+    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
+    ours = spec.quantiles(_binned(spec, x), qs, x.min(), x.max())
+    if integral:  # one bin per integer: the exact inverse of the empirical CDF
+        assert ours == list(np.quantile(x, qs, method="inverted_cdf"))
+    else:  # within the fine bin that holds the quantile
+        widths = np.diff(spec.edges())[spec.index(np.quantile(x, qs))]
+        assert np.all(np.abs(np.array(ours) - np.quantile(x, qs)) <= widths)
+    assert spec.quantiles(np.zeros(spec.bins), qs, 0.0, 1.0) is None
