@@ -263,6 +263,9 @@ class _Run:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         order = topological_order(self.spec)
         self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
+        # When more tasks are ready than slots, start first those that more tasks wait on: the
+        # demo's sweep heads the deployment chain and so goes before the side trainings.
+        launch_order = sorted(order, key=lambda k: -len(downstream(self.spec, {k})))
         self.retry_at: dict[str, float] = {}
         running: dict[str, _Attempt] = {}
         job_deadline = (
@@ -282,7 +285,7 @@ class _Run:
                         kill_task_group(att.proc, KILL_GRACE_SECONDS)
                         del running[key]
                         self._finish(key, att, timed_out=True)
-                for key in order:
+                for key in launch_order:
                     res = self.results[key]
                     if res.state != "PENDING" or key in running:
                         continue
