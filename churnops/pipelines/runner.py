@@ -263,9 +263,7 @@ class _Run:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         order = topological_order(self.spec)
         self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
-        # When more tasks are ready than slots, start first those that more tasks wait on: the
-        # demo's sweep heads the deployment chain and so goes before the side trainings.
-        launch_order = sorted(order, key=lambda k: -len(downstream(self.spec, {k})))
+        launch_order = _launch_priority(self.spec, order)
         self.retry_at: dict[str, float] = {}
         running: dict[str, _Attempt] = {}
         job_deadline = (
@@ -518,6 +516,18 @@ class _Run:
         for key, res in self.results.items():
             if res.state == "PENDING":
                 self._settle(key, "CANCELED", error="the job's timeout_seconds ran out")
+
+
+def _launch_priority(spec: JobSpec, order: list[str]) -> list[str]:
+    """`order` (topological) re-sorted for launching when more tasks are ready than slots: first
+    those more tasks wait on, then the deeper ones (a chain's later links before side tasks), so
+    the demo's sweep and the deployment chain after it do not queue behind side trainings. Still
+    topological: a task always has more tasks waiting on it than any task that depends on it."""
+    depth: dict[str, int] = {}
+    for k in order:
+        depth[k] = max((depth[d.task_key] + 1 for d in spec.task(k).depends_on), default=0)
+    waiting = {k: len(downstream(spec, {k})) for k in order}
+    return sorted(order, key=lambda k: (-waiting[k], -depth[k]))
 
 
 def _render(value: Any) -> str:
