@@ -63,6 +63,13 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
         )
 
 
+def demo_parameters(workdir: Path, requests: int = 400) -> dict[str, str]:
+    """The demo job's parameters as `churnops demo` passes them (the pipeline benchmark too)."""
+    store = f"sqlite:///{workdir / 'mlflow.db'}"  # one MLflow store and registry for every task
+    return {"workdir": str(workdir), "tracking_uri": store, "registry_uri": store,
+            "requests": str(requests)}  # fmt: skip
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from churnops.pipelines.runner import run_job
     from churnops.pipelines.spec import load_job_spec
@@ -73,11 +80,8 @@ def run_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir)  # a demo run starts from nothing, so what it shows is all its own
     workdir.mkdir(parents=True, exist_ok=True)
     spec = load_job_spec("demo")
-    store = f"sqlite:///{workdir / 'mlflow.db'}"  # one MLflow store and registry for every task
-    params = {"workdir": str(workdir), "tracking_uri": store, "registry_uri": store,
-              "requests": str(args.requests)}  # fmt: skip
     console.rule(f"demo pipeline: {len(spec.tasks)} tasks, each in its own process")
-    result = run_job(spec, params, home=workdir / "pipelines")
+    result = run_job(spec, demo_parameters(workdir, args.requests), home=workdir / "pipelines")
 
     compared = []
     for task in spec.tasks:

@@ -8,6 +8,8 @@ its training rows: the linear model one-hot encodes categories, the trees read v
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,6 +185,8 @@ def resolve_xgboost_device(device: str) -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; anything else is passed through."""
     if device != "auto":
         return device
+    if not Path("/proc/driver/nvidia").exists() and sys.platform.startswith("linux"):
+        return "cpu"  # no NVIDIA driver, no CUDA: spare the seconds importing torch takes
     try:
         import torch
 

@@ -7,12 +7,8 @@ tasks and everything downstream of them, reusing the values of the tasks that fi
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +39,12 @@ from churnops.pipelines.spec import (
     topological_order,
 )
 from churnops.pipelines.task_main import resolve_task
+from churnops.pipelines.task_process import (
+    TaskProcess,
+    kill_task_group,
+    start_server,
+    start_task_process,
+)
 
 DEFAULT_HOME = ".churnops/pipelines"
 POLL_SECONDS = 0.02
@@ -87,7 +89,7 @@ class RunResult:
 
 @dataclass
 class _Attempt:
-    proc: subprocess.Popen[bytes]
+    proc: TaskProcess
     started: float
     deadline: float | None
     paths: dict[str, Path]
@@ -256,10 +258,12 @@ class _Run:
     def execute(self, trigger: str, reuse: dict[str, TaskResult], repair: int) -> RunResult:
         self.trigger, self.repair, self.start = trigger, repair, datetime.now(UTC)
         self.queued_seq = time.time_ns()
+        start_server()  # its imports overlap the claim's commit to the records table
         self._claim()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         order = topological_order(self.spec)
         self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
+        launch_order = _launch_priority(self.spec, order)
         self.retry_at: dict[str, float] = {}
         running: dict[str, _Attempt] = {}
         job_deadline = (
@@ -276,10 +280,10 @@ class _Run:
                         del running[key]
                         self._finish(key, att)
                     elif att.deadline is not None and now > att.deadline:
-                        _kill_group(att.proc)
+                        kill_task_group(att.proc, KILL_GRACE_SECONDS)
                         del running[key]
                         self._finish(key, att, timed_out=True)
-                for key in order:
+                for key in launch_order:
                     res = self.results[key]
                     if res.state != "PENDING" or key in running:
                         continue
@@ -302,7 +306,7 @@ class _Run:
                 time.sleep(POLL_SECONDS)
         except BaseException as exc:  # Ctrl-C or a bug: stop the tasks, record the run ended
             for key, att in running.items():
-                _kill_group(att.proc)
+                kill_task_group(att.proc, KILL_GRACE_SECONDS)
                 self._settle(key, "CANCELED", error=f"runner stopped: {type(exc).__name__}")
             self.pending.append(
                 self._run_record("CANCELED", end_time=datetime.now(UTC), error=repr(exc))
@@ -427,21 +431,18 @@ class _Run:
         paths["inputs.json"].write_text(json.dumps(inputs, default=str, indent=1))
         for p in (paths["outputs.json"], paths["error.json"]):
             p.unlink(missing_ok=True)
-        cmd = [
-            sys.executable, "-m", "churnops.pipelines.task_main", *target,
-            "--inputs", str(paths["inputs.json"]), "--outputs", str(paths["outputs.json"]),
-            "--error", str(paths["error.json"]),
+        argv = [
+            *target, "--inputs", str(paths["inputs.json"]),
+            "--outputs", str(paths["outputs.json"]), "--error", str(paths["error.json"]),
         ]  # fmt: skip
         res.attempt, res.log_path = attempt, str(paths["log"])
         res.start_time, res.end_time, res.error = datetime.now(UTC), None, None
         res.inputs = inputs
         self._record_task(key, "RUNNING", attempt=attempt)
-        with open(paths["log"], "wb") as log:
-            proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_task_process_setup,
-            )  # fmt: skip
-        started, res.pid = time.monotonic(), proc.pid
+        paths["log"].write_bytes(b"")
+        started = time.monotonic()
+        proc = start_task_process(argv, paths["log"])
+        res.pid = proc.pid
         deadline = started + task.timeout_seconds if task.timeout_seconds else None
         return _Attempt(proc=proc, started=started, deadline=deadline, paths=paths)
 
@@ -508,13 +509,25 @@ class _Run:
 
     def _time_out_job(self, running: dict[str, _Attempt]) -> None:
         for key, att in running.items():
-            _kill_group(att.proc)
+            kill_task_group(att.proc, KILL_GRACE_SECONDS)
             self.results[key].seconds = round(time.monotonic() - att.started, 4)
             self._settle(key, "TIMEDOUT", error="the job's timeout_seconds ran out")
         running.clear()
         for key, res in self.results.items():
             if res.state == "PENDING":
                 self._settle(key, "CANCELED", error="the job's timeout_seconds ran out")
+
+
+def _launch_priority(spec: JobSpec, order: list[str]) -> list[str]:
+    """`order` (topological) re-sorted for launching when more tasks are ready than slots: first
+    those more tasks wait on, then the deeper ones (a chain's later links before side tasks), so
+    the demo's sweep and the deployment chain after it do not queue behind side trainings. Still
+    topological: a task always has more tasks waiting on it than any task that depends on it."""
+    depth: dict[str, int] = {}
+    for k in order:
+        depth[k] = max((depth[d.task_key] + 1 for d in spec.task(k).depends_on), default=0)
+    waiting = {k: len(downstream(spec, {k})) for k in order}
+    return sorted(order, key=lambda k: (-waiting[k], -depth[k]))
 
 
 def _render(value: Any) -> str:
@@ -551,31 +564,3 @@ def _task_error(att: _Attempt) -> str:
         return json.loads(att.paths["error.json"].read_text())["error"]
     tail = att.paths["log"].read_text(errors="replace").strip().splitlines()[-3:]
     return f"exit code {att.proc.returncode}: " + " | ".join(tail)
-
-
-def _task_process_setup() -> None:
-    """In the task's child: its own process group (a timeout kills the whole group), and on Linux
-    death with the runner, so a killed runner leaves no orphan tasks behind."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the task's process group, then SIGKILL what is left after a grace period."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            if sig == signal.SIGTERM:
-                # The leader is gone; children it started may still hold the group.
-                os.killpg(proc.pid, signal.SIGKILL)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return

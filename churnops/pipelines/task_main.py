@@ -1,8 +1,9 @@
 """One task in its own process: `python -m churnops.pipelines.task_main`.
 
-The runner starts this with a task function ("module:function") and an inputs JSON file; it
-validates the inputs against the function's typed inputs model, calls it and writes the outputs
-model's fields as JSON. A failure writes the error beside it and exits 1.
+The runner calls `main` in a process forked from its warm task server (`task_process.py`), with
+a task function ("module:function") and an inputs JSON file; `main` validates the inputs against
+the function's typed inputs model, calls it and writes the outputs model's fields as JSON. A
+failure writes the error beside it and exits 1.
 """
 
 from __future__ import annotations

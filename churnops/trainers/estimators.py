@@ -7,24 +7,19 @@ trains the Lightning net through a launcher and keeps the best weights.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from churnops.models.encoding import TableEncoder
-from churnops.models.net import fit_temperature
-from churnops.models.preprocessing import FeaturePreprocessor
 from churnops.trainers.config import TrainConfig
-from churnops.trainers.fit import (
-    NetFitJob,
-    NetFitResult,
-    build_net,
-    check_loader_for_ranks,
-    scratch_dir,
-)
 from churnops.trainers.launchers import Launcher, make_launcher
 from churnops.trainers.splits import split_train_test
+
+if TYPE_CHECKING:  # torch is imported when a net is built: the baselines train without it
+    import torch
+
+    from churnops.trainers.fit import NetFitJob, NetFitResult
 
 
 class NetChurnModel:
@@ -46,6 +41,9 @@ class NetChurnModel:
         self.fit_result: NetFitResult | None = None
 
     def fit(self, x: Any, y: np.ndarray) -> NetChurnModel:
+        from churnops.models.net import fit_temperature
+        from churnops.trainers.fit import build_net, check_loader_for_ranks, scratch_dir
+
         cfg = self.cfg
         fit_idx, val_idx = split_train_test(y, test_size=cfg.data.val_size, seed=cfg.seed)
         encoder = self.encoder.fit(_rows(x, fit_idx))
@@ -67,12 +65,14 @@ class NetChurnModel:
             self.fit_result.extra["temperature"] = temperature
         return self
 
-    @torch.no_grad()
     def _logits(self, codes: np.ndarray) -> np.ndarray:
+        import torch
+
         assert self.net is not None
         device = next(self.net.parameters()).device
-        xt = torch.as_tensor(np.asarray(codes, dtype=np.float32), device=device)
-        return torch.cat([self.net(b).float() for b in xt.split(65536)]).cpu().numpy()
+        with torch.no_grad():
+            xt = torch.as_tensor(np.asarray(codes, dtype=np.float32), device=device)
+            return torch.cat([self.net(b).float() for b in xt.split(65536)]).cpu().numpy()
 
     def predict_proba(self, x: Any) -> np.ndarray:
         if self.net is None:
@@ -93,6 +93,9 @@ def make_fit_job(
     """The net's fit job for `cfg` on rows already encoded by the fitted `encoder`:
     preprocessing and `pos_weight` from the fit rows only. `NetChurnModel` and every tuning
     trial build their jobs here."""
+    from churnops.models.preprocessing import FeaturePreprocessor
+    from churnops.trainers.fit import NetFitJob
+
     numeric = encoder.numeric_columns
     preprocessor = FeaturePreprocessor.fit(
         x_fit[:, encoder.numeric_index].reshape(len(x_fit), len(numeric)),

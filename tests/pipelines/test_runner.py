@@ -250,3 +250,24 @@ def test_job_timeout_stops_what_is_running_and_cancels_the_rest(home: Path) -> N
     result = run_job(spec, home=home)
     assert result.state == "FAILED"
     assert result.tasks["slow"].state == "TIMEDOUT" and result.tasks["after"].state == "CANCELED"
+
+
+def test_with_more_ready_tasks_than_slots_the_chain_goes_first(home: Path) -> None:
+    add = {"task": "add", "parameters": {"a": 1, "b": 1}}
+    spec = job(
+        "priority",
+        [
+            {"task_key": "root", **add},
+            {"task_key": "side", "depends_on": [{"task_key": "root"}], **add},
+            {"task_key": "head", "depends_on": [{"task_key": "root"}], **add},
+            {"task_key": "link", "depends_on": [{"task_key": "head"}], **add},
+            {"task_key": "end", "depends_on": [{"task_key": "link"}], **add},
+        ],
+    )
+    result = run_job(spec, home=home, max_parallel_tasks=1)
+
+    assert result.state == "SUCCESS"
+    started = sorted(result.tasks, key=lambda k: result.tasks[k].start_time)
+    # `head` has tasks waiting on it, so it starts before `side` (listed first); once ready, the
+    # chain's deeper links also go before the side task.
+    assert started == ["root", "head", "link", "end", "side"]

@@ -14,6 +14,7 @@ class TuningInputs(RunInputs):
     backend: str = Field(default="hyperopt", pattern="^(hyperopt|ray)$")
     num_samples: int = Field(default=4, ge=1)
     overrides: list[str] = Field(default_factory=list)  # tune config `a.b=value`
+    train_overrides: list[str] = Field(default_factory=list)  # every trial's train config
     model_name: str = "churnops_churn"
     alias: str = "challenger"
 
@@ -41,6 +42,7 @@ def tuning(inputs: TuningInputs) -> TuningOutputs:
         f"logger.registry_uri={inputs.resolved_registry_uri()}",
         "logger.log_plots=false",
         "trainer.progress_bar=false",
+        *inputs.train_overrides,
     ]
     cfg = load_tune_config(
         inputs.tune,
