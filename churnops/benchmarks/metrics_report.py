@@ -389,7 +389,9 @@ def feature_rows(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any
             out.append(
                 {
                     "stage": stage,
-                    "case": str(r.get("case", r.get("step", "-"))),
+                    # monitoring rows are named by engine and case, pipeline rows by task
+                    "case": " ".join(str(r[k]) for k in ("engine", "case", "task") if k in r)
+                    or "-",
                     "rows": r.get("rows"),
                     "seconds": r.get(seconds_key) if seconds_key else None,
                     "source": f"{name}[{i}]",
