@@ -145,6 +145,14 @@ def replace_windows(
         old = None  # a full refresh keeps nothing: no need to read what it replaces
     elif old is None:
         old = read_or_empty(path, schema)
+    if old is not None and old.num_rows and keep is not None and pc.all(keep).as_py():
+        # Nothing old is replaced (only new windows): one append commit, no rewrite of the rest,
+        # provided the table already has today's schema (delta-rs would cast into an older one).
+        from deltalake import DeltaTable
+
+        if pa.schema(DeltaTable(path).schema().to_arrow()).equals(schema):
+            write_deltalake(path, new.cast(schema), mode="append")
+            return
     parts = [old.filter(keep)] if old is not None and keep is not None and old.num_rows else []
     table = pa.concat_tables([*parts, new.cast(schema)]) if parts else new.cast(schema)
     write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
