@@ -166,6 +166,9 @@ class InferenceLogWriter:
         self.rows_written = 0
         self.rows_replayed = 0
         self.error: BaseException | None = None
+        # The table, kept open after the first commit: appending through the open table costs
+        # a third of opening it again by path, which replays the whole log every second.
+        self._table: Any = None
         self.journal = Journal(journal_folder(self.path), fsync) if journal else None
         if self.journal is not None and self.journal.leftover:
             self._replay(self.journal.leftover)
@@ -272,15 +275,17 @@ class InferenceLogWriter:
 
     def _commit(self, table: pa.Table, segments: list[Path]) -> None:
         """Append `table`; the commit names the journal segments it holds, then drops them."""
-        from deltalake import CommitProperties, write_deltalake
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
 
         meta = {JOURNAL_KEY: ",".join(s.name for s in segments)} if segments else None
         write_deltalake(
-            str(self.path),
+            self._table if self._table is not None else str(self.path),
             table,
             mode="append",
             commit_properties=CommitProperties(custom_metadata=meta) if meta else None,
         )
+        if self._table is None:  # the first commit created the table (or found it there)
+            self._table = DeltaTable(str(self.path))
         if self.journal is not None:
             self.journal.drop(segments)
 

@@ -222,8 +222,9 @@ def compile_predictor(predictor: Any, n_features: int) -> Kernel | None:
 
     - `RandomForestChurnModel`: the forest kernel after the same NaN -> -1 fill;
     - `LogisticChurnModel`: its design matrix, then the logistic kernel;
-    - `XGBoostChurnModel` (binary, no categorical columns): the booster's `inplace_predict`,
-      which XGBoost's own `predict_proba` calls.
+    - `XGBoostChurnModel` (binary, no categorical columns): its trees walked in numpy
+      (`compile_xgboost`), else the booster's `inplace_predict`, which XGBoost's own
+      `predict_proba` calls.
 
     None for anything else, or when the probe finds a difference.
     """
@@ -252,7 +253,12 @@ def compile_predictor(predictor: Any, n_features: int) -> Kernel | None:
                 return linear(design(encode(x)))
 
     elif kind is XGBoostChurnModel:
-        kernel = _xgboost_kernel(predictor)
+        # The tree walk where it answers bit for bit, else XGBoost's own inplace_predict.
+        for build in (_xgboost_tree_kernel, _xgboost_kernel):
+            kernel = build(predictor)
+            if kernel is not None and answers_like(kernel, predictor.predict_proba, n_features):
+                return kernel
+        return None
     if kernel is None:
         return None
     return kernel if answers_like(kernel, predictor.predict_proba, n_features) else None
@@ -278,3 +284,114 @@ def _xgboost_kernel(predictor: Any) -> Kernel | None:
         return np.vstack((1.0 - p, p)).transpose()  # as XGBoost's binary predict_proba
 
     return predict_proba
+
+
+def _xgboost_tree_kernel(predictor: Any) -> Kernel | None:
+    model = predictor.model
+    encoder = predictor.encoder
+    if encoder is None or encoder.categorical:
+        return None
+    trees = compile_xgboost(model)
+    if trees is None:
+        return None
+    encode = predictor._encode
+    return lambda x: trees(encode(x))
+
+
+def compile_xgboost(model: Any) -> Kernel | None:
+    """A fitted binary `XGBClassifier`'s `predict_proba` on a matrix as a numpy kernel, or None.
+
+    XGBoost's C++ predictor costs about 1 ms for one row when its code and trees are cold, as
+    they are again for each request at a fixed rate: a few hundred trees, a pointer chase each.
+    The kernel walks every tree at once, one level per step, as `compile_forest` does, then
+    adds the leaves to the base margin one tree after another in float32 and applies the
+    sigmoid as XGBoost does (`exp` rounded to float32), so it can answer bit for bit (the
+    caller checks with `answers_like`). Numeric splits of a plain `gbtree` only.
+    """
+    import json
+
+    if model.objective != "binary:logistic" or not _is_nan(float(model.missing)):
+        return None
+    booster = model.get_booster()
+    learner = json.loads(booster.save_raw("json"))["learner"]
+    gbm = learner["gradient_booster"]
+    params = learner["learner_model_param"]
+    if gbm.get("name") != "gbtree" or params.get("num_target", "1") != "1":
+        return None
+    begin, end = model._get_iteration_range(None)  # what predict_proba uses
+    indptr = gbm["model"]["iteration_indptr"]
+    end = end or len(indptr) - 1
+    trees = gbm["model"]["trees"][indptr[begin] : indptr[end]]
+    if not trees or any(any(t["split_type"]) for t in trees):
+        return None  # categorical splits: not a numeric comparison
+    offsets = np.cumsum([0] + [len(t["left_children"]) for t in trees])
+    left, right = [], []
+    for t, o in zip(trees, offsets, strict=False):
+        own = np.arange(len(t["left_children"]))
+        leaf = np.asarray(t["left_children"]) == -1
+        # A leaf points to itself: a row that reached it stays there for the remaining levels.
+        left.append(np.where(leaf, own, t["left_children"]) + o)
+        right.append(np.where(leaf, own, t["right_children"]) + o)
+    left_all = np.concatenate(left).astype(np.intp)
+    right_all = np.concatenate(right).astype(np.intp)
+    feature = np.concatenate([t["split_indices"] for t in trees]).astype(np.intp)
+    # A split's threshold, or a leaf's value: XGBoost keeps both in split_conditions.
+    condition = np.concatenate([t["split_conditions"] for t in trees]).astype(np.float32)
+    default_left = np.concatenate([t["default_left"] for t in trees]).astype(bool)
+    roots = offsets[:-1].astype(np.intp)
+    depth = max(_tree_depth(t["left_children"], t["right_children"]) for t in trees)
+    n_trees = len(trees)
+
+    def leaves(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)  # XGBoost reads features as float32
+        n, width = x.shape
+        flat = x.reshape(-1)
+        base = (np.arange(n, dtype=np.intp) * width)[:, None]
+        node = np.broadcast_to(roots, (n, n_trees))
+        for _ in range(depth):
+            v = flat.take(base + feature.take(node))
+            go_left = np.where(np.isnan(v), default_left.take(node), v < condition.take(node))
+            node = np.where(go_left, left_all.take(node), right_all.take(node))
+        return condition.take(node)
+
+    base_margin = _xgboost_base_margin(booster, (begin, begin + 1), leaves)
+    if base_margin is None:
+        return None
+
+    def predict_proba(x: np.ndarray) -> np.ndarray:
+        values = leaves(x)
+        column = np.full((len(values), 1), base_margin, dtype=np.float32)
+        # Tree after tree in float32, as XGBoost accumulates: cumsum adds in order.
+        margin = np.cumsum(np.hstack((column, values)), axis=1, dtype=np.float32)[:, -1]
+        exp = np.exp(np.minimum(-margin, np.float32(88.7)).astype(np.float64)).astype(np.float32)
+        p = np.float32(1.0) / (exp + np.float32(1.0) + np.float32(1e-16))
+        return np.vstack((1.0 - p, p)).transpose()  # as XGBoost's binary predict_proba
+
+    return predict_proba
+
+
+def _tree_depth(left: list[int], right: list[int]) -> int:
+    depth, level = 0, [0]
+    while True:
+        level = [c for n in level if left[n] != -1 for c in (left[n], right[n])]
+        if not level:
+            return depth
+        depth += 1
+
+
+def _xgboost_base_margin(
+    booster: Any, first_tree: tuple[int, int], leaves: Kernel
+) -> np.float32 | None:
+    """The margin XGBoost starts every row from, read off its first tree's answers.
+
+    The saved model prints `base_score` rounded to 7 digits, which is not always the float32
+    XGBoost adds; the first tree's margin less its leaf gives it back exactly (checked).
+    """
+    n_features = booster.num_features()
+    x = np.random.default_rng(0).normal(size=(16, n_features)).astype(np.float32)
+    margin = booster.inplace_predict(x, iteration_range=first_tree, predict_type="margin")
+    leaf = leaves(x)[:, 0]
+    base = np.float32(margin[0] - leaf[0])
+    if not np.array_equal(base + leaf, margin):
+        return None
+    return base

@@ -12,7 +12,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from churnops.data.features import FEATURE_COLUMNS
-from churnops.serving.kernels import compile_forest, compile_predictor, compile_sklearn
+from churnops.serving.kernels import (
+    compile_forest,
+    compile_predictor,
+    compile_sklearn,
+    compile_xgboost,
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +117,23 @@ def test_predictor_kernel_answers_what_the_predictor_answers(xy, family):
     for rows in (x, x[:1], x[3:4], x[::9]):
         got, expected = kernel(rows.copy(order="K")), predictor.predict_proba(rows.copy())
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_xgboost_tree_kernel_answers_bit_for_bit(xy):
+    import xgboost as xgb
+
+    x, y = xy
+    x = x[:400].astype(np.float32)  # NaN gaps included: the trees' default directions
+    model = xgb.XGBClassifier(n_estimators=30, max_depth=4, n_jobs=1, device="cpu")
+    model.fit(x, y[:400])
+    kernel = compile_xgboost(model)
+    assert kernel is not None
+    for rows in (x, x[:1], x[3:4], x[::9]):
+        got, expected = kernel(rows.copy()), model.predict_proba(rows.copy())
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    # DART scales its trees at prediction: left to XGBoost.
+    dart = xgb.XGBClassifier(n_estimators=5, booster="dart", n_jobs=1, device="cpu")
+    assert compile_xgboost(dart.fit(x, y[:400])) is None
 
 
 def test_predictor_kernel_leaves_what_it_does_not_cover(xy):
