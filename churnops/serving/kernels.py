@@ -19,6 +19,14 @@ import numpy as np
 Kernel = Callable[[np.ndarray], Any]
 
 
+def _flat_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as one flat float32 array and each row's offset in it (a column vector), so that
+    row r, column f is `flat[base[r] + f]` for the tree walks' `take`s (C order)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n, width = x.shape
+    return x.reshape(-1), (np.arange(n, dtype=np.intp) * width)[:, None]
+
+
 def compile_sklearn(estimator: Any, method: str, n_features: int) -> Kernel | None:
     """`estimator.<method>` as a numpy kernel on a float64 matrix, or None.
 
@@ -193,13 +201,9 @@ def compile_forest(forest: Any) -> Kernel | None:
     depth = max(t.max_depth for t in trees)
 
     def predict_proba(x: np.ndarray) -> np.ndarray:
-        # sklearn compares float32 inputs to float64 thresholds; C order: row r, column f is
-        # element r * width + f of the flat view.
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        n, width = x.shape
-        flat = x.reshape(-1)
-        base = (np.arange(n, dtype=np.intp) * width)[:, None]
-        node = np.broadcast_to(roots, (n, n_trees))
+        # sklearn compares float32 inputs to float64 thresholds.
+        flat, base = _flat_rows(x)
+        node = np.broadcast_to(roots, (len(base), n_trees))
         for _ in range(depth):
             v = flat.take(base + feature.take(node))
             go_left = (v <= threshold.take(node)) | (np.isnan(v) & nan_left.take(node))
@@ -343,11 +347,8 @@ def compile_xgboost(model: Any) -> Kernel | None:
     n_trees = len(trees)
 
     def leaves(x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)  # XGBoost reads features as float32
-        n, width = x.shape
-        flat = x.reshape(-1)
-        base = (np.arange(n, dtype=np.intp) * width)[:, None]
-        node = np.broadcast_to(roots, (n, n_trees))
+        flat, base = _flat_rows(x)  # XGBoost reads features as float32 too
+        node = np.broadcast_to(roots, (len(base), n_trees))
         for _ in range(depth):
             v = flat.take(base + feature.take(node))
             go_left = np.where(np.isnan(v), default_left.take(node), v < condition.take(node))
