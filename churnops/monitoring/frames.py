@@ -53,12 +53,3 @@ def with_slice(df: Any, expr: str | None, **columns: Any) -> Any:
 def _local(uri: str) -> str:
     parsed = urlparse(uri)
     return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
-
-
-def collect(engine: Any, df: Any) -> Any:
-    """`engine.to_arrow(df)` with every field nullable: Spark marks some fields NOT NULL and
-    DuckDB does not, and the tables of both must concatenate."""
-    import pyarrow as pa
-
-    table = engine.to_arrow(df)
-    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))

@@ -3,7 +3,8 @@
 One wide aggregation per grouping computes count, nulls, zeros, mean, stddev, min, max and
 distinct counts for every numeric column; quantiles come from the fine histograms drift needs
 anyway; categorical columns are counted per value. The rows follow Databricks'
-`<table>_profile_metrics` columns.
+`<table>_profile_metrics` columns. Each `*_query` builds a DataFrame (the caller runs it: see
+`prepared.PreparedQueries`); the functions beside it reshape its collected result.
 """
 
 from __future__ import annotations
@@ -15,20 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from churnops.data.engines.api import dataframe_api
-from churnops.monitoring.frames import collect
 
 
-def numeric_profile(
-    engine: Any, df: Any, keys: list[str], columns: list[str]
-) -> list[dict[str, Any]]:
-    """One dict per (keys..., column) with the numeric profile statistics.
-
-    Quantiles and median are left to `fill_quantiles` (read off the fine histograms): a
-    quantile sketch per column and group cost more than the rest of the scan together.
-    `_fractional` counts values that are not whole numbers (integral bins need none).
-    """
-    if not columns:
-        return []
+def numeric_profile_query(df: Any, keys: list[str], columns: list[str]) -> Any:
+    """Per group of `keys`: rows, and for each column count, zeros, mean, stddev, min, max,
+    approximate distinct count and `_fractional` (values that are not whole numbers: integral
+    bins need none). Quantiles are left to `fill_quantiles` (read off the fine histograms): a
+    quantile sketch per column and group cost more than the rest of the scan together."""
     F, _ = dataframe_api(df)
     aggs = [F.count(F.lit(1)).alias("_rows")]
     for i, c in enumerate(columns):
@@ -43,9 +37,15 @@ def numeric_profile(
             F.approx_count_distinct(x).alias(f"c{i}_distinct"),
             F.count(F.when(x != F.floor(x), 1)).alias(f"c{i}_fractional"),
         ]
-    table = collect(engine, df.groupBy(*keys).agg(*aggs)).to_pylist()
+    return df.groupBy(*keys).agg(*aggs)
+
+
+def numeric_profile_rows(
+    result: pa.Table, keys: list[str], columns: list[str]
+) -> list[dict[str, Any]]:
+    """One dict per (keys..., column) with the profile statistics, from `numeric_profile_query`."""
     rows = []
-    for rec in table:
+    for rec in result.to_pylist():
         n = int(rec["_rows"])
         for i, c in enumerate(columns):
             count = int(rec[f"c{i}_count"] or 0)
@@ -84,7 +84,7 @@ def fill_quantiles(row: dict[str, Any], counts: Any, spec: Any, quantiles: list[
         row["quantiles"], row["median"] = qs[:-1] or None, qs[-1]
 
 
-def categorical_counts(engine: Any, df: Any, keys: list[str], columns: list[str]) -> pa.Table:
+def categorical_counts_query(df: Any, keys: list[str], columns: list[str]) -> Any:
     """Rows per (keys..., column_name, item) with `count` (NULL items counted as NULL)."""
     F, _ = dataframe_api(df)
     pairs = F.array(
@@ -93,18 +93,23 @@ def categorical_counts(engine: Any, df: Any, keys: list[str], columns: list[str]
     long = df.select(*keys, F.explode(pairs).alias("kv")).select(
         *keys, F.col("kv.n").alias("column_name"), F.col("kv.v").alias("item")
     )
-    return collect(engine, long.groupBy(*keys, "column_name", "item").count())
+    return long.groupBy(*keys, "column_name", "item").count()
 
 
-def numeric_histograms(engine: Any, df: Any, keys: list[str], specs: dict[str, Any]) -> pa.Table:
-    """Rows per (keys..., column_name, bin) with `count`: each column cut by its `BinSpec`.
+def _stride(specs: dict[str, Any]) -> int:
+    return max((s.bins for s in specs.values()), default=1)
 
-    One key per value (column index * stride + bin) keeps the expression and the grouping
-    small: SQLFrame's compile time grows with the expression, and the engine hashes one long.
+
+def numeric_histograms_query(df: Any, keys: list[str], specs: dict[str, Any]) -> Any:
+    """Rows per (keys..., `_key`) with `count`: each column cut by its `BinSpec`, `_key` being
+    the column's index * stride + its bin (see `histogram_rows`).
+
+    One key per value keeps the expression and the grouping small: SQLFrame's compile time
+    grows with the expression, and the engine hashes one long.
     """
     F, _ = dataframe_api(df)
     names = list(specs)
-    stride = max((s.bins for s in specs.values()), default=1)
+    stride = _stride(specs)
     keyed = []
     for i, c in enumerate(names):
         x = F.col(c).cast("double")
@@ -117,7 +122,13 @@ def numeric_histograms(engine: Any, df: Any, keys: list[str], specs: dict[str, A
         clipped = F.least(F.greatest(raw, F.lit(0)), F.lit(spec.bins - 1))
         keyed.append((clipped + F.lit(i * stride)).cast("long"))
     long = df.select(*keys, F.explode(F.array(*keyed)).alias("_key"))
-    counts = collect(engine, long.groupBy(*keys, "_key").count())
+    return long.groupBy(*keys, "_key").count()
+
+
+def histogram_rows(counts: pa.Table, keys: list[str], specs: dict[str, Any]) -> pa.Table:
+    """`numeric_histograms_query`'s result as rows per (keys..., column_name, bin) with `count`."""
+    names = list(specs)
+    stride = _stride(specs)
     counts = counts.filter(pc.is_valid(counts["_key"]))  # NULL values: counted as nulls instead
     key = counts["_key"]
     column = pc.divide(key, stride)  # integer division on int64

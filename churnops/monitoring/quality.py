@@ -13,10 +13,8 @@ import math
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
-from churnops.monitoring.frames import collect
 
 PROB_BINS = 10_000  # probability resolution of the AUCs: ties only within 1e-4
 CLIP = 1e-15  # log loss clips probabilities like sklearn's
@@ -54,7 +52,7 @@ def join_labels(
     return joined.withColumn("_label", F.col("_y"))
 
 
-def quality_bins(engine: Any, df: Any, keys: list[str], proba_col: str, pred_col: str) -> pa.Table:
+def quality_bins_query(df: Any, keys: list[str], proba_col: str, pred_col: str) -> Any:
     """Per (keys..., `_pbin`, `_label`): rows, sum of p, log-loss and Brier sums, predicted 1s."""
     F, _ = dataframe_api(df)
     p = F.col(proba_col).cast("double")
@@ -77,7 +75,7 @@ def quality_bins(engine: Any, df: Any, keys: list[str], proba_col: str, pred_col
         F.sum("_brier").alias("sum_brier"),
         F.sum("_pred").cast("long").alias("pred_pos"),
     )
-    return collect(engine, out)
+    return out
 
 
 def quality_metrics(bins: dict[str, np.ndarray], calibration_bins: int) -> dict[str, Any]:

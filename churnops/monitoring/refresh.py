@@ -29,6 +29,7 @@ from churnops.monitoring import quality as qual
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.drift import drift_rows
 from churnops.monitoring.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
+from churnops.monitoring.prepared import PreparedQueries
 from churnops.monitoring.statistics import BinSpec
 from churnops.monitoring.tables import (
     HISTOGRAM_SCHEMA,
@@ -58,6 +59,7 @@ class RefreshResult:
     profile_rows: int
     drift_rows: int
     unpacked_rows: int = 0
+    compiled_queries: int = 0  # queries built and compiled anew (the rest ran kept SQL)
 
 
 def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) -> RefreshResult:
@@ -91,9 +93,11 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
             "files": files,
             "label_files": label_files,
             "specs": {c: s.to_dict() for c, s in run.specs.items()},
+            "queries": run.queries.kept,
         },
     )
     result.unpacked_rows = unpacked
+    result.compiled_queries = run.queries.compiled
     return result
 
 
@@ -104,20 +108,61 @@ class _Refresh:
         self.cfg, self.engine, self.since = cfg, engine, since
         self.model = cfg.model_id_col
         self.version = _delta_version(cfg.table)
-        df = delta_frame(engine, cfg.table)
-        self.numeric, self.categorical = _columns(cfg, _schema(cfg.table))
-        self.F, _ = dataframe_api(df)
-        self.df = df
+        schema = _schema(cfg.table)
+        self.numeric, self.categorical = _columns(cfg, schema)
+        # Views with stable names: the queries read them, so the text compiled by one refresh
+        # still holds for the next (see PreparedQueries), whatever files the views list.
+        self.views = f"churnops_monitor_{_digest([cfg.name, cfg.table])}"
+        self.base = delta_frame(engine, cfg.table)
+        self.F, _ = dataframe_api(self.base)
+        self.labels = None
         if cfg.labels_table:
             labels = delta_frame(engine, cfg.labels_table)
             labels = labels.withColumn("_y", self.F.col(cfg.label_col))
-            self.df = qual.join_labels(
-                self.df, labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col,
-                cfg.max_label_age_days,
-            )  # fmt: skip
+            self.labels = engine.view(labels, f"{self.views}_labels")
         self.specs: dict[str, BinSpec] = {}
         if since is not None and state:
             self.specs = {c: BinSpec(**s) for c, s in state["specs"].items()}
+        context = {
+            "config": _fingerprint(cfg),
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "schema": schema.to_string(),
+            "labels": _schema(cfg.labels_table).to_string() if cfg.labels_table else None,
+            "baseline": _schema(cfg.baseline_table).to_string() if cfg.baseline_table else None,
+            "views": self.views,
+        }
+        kept = state.get("queries") if since is not None and state else None
+        self.queries = PreparedQueries(engine, context, kept)
+        self._inputs: dict[str, Any] = {}
+        self._frames: dict[tuple, Any] = {}
+
+    def _input(self, gran: str) -> Any:
+        """The rows a granularity recomputes (from its first changed window on), as a view."""
+        if gran not in self._inputs:
+            df = self.base
+            if self.since is not None:
+                start = self.since[gran].replace(tzinfo=None)
+                df = df.where(self.F.col(self.cfg.timestamp_col) >= self.F.lit(start))
+            name = f"{self.views}_{gran.replace(' ', '_')}"
+            self._inputs[gran] = self.engine.view(df, name)
+        return self._inputs[gran]
+
+    def _frame(self, gran: str, skey: str | None) -> Any:
+        """The input of (granularity, slice) with labels, window, version and slice columns;
+        built only when a query over it has to be compiled."""
+        if (gran, skey) not in self._frames:
+            cfg, F = self.cfg, self.F
+            df = self._input(gran)
+            if self.labels is not None:
+                df = qual.join_labels(
+                    df, self.labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col,
+                    cfg.max_label_age_days,
+                )  # fmt: skip
+            window = F.date_trunc(_unit(gran), F.col(cfg.timestamp_col))
+            model = F.col(self.model).cast("string")
+            self._frames[gran, skey] = with_slice(df, skey, **{WINDOW: window, self.model: model})
+        return self._frames[gran, skey]
 
     def execute(self) -> RefreshResult:
         cfg = self.cfg
@@ -127,27 +172,21 @@ class _Refresh:
         cat_counts: list[pa.Table] = []
         frames = []
         for gran in cfg.granularities:
-            gdf = self.df
-            if self.since is not None:
-                start = self.since[gran].replace(tzinfo=None)
-                gdf = gdf.where(self.F.col(cfg.timestamp_col) >= self.F.lit(start))
-            window = self.F.date_trunc(_unit(gran), self.F.col(cfg.timestamp_col))
-            model = self.F.col(self.model).cast("string")
+            self._input(gran)  # the view exists before any query over it runs
             for skey in slices:
-                sdf = with_slice(gdf, skey, **{WINDOW: window, self.model: model})
-                frames.append((gran, skey, sdf))
-                profile_rows += self._profiles(sdf, gran, skey)
-                cat_counts.append(self._tag(self._cat_counts(sdf), gran, skey))
+                frames.append((gran, skey))
+                profile_rows += self._profiles(gran, skey)
+                cat_counts.append(self._tag(self._cat_counts(gran, skey), gran, skey))
                 if cfg.labels_table:
-                    quality.append(self._tag(self._quality(sdf), gran, skey))
+                    quality.append(self._tag(self._quality(gran, skey), gran, skey))
         baseline = self._baseline(slices)
         if self.since is None:
             self.specs = self._bin_specs(profile_rows + baseline["profiles"])
+        keys = [WINDOW, self.model, SLICE]
         for skey, bsdf in baseline.get("frames", []):
-            keys = [WINDOW, self.model, SLICE]
-            counts = prof.numeric_histograms(self.engine, bsdf, keys, self.specs)
+            counts = self._collect_histograms(f"baseline|{skey}", lambda b=bsdf: b)
             baseline["hists"] += [self._tag(counts, g, skey) for g in cfg.granularities]
-        hists = [self._tag(self._histograms(sdf), g, s) for g, s, sdf in frames]
+        hists = [self._tag(self._histograms(g, s), g, s) for g, s in frames]
         hist_new = _histogram_table(hists, cat_counts, baseline, self.model)
         keys = [WINDOW, self.model, SLICE, "granularity", "slice_key"]
         for counts in cat_counts:
@@ -161,8 +200,8 @@ class _Refresh:
         return self._write(profile_rows, hist_new)
 
     # -- engine work ---------------------------------------------------------------------
-    def _profiles(self, sdf: Any, gran: str, skey: str | None) -> list[dict[str, Any]]:
-        rows = prof.numeric_profile(self.engine, sdf, [WINDOW, self.model, SLICE], self.numeric)
+    def _profiles(self, gran: str, skey: str | None) -> list[dict[str, Any]]:
+        rows = self._numeric_profile(f"{gran}|{skey}", [WINDOW, self.model, SLICE], gran, skey)
         versions: dict[tuple, set] = {}
         for r in rows:
             versions.setdefault((r[WINDOW], r[SLICE]), set()).add(r[self.model])
@@ -170,25 +209,54 @@ class _Refresh:
             # One version per window: its rows are the all-versions rows; skip the second scan.
             rows += [{**r, self.model: "*"} for r in rows]
         else:
-            for r in prof.numeric_profile(self.engine, sdf, [WINDOW, SLICE], self.numeric):
+            for r in self._numeric_profile(f"{gran}|{skey}|*", [WINDOW, SLICE], gran, skey):
                 rows.append({**r, self.model: "*"})
         return [{**r, WINDOW: _ts(r[WINDOW]), "granularity": gran, "slice_key": skey} for r in rows]
 
-    def _cat_counts(self, sdf: Any) -> pa.Table:
+    def _numeric_profile(
+        self, name: str, keys: list[str], gran: str, skey: str | None
+    ) -> list[dict[str, Any]]:
+        return self._collect_profile(name, keys, lambda: self._frame(gran, skey), self.numeric)
+
+    def _collect_profile(
+        self, name: str, keys: list[str], frame: Any, columns: list[str]
+    ) -> list[dict[str, Any]]:
+        if not columns:
+            return []
+        result = self.queries.collect(
+            f"profile|{name}", lambda: prof.numeric_profile_query(frame(), keys, columns)
+        )
+        return prof.numeric_profile_rows(result, keys, columns)
+
+    def _cat_counts(self, gran: str, skey: str | None) -> pa.Table:
         keys = [WINDOW, self.model, SLICE]
-        counts = prof.categorical_counts(self.engine, sdf, keys, self.categorical)
+        counts = self.queries.collect(
+            f"categorical|{gran}|{skey}",
+            lambda: prof.categorical_counts_query(self._frame(gran, skey), keys, self.categorical),
+        )
         return _with_all_versions(counts, keys, self.model)
 
-    def _histograms(self, sdf: Any) -> pa.Table:
-        keys = [WINDOW, self.model, SLICE]
-        counts = prof.numeric_histograms(self.engine, sdf, keys, self.specs)
-        return _with_all_versions(counts, keys, self.model)
+    def _histograms(self, gran: str, skey: str | None) -> pa.Table:
+        counts = self._collect_histograms(f"{gran}|{skey}", lambda: self._frame(gran, skey))
+        return _with_all_versions(counts, [WINDOW, self.model, SLICE], self.model)
 
-    def _quality(self, sdf: Any) -> pa.Table:
+    def _collect_histograms(self, name: str, frame: Any) -> pa.Table:
+        keys = [WINDOW, self.model, SLICE]
+        specs = {c: s.to_dict() for c, s in self.specs.items()}
+        counts = self.queries.collect(
+            f"histograms|{name}|{_digest(specs)}",
+            lambda: prof.numeric_histograms_query(frame(), keys, self.specs),
+        )
+        return prof.histogram_rows(counts, keys, self.specs)
+
+    def _quality(self, gran: str, skey: str | None) -> pa.Table:
         cfg = self.cfg
         keys = [WINDOW, self.model, SLICE]
-        bins = qual.quality_bins(
-            self.engine, sdf, keys, cfg.prediction_proba_col, cfg.prediction_col
+        bins = self.queries.collect(
+            f"quality|{gran}|{skey}",
+            lambda: qual.quality_bins_query(
+                self._frame(gran, skey), keys, cfg.prediction_proba_col, cfg.prediction_col
+            ),
         )
         return pa.concat_tables(
             [
@@ -208,23 +276,20 @@ class _Refresh:
         if not cfg.baseline_table or self.since is not None:
             return out
         bdf = delta_frame(self.engine, cfg.baseline_table)
+        bdf = self.engine.view(bdf, f"{self.views}_baseline")
         extra = {WINDOW: self.F.lit(None).cast("timestamp"), self.model: self.F.lit("*")}
         labelled = cfg.label_col in bdf.columns
         if labelled:
             extra["_label"] = self.F.col(cfg.label_col)
+        keys = [WINDOW, self.model, SLICE]
+        numeric = [c for c in self.numeric if c in bdf.columns]
+        categorical = [c for c in self.categorical if c in bdf.columns]
         for skey in slices:
             sdf = with_slice(bdf, skey, **extra)
-            rows = prof.numeric_profile(
-                self.engine,
-                sdf,
-                [WINDOW, self.model, SLICE],
-                [c for c in self.numeric if c in bdf.columns],
-            )
-            cats = prof.categorical_counts(
-                self.engine,
-                sdf,
-                [WINDOW, self.model, SLICE],
-                [c for c in self.categorical if c in bdf.columns],
+            rows = self._collect_profile(f"baseline|{skey}", keys, lambda s=sdf: s, numeric)
+            cats = self.queries.collect(
+                f"categorical|baseline|{skey}",
+                lambda s=sdf: prof.categorical_counts_query(s, keys, categorical),
             )
             for gran in cfg.granularities:
                 out["profiles"] += [
@@ -234,12 +299,11 @@ class _Refresh:
                 out["cats"].append(self._tag(cats, gran, skey))
             out["frames"] = [*out.get("frames", []), (skey, sdf)]
             if labelled:
-                bins = qual.quality_bins(
-                    self.engine,
-                    sdf,
-                    [WINDOW, self.model, SLICE],
-                    cfg.prediction_proba_col,
-                    cfg.prediction_col,
+                bins = self.queries.collect(
+                    f"quality|baseline|{skey}",
+                    lambda s=sdf: qual.quality_bins_query(
+                        s, keys, cfg.prediction_proba_col, cfg.prediction_col
+                    ),
                 )
                 out["quality"] += [self._tag(bins, g, skey) for g in cfg.granularities]
         return out
@@ -564,6 +628,10 @@ def _changed_since(
         return {}
     first = min(points)
     return {g: truncate(first, g) for g in cfg.granularities}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _fingerprint(cfg: MonitorConfig) -> str:

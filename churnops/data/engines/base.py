@@ -26,6 +26,22 @@ class Engine(Protocol):
         """Collect a DataFrame to Arrow."""
         ...
 
+    def view(self, df: Any, name: str) -> Any:
+        """Name `df`'s query as a view (replacing one of that name); a DataFrame reading it.
+
+        Queries built over the view name it, not the chain behind it, so their text stays
+        the same when the view is redefined (see `compile`).
+        """
+        ...
+
+    def compile(self, df: Any) -> str | None:
+        """The SQL text `run_sql` runs for `df`; None where the engine plans queries itself."""
+        ...
+
+    def run_sql(self, sql: str) -> pa.Table:
+        """Run SQL text from `compile` (this engine's dialect) and collect it to Arrow."""
+        ...
+
     def stop(self) -> None:
         """Release the session (a no-op for sessions the engine did not create)."""
         ...

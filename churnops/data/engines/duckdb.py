@@ -52,5 +52,25 @@ class DuckDBEngine:
     def to_arrow(self, df: Any) -> pa.Table:
         return df.toArrow()
 
+    def view(self, df: Any, name: str) -> Any:
+        self.connection.execute(f"CREATE OR REPLACE VIEW {_quote(name)} AS {self.compile(df)}")
+        return self.session.table(name)
+
+    def compile(self, df: Any) -> str:
+        # SQLFrame builds and generates SQL in Python (sqlglot): for a wide aggregation that
+        # takes longer than DuckDB takes to run it on a small input. This is the text
+        # `toArrow` runs (its dialect is tuned to the DuckDB version; `df.sql()` is Spark's).
+        statements = [df.session._to_sql(e) for e in df._get_expressions(optimize=False)]
+        if len(statements) != 1:  # a cached DataFrame adds CACHE TABLE statements
+            raise ValueError(f"expected one SQL statement for the DataFrame, got {len(statements)}")
+        return statements[0]
+
+    def run_sql(self, sql: str) -> pa.Table:
+        return self.connection.sql(sql).to_arrow_table()
+
     def stop(self) -> None:
         """Nothing to release: the shared session lives as long as the process."""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -66,6 +66,16 @@ class SparkEngine:
             return df.toArrow()
         return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
 
+    def view(self, df: Any, name: str) -> Any:
+        df.createOrReplaceTempView(name)
+        return self.session.table(name)
+
+    def compile(self, df: Any) -> None:
+        return None  # Spark plans a DataFrame in the JVM, cheaply: nothing to keep
+
+    def run_sql(self, sql: str) -> pa.Table:
+        return self.to_arrow(self.session.sql(sql))
+
     def stop(self) -> None:
         if self._owned:
             self.session.stop()
