@@ -50,9 +50,9 @@ def run_export(args: argparse.Namespace) -> int:
 
     cfg = load_endpoint_config(args.config)
     resolver = mlflow_alias_resolver(cfg.tracking_uri) if args.resolve_aliases else None
-    core = to_databricks(cfg, resolver)
-    print(json.dumps(core.as_dict(), indent=2))
+    endpoint = to_databricks(cfg, resolver)
+    print(json.dumps(endpoint.as_dict(), indent=2))
     if args.apply:
-        endpoint = apply_to_workspace(core).result()
-        print(f"endpoint {endpoint.name}: {endpoint.state}")
+        ready = apply_to_workspace(endpoint)
+        print(f"endpoint {ready.name}: {ready.state}")
     return 0
