@@ -102,9 +102,11 @@ def join_labels(
     """The predictions with `churn` and `label_cutoff` from the label row that judges each one.
 
     A prediction made on day D for customer c is judged by c's label row with the latest `cutoff`
-    <= D; with no such row the prediction is unlabelled (`churn` is NA). `max_label_age_days`
-    also leaves a prediction unlabelled when that row's cutoff is older than D minus that many
-    days (a stale label judges a different period); None keeps the plain rule.
+    <= D (cutoffs compared as days); with no such row the prediction is unlabelled (`churn` is
+    NA). `max_label_age_days` also leaves a prediction unlabelled when that row's cutoff is older
+    than D minus that many days (a stale label judges a different period); None keeps the plain
+    rule. Rows repeating a (customer, cutoff) count once, churned if any says so. The refresh
+    applies the same rule in the engine (`quality.join_labels`).
     """
     _require(predictions, ["customer_id", "date"], "predictions")
     _require(labels, ["customer_id", "cutoff", "churn"], "labels")
@@ -112,10 +114,12 @@ def join_labels(
     left["__row"] = np.arange(len(left))
     left["__d"] = pd.to_datetime(left["date"])
     right = labels[["customer_id", "cutoff", "churn"]].copy()
-    right["__d"] = pd.to_datetime(right["cutoff"])
-    right = right.rename(columns={"cutoff": "label_cutoff"})
-    left["customer_id"] = left["customer_id"].astype(str)
     right["customer_id"] = right["customer_id"].astype(str)
+    right["__d"] = pd.to_datetime(right["cutoff"]).dt.normalize()
+    right = right.groupby(["customer_id", "__d"], as_index=False).agg(
+        churn=("churn", "max"), label_cutoff=("cutoff", "first")
+    )
+    left["customer_id"] = left["customer_id"].astype(str)
     joined = pd.merge_asof(
         left.sort_values("__d"),
         right.sort_values("__d"),

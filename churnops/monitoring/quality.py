@@ -29,12 +29,18 @@ def join_labels(
     max_label_age_days: int | None = None,
 ) -> Any:
     """Predictions with `_label` (NULL while unlabelled) from the latest cutoff <= their date
-    (and >= their date minus `max_label_age_days`, when given)."""
+    (and >= their date minus `max_label_age_days`, when given). The same rule as the in-memory
+    `estimate.join_labels`: rows repeating a (customer, cutoff) count once, churned if any says
+    so (a repeated row must not repeat the predictions it judges)."""
     F, _ = dataframe_api(preds)
     preds = preds.withColumn("_pdate", F.to_date(F.col(ts_col)))
     keys = preds.select(F.col(id_col).alias("_id"), F.col("_pdate")).distinct()
-    lab = labels.select(
-        F.col(id_col).alias("_lid"), F.col(cutoff_col).cast("date").alias("_cut"), "_y"
+    lab = (
+        labels.select(
+            F.col(id_col).alias("_lid"), F.col(cutoff_col).cast("date").alias("_cut"), "_y"
+        )
+        .groupBy("_lid", "_cut")
+        .agg(F.max("_y").alias("_y"))
     )
     match = (F.col("_id") == F.col("_lid")) & (F.col("_cut") <= F.col("_pdate"))
     if max_label_age_days is not None:
