@@ -1,4 +1,5 @@
-"""`churnops monitor create|refresh|show|decide|ab`: the monitor over the predictions table."""
+"""`churnops monitor create|refresh|show|decide|ab|report|baseline|replay`: the monitor over the
+predictions table, its report, its baseline, and the CDNOW replay that feeds it."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(ab)
     ab.set_defaults(run=run_ab)
+
+    report = msub.add_parser(
+        "report", help="plots (PNG) and one self-contained HTML page from the monitor's tables"
+    )
+    report.add_argument("--out", help="folder (default: <output_dir>/<name>_report)")
+    report.add_argument("--mlflow", action="store_true", help="also log the files to MLflow")
+    _common(report)
+    report.set_defaults(run=run_report)
+
+    baseline = msub.add_parser(
+        "baseline", help="score the training set with the model: the monitor's baseline table"
+    )
+    baseline.add_argument("--training-set", required=True, help="Parquet: features and label")
+    baseline.add_argument("--model-uri", required=True, help="e.g. models:/churnops_churn@champion")
+    baseline.add_argument("--out", required=True, help="the Delta table to write (replaced)")
+    baseline.set_defaults(run=run_baseline)
+
+    replay = msub.add_parser(
+        "replay", help="the CDNOW replay: month-end scoring by champion and challenger, labels"
+    )
+    replay.add_argument(
+        "--config", default=str(CONFIG_DIR / "monitor" / "replay_cdnow.yaml"), help="replay YAML"
+    )
+    replay.add_argument("overrides", nargs="*", help="config overrides, e.g. end=1998-03-31")
+    replay.set_defaults(run=run_replay)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -132,4 +158,44 @@ def run_ab(args: argparse.Namespace) -> int:
             report.comparisons.to_dict("records"),
         )
     console.print(f"verdict: [bold]{report.verdict}[/]: {report.reason}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from churnops.cli.output import console
+    from churnops.monitoring.monitor_report import monitor_report
+
+    files = monitor_report(_config(args), args.out, log_to_mlflow=args.mlflow)
+    console.print(f"report: {files.html}")
+    for name, path in files.images.items():
+        console.print(f"  {name}: {path}")
+    return 0
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from churnops.cli.output import console
+    from churnops.monitoring.baseline import write_baseline
+
+    rows = write_baseline(args.training_set, args.model_uri, args.out)
+    console.print(f"baseline: {rows} rows scored by {args.model_uri} -> {args.out}")
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from churnops.cli.output import print_table
+    from churnops.config import load_config
+    from churnops.monitoring.replay import ReplayConfig, replay
+
+    cfg = load_config(ReplayConfig, args.config, args.overrides)
+    result = replay(cfg)
+    row = {
+        "month_ends": len(result.cutoffs),
+        "labelled_month_ends": len(result.labelled_cutoffs),
+        "log_rows": result.log_rows,
+        "prediction_rows": result.prediction_rows,
+        "inference_log": cfg.inference_log,
+        "labels": cfg.labels,
+        "predictions": cfg.predictions,
+    }
+    print_table(f"replay {result.cutoffs[0]} .. {result.cutoffs[-1]}", [row])
     return 0

@@ -20,6 +20,38 @@ def read_delta(path: str) -> pd.DataFrame:
     return read_table(DeltaTable(path)).to_pandas()
 
 
+def read_predictions(cfg: MonitorConfig) -> pd.DataFrame:
+    """The monitor's predictions table under the contract's names (`timestamp`, `model_version`,
+    `customer_id`, `probability`, `prediction`), with what a table not unpacked from the
+    inference log lacks: `date` (the UTC day of `timestamp`), `is_shadow` (false) and
+    `request_id` (one per row)."""
+    frame = read_delta(cfg.table).rename(
+        columns={
+            cfg.timestamp_col: "timestamp",
+            cfg.model_id_col: "model_version",
+            cfg.id_col: "customer_id",
+            cfg.prediction_proba_col: "probability",
+            cfg.prediction_col: "prediction",
+        }
+    )
+    if "date" not in frame:
+        frame["date"] = pd.to_datetime(frame["timestamp"], utc=True).dt.date
+    if "is_shadow" not in frame:
+        frame["is_shadow"] = False
+    if "request_id" not in frame:
+        frame["request_id"] = frame.index.astype(str)
+    return frame
+
+
+def read_labels(cfg: MonitorConfig) -> pd.DataFrame | None:
+    """The monitor's labels table under the contract's names (`customer_id`, `cutoff`, `churn`)."""
+    if not cfg.labels_table:
+        return None
+    return read_delta(cfg.labels_table).rename(
+        columns={cfg.id_col: "customer_id", cfg.label_time_col: "cutoff", cfg.label_col: "churn"}
+    )
+
+
 def analyze_monitor_ab(cfg: MonitorConfig, with_labels: bool = True) -> ABReport:
     """`analyze_ab` over the monitor's predictions (and labels, when it has a labels table).
 
@@ -30,16 +62,8 @@ def analyze_monitor_ab(cfg: MonitorConfig, with_labels: bool = True) -> ABReport
         raise ValueError(
             f"monitor {cfg.name!r}: no `ab` section (control, treatment, expected_split)"
         )
-    labels = None
-    if with_labels and cfg.labels_table:
-        labels = read_delta(cfg.labels_table).rename(
-            columns={
-                cfg.id_col: "customer_id",
-                cfg.label_time_col: "cutoff",
-                cfg.label_col: "churn",
-            }
-        )
-    return analyze_ab(read_delta(cfg.table), labels, cfg.ab)
+    labels = read_labels(cfg) if with_labels else None
+    return analyze_ab(read_predictions(cfg), labels, cfg.ab)
 
 
 def split_pvalue(cfg: MonitorConfig) -> float | None:

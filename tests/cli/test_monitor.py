@@ -39,3 +39,44 @@ def test_monitor_config_error_names_the_key(tmp_path, capsys):
     config.write_text(yaml.safe_dump({"table": "x", "output_dir": "y", "granularitis": ["1 day"]}))
     assert main(["monitor", "refresh", "--config", str(config)]) == 2
     assert "unknown key 'granularitis'" in capsys.readouterr().err
+
+
+def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
+    import numpy as np
+
+    from tests.monitoring.scenarios import START, labels_for
+
+    preds = predictions(6, 300, shift_at=3, seed=5, versions=("1", "2"))
+    write(tmp_path / "preds", preds)
+    write(tmp_path / "baseline", baseline_for(2000))
+    days = np.array([(t - START).days for t in preds["timestamp"].to_pylist()])
+    write(tmp_path / "labels", labels_for(preds.filter(days < 3)))
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "table": str(tmp_path / "preds"),
+                "output_dir": str(tmp_path / "out"),
+                "baseline_table": str(tmp_path / "baseline"),
+                "labels_table": str(tmp_path / "labels"),
+                "ab": {
+                    "control": "1",
+                    "treatment": "2",
+                    "arm_col": "model_version",
+                    "expected_split": {"1": 50, "2": 50},
+                    "n_bootstrap": 100,
+                },
+            }
+        )
+    )
+    assert main(["monitor", "report", "--config", str(config)]) == 2
+    assert "run `churnops monitor refresh` first" in capsys.readouterr().err
+    assert main(["monitor", "create", "--config", str(config)]) == 0
+    out_dir = tmp_path / "report"
+    assert main(["monitor", "report", "--config", str(config), "--out", str(out_dir)]) == 0
+    assert str(out_dir / "report.html") in capsys.readouterr().out.replace("\n", "")
+    pngs = {p.stem for p in out_dir.glob("*.png")}
+    assert {"drift_heatmap", "score_distribution", "quality_over_time"} <= pngs
+    page = (out_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(pngs)  # self-contained
+    assert "Quality and label-free estimates" in page

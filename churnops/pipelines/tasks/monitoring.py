@@ -21,6 +21,7 @@ class MonitorRefreshInputs(RunInputs):
     labels_table: str | None = None  # Delta: customer_id, cutoff, churn
     ab: ABConfig | None = None  # the split under test (None: the config's); its SRM gates
     full: bool = False
+    report: bool = True  # the plots and the HTML page, logged to MLflow
 
 
 class MonitorRefreshOutputs(StrictConfig):
@@ -34,6 +35,7 @@ class MonitorRefreshOutputs(StrictConfig):
     retrain: bool  # the job's condition task reads this
     reasons: list[str]
     blocked_by: list[str]
+    report: str | None  # the HTML page, when written
 
 
 def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
@@ -66,6 +68,11 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     result = refresh_monitor(cfg, full=inputs.full)
     srm = split_pvalue(cfg)
     decision = decide_retraining(cfg, srm_pvalue=srm)
+    page = None
+    if inputs.report:
+        from churnops.monitoring.monitor_report import monitor_report
+
+        page = str(monitor_report(cfg, folder / "report", log_to_mlflow=True).html)
     return MonitorRefreshOutputs(
         predictions=cfg.table,
         profile_metrics=cfg.table_path("profile_metrics"),
@@ -77,4 +84,5 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
         retrain=decision.retrain,
         reasons=decision.reasons,
         blocked_by=decision.blocked_by,
+        report=page,
     )

@@ -3,6 +3,8 @@ monitor_refresh over that very log."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from churnops.monitoring.show import latest_drift
@@ -58,6 +60,15 @@ def test_serves_the_split_and_logs_every_acknowledged_request(run, features):
     first = monitor_refresh(monitor)
     assert first.mode == "full" and first.unpacked_rows == 80  # one customer per request
     assert first.srm_pvalue > 0.001 and not first.retrain  # one window: no drift streak yet
+    page = Path(first.report).read_text()  # the report, written and logged to MLflow
+    assert "drift heatmap" in page and "score distribution" in page
+    import mlflow
+
+    runs = mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.mlflow.runName = 'monitoring'"
+    )
+    logged = mlflow.artifacts.list_artifacts(run_id=runs.run_id[0], artifact_path="monitoring")
+    assert "monitoring/report.html" in {a.path for a in logged}
     from churnops.config import CONFIG_DIR, load_config
     from churnops.monitoring.config import MonitorConfig
 

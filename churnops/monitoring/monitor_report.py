@@ -1,0 +1,74 @@
+"""`monitor_report`: a configured monitor's report, from its own tables: drift by feature and
+window, score distribution by version, quality over time beside the label-free estimates, and
+the A/B differences (`churnops monitor report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from churnops.monitoring.config import GRANULARITIES, MonitorConfig
+from churnops.monitoring.estimate import GRANULARITIES as ESTIMATE_WINDOWS
+from churnops.monitoring.experiment import (
+    analyze_monitor_ab,
+    read_delta,
+    read_labels,
+    read_predictions,
+)
+from churnops.monitoring.report import ReportFiles, log_report, write_report
+
+
+def monitor_report(
+    cfg: MonitorConfig, out_dir: str | Path | None = None, *, log_to_mlflow: bool = False
+) -> ReportFiles:
+    """Write the report of `cfg` under `out_dir` (default `<output_dir>/<name>_report`).
+
+    Drift comes from the drift table (run `refresh` first); quality and estimates need a
+    baseline holding the label and the score (the estimates are suppressed where it shows the
+    model uncalibrated); the A/B section needs the config's `ab`. The windows are the coarsest
+    of the monitor's granularities that the estimates know (day, week, month; else a day).
+    """
+    drift_path = cfg.table_path("drift_metrics")
+    if not (Path(drift_path) / "_delta_log").is_dir():
+        raise FileNotFoundError(
+            f"monitor {cfg.name!r}: no drift table at {drift_path!r}; run `churnops monitor "
+            "refresh` first"
+        )
+    order = list(GRANULARITIES)
+    known = [g for g in cfg.granularities if g in ESTIMATE_WINDOWS]
+    granularity = max(known, key=order.index, default="1 day")
+    predictions = read_predictions(cfg)
+    files = write_report(
+        out_dir or cfg.table_path("report"),
+        drift_metrics=read_delta(drift_path),
+        predictions=predictions,
+        quality=_quality(cfg, predictions, granularity),
+        ab=analyze_monitor_ab(cfg) if cfg.ab is not None else None,
+        title=f"churnops monitor {cfg.name}",
+        granularity=granularity,
+    )
+    if log_to_mlflow:
+        log_report(files)
+    return files
+
+
+def _quality(
+    cfg: MonitorConfig, predictions: pd.DataFrame, granularity: str
+) -> pd.DataFrame | None:
+    """`estimate_performance` per window and version, or None without a usable baseline."""
+    from churnops.monitoring.estimate import calibration_check, estimate_performance
+
+    if not cfg.baseline_table:
+        return None
+    baseline = read_delta(cfg.baseline_table)
+    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
+        return None
+    check = calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
+    return estimate_performance(
+        predictions,
+        check,
+        read_labels(cfg),
+        granularity=granularity,
+        max_label_age_days=cfg.max_label_age_days,
+    )
