@@ -66,7 +66,7 @@ def build_config(cls: type[T], data: dict[str, Any], source: str = "config") -> 
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "<root>"
             if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key {where!r}")
+                problems.append(f"unknown key {where!r}{_suggestion(cls, err['loc'])}")
             else:
                 problems.append(f"{where}={err.get('input')!r}: {err['msg']}")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
@@ -95,3 +95,23 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
 
 def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
+
+
+def _suggestion(cls: type[BaseModel], loc: tuple) -> str:
+    """`; did you mean 'x'?` for an unknown key close to a known one of its config class."""
+    import difflib
+
+    model: Any = cls
+    for part in loc[:-1]:  # walk down nested configs; stop at lists and dicts
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        inner = [
+            a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)
+        ]
+        nested = [a for a in inner if issubclass(a, BaseModel)]
+        if not nested:
+            return ""
+        model = nested[0]
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (expected one of {known})"

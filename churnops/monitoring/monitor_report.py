@@ -41,7 +41,7 @@ def monitor_report(
     predictions = read_predictions(cfg)
     files = write_report(
         out_dir or cfg.table_path("report"),
-        drift_metrics=read_delta(drift_path),
+        drift_metrics=read_delta(drift_path).rename(columns={cfg.model_id_col: "model_version"}),
         predictions=predictions,
         quality=_quality(cfg, predictions, granularity),
         ab=analyze_monitor_ab(cfg) if cfg.ab is not None else None,

@@ -120,7 +120,10 @@ def numeric_histograms_query(df: Any, keys: list[str], specs: dict[str, Any]) ->
             t = F.call_function("asinh", (x - F.lit(spec.center)) / F.lit(spec.scale))
             raw = F.floor((t - F.lit(spec.lo)) / F.lit(spec.width()))
         clipped = F.least(F.greatest(raw, F.lit(0)), F.lit(spec.bins - 1))
-        keyed.append((clipped + F.lit(i * stride)).cast("long"))
+        # NULL and NaN get a NULL key (counted as nulls, not binned): GREATEST skips a NULL
+        # argument on both engines, which would put it in the lowest bin.
+        value = F.when(x.isNotNull() & ~F.isnan(x), clipped + F.lit(i * stride))
+        keyed.append(value.cast("long"))
     long = df.select(*keys, F.explode(F.array(*keyed)).alias("_key"))
     return long.groupBy(*keys, "_key").count()
 

@@ -75,6 +75,7 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
         unpacked = unpack_inference_log(cfg.inference_log, cfg.table, cfg.id_col)
     if not (Path(cfg.table) / "_delta_log").is_dir():
         raise FileNotFoundError(f"table={cfg.table!r}: no Delta table there (nothing scored yet?)")
+    check_inputs(cfg)
     state = _read_state(cfg)
     files = delta_files(cfg.table)
     label_files = delta_files(cfg.labels_table) if cfg.labels_table else []
@@ -112,7 +113,11 @@ class _Refresh:
         self.numeric, self.categorical = _columns(cfg, schema)
         # Views with stable names: the queries read them, so the text compiled by one refresh
         # still holds for the next (see PreparedQueries), whatever files the views list.
-        self.views = f"churnops_monitor_{_digest([cfg.name, cfg.table])}"
+        # The schemas are in the name too: SQLFrame keeps a view's columns from its first use.
+        schemas = [_schema(p).to_string() for p in (cfg.labels_table, cfg.baseline_table) if p]
+        self.views = (
+            f"churnops_monitor_{_digest([cfg.name, cfg.table, schema.to_string(), *schemas])}"
+        )
         self.base = delta_frame(engine, cfg.table)
         self.F, _ = dataframe_api(self.base)
         self.labels = None
@@ -184,7 +189,9 @@ class _Refresh:
             self.specs = self._bin_specs(profile_rows + baseline["profiles"])
         keys = [WINDOW, self.model, SLICE]
         for skey, bsdf in baseline.get("frames", []):
-            counts = self._collect_histograms(f"baseline|{skey}", lambda b=bsdf: b)
+            # A column added to the predictions after the baseline was written has no baseline.
+            specs = {c: s for c, s in self.specs.items() if c in bsdf.columns}
+            counts = self._collect_histograms(f"baseline|{skey}", lambda b=bsdf: b, specs)
             baseline["hists"] += [self._tag(counts, g, skey) for g in cfg.granularities]
         hists = [self._tag(self._histograms(g, s), g, s) for g, s in frames]
         hist_new = _histogram_table(hists, cat_counts, baseline, self.model)
@@ -240,14 +247,26 @@ class _Refresh:
         counts = self._collect_histograms(f"{gran}|{skey}", lambda: self._frame(gran, skey))
         return _with_all_versions(counts, [WINDOW, self.model, SLICE], self.model)
 
-    def _collect_histograms(self, name: str, frame: Any) -> pa.Table:
+    def _collect_histograms(
+        self, name: str, frame: Any, specs: dict[str, BinSpec] | None = None
+    ) -> pa.Table:
         keys = [WINDOW, self.model, SLICE]
-        specs = {c: s.to_dict() for c, s in self.specs.items()}
+        specs = self.specs if specs is None else specs
+        if not specs:  # no numeric column (or none the baseline has): nothing to bin
+            return pa.table(
+                {
+                    WINDOW: pa.array([], pa.timestamp("us", tz="UTC")),
+                    **{k: pa.array([], pa.string()) for k in (self.model, SLICE, "column_name")},
+                    "bin": pa.array([], pa.int64()),
+                    "count": pa.array([], pa.int64()),
+                }
+            )
+        digest = _digest({c: s.to_dict() for c, s in specs.items()})
         counts = self.queries.collect(
-            f"histograms|{name}|{_digest(specs)}",
-            lambda: prof.numeric_histograms_query(frame(), keys, self.specs),
+            f"histograms|{name}|{digest}",
+            lambda: prof.numeric_histograms_query(frame(), keys, specs),
         )
-        return prof.histogram_rows(counts, keys, self.specs)
+        return prof.histogram_rows(counts, keys, specs)
 
     def _quality(self, gran: str, skey: str | None) -> pa.Table:
         cfg = self.cfg
@@ -377,6 +396,8 @@ class _Refresh:
                     "percent_labelled": 100.0 * labelled / count
                     if labelled and count
                     else (0.0 if count and self.cfg.labels_table else None),
+                    # With a labels table, a window none of whose rows is labelled yet has 0.
+                    "num_labelled": 0 if count and self.cfg.labels_table else None,
                     **vals,
                 }
             )
@@ -558,11 +579,63 @@ def _recent(table: pa.Table, since: dict | None, col: str) -> pa.Table:
     return table.filter(wanted)
 
 
+def check_inputs(cfg: MonitorConfig) -> None:
+    """The tables exist and hold the columns the config names, with usable types: an error that
+    names the field, the value and what was expected, before any engine work."""
+    schema = _schema(cfg.table)
+
+    def need(field: str, column: str, table: str, names: list[str], kind: str = "") -> None:
+        if column not in names:
+            raise ValueError(
+                f"{field}={column!r}: expected a {kind}column of {table!r}, which has {names}"
+            )
+
+    need("timestamp_col", cfg.timestamp_col, cfg.table, schema.names)
+    if not pa.types.is_timestamp(schema.field(cfg.timestamp_col).type):
+        raise ValueError(
+            f"timestamp_col={cfg.timestamp_col!r}: expected a timestamp column, "
+            f"got {schema.field(cfg.timestamp_col).type}"
+        )
+    need("model_id_col", cfg.model_id_col, cfg.table, schema.names)
+    need("prediction_proba_col", cfg.prediction_proba_col, cfg.table, schema.names)
+    for field, path in (("baseline_table", cfg.baseline_table), ("labels_table", cfg.labels_table)):
+        if path and not (Path(path) / "_delta_log").is_dir():
+            raise FileNotFoundError(f"{field}={path!r}: no Delta table there")
+    if cfg.labels_table:
+        need("id_col", cfg.id_col, cfg.table, schema.names)
+        labels = _schema(cfg.labels_table)
+        for field in ("id_col", "label_time_col", "label_col"):
+            need(field, getattr(cfg, field), cfg.labels_table, labels.names)
+        kind = labels.field(cfg.label_col).type
+        if not (
+            pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_floating(kind)
+        ):
+            raise ValueError(
+                f"label_col={cfg.label_col!r}: expected 0/1 labels (integer, boolean or float) "
+                f"in {cfg.labels_table!r}, got {kind}"
+            )
+    for i, expr in enumerate(cfg.slicing_exprs):
+        words = _identifiers(expr)
+        if words and not words & set(schema.names):
+            raise ValueError(
+                f"slicing_exprs[{i}]={expr!r}: expected an expression over columns of "
+                f"{cfg.table!r}, which has {schema.names}"
+            )
+
+
+def _identifiers(expr: str) -> set[str]:
+    """The words of a SQL expression outside its string literals (column names among them)."""
+    import re
+
+    unquoted = re.sub(r"'(?:[^']|'')*'", "", expr)
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", unquoted))
+
+
 def _columns(cfg: MonitorConfig, schema: pa.Schema) -> tuple[list[str], list[str]]:
     """(numeric, categorical) columns to profile: the features, the score and the decision."""
     skip = {*META, cfg.timestamp_col, cfg.model_id_col, cfg.id_col, cfg.label_col}
     names = (
-        cfg.feature_cols
+        list(cfg.feature_cols)  # a copy: the config is what the next refresh compares with
         if cfg.feature_cols is not None
         else [n for n in schema.names if n not in skip]
     )
@@ -636,7 +709,13 @@ def _digest(value: Any) -> str:
 
 def _fingerprint(cfg: MonitorConfig) -> str:
     """A refresh may reuse earlier windows only while what they were computed with is unchanged."""
-    fields = cfg.model_dump(exclude={"retrain", "schedule", "inference_log"})
+    # What only decisions, A/B and Databricks read leaves the computed windows as they are.
+    fields = cfg.model_dump(
+        exclude={
+            "retrain", "schedule", "inference_log", "ab", "databricks_table",
+            "databricks_output_schema", "databricks_baseline_table", "databricks_assets_dir",
+        }
+    )  # fmt: skip
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

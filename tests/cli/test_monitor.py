@@ -46,11 +46,18 @@ def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
 
     from tests.monitoring.scenarios import START, labels_for
 
+    # A table of the user's own, with its own column names (and no serving-log columns).
+    names = {"timestamp": "scored_at", "model_version": "model_ver", "customer_id": "cust",
+             "probability": "churn_prob", "churn": "churned"}  # fmt: skip
+
+    def own(table):
+        return table.rename_columns([names.get(c, c) for c in table.column_names])
+
     preds = predictions(6, 300, shift_at=3, seed=5, versions=("1", "2"))
-    write(tmp_path / "preds", preds)
-    write(tmp_path / "baseline", baseline_for(2000))
     days = np.array([(t - START).days for t in preds["timestamp"].to_pylist()])
-    write(tmp_path / "labels", labels_for(preds.filter(days < 3)))
+    write(tmp_path / "labels", own(labels_for(preds.filter(days < 3))))
+    write(tmp_path / "preds", own(preds.drop_columns(["request_id"])))
+    write(tmp_path / "baseline", own(baseline_for(2000)))
     config = tmp_path / "monitor.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -59,6 +66,11 @@ def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
                 "output_dir": str(tmp_path / "out"),
                 "baseline_table": str(tmp_path / "baseline"),
                 "labels_table": str(tmp_path / "labels"),
+                "timestamp_col": "scored_at",
+                "model_id_col": "model_ver",
+                "id_col": "cust",
+                "prediction_proba_col": "churn_prob",
+                "label_col": "churned",
                 "ab": {
                     "control": "1",
                     "treatment": "2",
@@ -80,3 +92,5 @@ def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
     page = (out_dir / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(pngs)  # self-contained
     assert "Quality and label-free estimates" in page
+    assert main(["monitor", "ab", "--config", str(config)]) == 0
+    assert "verdict:" in capsys.readouterr().out

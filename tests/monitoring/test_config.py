@@ -15,10 +15,14 @@ def test_shipped_config_loads_and_overrides_apply():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("granularity=1 day", "unknown key 'granularity'"),
+        ("granularity=1 day", r"unknown key 'granularity' \(did you mean 'granularities'\?\)"),
         ("granularities=[5 minutes]", "granularity '5 minutes': expected one of"),
         ("engine=pandas", "engine='pandas'"),
-        ("retrain.drift_thresold=0.3", "unknown key 'retrain.drift_thresold'"),
+        (
+            "retrain.drift_thresold=0.3",
+            r"'retrain.drift_thresold' \(did you mean 'drift_threshold'",
+        ),
+        ("zzz=1", r"unknown key 'zzz' \(expected one of \['name', 'table'"),
         ("quantiles=[0.5, 1.5]", r"quantiles \[1.5\]: expected values in \[0, 1\]"),
     ],
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from scipy import stats
 from sklearn.metrics import log_loss, roc_auc_score
 
@@ -18,7 +18,7 @@ from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh import refresh_monitor
 from churnops.monitoring.statistics import BinSpec
 from tests.monitoring.conftest import SHIFT_AT
-from tests.monitoring.scenarios import START, labels_for, predictions, write
+from tests.monitoring.scenarios import START, baseline_for, labels_for, predictions, write
 
 
 def _table(cfg, suffix):
@@ -232,6 +232,10 @@ def test_late_labels_and_new_rows_recompute_only_their_windows(tmp_path):
         for w, pct in zip(quality.window, quality.percent_labelled, strict=True)
     }
     assert labelled == {0: 100.0, 1: 100.0, 2: 0.0, 3: 100.0, 4: 0.0}
+    counted = {
+        _day(w["start"]): n for w, n in zip(quality.window, quality.num_labelled, strict=True)
+    }
+    assert counted[2] == counted[4] == 0  # zero labelled rows, not NULL
     old = before[before.window.map(lambda w: w["start"].day < 4)]
     kept = after[after.window.map(lambda w: w["start"].day < 4)]
     assert len(old) == len(kept)
@@ -302,3 +306,105 @@ def test_whole_number_column_gets_exact_ks_and_quantiles(tmp_path):
     qs = np.quantile(base, cfg.quantiles, method="inverted_cdf")
     assert list(row.quantiles) == list(qs)
     assert row.median == np.quantile(base, 0.5, method="inverted_cdf")
+
+
+def test_nulls_are_counted_as_nulls_not_binned(tmp_path, engine):
+    # A feature missing for 30% of rows, and for every row of day 2: KS and quantiles read the
+    # values only; a window with none has no KS rather than a maximal one.
+    rng = np.random.default_rng(11)
+    preds = predictions(3, 1500, seed=11)
+    tenure = rng.gamma(3.0, 100.0, preds.num_rows)
+    missing = (rng.random(preds.num_rows) < 0.3) | (np.arange(preds.num_rows) >= 3000)
+    column = pa.array(np.where(missing, np.nan, tenure), mask=missing)
+    write(tmp_path / "preds", preds.append_column("tenure", column))
+    base = rng.gamma(3.0, 100.0, 6000)
+    baseline = predictions(1, 6000, seed=12).drop_columns(["timestamp", "model_version"])
+    write(tmp_path / "baseline", baseline.append_column("tenure", pa.array(base)))
+    cfg = MonitorConfig(
+        table=str(tmp_path / "preds"),
+        output_dir=str(tmp_path / "out"),
+        baseline_table=str(tmp_path / "baseline"),
+        engine=engine.name,
+    )
+    refresh_monitor(cfg, engine=engine)
+    d = _table(cfg, "drift_metrics")
+    rows = d[(d.drift_type == "BASELINE") & (d.model_version == "*") & (d.column_name == "tenure")]
+    p = _table(cfg, "profile_metrics")
+    prof = p[(p.log_type == "INPUT") & (p.model_version == "*") & (p.column_name == "tenure")]
+    prof = prof[prof.slice_key.isna()]
+    for window, ks in zip(rows.window, rows.ks_test, strict=True):
+        day = _day(window["start"])
+        day_rows = slice(day * 1500, (day + 1) * 1500)
+        cur = tenure[day_rows][~missing[day_rows]]
+        (row,) = prof[prof.window.map(lambda w, day=day: _day(w["start"]) == day)].itertuples()
+        assert row.num_nulls == missing[day_rows].sum()
+        if len(cur) == 0:
+            assert np.isnan(ks["statistic"]) and np.isnan(ks["pvalue"])
+            assert row.quantiles is None
+            continue
+        assert ks["statistic"] == pytest.approx(stats.ks_2samp(cur, base).statistic, abs=0.005)
+        assert row.quantiles[0] == pytest.approx(np.quantile(cur, cfg.quantiles[0]), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"timestamp_col": "ts"}, "timestamp_col='ts': expected a column of"),
+        ({"model_id_col": "version"}, "model_id_col='version': expected a column of"),
+        ({"prediction_proba_col": "prob"}, "prediction_proba_col='prob': expected a column"),
+        ({"slicing_exprs": ["segmnt"]}, r"slicing_exprs\[0\]='segmnt': expected an expression"),
+        ({"baseline_table": "nowhere"}, "baseline_table='.*nowhere': no Delta table there"),
+        ({"labels_table": "nowhere"}, "labels_table='.*nowhere': no Delta table there"),
+        ({"labels_table": "labels", "label_col": "churned"}, "label_col='churned': expected a"),
+        ({"labels_table": "words"}, "label_col='churn': expected 0/1 labels"),
+        ({"timestamp_col": "request_id"}, "timestamp_col='request_id': expected a timestamp"),
+    ],
+)
+def test_bad_column_or_table_names_are_named_before_any_engine_work(tmp_path, override, message):
+    preds = predictions(2, 50, seed=2)
+    write(tmp_path / "preds", preds)
+    write(tmp_path / "labels", labels_for(preds))
+    words = labels_for(preds)
+    churn = pa.array(["yes" if v else "no" for v in words["churn"].to_pylist()])
+    write(
+        tmp_path / "words", words.set_column(words.schema.get_field_index("churn"), "churn", churn)
+    )
+    for key in ("baseline_table", "labels_table"):
+        if key in override:
+            override[key] = str(tmp_path / override[key])
+    cfg = MonitorConfig(table=str(tmp_path / "preds"), output_dir=str(tmp_path / "out"), **override)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        refresh_monitor(cfg)
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_feature_cols_and_a_column_added_later_keep_refreshes_working(tmp_path):
+    preds = predictions(3, 200, seed=13)
+    write(tmp_path / "preds", preds)
+    write(tmp_path / "baseline", baseline_for(600))
+    cfg = MonitorConfig(
+        table=str(tmp_path / "preds"),
+        output_dir=str(tmp_path / "out"),
+        baseline_table=str(tmp_path / "baseline"),
+        feature_cols=["f0", "f1"],
+    )
+    assert refresh_monitor(cfg).mode == "full"
+    assert cfg.feature_cols == ["f0", "f1"]  # the refresh leaves the config as it was
+    assert refresh_monitor(cfg).mode == "unchanged"
+
+    # A day with a column the baseline and the earlier rows lack.
+    later = predictions(1, 200, seed=14, start=3)
+    wider = later.append_column("nps", pa.array(np.arange(200.0)))
+    write_deltalake(str(tmp_path / "preds"), wider, mode="append", schema_mode="merge")
+    wide = cfg.model_copy(update={"feature_cols": ["f0", "f1", "nps"]})
+    assert refresh_monitor(wide, full=True).mode == "full"
+    p = _table(wide, "profile_metrics")
+    nps = p[(p.column_name == "nps") & (p.model_version == "*") & (p.log_type == "INPUT")]
+    assert {_day(w["start"]): c for w, c in zip(nps.window, nps["count"], strict=True)} == {
+        0: 0,
+        1: 0,
+        2: 0,
+        3: 200,
+    }
+    d = _table(wide, "drift_metrics")
+    assert "BASELINE" not in set(d[d.column_name == "nps"].drift_type)  # the baseline lacks it

@@ -30,7 +30,9 @@ class Engine(Protocol):
         """Name `df`'s query as a view (replacing one of that name); a DataFrame reading it.
 
         Queries built over the view name it, not the chain behind it, so their text stays
-        the same when the view is redefined (see `compile`).
+        the same when the view is redefined (see `compile`). A name's columns are fixed at its
+        first use in a session (SQLFrame caches them): a view of other columns needs another
+        name.
         """
         ...
 
