@@ -6,7 +6,7 @@ subprocesses and drives them over loopback from this process. churnops requests 
 `customer_id` (online lookup); mlflow requests carry the 18 features (it cannot look them up).
 Cases: single-row at 200 rps, single-row at the maximum rate (closed loop), 100-row at 200 rps.
 Then every model family (`--models`), logged as the churnops pyfunc and served alone through the
-same path with the inference-log journal on, at single-row 200 rps (`model` column).
+same path, at single-row 200 rps (`model` column).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None
 
 
 def _family_yaml(workdir: Path, world: dict[str, Any], family: str) -> Path:
-    """One served entity, the family's pyfunc, all the traffic; lookup, auth, journal on."""
+    """One served entity, the family's pyfunc, all the traffic; lookup, auth, inference log."""
     data = yaml.safe_load(_endpoint_yaml(workdir, world).read_text())
     data["served_entities"] = [
         {"name": "champion", "entity_name": f"churn_{family}", "entity_version": "1"}
@@ -138,10 +138,7 @@ def _family_yaml(workdir: Path, world: dict[str, Any], family: str) -> Path:
     data["traffic_config"] = {
         "routes": [{"served_model_name": "champion", "traffic_percentage": 100}]
     }
-    data["auto_capture_config"] = {
-        "path": str(workdir / f"inference_log_{family}"),
-        "journal": True,
-    }
+    data["auto_capture_config"] = {"path": str(workdir / f"inference_log_{family}")}
     path = workdir / f"endpoint_{family}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -387,13 +384,14 @@ def main(argv: list[str] | None = None) -> int:
     notes += [
         "churnops: 1 uvicorn process (uvloop, httptools, heap frozen after load), requests "
         "carry only customer_id (SQLite online lookup), bearer auth and the Delta inference log "
-        "on; the pipeline is scored by its verified numpy kernel, requests ready together are "
+        "on (the server journals each answer, a committer process writes Delta); the pipeline "
+        "is scored by its verified numpy kernel, requests ready together are "
         "batched; "
         "mlflow: `mlflow models serve --env-manager local -w 1`, the 18 features in the request",
         "the first rows (both servers) serve a scikit-learn logistic-regression pipeline logged "
         "with MLflow's sklearn flavour, champion 80 / challenger 20; the per-family rows after "
         "them serve each family logged as the churnops pyfunc (`log_pyfunc_model`), alone, "
-        "same lookup, auth and inference log with the write-ahead journal on, one server at a "
+        "same lookup, auth and inference log (journal, committer process), one server at a "
         "time; the mlp is a 2-layer net fitted for 30 full-batch steps (latency, not quality)",
         "both servers run side by side; each case runs on churnops, then at once on mlflow; "
         "latency at a fixed rate counts from when each request was due (open loop); "

@@ -74,13 +74,12 @@ class AutoCaptureConfig(StrictConfig):
     catalog_name: str | None = None  # Databricks only
     schema_name: str | None = None  # Databricks only
     table_name_prefix: str | None = None  # Databricks only
-    batch_rows: int = Field(default=1000, ge=1)  # write when this many rows are waiting ...
+    batch_rows: int = Field(default=1000, ge=1)  # commit when this many rows are waiting ...
     flush_seconds: float = Field(default=1.0, gt=0)  # ... or this long after the first one
-    # Write-ahead journal (`<path>/<name>.journal/`): each row is written there before its
-    # answer goes out and replayed into Delta at the next start, so a killed server loses no
-    # acknowledged row. fsync false: the row is in the OS page cache (survives the process
-    # being killed, not a power cut); true: fsync per request (survives both, costs more).
-    journal: bool = True
+    # Each request's rows reach the journal (`<path>/<name>.journal/`) before its answer goes
+    # out; a committer process moves them into Delta. fsync false: the rows are in the OS page
+    # cache (survive the server being killed, not a power cut); true: fsync per request
+    # (survives both, costs more).
     journal_fsync: bool = False
 
 

@@ -456,7 +456,7 @@ class Endpoint:
             state.release()
 
     def health(self) -> dict[str, Any]:
-        state = self.state
+        state, log = self.state, self.log
         return {
             "status": "ok",
             "endpoint": state.cfg.name,
@@ -468,7 +468,8 @@ class Endpoint:
                 r.served_model_name: r.traffic_percentage for r in state.cfg.traffic_config.routes
             },
             "shadow": state.cfg.routing.shadow,
-            "inference_log": self.log is not None,
+            "inference_log": log is not None,
+            "inference_log_error": str(log.error) if log is not None and log.error else None,
         }
 
     def close(self) -> None:
@@ -487,7 +488,6 @@ def _log_writer(cfg: EndpointConfig) -> InferenceLogWriter | None:
         cfg.log_path(),
         capture.batch_rows,
         capture.flush_seconds,
-        journal=capture.journal,
         fsync=capture.journal_fsync,
     )
 

@@ -3,16 +3,21 @@
 The columns follow Databricks inference tables (`databricks_request_id`, `client_request_id`,
 `date`, `timestamp_ms`, `status_code`, `execution_time_ms`, `request`, `response`,
 `sampling_fraction`, `request_metadata`), plus flat `served_entity_name`, `model_name`,
-`model_version`, `num_rows` and `is_shadow` so monitoring can group without parsing JSON. A
-background thread writes batches; `close()` writes what is left, so after a graceful shutdown the
-table holds every acknowledged request. With the journal on, each row is first appended to a
-local write-ahead file (`Journal`), so a killed server loses none: the next start replays it.
+`model_version`, `num_rows` and `is_shadow` so monitoring can group without parsing JSON. Each
+request's rows go to a local journal (`Journal`) before its answer leaves; a committer process
+(`churnops.serving.log_committer`) moves closed journal segments into Delta. So a killed server
+loses no acknowledged row, and the server itself never spends time (or its GIL) on Arrow or
+Delta. `close()` waits for the committer, so after a graceful shutdown the table holds every
+acknowledged request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +27,7 @@ import orjson
 import pyarrow as pa
 
 from churnops.data.delta_tables import read_table
+from churnops.serving.journal import Journal, closed_segments
 
 SCHEMA = pa.schema(
     [
@@ -46,88 +52,9 @@ SCHEMA = pa.schema(
 
 
 JOURNAL_KEY = "churnops.journal"  # commit metadata: the journal segments a commit holds
-
-
-class Journal:
-    """A write-ahead log of inference-log rows: numbered append-only JSON-lines segments.
-
-    Rows go to the open segment before their answer is sent; a Delta commit `rotate`s first
-    and names the segments it holds in its commit metadata, then `drop`s them. A segment left
-    by a crash is replayed at the next start unless a commit already names it (so a crash
-    between the commit and the drop writes nothing twice). Each row is one `write` to the OS:
-    it survives the process being killed; with `fsync` it survives a power cut too.
-    """
-
-    def __init__(self, folder: str | Path, fsync: bool = False):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.fsync = fsync
-        self.leftover = sorted(self.folder.glob("seg-*.jsonl"))
-        numbers = [int(p.stem.removeprefix("seg-")) for p in self.leftover]
-        self._next = max(numbers, default=0) + 1
-        self._closed_segments: list[Path] = []
-        self._file = self._open()
-
-    def _open(self) -> Any:
-        path = self.folder / f"seg-{self._next:012d}.jsonl"
-        self._next += 1
-        self._path = path
-        return open(path, "ab", buffering=0)  # unbuffered: each row is one write(2)
-
-    def append(self, rows: list[dict[str, Any]]) -> None:
-        """Write `rows` (one request's) in one `write`: a kill leaves at most a torn last line."""
-        self._file.write(b"".join([orjson.dumps(row, default=str) + b"\n" for row in rows]))
-        if self.fsync:
-            os.fsync(self._file.fileno())
-
-    def rotate(self) -> list[Path]:
-        """Close the open segment (if it holds rows); return every closed, undropped segment."""
-        if self._file.tell() > 0:
-            self._file.close()
-            self._closed_segments.append(self._path)
-            self._file = self._open()
-        return list(self._closed_segments)
-
-    def drop(self, segments: list[Path]) -> None:
-        """Delete segments whose rows are committed to Delta."""
-        for seg in segments:
-            seg.unlink(missing_ok=True)
-            if seg in self._closed_segments:
-                self._closed_segments.remove(seg)
-
-    def close(self) -> None:
-        self._file.close()
-        if self._path.stat().st_size == 0:
-            self._path.unlink(missing_ok=True)
-
-    @staticmethod
-    def read(segment: Path) -> list[dict[str, Any]]:
-        """A segment's rows; a torn last line (the process killed mid-write) is skipped."""
-        rows = []
-        for line in segment.read_bytes().splitlines():
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # only the last line can be torn, and it was never acknowledged
-            row["date"] = dt.datetime.fromtimestamp(row["timestamp_ms"] / 1000, dt.UTC).date()
-            row["request_metadata"] = [tuple(kv) for kv in row["request_metadata"]]
-            rows.append(row)
-        return rows
-
-
-def _committed_segments(path: Path, depth: int = 100) -> set[str]:
-    """Journal segment names the table's last `depth` commits hold."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        history = DeltaTable(str(path)).history(depth)
-    except TableNotFoundError:
-        return set()
-    names: set[str] = set()
-    for commit in history:
-        names.update(filter(None, str(commit.get(JOURNAL_KEY, "")).split(",")))
-    return names
+_COMMITTER = "churnops.serving.log_committer"
+_RESTART_SECONDS = 1.0  # a committer that died is restarted, at most this often
+_TICK_SECONDS = 0.5  # the writer's thread checks on the committer at least this often
 
 
 def journal_folder(path: str | Path) -> Path:
@@ -136,15 +63,15 @@ def journal_folder(path: str | Path) -> Path:
 
 
 class InferenceLogWriter:
-    """Batch rows from request handlers into an append-only Delta table at `path`.
+    """Journal rows from request handlers; a committer process appends them to Delta at `path`.
 
     Args:
-        path: the Delta table folder (created on the first write).
-        batch_rows: write as soon as this many rows wait.
-        flush_seconds: write at least this often while rows wait.
-        journal: write each row ahead to `journal_folder(path)`; rows a killed process left
-            there are replayed into the table now, before any new row.
-        fsync: fsync the journal per row (see `Journal`).
+        path: the Delta table folder (created on the first commit). Rows a killed server left
+            in `journal_folder(path)` are committed now, ahead of new ones.
+        batch_rows: hand the open journal segment to the committer once it holds this many
+            rows ...
+        flush_seconds: ... or this long after its first row.
+        fsync: fsync the journal per request (see `Journal`).
     """
 
     def __init__(
@@ -153,42 +80,39 @@ class InferenceLogWriter:
         batch_rows: int = 1000,
         flush_seconds: float = 1.0,
         *,
-        journal: bool = False,
         fsync: bool = False,
     ):
         self.path = Path(path)
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
-        self._pending: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
+        self.rows_written = 0  # committed, replayed rows included
+        self.rows_replayed = 0  # committed rows that an earlier server left in the journal
+        self.error: Exception | None = None  # the committer's last failure; None once it commits
+        self._lock = threading.Lock()  # the journal and `_closed`
         self._closed = False
-        self._write_lock = threading.Lock()
-        self.rows_written = 0
-        self.rows_replayed = 0
-        self.error: BaseException | None = None
-        # The table, kept open after the first commit: appending through the open table costs
-        # a third of opening it again by path, which replays the whole log every second.
-        self._table: Any = None
-        self.journal = Journal(journal_folder(self.path), fsync) if journal else None
-        if self.journal is not None and self.journal.leftover:
-            self._replay(self.journal.leftover)
+        self.journal = Journal(journal_folder(self.path), fsync)
+        self._progress = threading.Condition()  # the committer's reports
+        self._through = ""  # the newest segment committed (names sort in write order)
+        self._failures = 0  # commits that failed
+        self._restarts = 0  # committers that died
+        self._stop = threading.Event()
+        self._start_committer()
         self._thread = threading.Thread(target=self._loop, name="inference-log", daemon=True)
         self._thread.start()
 
     def append(self, **row: Any) -> None:
-        """Queue one request's row (cheap: the handler never waits on disk); see `row`."""
+        """Journal one request's row (see `row`)."""
         self.append_many([self.row(**row)])
 
     def append_many(self, rows: list[dict[str, Any]]) -> None:
-        """Queue one request's rows (built by `row`): one journal write for all of them."""
-        with self._cond:
+        """Journal one request's rows (built by `row`) in one write, before its answer leaves."""
+        with self._lock:
             if self._closed:
                 raise RuntimeError(f"inference log {self.path} is closed")
-            if self.journal is not None:  # ahead of the answer: a crash after it loses nothing
-                self.journal.append(rows)
-            self._pending.extend(rows)
-            if len(self._pending) >= self.batch_rows:
-                self._cond.notify()
+            self.journal.append(rows)
+            if self.journal.rows >= self.batch_rows:
+                self.journal.rotate()
+                self._wake()
 
     @staticmethod
     def row(
@@ -232,83 +156,136 @@ class InferenceLogWriter:
             "is_shadow": is_shadow,
         }
 
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._closed and len(self._pending) < self.batch_rows:
-                    self._cond.wait(self.flush_seconds)
-                closed = self._closed
-            try:
-                self.flush()
-            except Exception as exc:  # keep the rows queued and retry on the next tick
-                self.error = exc
-            if closed:
-                return
-
     @property
     def fsync(self) -> bool:
-        return self.journal is not None and self.journal.fsync
+        return self.journal.fsync
 
     @fsync.setter
     def fsync(self, value: bool) -> None:
-        if self.journal is not None:
-            self.journal.fsync = value
+        self.journal.fsync = value
 
     def flush(self) -> int:
-        """Write every queued row now; return how many were written."""
-        with self._write_lock:
-            with self._cond:
-                batch, self._pending = self._pending, []
-                segments = self.journal.rotate() if self.journal is not None else []
-            if not batch:
+        """Hand over the open segment and wait until every row so far is committed.
+
+        Returns the rows committed meanwhile (0 once closed: `close` committed them). Raises
+        `RuntimeError` if a commit fails meanwhile or the committer dies more than once (the
+        rows stay in the journal; it tries again).
+        """
+        with self._lock:
+            if self._closed:
                 return 0
-            table = pa.Table.from_pylist(batch, schema=SCHEMA)
-            try:
-                self._commit(table, segments)
-            except BaseException:
-                with self._cond:  # put them back in front: nothing is lost on a failed write
-                    self._pending[:0] = batch
-                raise
-            self.rows_written += len(batch)
-            self.error = None
-            return len(batch)
-
-    def _commit(self, table: pa.Table, segments: list[Path]) -> None:
-        """Append `table`; the commit names the journal segments it holds, then drops them."""
-        from deltalake import CommitProperties, DeltaTable, write_deltalake
-
-        meta = {JOURNAL_KEY: ",".join(s.name for s in segments)} if segments else None
-        write_deltalake(
-            self._table if self._table is not None else str(self.path),
-            table,
-            mode="append",
-            commit_properties=CommitProperties(custom_metadata=meta) if meta else None,
-        )
-        if self._table is None:  # the first commit created the table (or found it there)
-            self._table = DeltaTable(str(self.path))
-        if self.journal is not None:
-            self.journal.drop(segments)
-
-    def _replay(self, segments: list[Path]) -> None:
-        """Write the rows of segments no commit holds yet (a crash left them), then drop all."""
-        assert self.journal is not None
-        done = _committed_segments(self.path)
-        todo = [s for s in segments if s.name not in done]
-        rows = [row for seg in todo for row in Journal.read(seg)]
-        if rows:
-            self._commit(pa.Table.from_pylist(rows, schema=SCHEMA), todo)
-            self.rows_replayed = len(rows)
-        self.journal.drop(segments)
+            self.journal.rotate()
+            pending = closed_segments(self.journal.folder)
+        if not pending:
+            return 0
+        self._wake()
+        with self._progress:
+            failures, restarts, written = self._failures, self._restarts, self.rows_written
+            while self._through < pending[-1].name:
+                failed = self._failures > failures or self._restarts > restarts + 1
+                if failed and self.error is not None:
+                    raise RuntimeError(str(self.error))
+                self._progress.wait(_TICK_SECONDS)
+            return self.rows_written - written
 
     def close(self) -> None:
-        """Stop taking rows, write what is queued, and stop the thread."""
-        with self._cond:
+        """Stop taking rows and wait until the committer has committed every one and exited.
+
+        Raises `RuntimeError` if segments are left uncommitted (the next start commits them).
+        """
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._cond.notify()
-        self._thread.join()
-        self.flush()  # rows left by a failed write in the thread's last attempt raise here
-        if self.journal is not None:
             self.journal.close()
+        self._stop.set()
+        self._thread.join()
+        for _ in range(2):  # a second committer if the first is killed while it drains
+            if self._committer.poll() is not None:  # it died: one more, to commit what is left
+                self._start_committer()
+            assert self._committer.stdin is not None
+            self._committer.stdin.close()  # end of input: commit everything, then exit
+            self._committer.wait()
+            self._reports.join()
+            if self._committer.returncode >= 0:  # done, or it stopped on a failure it reported
+                break
+        left = closed_segments(self.journal.folder)
+        if left:
+            raise RuntimeError(
+                f"inference log {self.path}: {len(left)} journal segments not committed "
+                f"({self.error}); they stay in {self.journal.folder} for the next start"
+            )
+
+    # ---- the committer process -----------------------------------------------------------
+
+    def _start_committer(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # the committer runs this very churnops
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+        }
+        folder, table = self.journal.folder.absolute(), self.path.absolute()
+        # A fresh interpreter, not a fork of this threaded one; -P: no cwd on sys.path.
+        cmd = [sys.executable, "-P", "-m", _COMMITTER, str(folder), str(table), str(os.getpid())]
+        cmd.append(self.journal.prefix)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)  # a wake-up never blocks a request
+        self._committer, self._started_at = proc, time.monotonic()
+        self._reports = threading.Thread(
+            target=self._read_reports, args=(proc,), name="inference-log-reports", daemon=True
+        )
+        self._reports.start()
+
+    def _wake(self) -> None:
+        """Tell the committer a segment is closed."""
+        # Full: wake-ups are waiting already; broken: it died, and the writer's thread restarts it.
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self._committer.stdin.fileno(), b"w")  # type: ignore[union-attr]
+
+    def _read_reports(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            report = orjson.loads(line)
+            if "error" in report:
+                self._failed(f"commit failed: {report['error']}", restart=False)
+                continue
+            with self._progress:
+                self._through = max(self._through, report["through"])
+                self.rows_written += report["rows"]
+                self.rows_replayed += report["replayed"]
+                self.error = None
+                self._progress.notify_all()
+
+    def _failed(self, message: str, restart: bool) -> None:
+        with self._progress:
+            self.error = RuntimeError(f"inference log {self.path}: {message}")
+            self._restarts += restart
+            self._failures += not restart
+            self._progress.notify_all()
+
+    def _loop(self) -> None:
+        """Hand over the open segment when `flush_seconds` are up; restart a dead committer."""
+        while not self._stop.wait(self._next_tick()):
+            with self._lock:
+                if self._closed:
+                    return
+                due = self.journal.first_row_at + self.flush_seconds <= time.monotonic()
+                if self.journal.rows and due:
+                    self.journal.rotate()
+                    self._wake()
+            proc = self._committer
+            restart_due = time.monotonic() - self._started_at >= _RESTART_SECONDS
+            if proc.poll() is not None and restart_due:
+                message = f"the committer exited with status {proc.returncode}; restarted"
+                self._failed(message, restart=True)
+                self._start_committer()
+
+    def _next_tick(self) -> float:
+        if not self.journal.rows:
+            return _TICK_SECONDS
+        due = self.journal.first_row_at + self.flush_seconds - time.monotonic()
+        return min(max(due, 0.001), _TICK_SECONDS)
 
 
 def read_inference_log(path: str | Path) -> pa.Table:

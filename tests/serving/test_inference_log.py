@@ -1,4 +1,5 @@
-"""InferenceLogWriter: batched appends to a real Delta table, flushed on close, never rewritten."""
+"""InferenceLogWriter: rows journalled, committed to a real Delta table by the committer process,
+all of them on close, none lost to a kill of either process, none written twice."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
 from churnops.serving.inference_log import (
     SCHEMA,
     InferenceLogWriter,
-    Journal,
     journal_folder,
     read_inference_log,
 )
+from churnops.serving.journal import Journal, closed_segments, read_segment
+from churnops.serving.log_committer import JournalCommitter
 
 
 def _row(i: int, **kw):
@@ -56,9 +60,10 @@ def test_rows_from_many_threads_all_land_once(tmp_path):
     assert table.num_rows == 1000 == log.rows_written
     assert len(set(table["databricks_request_id"].to_pylist())) == 1000
     assert table.schema.equals(SCHEMA, check_metadata=False)
-    # Batched: far fewer commits than rows, and every commit only appends.
+    # Batched: far fewer commits than rows (20 segments; the committer takes what is closed
+    # when it comes round, so maybe all at once), and every commit only appends.
     history = DeltaTable(str(tmp_path / "log")).history()
-    assert 1 < len(history) < 100
+    assert len(history) <= 20
     assert {h["operation"] for h in history} <= {"WRITE", "CREATE TABLE"}
     assert all(h.get("operationParameters", {}).get("mode", "Append") == "Append" for h in history)
 
@@ -82,26 +87,38 @@ def test_close_flushes_rows_waiting_for_the_timer(tmp_path):
         log.append(**_row(99))
 
 
-def test_a_failed_write_keeps_the_rows(tmp_path):
+def test_a_failed_commit_keeps_the_rows_and_says_why(tmp_path):
     blocker = tmp_path / "log"
     blocker.write_text("not a folder")  # Delta cannot write here
     log = InferenceLogWriter(blocker, batch_rows=10_000, flush_seconds=3600)
     log.append(**_row(1))
-    with pytest.raises(Exception):  # noqa: B017 - whatever delta-rs raises for a file path
+    with pytest.raises(RuntimeError, match="commit failed"):
         log.flush()
+    assert str(blocker) in str(log.error)
     blocker.unlink()
-    assert log.flush() == 1
+    log.flush()  # the committer tries again
+    assert log.error is None
     log.close()
     assert read_inference_log(blocker).num_rows == 1
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/status")  # an orphan nobody reaps yet is a zombie: gone too
+    return status.exists() and "\nState:\tZ" in status.read_text()
 
 
 _KILLED_WRITER = """
 import os, signal, sys
 from churnops.serving.inference_log import InferenceLogWriter
 from tests.serving.test_inference_log import _row
-log = InferenceLogWriter(sys.argv[1], batch_rows=20, flush_seconds=3600, journal=True)
+log = InferenceLogWriter(sys.argv[1], batch_rows=20, flush_seconds=3600)
 for i in range(50):
     log.append(**_row(i))
+print(log._committer.pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -117,38 +134,64 @@ def test_a_killed_writer_loses_no_row_and_writes_none_twice(tmp_path):
         [sys.executable, "-c", _KILLED_WRITER, str(path)], capture_output=True, env=env, cwd=root
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-    assert journal_folder(path).is_dir()
-    log = InferenceLogWriter(path, journal=True)  # the next start replays the journal
+    committer = int(proc.stdout)
+    deadline = time.monotonic() + 60
+    while not _gone(committer):  # it outlives the server only to commit what was closed
+        assert time.monotonic() < deadline, "the committer did not exit after its server died"
+        time.sleep(0.05)
+    log = InferenceLogWriter(path)  # the next start commits what is left
     log.close()
     ids = read_inference_log(path).column("databricks_request_id").to_pylist()
     assert sorted(ids) == sorted(f"r{i}" for i in range(50))
     assert not list(journal_folder(path).glob("seg-*"))
 
 
-def test_replay_skips_segments_a_commit_already_holds(tmp_path, monkeypatch):
+def test_a_killed_committer_loses_no_row_and_writes_none_twice(tmp_path):
     path = tmp_path / "log"
-    log = InferenceLogWriter(path, flush_seconds=3600, journal=True)
-    for i in range(5):
-        log.append(**_row(i))
-    # A crash between the Delta commit and the segment's deletion: the segment stays behind.
-    monkeypatch.setattr(Journal, "drop", lambda self, segments: None)
-    log.flush()
-    monkeypatch.undo()
-    assert list(journal_folder(path).glob("seg-*.jsonl"))
-    replayed = InferenceLogWriter(path, journal=True)
-    replayed.close()
-    assert replayed.rows_replayed == 0 and len(read_inference_log(path)) == 5
-    assert not list(journal_folder(path).glob("seg-*.jsonl"))
+    log = InferenceLogWriter(path, batch_rows=10, flush_seconds=3600)
+    for kill in range(3):
+        log.flush()  # it is up and has committed: the next segments keep it busy
+        for i in range(100):
+            log.append(**_row(kill * 100 + i))
+        os.kill(log._committer.pid, signal.SIGKILL)  # reading, committing or deleting
+    log.close()
+    ids = read_inference_log(path).column("databricks_request_id").to_pylist()
+    assert sorted(ids) == sorted(f"r{i}" for i in range(300))
+    assert not closed_segments(journal_folder(path))
+
+
+def test_segments_a_commit_already_holds_are_not_written_again(tmp_path):
+    path = tmp_path / "log"
+    journal = Journal(journal_folder(path))
+    journal.append([InferenceLogWriter.row(**_row(i)) for i in range(5)])
+    seg = journal.close()
+    assert seg is not None
+    # A committer killed between its Delta commit and deleting the segment: the segment stays.
+    rows = pa.Table.from_pylist(read_segment(seg), schema=SCHEMA)
+    JournalCommitter(journal.folder, path).append(rows, [seg.name])
+    log = InferenceLogWriter(path)
+    log.close()
+    assert log.rows_replayed == 0 and len(read_inference_log(path)) == 5
+    assert not closed_segments(journal.folder)
+
+
+def test_rows_a_killed_server_left_are_replayed_first(tmp_path):
+    path = tmp_path / "log"
+    journal = Journal(journal_folder(path))
+    journal.append([InferenceLogWriter.row(**_row(i)) for i in range(3)])
+    del journal  # killed: its segment is still open
+    log = InferenceLogWriter(path, flush_seconds=3600)
+    log.append(**_row(3))
+    log.close()
+    assert (log.rows_replayed, log.rows_written) == (3, 4)
+    assert len(read_inference_log(path)) == 4
 
 
 def test_a_torn_last_line_is_skipped(tmp_path):
-    folder = tmp_path / "log.journal"
-    journal = Journal(folder)
-    journal.close()
-    seg = folder / "seg-000000000001.jsonl"
+    seg = tmp_path / "seg-1.jsonl"
     good = orjson.dumps(
         {**{f.name: None for f in SCHEMA}, "timestamp_ms": 0, "request_metadata": [["a", "b"]]}
     )
     seg.write_bytes(good + b"\n" + good[:10])
-    rows = Journal.read(seg)
+    rows = read_segment(seg)
     assert len(rows) == 1 and rows[0]["request_metadata"] == [("a", "b")]

@@ -82,11 +82,11 @@ def test_sighup_reloads_and_sigterm_flushes(serving_world, tmp_path):
 
 
 def test_sigkill_loses_no_acknowledged_row(serving_world, tmp_path):
-    # The journal holds each row before its answer leaves; the next start replays it.
+    # The journal holds each row before its answer leaves; the next start commits it.
     data = endpoint_dict(
         serving_world,
         tmp_path,
-        auto_capture_config__flush_seconds=3600.0,  # nothing reaches Delta before the kill
+        auto_capture_config__flush_seconds=3600.0,  # nothing reaches the committer before the kill
         auto_capture_config__batch_rows=1000,
     )
     path = tmp_path / "endpoint.yaml"
@@ -111,7 +111,7 @@ def test_sigkill_loses_no_acknowledged_row(serving_world, tmp_path):
     assert proc.returncode == -signal.SIGKILL and len(acknowledged) == 40
     log_path = tmp_path / "inference_log" / "churn"
     assert not log_path.exists()  # the kill came before any Delta write
-    # The next start replays the journal before it serves.
+    # The next start's committer commits what the killed server journalled.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         _wait(f"{base}/health", proc)

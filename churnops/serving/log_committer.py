@@ -1,0 +1,162 @@
+"""The log committer: a process of its own that moves closed journal segments into the inference
+log's Delta table, so the conversion to Arrow and the commit never hold the server's GIL.
+
+`InferenceLogWriter` starts it: `python -m churnops.serving.log_committer FOLDER TABLE PID PREFIX`.
+Each commit names its segments in the commit metadata (`JOURNAL_KEY`), then deletes them; after
+a crash between the two, the names in the table's history keep a segment from being written
+twice. The server wakes it with a byte on stdin; end of stdin (the server closed it or died)
+means: commit what is closed, then exit. Each commit or failure is reported to the server as
+one JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from churnops.serving.inference_log import JOURNAL_KEY, SCHEMA
+from churnops.serving.journal import closed_segments, read_segment
+
+NICE = 10  # the server's event loop comes first on a busy machine
+POLL_SECONDS = 1.0  # look for segments (and a vanished server) at least this often
+RETRY_SECONDS = 1.0  # after a failed commit, wait this long before the next try
+BATCH_BYTES = 16 << 20  # of JSON per commit: a large backlog is committed in steps
+
+
+def committed_segments(path: Path, depth: int = 100) -> set[str]:
+    """Journal segment names the table's last `depth` commits hold."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        history = DeltaTable(str(path)).history(depth)
+    except TableNotFoundError:
+        return set()
+    names: set[str] = set()
+    for commit in history:
+        names.update(filter(None, str(commit.get(JOURNAL_KEY, "")).split(",")))
+    return names
+
+
+class JournalCommitter:
+    """Commit the closed segments in `folder` to the Delta table at `path`, oldest first."""
+
+    def __init__(self, folder: Path, path: Path):
+        self.folder = folder
+        self.path = path
+        self._table: Any = None  # kept open: appending through it beats reopening by path
+        self._check_history = True  # a predecessor may have died between commit and delete
+
+    def pending(self) -> list[Path]:
+        return closed_segments(self.folder)
+
+    def commit_next(self, own: str = "") -> tuple[str, int, int]:
+        """Commit the oldest closed segments (up to `BATCH_BYTES`) and delete them.
+
+        Returns the newest one's name, the rows committed, and how many of those came from
+        segments whose names do not start with `own` (an earlier server's).
+        """
+        batch, size = [], 0
+        for seg in self.pending():
+            if batch and size + seg.stat().st_size > BATCH_BYTES:
+                break
+            batch.append(seg)
+            size += seg.stat().st_size
+        if not batch:
+            return "", 0, 0
+        todo = batch
+        if self._check_history:
+            done = committed_segments(self.path)
+            todo = [s for s in batch if s.name not in done]
+            self._check_history = False
+        rows, earlier = [], 0
+        for seg in todo:
+            seg_rows = read_segment(seg)
+            rows += seg_rows
+            earlier += 0 if seg.name.startswith(own) else len(seg_rows)
+        if rows:
+            try:
+                self.append(pa.Table.from_pylist(rows, schema=SCHEMA), [s.name for s in todo])
+            except BaseException:
+                self._check_history = True  # it may have landed all the same
+                raise
+        for seg in batch:
+            seg.unlink()
+        return batch[-1].name, len(rows), earlier
+
+    def append(self, table: pa.Table, segments: list[str]) -> None:
+        """One Delta commit of `table`, naming `segments` in its metadata."""
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+        write_deltalake(
+            self._table if self._table is not None else str(self.path),
+            table,
+            mode="append",
+            commit_properties=CommitProperties(custom_metadata={JOURNAL_KEY: ",".join(segments)}),
+        )
+        if self._table is None:  # the first commit created the table (or found it there)
+            self._table = DeltaTable(str(self.path))
+
+
+def _wait(fd: int, timeout: float, parent: int) -> bool:
+    """Sleep until the server wakes us or `timeout` passes; False once the server is gone."""
+    ready, _, _ = select.select([fd], [], [], max(timeout, 0.0))
+    if ready and not os.read(fd, 65536):
+        return False  # end of stdin: the server closed it, or died
+    return os.getppid() == parent  # a fork of the server may hold stdin open after it died
+
+
+def _say(report: Any, message: dict[str, Any]) -> None:
+    with contextlib.suppress(BrokenPipeError):  # the server is gone: commit all the same
+        report.write(orjson.dumps(message) + b"\n")
+
+
+def run(folder: Path, path: Path, parent: int, own: str, report: Any) -> int:
+    """Commit until the server is gone, then commit what is closed and return (1: some left).
+
+    `own`: how the server's segment names start (rows in others are reported as replayed).
+    """
+    committer = JournalCommitter(folder, path)
+    alive, retry_at = True, 0.0
+    while True:
+        if time.monotonic() >= retry_at or not alive:
+            try:
+                while committer.pending():
+                    name, rows, earlier = committer.commit_next(own)
+                    _say(report, {"through": name, "rows": rows, "replayed": earlier})
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                _say(report, {"error": message})
+                retry_at = time.monotonic() + RETRY_SECONDS
+                if not alive:
+                    return 1
+        if not alive:
+            return 0
+        timeout = POLL_SECONDS if retry_at <= time.monotonic() else retry_at - time.monotonic()
+        alive = _wait(sys.stdin.fileno(), min(timeout, POLL_SECONDS), parent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    folder, path, parent, own = argv or sys.argv[1:]
+    os.nice(NICE)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the server closes us
+    report = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # anything else printed goes to stderr, not into the reports
+    # One committer per journal: one still draining for a server that died finishes first.
+    with open(Path(folder) / "committer.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return run(Path(folder), Path(path), int(parent), own, report)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
