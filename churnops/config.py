@@ -77,7 +77,15 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        # Only where and what: PyYAML's own message quotes the offending line, which may hold
+        # a secret (a bearer token in an endpoint config).
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {str(path)!r}: expected a mapping, got {type(data).__name__}"

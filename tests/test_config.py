@@ -53,3 +53,14 @@ def test_features_config_names_unknown_categorical_and_transform_columns():
         load_train_config(["features.columns=[tenure]", "features.transforms={total: log1p}"])
     cfg = load_train_config(["features.columns=[a, b]", "features.categorical={a: 3}"])
     assert cfg.features.categorical == ["a"]  # the old {column: codes} form still reads
+
+
+def test_a_yaml_syntax_error_names_the_place_not_the_line(tmp_path):
+    # The offending line may hold a secret (an endpoint's bearer token): it is not quoted.
+    from churnops.config import ConfigError, load_yaml
+
+    path = tmp_path / "endpoint.yaml"
+    path.write_text('name: churn\nauth:\n  tokens: ["yaml-secret-TOKEN-abc123"\n')
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+") as err:
+        load_yaml(path)
+    assert "yaml-secret-TOKEN" not in str(err.value)

@@ -230,7 +230,11 @@ class ChurnPyfuncModel(PythonModel):
             for t in tables:
                 for out in t.outputs.values():
                     if out not in frame.columns:
-                        frame[out] = pd.to_numeric(looked_up[out].astype(object))
+                        values = looked_up[out].astype(object)
+                        try:
+                            frame[out] = pd.to_numeric(values)
+                        except (TypeError, ValueError):  # a category: its raw labels
+                            frame[out] = values
         if spec.functions:
             from churnops.data.feature_store.base import FeatureFunction
 

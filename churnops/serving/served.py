@@ -146,18 +146,29 @@ class ServedModel:
         return dataclasses.replace(self, name=name)
 
     def check_types(self, rows: list[dict[str, Any]]) -> None:
-        """Refuse a request value the model cannot take (a string for a number), naming it."""
+        """Refuse a request value the model cannot take, naming it, as the stock pyfunc's schema
+        enforcement would: a string for a number, a number for a string, a fraction or a
+        boolean for an integer, an integer out of its type's range."""
         numeric = self._numeric
+        strings = self._strings
         ints = self._int_ranges
         limit = _FLOAT32_MAX if self.float32 else None
         for i, row in enumerate(rows):
             for col, v in row.items():
-                if col not in numeric or v is None:
+                if v is None:
+                    continue
+                if col in strings and not isinstance(v, str):
+                    raise RequestError(f"row {i}.{col}: expected a string or null, got {v!r}")
+                if col not in numeric:
                     continue
                 if _not_a_number(v):
                     raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
                 bounds = ints.get(col)
-                if bounds is not None and isinstance(v, int) and not bounds[0] <= v <= bounds[1]:
+                if bounds is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                    raise RequestError(
+                        f"row {i}.{col}={v!r}: expected a whole number for an integer feature"
+                    )
+                if bounds is not None and not bounds[0] <= v <= bounds[1]:
                     raise RequestError(
                         f"row {i}.{col}={v}: out of range for an integer feature "
                         f"(expected {bounds[0]} to {bounds[1]})"
@@ -167,6 +178,18 @@ class ServedModel:
                         f"row {i}.{col}={v!r}: out of range, the model computes in float32 "
                         f"(expected at most {limit:.4g} in magnitude)"
                     )
+
+    @cached_property
+    def _strings(self) -> frozenset[str]:
+        """Columns the signature types as strings."""
+        schema = self.pyfunc.metadata.get_input_schema() if self.pyfunc is not None else None
+        if schema is None or not schema.has_input_names():
+            return frozenset()
+        return frozenset(
+            s.name
+            for s in schema.inputs
+            if getattr(getattr(s, "type", None), "name", "") == "string"
+        )
 
     @cached_property
     def _int_ranges(self) -> dict[str, tuple[int, int]]:
@@ -338,6 +361,10 @@ def _scorer(
     with contextlib.suppress(Exception):  # not a python_function model: no python model
         python_model = pyfunc.unwrap_python_model()
     if isinstance(python_model, ChurnPyfuncModel) and python_model.predictor is not None:
+        if getattr(getattr(python_model.predictor, "encoder", None), "categorical", None):
+            # It learnt categories: it takes their raw labels (strings), which a float matrix
+            # cannot hold. The frame path hands them over as the stock predict does.
+            return None, None
         _one_thread_per_call(getattr(python_model.predictor, "model", None))
         if hasattr(python_model.predictor, "state_dict"):  # the net: torch's intra-op pool
             import torch

@@ -248,3 +248,38 @@ def test_a_net_with_categories_serves_raw_strings(tmp_path):
         ),
     )
     assert p[0, 1] > p[1, 1]  # the category carries the signal
+
+
+def test_key_only_input_with_a_string_category_is_looked_up(mlflow_tmp, tmp_path, duckdb_engine):
+    # The stored category comes back as its raw label, which the model's encoder codes.
+    from churnops.data.feature_store import LocalFeatureStore
+    from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
+    from churnops.models.baselines import LogisticChurnModel
+    from churnops.models.encoding import TableEncoder
+
+    rng = np.random.default_rng(4)
+    n = 200
+    frame = pd.DataFrame(
+        {"plan": rng.choice(["basic", "pro"], n), "spent": rng.gamma(2.0, 50.0, n)}
+    )
+    y = ((frame["plan"] == "basic") ^ (rng.random(n) < 0.1)).to_numpy().astype(np.int64)
+    model = LogisticChurnModel(encoder=TableEncoder(["plan", "spent"], ["plan"])).fit(frame, y)
+    keyed = frame.head(6).assign(customer_id=[f"c{i}" for i in range(6)])
+    store = LocalFeatureStore(tmp_path / "fs", engine=duckdb_engine)
+    store.create_table("ml.churn.plans", "customer_id",
+                       df=pa.Table.from_pandas(keyed, preserve_index=False))  # fmt: skip
+    online_path = tmp_path / "online.db"
+    online = SQLiteOnlineStore(online_path)
+    store.publish_table("ml.churn.plans", online)
+    online.close()
+    outputs = {"plan": "plan", "spent": "spent"}
+    spec = FeatureSpec(
+        ["plan", "spent"], lookups=[TableLookupSpec("ml.churn.plans", ["customer_id"], outputs)]
+    )
+    with mlflow.start_run():
+        info = log_pyfunc_model(model, spec, input_example=keyed.head(2),
+                                online={"kind": "sqlite", "path": str(online_path)})  # fmt: skip
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    by_key = loaded.predict(pd.DataFrame({"customer_id": keyed.customer_id}))
+    full = loaded.predict(keyed[["plan", "spent"]])
+    np.testing.assert_array_equal(by_key["probability"], full["probability"])

@@ -147,6 +147,11 @@ def test_integer_features_refuse_values_past_int64():
     model.check_types([{"a": 2**63 - 1, "b": 1e300}])  # the edges fit
     with pytest.raises(RequestError, match=r"row 1\.a=9223372036854775808: out of range"):
         model.check_types([{"a": 1}, {"a": 2**63}])
+    # As the stock pyfunc's schema enforcement: a float (JSON 1e20, 3.7) or a boolean is no
+    # integer, whatever int64 it would be cast to.
+    for value in (1e20, -1e30, 3.7, 3.0, True):
+        with pytest.raises(RequestError, match=r"row 0\.a=.*: expected a whole number"):
+            model.check_types([{"a": value}])
 
 
 def test_a_float32_model_refuses_values_past_float32():
@@ -155,3 +160,37 @@ def test_a_float32_model_refuses_values_past_float32():
     model.check_types([{"a": 3e38}])
     with pytest.raises(RequestError, match=r"row 0\.a=1e\+300: out of range"):
         model.check_types([{"a": 1e300}])
+
+
+def test_a_model_with_categories_is_served_from_raw_strings(serving_world, tmp_path):
+    # A churnops model that learnt a string category takes the raw labels: the server hands
+    # them over as the stock pyfunc does, and refuses a number where the signature has a string.
+    import pandas as pd
+
+    from churnops.models import baselines
+    from churnops.models.encoding import TableEncoder
+    from churnops.models.feature_spec import FeatureSpec
+    from churnops.models.pyfunc import log_pyfunc_model
+
+    rng = np.random.default_rng(3)
+    n = 300
+    frame = pd.DataFrame(
+        {"plan": rng.choice(["basic", "plus", "pro"], n), "spent": rng.gamma(2.0, 50.0, n)}
+    )
+    y = ((frame["plan"] == "basic") ^ (rng.random(n) < 0.1)).to_numpy().astype(np.int64)
+    model = baselines.LogisticChurnModel(encoder=TableEncoder(["plan", "spent"], ["plan"]))
+    model.fit(frame, y)
+    with mlflow.start_run():
+        log_pyfunc_model(
+            model, FeatureSpec(["plan", "spent"]), name="model", input_example=frame.head(3),
+            registered_model_name="churn_categories",
+        )  # fmt: skip
+    served = _load("churn_categories", "1")
+    assert served.scorer is None  # the frame path: a float matrix cannot hold "basic"
+    rows = [{"plan": p, "spent": s} for p, s in zip(frame.plan[:20], frame.spent[:20], strict=True)]
+    rows.append({"plan": "never-seen", "spent": 10.0})
+    stock = mlflow.pyfunc.load_model("models:/churn_categories/1")
+    served.check_types(rows)
+    assert served.predict(rows) == to_json_ready(stock.predict(pd.DataFrame(rows)))
+    with pytest.raises(RequestError, match=r"row 0\.plan: expected a string or null, got 5"):
+        served.check_types([{"plan": 5, "spent": 1.0}])
