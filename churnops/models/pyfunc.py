@@ -373,10 +373,12 @@ def pyfunc_package(
     predictor_path.write_bytes(pickle.dumps(predictor))
     spec_path = spec.save(folder)
     wheel = churnops_wheel()
+    python_model = ChurnPyfuncModel(threshold=threshold, online=online)
     if input_example is not None:
         input_example = input_example.reset_index(drop=True)
+        _check_example(python_model, predictor, spec, input_example)
     return {
-        "python_model": ChurnPyfuncModel(threshold=threshold, online=online),
+        "python_model": python_model,
         "artifacts": {
             "predictor": str(predictor_path),
             "feature_spec": str(spec_path),
@@ -387,6 +389,27 @@ def pyfunc_package(
         # Relative to the model folder, where MLflow's environment managers install it from.
         "pip_requirements": pip_requirements(flavor, f"artifacts/{wheel.name}"),
     }
+
+
+def _check_example(
+    python_model: ChurnPyfuncModel, predictor: Any, spec: FeatureSpec, example: pd.DataFrame
+) -> None:
+    """Score the example's feature columns as the logged model will: a model that cannot
+    answer its own example (e.g. a pipeline fitted on strings it is then handed as numbers)
+    is refused now, not at its first request."""
+    columns = [c for c in spec.feature_columns if c in example.columns]
+    if len(columns) < len(spec.feature_columns):
+        return  # key-only rows: their features come from the online store at serving time
+    trial = ChurnPyfuncModel(threshold=python_model.threshold)
+    trial.predictor, trial.spec = predictor, spec
+    try:
+        trial.predict(None, example[columns])
+    except Exception as exc:
+        raise ValueError(
+            f"model: it cannot score its input_example ({type(exc).__name__}: {exc}); "
+            "a model logged so could not serve. Fit a churnops model (it encodes categories "
+            "itself) or pass numeric features"
+        ) from None
 
 
 def log_pyfunc_model(

@@ -283,3 +283,17 @@ def test_key_only_input_with_a_string_category_is_looked_up(mlflow_tmp, tmp_path
     by_key = loaded.predict(pd.DataFrame({"customer_id": keyed.customer_id}))
     full = loaded.predict(keyed[["plan", "spent"]])
     np.testing.assert_array_equal(by_key["probability"], full["probability"])
+
+
+def test_a_model_that_cannot_score_its_example_is_refused_at_log_time(mlflow_tmp):
+    # A stock pipeline fitted on strings would be handed numbers by the pyfunc: refused now.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"plan": ["basic", "pro"] * 20, "spent": np.arange(40.0)})
+    y = np.arange(40) % 2
+    pipe = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    pipe.fit(frame, y)
+    with mlflow.start_run(), pytest.raises(ValueError, match="cannot score its input_example"):
+        log_pyfunc_model(pipe, FeatureSpec(["plan", "spent"]), input_example=frame.head(2))
