@@ -192,6 +192,7 @@ def test_a_failing_inference_log_shows_in_health_and_keeps_serving(serving_world
             srv.serving.log.flush()
         health = http.get(f"{srv.url}/health").json()
         assert str(cfg.log_path()) in health["inference_log_error"]
+        assert health["status"] == "degraded"
         assert http.post(_url(srv), json=body, headers=JSON).status_code == 200
         cfg.log_path().unlink()  # fixed: the committer catches up on its next try
         srv.serving.log.flush()
