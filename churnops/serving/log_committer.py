@@ -77,7 +77,8 @@ class JournalCommitter:
             CommitError: the Delta commit failed (the segments stay; try again), or only
                 committed segments are left and they still cannot be deleted.
         """
-        batch, size = [], 0
+        batch: list[Path] = []
+        size = 0
         for seg in self.pending():
             if batch and size + seg.stat().st_size > BATCH_BYTES:
                 break
