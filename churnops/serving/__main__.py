@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from churnops.config import ConfigError
 from churnops.serving.config import DEFAULT_CONFIG
 from churnops.serving.server import serve
 
@@ -14,7 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     args = parser.parse_args(argv)
-    serve(args.config, args.host, args.port)
+    try:
+        serve(args.config, args.host, args.port)
+    except ConfigError as exc:  # a config the server cannot start with: one line, no traceback
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

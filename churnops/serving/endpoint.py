@@ -23,9 +23,14 @@ import orjson
 from churnops.config import ConfigError
 from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
-from churnops.serving.config import EndpointConfig, load_endpoint_config, restart_only_changes
+from churnops.serving.config import (
+    AuthConfig,
+    EndpointConfig,
+    load_endpoint_config,
+    restart_only_changes,
+)
 from churnops.serving.errors import Answer, RequestError, error_answer, error_body, model_error
-from churnops.serving.inference_log import InferenceLogWriter
+from churnops.serving.inference_log import InferenceLogError, InferenceLogWriter
 from churnops.serving.invocations import BodyReader
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup
 from churnops.serving.metrics import ServingMetrics
@@ -182,7 +187,12 @@ class Endpoint:
         self.overrides = list(overrides)
         self.state = build_state(cfg)
         self.metrics = ServingMetrics()
-        self.log = _log_writer(cfg)
+        try:
+            self.log = _log_writer(cfg)
+        except ConfigError:
+            self.state.close()
+            raise
+        self.metrics.watch_inference_log(cfg.name, self._log_stats)
         self._shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._reload_lock = threading.Lock()
         self.acknowledged = 0  # 200 answers sent
@@ -225,6 +235,11 @@ class Endpoint:
             self.log.batch_rows = capture.batch_rows
             self.log.flush_seconds = capture.flush_seconds
             self.log.fsync = capture.journal_fsync
+            self.log.hidden_env = _token_variables(cfg)
+
+    def _log_stats(self) -> dict[str, int] | None:
+        log = self.log
+        return log.stats() if log is not None else None
 
     # ---- invocations ---------------------------------------------------------------------
 
@@ -242,6 +257,10 @@ class Endpoint:
             state = self.state
         try:
             return await self._invoke(state, name, headers, read_body, start)
+        except Exception as exc:  # a bug: still a JSON answer, and counted
+            self.metrics.observe(state.cfg.name, "", "", 500, time.perf_counter() - start, 0)
+            self.metrics.error(state.cfg.name, "", "", "server")
+            return error_answer(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
         finally:
             state.release()
 
@@ -307,6 +326,37 @@ class Endpoint:
             status, body_out = model_error(exc)
         if status != 200:
             groups = {}
+        content = self._answer_body(state, body_out, groups, len(rows))
+        seconds = time.perf_counter() - start
+        error_kind = "bad_request" if status < 500 else "server"
+        try:
+            self._journal(
+                state, request_id, client_id, status, seconds, rows, preds, groups, content
+            )
+        except InferenceLogError as exc:  # not journalled: not acknowledged either
+            status, groups, error_kind = 503, {}, "inference_log"
+            message = f"{exc}; the request was not acknowledged: retry"
+            content = orjson.dumps({"error_code": "TEMPORARILY_UNAVAILABLE", "message": message})
+        self._observe(state, status, seconds, groups, error_kind)
+        if status == 200:
+            self.acknowledged += 1
+            shadow = cfg.routing.shadow
+            if shadow and shadow not in groups:
+                self._shadow.submit(
+                    self._run_shadow, state, shadow, [dict(r) for r in rows], client_id
+                )
+        out_headers = echo
+        if groups:
+            versions = [state.models[s].version for s in groups]
+            out_headers.append(("x-churnops-served-entity", ",".join(groups)))
+            out_headers.append(("x-churnops-model-version", ",".join(versions)))
+        return status, content, out_headers
+
+    @staticmethod
+    def _answer_body(
+        state: EndpointState, body_out: dict[str, Any], groups: dict[str, list[int]], n: int
+    ) -> bytes:
+        """The answer's JSON: with the served model(s) that answered, if any."""
         served_names = list(groups)
         if len(served_names) == 1:
             model = state.models[served_names[0]]
@@ -317,24 +367,9 @@ class Endpoint:
             }
         elif served_names:  # rows of one request routed to several models, customer by customer
             owner = {i: s for s, idx in groups.items() for i in idx}
-            body_out["served_entities"] = [owner[i] for i in range(len(rows))]
-            body_out["model_versions"] = [state.models[owner[i]].version for i in range(len(rows))]
-        content = orjson.dumps(body_out, option=orjson.OPT_SERIALIZE_NUMPY)
-        seconds = time.perf_counter() - start
-        self._record(state, request_id, client_id, status, seconds, rows, preds, groups, content)
-        if status == 200:
-            self.acknowledged += 1
-            shadow = cfg.routing.shadow
-            if shadow and shadow not in groups:
-                self._shadow.submit(
-                    self._run_shadow, state, shadow, [dict(r) for r in rows], client_id
-                )
-        out_headers = echo
-        if served_names:
-            versions = [state.models[s].version for s in served_names]
-            out_headers.append(("x-churnops-served-entity", ",".join(served_names)))
-            out_headers.append(("x-churnops-model-version", ",".join(versions)))
-        return status, content, out_headers
+            body_out["served_entities"] = [owner[i] for i in range(n)]
+            body_out["model_versions"] = [state.models[owner[i]].version for i in range(n)]
+        return orjson.dumps(body_out, option=orjson.OPT_SERIALIZE_NUMPY)
 
     def _count_unknown(self, state: EndpointState, served: str, n: int) -> None:
         if n:
@@ -363,7 +398,25 @@ class Endpoint:
             )
         return None
 
-    def _record(
+    def _observe(
+        self,
+        state: EndpointState,
+        status: int,
+        seconds: float,
+        groups: dict[str, list[int]],
+        error_kind: str,
+    ) -> None:
+        """Metrics: the answer per served model it came from (an error: from none)."""
+        cfg = state.cfg
+        if status != 200:
+            self.metrics.observe(cfg.name, "", "", status, seconds, 0)
+            self.metrics.error(cfg.name, "", "", error_kind)
+            return
+        for served, idx in groups.items():
+            model = state.models[served]
+            self.metrics.observe(cfg.name, served, model.version, 200, seconds, len(idx))
+
+    def _journal(
         self,
         state: EndpointState,
         request_id: str,
@@ -375,22 +428,23 @@ class Endpoint:
         groups: dict[str, list[int]],
         content: bytes,
     ) -> None:
-        """Metrics and the inference log: one log row per served model the request reached."""
+        """The inference log: one row per served model the request reached, in one write.
+
+        Raises:
+            InferenceLogError: the rows were not journalled; the request must not be answered
+                as it would have been.
+        """
         cfg = state.cfg
         log = self.log  # a reload may switch the log off meanwhile
+        if log is None:
+            return
         if status != 200:
-            self.metrics.observe(cfg.name, "", "", status, seconds, 0)
-            self.metrics.error(cfg.name, "", "", "bad_request" if status < 500 else "server")
-            if log is not None:
-                row = _log_row(cfg, request_id, client_id, "", None, status, seconds, "", content)
-                log.append_many([row])
+            row = _log_row(cfg, request_id, client_id, "", None, status, seconds, "", content)
+            log.append_many([row])
             return
         entries = []
         for served, idx in groups.items():
             model = state.models[served]
-            self.metrics.observe(cfg.name, served, model.version, 200, seconds, len(idx))
-            if log is None:
-                continue
             if len(groups) == 1:
                 request, response = orjson.dumps(rows), content
             else:
@@ -404,7 +458,7 @@ class Endpoint:
                     response, len(idx),
                 )
             )  # fmt: skip
-        if entries and log is not None:
+        if entries:
             log.append_many(entries)  # one journal write for the request, however it split
 
     @staticmethod
@@ -451,14 +505,19 @@ class Endpoint:
                     state.cfg, uuid.uuid4().hex, client_id, name, model, status, seconds,
                     orjson.dumps(rows).decode(), response, len(rows), is_shadow=True,
                 )  # fmt: skip
-                log.append_many([row])
+                try:
+                    log.append_many([row])
+                except InferenceLogError:  # the log says so; nobody waits for this answer
+                    self.metrics.error(state.cfg.name, name, model.version, "inference_log")
         finally:
             state.release()
 
     def health(self) -> dict[str, Any]:
+        """What is served, and "degraded" while the inference log fails (it says how)."""
         state, log = self.state, self.log
+        error = log.error if log is not None else None
         return {
-            "status": "ok",
+            "status": "degraded" if error else "ok",
             "endpoint": state.cfg.name,
             "served_entities": [
                 {"name": m.name, "model_name": m.model_name, "model_version": m.version}
@@ -469,7 +528,8 @@ class Endpoint:
             },
             "shadow": state.cfg.routing.shadow,
             "inference_log": log is not None,
-            "inference_log_error": str(log.error) if log is not None and log.error else None,
+            "inference_log_error": error,
+            "inference_log_pending_rows": log.stats()["pending_rows"] if log is not None else 0,
         }
 
     def close(self) -> None:
@@ -481,15 +541,25 @@ class Endpoint:
 
 
 def _log_writer(cfg: EndpointConfig) -> InferenceLogWriter | None:
+    """The endpoint's inference log, or None; `ConfigError` if it cannot be kept there."""
     capture = cfg.auto_capture_config
     if not capture.enabled:
         return None
-    return InferenceLogWriter(
-        cfg.log_path(),
-        capture.batch_rows,
-        capture.flush_seconds,
-        fsync=capture.journal_fsync,
-    )
+    try:
+        return InferenceLogWriter(
+            cfg.log_path(),
+            capture.batch_rows,
+            capture.flush_seconds,
+            fsync=capture.journal_fsync,
+            hidden_env=_token_variables(cfg),
+        )
+    except InferenceLogError as exc:
+        raise ConfigError(f"auto_capture_config.path={capture.path!r}: {exc}") from None
+
+
+def _token_variables(cfg: EndpointConfig) -> set[str]:
+    """The environment variables bearer tokens may come from: the committer never gets them."""
+    return {cfg.auth.tokens_env, AuthConfig.model_fields["tokens_env"].default}
 
 
 def _log_row(

@@ -4,9 +4,9 @@ log's Delta table, so the conversion to Arrow and the commit never hold the serv
 `InferenceLogWriter` starts it: `python -m churnops.serving.log_committer FOLDER TABLE PID PREFIX`.
 Each commit names its segments in the commit metadata (`JOURNAL_KEY`), then deletes them; after
 a crash between the two, the names in the table's history keep a segment from being written
-twice. The server wakes it with a byte on stdin; end of stdin (the server closed it or died)
-means: commit what is closed, then exit. Each commit or failure is reported to the server as
-one JSON line on stdout.
+twice, and a segment that cannot be deleted is remembered as committed. The server wakes it
+with a byte on stdin; end of stdin (the server closed it or died) means: commit what is closed,
+then exit. Each commit or failure is reported to the server as one JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def committed_segments(path: Path, depth: int = 100) -> set[str]:
     return names
 
 
+class CommitError(RuntimeError):
+    """A commit failed, or committed segments could not be deleted; the message says why."""
+
+
 class JournalCommitter:
     """Commit the closed segments in `folder` to the Delta table at `path`, oldest first."""
 
@@ -56,6 +60,7 @@ class JournalCommitter:
         self.path = path
         self._table: Any = None  # kept open: appending through it beats reopening by path
         self._check_history = True  # a predecessor may have died between commit and delete
+        self.undeleted: set[str] = set()  # committed segments whose delete failed
 
     def pending(self) -> list[Path]:
         return closed_segments(self.folder)
@@ -64,9 +69,16 @@ class JournalCommitter:
         """Commit the oldest closed segments (up to `BATCH_BYTES`) and delete them.
 
         Returns the newest one's name, the rows committed, and how many of those came from
-        segments whose names do not start with `own` (an earlier server's).
+        segments whose names do not start with `own` (an earlier server's). A segment that
+        cannot be deleted is left in `undeleted` (never committed again); `delete_committed`
+        retries and says why.
+
+        Raises:
+            CommitError: the Delta commit failed (the segments stay; try again), or only
+                committed segments are left and they still cannot be deleted.
         """
-        batch, size = [], 0
+        batch: list[Path] = []
+        size = 0
         for seg in self.pending():
             if batch and size + seg.stat().st_size > BATCH_BYTES:
                 break
@@ -74,10 +86,13 @@ class JournalCommitter:
             size += seg.stat().st_size
         if not batch:
             return "", 0, 0
-        todo = batch
+        todo = [s for s in batch if s.name not in self.undeleted]
+        if not todo:  # committed and reported already: only their delete is left
+            self.delete_committed()
+            return batch[-1].name, 0, 0
         if self._check_history:
             done = committed_segments(self.path)
-            todo = [s for s in batch if s.name not in done]
+            todo = [s for s in todo if s.name not in done]
             self._check_history = False
         rows, earlier = [], 0
         for seg in todo:
@@ -87,12 +102,48 @@ class JournalCommitter:
         if rows:
             try:
                 self.append(pa.Table.from_pylist(rows, schema=SCHEMA), [s.name for s in todo])
-            except BaseException:
+            except BaseException as exc:  # deltalake's panics are BaseException too
                 self._check_history = True  # it may have landed all the same
-                raise
-        for seg in batch:
-            seg.unlink()
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                raise CommitError(f"commit failed: {self._why(exc)}") from exc
+        self.undeleted.update(s.name for s in batch)
+        with contextlib.suppress(CommitError):
+            self.delete_committed()  # the caller hears of it after the commit is reported
         return batch[-1].name, len(rows), earlier
+
+    def delete_committed(self) -> None:
+        """Delete the committed segments still in the folder.
+
+        Raises:
+            CommitError: one cannot be deleted (it stays in `undeleted`, never committed again).
+        """
+        for name in sorted(self.undeleted):
+            try:
+                (self.folder / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise CommitError(
+                    f"journal segment {self.folder / name} is committed but cannot be deleted "
+                    f"({type(exc).__name__}: {exc.strerror or exc}); it is not committed again"
+                ) from exc
+            self.undeleted.discard(name)
+
+    def _why(self, exc: BaseException) -> str:
+        """A failed commit's cause in plain words: deltalake names its own internals (a folder
+        we may not write reads "Failed to parse parquet"), so try writing there ourselves."""
+        folder = self.path
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for folder in filter(Path.is_dir, [self.path, self.path / "_delta_log"]):
+                probe = folder / f".churnops-probe-{os.getpid()}"
+                probe.touch()
+                probe.unlink()
+        except OSError as probe_exc:
+            return (
+                f"cannot write the table folder {folder} ({type(probe_exc).__name__}: "
+                f"{probe_exc.strerror or probe_exc}); deltalake said: {type(exc).__name__}: {exc}"
+            )
+        return f"{type(exc).__name__}: {exc}"
 
     def append(self, table: pa.Table, segments: list[str]) -> None:
         """One Delta commit of `table`, naming `segments` in its metadata."""
@@ -134,8 +185,10 @@ def run(folder: Path, path: Path, parent: int, own: str, report: Any) -> int:
                 while committer.pending():
                     name, rows, earlier = committer.commit_next(own)
                     _say(report, {"through": name, "rows": rows, "replayed": earlier})
+                    committer.delete_committed()
             except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
+                own_words = isinstance(exc, CommitError)
+                message = str(exc) if own_words else f"commit failed: {type(exc).__name__}: {exc}"
                 _say(report, {"error": message})
                 retry_at = time.monotonic() + RETRY_SECONDS
                 if not alive:

@@ -1,9 +1,14 @@
-"""`ServingMetrics`: Prometheus counters and a latency histogram per served model."""
+"""`ServingMetrics`: Prometheus counters and a latency histogram per served model, and the
+inference log's failures and backlog."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 # Sub-millisecond buckets: the target p50 is 2 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -33,7 +38,8 @@ class ServingMetrics:
         )
         self.errors = Counter(
             "churnops_serving_errors",
-            "Requests or rows that failed, by kind (bad_request, unknown_key, model, shadow)",
+            "Requests or rows that failed, by kind (bad_request, unknown_key, model, shadow, "
+            "server, inference_log)",
             [*labels, "kind"],
             registry=self.registry,
         )
@@ -59,5 +65,43 @@ class ServingMetrics:
     def error(self, endpoint: str, served: str, version: str, kind: str, n: int = 1) -> None:
         self.errors.labels(endpoint, served, version, kind).inc(n)
 
+    def watch_inference_log(
+        self, endpoint: str, stats: Callable[[], dict[str, int] | None]
+    ) -> None:
+        """Report the inference log's `stats()` (None: no log) at each scrape."""
+        self.registry.register(_InferenceLogCollector(endpoint, stats))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+# name, kind, help: from `InferenceLogWriter.stats()`, by key
+_LOG_METRICS = {
+    "rows_committed": ("counter", "Inference log rows committed to Delta"),
+    "commit_failures": ("counter", "Inference log commits that failed (the rows stay journalled)"),
+    "journal_failures": (
+        "counter",
+        "Inference log journal writes or segment closes that failed (a failed write: 503)",
+    ),
+    "committer_restarts": ("counter", "Inference log committer processes that died"),
+    "pending_rows": ("gauge", "Inference log rows journalled and not yet committed"),
+    "pending_segments": ("gauge", "Closed inference log journal segments not yet committed"),
+}
+
+
+class _InferenceLogCollector:
+    """The log's counters, read at scrape time (a reload may replace or remove the log)."""
+
+    def __init__(self, endpoint: str, stats: Callable[[], dict[str, int] | None]):
+        self.endpoint = endpoint
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.stats()
+        if stats is None:
+            return
+        for key, (kind, doc) in _LOG_METRICS.items():
+            family: Any = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            metric = family(f"churnops_inference_log_{key}", doc, labels=["endpoint"])
+            metric.add_metric([self.endpoint], stats[key])
+            yield metric

@@ -3,7 +3,10 @@ registered MLflow model versions (aliases champion and challenger) on SQLite."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -138,3 +141,22 @@ def endpoint_dict(world: ServingWorld, tmp_path: Path, **changes) -> dict:
 
 
 AUTH = {"Authorization": "Bearer test-token"}
+
+
+@pytest.fixture
+def immutable():
+    """`with immutable(path):` a file or folder refuses every change, root's too (`chattr +i`):
+    how a user's trial broke the inference log. Skips where chattr cannot do it."""
+
+    @contextlib.contextmanager
+    def refusing(path: Path):
+        chattr = shutil.which("chattr")
+        made = chattr and subprocess.run([chattr, "+i", str(path)], capture_output=True)
+        if not made or made.returncode != 0:
+            pytest.skip("chattr +i is not possible here (it needs root on ext4 or xfs)")
+        try:
+            yield path
+        finally:
+            subprocess.run([chattr, "-i", str(path)], check=True)
+
+    return refusing

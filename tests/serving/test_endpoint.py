@@ -183,16 +183,16 @@ def test_a_split_request_reads_the_store_once_and_answers_as_if_unsplit(serving_
 
 def test_a_failing_inference_log_shows_in_health_and_keeps_serving(serving_world, tmp_path, http):
     cfg = EndpointConfig.model_validate(endpoint_dict(serving_world, tmp_path))
-    cfg.log_path().parent.mkdir(parents=True)
-    cfg.log_path().write_text("not a folder")  # the committer cannot write the table here
     with ServingServer(cfg) as srv:
         assert srv.serving.health()["inference_log_error"] is None
+        cfg.log_path().write_text("not a folder")  # the committer cannot write the table here
         body = {"dataframe_records": [{"customer_id": serving_world.customers[0]}]}
         assert http.post(_url(srv), json=body, headers=JSON).status_code == 200
         with pytest.raises(RuntimeError, match="commit failed"):
             srv.serving.log.flush()
         health = http.get(f"{srv.url}/health").json()
         assert str(cfg.log_path()) in health["inference_log_error"]
+        assert health["status"] == "degraded"
         assert http.post(_url(srv), json=body, headers=JSON).status_code == 200
         cfg.log_path().unlink()  # fixed: the committer catches up on its next try
         srv.serving.log.flush()
