@@ -41,6 +41,9 @@ from churnops.serving.served import ServedModel
 _JSON_TYPES = ("application/json",)
 
 
+MAX_CLIENT_REQUEST_ID = 256  # characters of a client's X-Request-Id kept and echoed
+
+
 @dataclass
 class EndpointState:
     """Everything one request needs, built whole before it serves."""
@@ -275,9 +278,19 @@ class Endpoint:
         cfg = state.cfg
         request_id = uuid.uuid4().hex
         client_id = headers.get("x-request-id")
+        too_long = client_id is not None and len(client_id) > MAX_CLIENT_REQUEST_ID
+        if too_long:
+            client_id = None  # neither echoed nor logged
         # The client's id echoed (ours when it sent none); ours is the log's request id.
         echo = [("x-request-id", client_id or request_id), ("x-churnops-request-id", request_id)]
         refusal = self._refuse(state, name, headers)
+        if refusal is None and too_long:
+            refusal = error_answer(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                f"X-Request-Id: {len(headers['x-request-id'])} characters, expected at most "
+                f"{MAX_CLIENT_REQUEST_ID}",
+            )
         if refusal is not None:
             status, content, extra = refusal
             self.metrics.observe(cfg.name, "", "", status, time.perf_counter() - start, 0)

@@ -140,6 +140,12 @@ def test_auth(server, http):
             "X-Churnops-Served-Model='nobody'",
         ),
         (b"{" + b" " * (5 * 1024 * 1024) + b"}", {}, 413, "over the limit"),
+        (
+            b'{"dataframe_records": [{"customer_id": "1"}]}',
+            {"X-Request-Id": "x" * 5000},
+            400,
+            "X-Request-Id: 5000 characters, expected at most 256",
+        ),
     ],
 )
 def test_bad_input_is_4xx_naming_the_problem(server, http, data, headers, status, message):
@@ -148,6 +154,7 @@ def test_bad_input_is_4xx_naming_the_problem(server, http, data, headers, status
     )
     assert r.status_code == status, r.text
     assert message in r.json()["message"]
+    assert len(r.headers["x-request-id"]) <= 256  # an overlong id is neither echoed nor kept
 
 
 def test_too_many_rows_is_413(serving_world, tmp_path, http):
