@@ -20,6 +20,8 @@ def write_baseline(training_set: str | Path, model_uri: str, out: str | Path) ->
 
     from churnops.models.pyfunc import load_feature_spec
 
+    if not Path(training_set).exists():
+        raise FileNotFoundError(f"training_set={str(training_set)!r}: no such file or folder")
     frame = pd.read_parquet(training_set)
     columns = load_feature_spec(model_uri).feature_columns
     missing = [c for c in columns if c not in frame.columns]

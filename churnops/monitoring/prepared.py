@@ -36,7 +36,7 @@ class PreparedQueries:
 
     def __init__(self, engine: Any, context: Any, stored: dict[str, str] | None = None):
         self.engine = engine
-        self._context = _digest([context, _code_and_libraries()])
+        self._context = digest([context, _code_and_libraries()])
         self._stored = dict(stored or {})
         self.kept: dict[str, str] = {}  # what this refresh ran, to store with its state
         self.compiled = 0  # queries this refresh had to build and compile
@@ -46,7 +46,7 @@ class PreparedQueries:
 
         `build` is called only when no SQL is kept for `name` in this context.
         """
-        key = _digest([self._context, name])
+        key = digest([self._context, name])
         sql = self._stored.get(key)
         if sql is None:
             df = build()
@@ -63,9 +63,10 @@ def _nullable(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
 
 
-def _digest(value: Any) -> str:
+def digest(value: Any, length: int = 24) -> str:
+    """A short, stable hash of a JSON-serialisable value (keys sorted)."""
     text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 _CODE: str | None = None
@@ -82,5 +83,5 @@ def _code_and_libraries() -> str:
                 parts.append(f"{lib}=={metadata.version(lib)}")
             except metadata.PackageNotFoundError:
                 parts.append(f"{lib} absent")
-        _CODE = _digest(parts)
+        _CODE = digest(parts)
     return _CODE

@@ -9,7 +9,6 @@ histograms kept for later comparisons. State (what was processed) is written las
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -29,7 +28,7 @@ from churnops.monitoring import quality as qual
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.drift import drift_rows
 from churnops.monitoring.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
-from churnops.monitoring.prepared import PreparedQueries
+from churnops.monitoring.prepared import PreparedQueries, digest
 from churnops.monitoring.statistics import BinSpec
 from churnops.monitoring.tables import (
     HISTOGRAM_SCHEMA,
@@ -111,13 +110,15 @@ class _Refresh:
         self.version = _delta_version(cfg.table)
         schema = _schema(cfg.table)
         self.numeric, self.categorical = _columns(cfg, schema)
+        schemas = {
+            "schema": schema.to_string(),
+            "labels": _schema(cfg.labels_table).to_string() if cfg.labels_table else None,
+            "baseline": _schema(cfg.baseline_table).to_string() if cfg.baseline_table else None,
+        }
         # Views with stable names: the queries read them, so the text compiled by one refresh
         # still holds for the next (see PreparedQueries), whatever files the views list.
         # The schemas are in the name too: SQLFrame keeps a view's columns from its first use.
-        schemas = [_schema(p).to_string() for p in (cfg.labels_table, cfg.baseline_table) if p]
-        self.views = (
-            f"churnops_monitor_{_digest([cfg.name, cfg.table, schema.to_string(), *schemas])}"
-        )
+        self.views = f"churnops_monitor_{digest([cfg.name, cfg.table, schemas], 16)}"
         self.base = delta_frame(engine, cfg.table)
         self.F, _ = dataframe_api(self.base)
         self.labels = None
@@ -132,9 +133,7 @@ class _Refresh:
             "config": _fingerprint(cfg),
             "numeric": self.numeric,
             "categorical": self.categorical,
-            "schema": schema.to_string(),
-            "labels": _schema(cfg.labels_table).to_string() if cfg.labels_table else None,
-            "baseline": _schema(cfg.baseline_table).to_string() if cfg.baseline_table else None,
+            **schemas,
             "views": self.views,
         }
         kept = state.get("queries") if since is not None and state else None
@@ -261,9 +260,9 @@ class _Refresh:
                     "count": pa.array([], pa.int64()),
                 }
             )
-        digest = _digest({c: s.to_dict() for c, s in specs.items()})
+        spec_digest = digest({c: s.to_dict() for c, s in specs.items()}, 16)
         counts = self.queries.collect(
-            f"histograms|{name}|{digest}",
+            f"histograms|{name}|{spec_digest}",
             lambda: prof.numeric_histograms_query(frame(), keys, specs),
         )
         return prof.histogram_rows(counts, keys, specs)
@@ -584,10 +583,10 @@ def check_inputs(cfg: MonitorConfig) -> None:
     names the field, the value and what was expected, before any engine work."""
     schema = _schema(cfg.table)
 
-    def need(field: str, column: str, table: str, names: list[str], kind: str = "") -> None:
+    def need(field: str, column: str, table: str, names: list[str]) -> None:
         if column not in names:
             raise ValueError(
-                f"{field}={column!r}: expected a {kind}column of {table!r}, which has {names}"
+                f"{field}={column!r}: expected a column of {table!r}, which has {names}"
             )
 
     need("timestamp_col", cfg.timestamp_col, cfg.table, schema.names)
@@ -703,10 +702,6 @@ def _changed_since(
     return {g: truncate(first, g) for g in cfg.granularities}
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _fingerprint(cfg: MonitorConfig) -> str:
     """A refresh may reuse earlier windows only while what they were computed with is unchanged."""
     # What only decisions, A/B and Databricks read leaves the computed windows as they are.
@@ -716,7 +711,7 @@ def _fingerprint(cfg: MonitorConfig) -> str:
             "databricks_output_schema", "databricks_baseline_table", "databricks_assets_dir",
         }
     )  # fmt: skip
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(fields, 64)
 
 
 def _state_path(cfg: MonitorConfig) -> Path:

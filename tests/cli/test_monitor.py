@@ -94,3 +94,11 @@ def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
     assert "Quality and label-free estimates" in page
     assert main(["monitor", "ab", "--config", str(config)]) == 0
     assert "verdict:" in capsys.readouterr().out
+
+
+def test_monitor_baseline_names_a_missing_training_set(tmp_path, capsys):
+    missing = tmp_path / "nope.parquet"
+    args = ["--training-set", str(missing), "--model-uri", "models:/churn/1"]
+    assert main(["monitor", "baseline", *args, "--out", str(tmp_path / "b")]) == 2
+    assert f"training_set={str(missing)!r}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
