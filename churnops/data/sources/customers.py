@@ -329,7 +329,7 @@ def _nothing_accepted(
     if "label not in label_values" in report.rejected:
         seen = [r[0] for r in con.sql(
             "SELECT DISTINCT __label_raw FROM typed WHERE __reason = 'label not in label_values' "
-            "LIMIT 5"
+            "ORDER BY 1 LIMIT 5"  # sorted: the same message every run
         ).fetchall()]  # fmt: skip
         message += (
             f"; label column {cfg.label_column!r} holds {seen}, expected one of "
