@@ -268,7 +268,10 @@ def deploy_jobs(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m churnops.cli.pipeline ...`."""
-    from churnops.cli import main as cli_main
+    """`churnops pipeline ...` as its own entry point; exits non-zero as `churnops.cli:main`."""
+    from churnops.cli import run
 
-    return cli_main(["pipeline", *(sys.argv[1:] if argv is None else argv)])
+    code = run(["pipeline", *(sys.argv[1:] if argv is None else argv)])
+    if argv is None and code != 0:
+        raise SystemExit(code)
+    return code
