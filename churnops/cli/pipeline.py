@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     schedule.set_defaults(run=schedule_pipeline)
 
     task = cmds.add_parser(
-        "task", help="run one task function in this process (a Databricks job's entry point)"
+        "task", help="run one task function in this process (e.g. a python_wheel_task)"
     )
     task.add_argument("name", help="a task name (churnops.pipelines.tasks.TASKS) or module:fn")
     task.add_argument("--inputs", required=True, help="inputs as JSON, or @FILE")
@@ -227,7 +227,6 @@ def schedule_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_single_task(args: argparse.Namespace) -> int:
-    from churnops.pipelines.databricks.task_values import publish_task_values
     from churnops.pipelines.task_main import resolve_task, run_task, write_json
 
     text = args.inputs
@@ -238,7 +237,6 @@ def run_single_task(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise ValueError(f"--inputs: not JSON ({exc})") from None
     outputs = run_task(resolve_task(args.name), inputs)
-    publish_task_values(outputs)
     if args.outputs:
         write_json(Path(args.outputs), outputs)
     print(json.dumps(outputs))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,10 @@ from churnops.pipelines.databricks.bundle import (
     load_bundle_config,
     write_bundle,
 )
+from churnops.pipelines.databricks.task_values import NOTEBOOK_SOURCE, notebook_parameters
 from churnops.pipelines.spec import load_job_spec, parse_job_spec
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +26,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle")
     write_bundle(None, out)
     return out
+
+
+def test_the_wheel_path_comes_from_the_package_not_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # anywhere but the project
+    write_bundle(["batch_inference"], "out")
+    root = yaml.safe_load(Path("out/databricks.yml").read_text())
+    assert (Path("out") / root["artifacts"]["churnops_wheel"]["path"]).resolve() == REPO
 
 
 def _job(bundle: Path, name: str) -> dict:
@@ -37,12 +48,13 @@ def test_bundle_has_every_job_and_the_monitor(bundle: Path) -> None:
     assert root["bundle"]["name"] == "churnops" and root["include"] == ["resources/*.yml"]
     artifact = root["artifacts"]["churnops_wheel"]
     assert artifact["type"] == "whl" and "pip wheel" in artifact["build"]
-    assert (bundle / artifact["path"]).resolve() == Path.cwd().resolve()  # the project
+    assert (bundle / artifact["path"]).resolve() == REPO  # the project, found from the package
     names = sorted(p.name for p in (bundle / "resources").iterdir())
     assert names == [
         "batch_inference.job.yml", "demo.job.yml", "monitoring.job.yml", "monitors.yml",
         "training.job.yml",
     ]  # fmt: skip
+    assert (bundle / "notebooks/churnops_task.py").read_text() == NOTEBOOK_SOURCE
 
 
 @pytest.mark.parametrize("name", ["training", "batch_inference", "monitoring", "demo"])
@@ -70,17 +82,17 @@ def test_training_job_is_the_spec_gated_on_validation_with_a_gpu_cluster(bundle:
     assert tasks["model_deployment"]["depends_on"] == [
         {"task_key": "validation_passed", "outcome": "true"}
     ]
-    wheel = tasks["model_training"]["python_wheel_task"]
-    assert wheel["package_name"] == "churnops" and wheel["entry_point"] == "churnops"
-    assert wheel["parameters"][:4] == ["pipeline", "task", "model_training", "--inputs"]
+    notebook = tasks["model_training"]["notebook_task"]
+    assert (bundle / "resources" / notebook["notebook_path"]).read_text() == NOTEBOOK_SOURCE
     spec = load_job_spec("training")
-    assert json.loads(wheel["parameters"][4]) == spec.task("model_training").parameters
+    assert notebook["base_parameters"] == notebook_parameters(spec.task("model_training"))
+    assert notebook["base_parameters"]["churnops_task"] == "model_training"
     clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
     gpu = clusters[tasks["model_training"]["job_cluster_key"]]
     assert "gpu" in gpu["spark_version"] and gpu["node_type_id"].startswith("g")
     (library,) = tasks["feature_engineering"]["libraries"]
     wheel_dir = (bundle / "resources" / library["whl"]).parent.resolve()
-    assert wheel_dir == Path.cwd().resolve() / "dist"  # where the artifact step builds it
+    assert wheel_dir == REPO / "dist"  # where the artifact step builds it
     assert job["schedule"]["quartz_cron_expression"] == spec.schedule.quartz_cron_expression
     assert job["email_notifications"]["on_failure"] == ["mlops-alerts@example.com"]
     assert {p["name"]: p["default"] for p in job["parameters"]}["tracking_uri"] == "databricks"
