@@ -255,8 +255,12 @@ def export_bundle(args: argparse.Namespace) -> int:
 
 def deploy_jobs(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
+    from churnops.pipelines.databricks.bundle import job_names
     from churnops.pipelines.databricks.deploy import deploy, workspace_client
+    from churnops.pipelines.spec import load_job_spec
 
+    for name in args.names or job_names():  # a bad spec is refused before any sign-in
+        load_job_spec(name)
     deployed = deploy(workspace_client(profile=args.profile), args.names or None, args.wheel)
     print_table(
         "Databricks jobs",
