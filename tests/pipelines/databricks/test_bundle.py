@@ -129,3 +129,40 @@ def test_bundle_config_is_strict(tmp_path: Path) -> None:
     path.write_text("bundle_name: x\nwheels: y\n")
     with pytest.raises(ConfigError, match="unknown key 'wheels'"):
         load_bundle_config(path)
+
+
+def test_workspace_parameters_default_to_workspace_paths(bundle: Path) -> None:
+    for name in ("training", "batch_inference", "monitoring", "demo"):
+        for p in _job(bundle, name).get("parameters", []):
+            default = p["default"]
+            assert not default.startswith((".churnops", "sqlite:")), (name, p)
+
+
+def test_one_registered_model_name_everywhere(bundle: Path) -> None:
+    from churnops.config import CONFIG_DIR
+    from churnops.pipelines.tasks.deployment import ModelDeploymentInputs
+    from churnops.pipelines.tasks.training import ModelTrainingInputs
+
+    name = yaml.safe_load((CONFIG_DIR / "registry" / "default.yaml").read_text())["model_name"]
+    assert ModelTrainingInputs.model_fields["model_name"].default == name
+    assert ModelDeploymentInputs.model_fields["model_name"].default == name
+    for job in ("training", "batch_inference", "monitoring", "demo"):
+        assert load_job_spec(job).parameter_defaults()["model_name"] == name, job
+    workspace = load_bundle_config().parameter_defaults["model_name"]
+    assert workspace == f"main.churnops.{name}"  # the same model, in Unity Catalog
+    for path in (CONFIG_DIR / "serving").glob("*.yaml"):
+        served = yaml.safe_load(path.read_text())["served_entities"]
+        assert {e["entity_name"] for e in served} == {name}, path
+    replay = yaml.safe_load((CONFIG_DIR / "monitor" / "replay_cdnow.yaml").read_text())
+    assert {a["model_uri"].split("@")[0] for a in replay["arms"]} == {f"models:/{name}"}
+
+
+def test_the_monitor_watches_columns_the_monitoring_job_writes(bundle: Path) -> None:
+    from churnops.monitoring.unpack import BASE_FIELDS
+
+    columns = {n for n, _ in BASE_FIELDS}
+    for monitor in load_bundle_config().monitors:
+        log = monitor.inference_log
+        used = {log.timestamp_col, log.model_id_col, log.prediction_col}
+        used |= {c for c in (log.prediction_proba_col, log.label_col) if c}
+        assert used <= columns, sorted(used - columns)
