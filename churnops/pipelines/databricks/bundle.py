@@ -294,14 +294,32 @@ def bundle_files(
     files: dict[str, Any] = {"databricks.yml": bundle, NOTEBOOK_FILE: NOTEBOOK_SOURCE}
     notebook = f"../{NOTEBOOK_FILE}"  # from resources/
     for s in specs:
+        job = job_settings(s, cfg, notebook=notebook).as_dict()
         files[f"resources/{s.name}.job.yml"] = {
-            "resources": {"jobs": {s.name: job_settings(s, cfg, notebook=notebook).as_dict()}}
+            "resources": {"jobs": {s.name: bundle_checked("jobs", s.name, job)}}
         }
     if cfg.monitors:
-        files["resources/monitors.yml"] = {
-            "resources": {"quality_monitors": monitor_resources(cfg)}
+        monitors = {
+            name: bundle_checked("quality_monitors", name, body)
+            for name, body in monitor_resources(cfg).items()
         }
+        files["resources/monitors.yml"] = {"resources": {"quality_monitors": monitors}}
     return files
+
+
+def bundle_checked(kind: str, name: str, resource: dict[str, Any]) -> dict[str, Any]:
+    """`resource` read by Databricks' own bundle classes (`databricks-bundles`), which refuse a
+    field they do not know; returned as those classes write it."""
+    from databricks.bundles.jobs import Job
+    from databricks.bundles.quality_monitors import QualityMonitor
+
+    cls = {"jobs": Job, "quality_monitors": QualityMonitor}[kind]
+    try:
+        return cls.from_dict(resource).as_dict()  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"resources.{kind}.{name}: databricks-bundles refuses it ({exc})"
+        ) from None
 
 
 def write_bundle(

@@ -166,3 +166,29 @@ def test_the_monitor_watches_columns_the_monitoring_job_writes(bundle: Path) -> 
         used = {log.timestamp_col, log.model_id_col, log.prediction_col}
         used |= {c for c in (log.prediction_proba_col, log.label_col) if c}
         assert used <= columns, sorted(used - columns)
+
+
+@pytest.mark.parametrize("name", ["training", "batch_inference", "monitoring", "demo"])
+def test_each_job_is_read_whole_by_databricks_bundles(bundle: Path, name: str) -> None:
+    from databricks.bundles.jobs import Job
+
+    exported = _job(bundle, name)
+    # databricks-bundles refuses a field it does not know; what it reads back is all there was
+    assert Job.from_dict(exported).as_dict() == exported
+
+
+def test_the_monitor_is_read_whole_by_databricks_bundles(bundle: Path) -> None:
+    from databricks.bundles.quality_monitors import QualityMonitor
+
+    monitors = yaml.safe_load((bundle / "resources/monitors.yml").read_text())
+    for body in monitors["resources"]["quality_monitors"].values():
+        assert QualityMonitor.from_dict(body).as_dict() == body
+
+
+def test_a_field_databricks_bundles_does_not_know_is_refused() -> None:
+    from churnops.pipelines.databricks.bundle import bundle_checked
+
+    job = {"name": "j", "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "p"},
+                                   "max_retry": 2}]}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"resources.jobs.j: .*Unexpected field 'max_retry'"):
+        bundle_checked("jobs", "j", job)
