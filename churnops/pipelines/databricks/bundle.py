@@ -9,6 +9,7 @@ is its own parameter, so a `{{...}}` reference Databricks fills as text never la
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,15 @@ class MonitorConfig(StrictConfig):
     schedule: MonitorSchedule | None = None
 
 
+class Runtime(StrictConfig):
+    """The Databricks Runtime every job cluster runs, with library versions its release notes
+    publish (checked against the wheel's dependency ranges in the tests)."""
+
+    spark_version: str  # the prefix of every job cluster's spark_version, e.g. "17.3.x"
+    libraries: dict[str, str] = Field(default_factory=dict)  # distribution -> version
+    source: str = ""  # the page the versions come from
+
+
 class BundleConfig(StrictConfig):
     """How the export names the bundle, installs the wheel and sets workspace defaults."""
 
@@ -68,6 +78,9 @@ class BundleConfig(StrictConfig):
         default_factory=lambda: {"dev": BundleTarget(default=True)}
     )
     parameter_defaults: dict[str, str] = Field(default_factory=dict)
+    # what differs on the workspace, per job and task: {job: {task_key: {input: value}}}
+    task_parameters: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    runtime: Runtime | None = None
     monitors: list[MonitorConfig] = Field(default_factory=list)
 
 
@@ -113,6 +126,13 @@ def job_settings(
                 f"job {spec.name!r}: job_clusters[{c.job_cluster_key!r}].new_cluster has "
                 f"unknown field(s) {unknown} (not ClusterSpec fields)"
             )
+        version = str(c.new_cluster.get("spark_version", ""))
+        if cfg.runtime and not version.startswith(cfg.runtime.spark_version + "-"):
+            raise ConfigError(
+                f"job {spec.name!r}: job_clusters[{c.job_cluster_key!r}].new_cluster."
+                f"spark_version={version!r}: expected the bundle's runtime "
+                f"{cfg.runtime.spark_version}-... (runtime.spark_version in the bundle config)"
+            )
         clusters.append(
             jobs.JobCluster(
                 job_cluster_key=c.job_cluster_key,
@@ -123,10 +143,14 @@ def job_settings(
     if default_cluster is None and any(t.task or t.run_job_task is None for t in spec.tasks):
         raise ConfigError(f"job {spec.name!r}: declare job_clusters for its wheel tasks to run on")
     ids = job_ids or {}
+    workspace = workspace_parameters(spec, cfg)
     return jobs.JobSettings(
         name=spec.name,
         description=spec.description,
-        tasks=[_task(t, cfg, default_cluster, ids, notebook or cfg.notebook) for t in spec.tasks],
+        tasks=[
+            _task(t, cfg, default_cluster, ids, notebook or cfg.notebook, workspace)
+            for t in spec.tasks
+        ],
         parameters=[
             jobs.JobParameterDefinition(
                 name=p.name, default=cfg.parameter_defaults.get(p.name, p.default)
@@ -163,8 +187,33 @@ def _sdk(cls: Any, section: StrictConfig | None) -> Any:
     return cls.from_dict({k: v for k, v in data.items() if v != []})
 
 
+def workspace_parameters(spec: JobSpec, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    """The task inputs the bundle config sets for `spec` on the workspace, checked: known
+    tasks, literal values (a reference belongs in the spec)."""
+    sets = cfg.task_parameters.get(spec.name, {})
+    keys = [t.task_key for t in spec.tasks]
+    for key, values in sets.items():
+        if key not in keys or spec.task(key).task is None:
+            raise ConfigError(
+                f"task_parameters.{spec.name}.{key}: not a churnops task of job {spec.name!r} "
+                f"(tasks: {keys})"
+            )
+        for name, value in values.items():
+            if "{{" in json.dumps(value):
+                raise ConfigError(
+                    f"task_parameters.{spec.name}.{key}.{name}={value!r}: expected a literal "
+                    "value (references belong in the job spec)"
+                )
+    return sets
+
+
 def _task(
-    t: TaskSpec, cfg: BundleConfig, default_cluster: str | None, ids: dict[str, Any], notebook: str
+    t: TaskSpec,
+    cfg: BundleConfig,
+    default_cluster: str | None,
+    ids: dict[str, Any],
+    notebook: str,
+    workspace: dict[str, dict[str, Any]],
 ) -> Any:
     from databricks.sdk.service import compute, jobs
 
@@ -197,7 +246,11 @@ def _task(
         assert t.task is not None
         task.notebook_task = jobs.NotebookTask(
             notebook_path=notebook,
-            base_parameters=notebook_parameters(t),
+            base_parameters=notebook_parameters(
+                t.model_copy(
+                    update={"parameters": {**t.parameters, **workspace.get(t.task_key, {})}}
+                )
+            ),
             source=jobs.Source.WORKSPACE,
         )
         task.job_cluster_key = t.job_cluster_key or default_cluster

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ from churnops.pipelines.databricks.bundle import (
 )
 from churnops.pipelines.databricks.task_values import NOTEBOOK_SOURCE, notebook_parameters
 from churnops.pipelines.spec import load_job_spec, parse_job_spec
+from churnops.trainers.config import load_train_config
 
 REPO = Path(__file__).resolve().parents[3]
+GPUS_PER_NODE = {"g5.12xlarge": 4}  # AWS: 4 NVIDIA A10G per g5.12xlarge
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +88,27 @@ def test_training_job_is_the_spec_gated_on_validation_with_a_gpu_cluster(bundle:
     notebook = tasks["model_training"]["notebook_task"]
     assert (bundle / "resources" / notebook["notebook_path"]).read_text() == NOTEBOOK_SOURCE
     spec = load_job_spec("training")
-    assert notebook["base_parameters"] == notebook_parameters(spec.task("model_training"))
-    assert notebook["base_parameters"]["churnops_task"] == "model_training"
+    params = notebook["base_parameters"]
+    assert params["churnops_task"] == "model_training"
+    expected = notebook_parameters(spec.task("model_training"))
+    assert {k: v for k, v in params.items() if k != "input.overrides"} == {
+        k: v for k, v in expected.items() if k != "input.overrides"
+    }
     clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
     gpu = clusters[tasks["model_training"]["job_cluster_key"]]
-    assert "gpu" in gpu["spark_version"] and gpu["node_type_id"].startswith("g")
+    assert "gpu" in gpu["spark_version"] and gpu["num_workers"] >= 2  # multi-node
+    # TorchDistributor on the workers: one process per GPU of every worker
+    overrides = json.loads(params["input.overrides"])
+    cfg = load_train_config(["model=mlp", *overrides])
+    assert cfg.launcher.name == "torch_distributor" and cfg.launcher.local_mode is False
+    assert cfg.launcher.use_gpu is True
+    assert cfg.launcher.num_workers == GPUS_PER_NODE[gpu["node_type_id"]] * gpu["num_workers"]
     (library,) = tasks["feature_engineering"]["libraries"]
     wheel_dir = (bundle / "resources" / library["whl"]).parent.resolve()
     assert wheel_dir == REPO / "dist"  # where the artifact step builds it
+    fe = tasks["feature_engineering"]["notebook_task"]["base_parameters"]
+    assert fe["input.engine"] == "spark"  # on the job cluster's Spark session
+    assert load_job_spec("training").task("feature_engineering").parameters.get("engine") is None
     assert job["schedule"]["quartz_cron_expression"] == spec.schedule.quartz_cron_expression
     assert job["email_notifications"]["on_failure"] == ["mlops-alerts@example.com"]
     assert {p["name"]: p["default"] for p in job["parameters"]}["tracking_uri"] == "databricks"
@@ -192,3 +208,53 @@ def test_a_field_databricks_bundles_does_not_know_is_refused() -> None:
                                    "max_retry": 2}]}  # fmt: skip
     with pytest.raises(ConfigError, match=r"resources.jobs.j: .*Unexpected field 'max_retry'"):
         bundle_checked("jobs", "j", job)
+
+
+def test_the_runtime_named_in_the_bundle_meets_the_wheels_dependency_ranges(bundle: Path) -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    runtime = load_bundle_config().runtime
+    assert runtime is not None
+    for name in ("training", "batch_inference", "monitoring", "demo"):
+        for cluster in _job(bundle, name)["job_clusters"]:
+            assert cluster["new_cluster"]["spark_version"].startswith(runtime.spark_version + "-")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(r) for r in project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        requirements += [Requirement(r) for r in extra if not r.startswith("churnops")]
+    checked = set()
+    for req in requirements:
+        version = runtime.libraries.get(req.name)
+        if version is not None:
+            assert req.specifier.contains(version), (str(req), version)
+            checked.add(req.name)
+    assert checked == {"pyspark", "mlflow"}  # what the wheel pins that the runtime publishes
+
+
+def test_a_cluster_on_another_runtime_is_refused() -> None:
+    spec = parse_job_spec(
+        {
+            "name": "old",
+            "job_clusters": [{"job_cluster_key": "c",
+                              "new_cluster": {"spark_version": "15.4.x-cpu-ml-scala2.12"}}],
+            "tasks": [{"task_key": "t", "task": "batch_inference"}],
+        }
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"spark_version='15.4.x-cpu-ml-scala2.12': expected"):
+        job_settings(spec, load_bundle_config().model_copy(update={"wheel": "w"}))
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        ({"training": {"nope": {"engine": "spark"}}}, "task_parameters.training.nope: not a"),
+        ({"training": {"feature_engineering": {"as_of": "{{job.parameters.as_of}}"}}},
+         "expected a literal value"),
+    ],
+)  # fmt: skip
+def test_workspace_task_parameters_are_checked(sets: dict, message: str) -> None:
+    cfg = load_bundle_config().model_copy(update={"wheel": "w", "task_parameters": sets})
+    with pytest.raises(ConfigError, match=message):
+        job_settings(load_job_spec("training"), cfg)

@@ -98,11 +98,13 @@ def test_every_task_validates_after_databricks_substitution_as_it_does_locally(n
     settings = job_settings(spec, load_bundle_config().model_copy(update={"wheel": "w.whl"}))
     exported = {t.task_key: t for t in settings.tasks}
     checked = 0
+    workspace = load_bundle_config().task_parameters.get(name, {})
     for task in spec.tasks:
         out = exported[task.task_key]
         if task.task is not None:
             model = inputs_model(import_function(resolve_task(task.task)))
-            local = build_config(model, resolve_references(task.parameters, lookup))
+            params = {**task.parameters, **workspace.get(task.task_key, {})}
+            local = build_config(model, resolve_references(params, lookup))
             widgets = {
                 k: substitute_text(v, lookup) for k, v in out.notebook_task.base_parameters.items()
             }  # each widget on its own: Databricks' substitution, text in, text out
