@@ -167,6 +167,33 @@ def test_the_generated_notebook_runs_the_task_and_sets_its_values(tmp_path: Path
     assert set_values == {"total": 42, "note": "run 77"}
 
 
+@pytest.mark.parametrize(
+    ("widgets", "error"),
+    [
+        ({"churnops_task": "tests.pipelines.sample_tasks:flaky", "input.marker": "MARKER"},
+         RuntimeError),
+        ({"churnops_task": "tests.pipelines.sample_tasks:add", "input.a": "x", "input.b": "1"},
+         ConfigError),
+        ({"input.a": "1"}, ConfigError),
+    ],
+)  # fmt: skip
+def test_a_failing_notebook_task_raises_and_sets_no_value(
+    tmp_path: Path, widgets: dict, error: type
+) -> None:
+    """A notebook that raises fails its task run (and with it the job), and sets no value."""
+    widgets = {k: v.replace("MARKER", str(tmp_path / "m")) for k, v in widgets.items()}
+    set_values: dict[str, Any] = {}
+    dbutils = types.SimpleNamespace(
+        widgets=types.SimpleNamespace(getAll=lambda: dict(widgets)),
+        jobs=types.SimpleNamespace(
+            taskValues=types.SimpleNamespace(set=lambda key, value: set_values.update({key: value}))
+        ),
+    )
+    with pytest.raises(error):
+        exec(compile(NOTEBOOK_SOURCE, "churnops_task.py", "exec"), {"dbutils": dbutils})
+    assert set_values == {}
+
+
 def test_a_reference_inside_a_list_parameter_is_refused() -> None:
     spec = {
         "name": "j",
