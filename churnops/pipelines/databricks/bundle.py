@@ -366,9 +366,9 @@ def bundle_checked(kind: str, name: str, resource: dict[str, Any]) -> dict[str, 
     from databricks.bundles.jobs import Job
     from databricks.bundles.quality_monitors import QualityMonitor
 
-    cls = {"jobs": Job, "quality_monitors": QualityMonitor}[kind]
+    cls: Any = {"jobs": Job, "quality_monitors": QualityMonitor}[kind]
     try:
-        return cls.from_dict(resource).as_dict()  # type: ignore[arg-type]
+        return cls.from_dict(resource).as_dict()
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"resources.{kind}.{name}: databricks-bundles refuses it ({exc})"
