@@ -79,6 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     deploy.add_argument("--target", choices=["databricks"], required=True)
     deploy.add_argument("--wheel", required=True, help="the churnops wheel's workspace path")
     deploy.add_argument("--profile", help="a ~/.databrickscfg profile (else DATABRICKS_* env)")
+    deploy.add_argument(
+        "--run",
+        dest="run_job",
+        metavar="JOB",
+        help="then run this deployed job now and wait for its end",
+    )
     deploy.set_defaults(run=deploy_jobs)
 
 
@@ -256,17 +262,29 @@ def export_bundle(args: argparse.Namespace) -> int:
 def deploy_jobs(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
     from churnops.pipelines.databricks.bundle import job_names
-    from churnops.pipelines.databricks.deploy import deploy, workspace_client
+    from churnops.pipelines.databricks.deploy import deploy, run_now, workspace_client
     from churnops.pipelines.spec import load_job_spec
 
     for name in args.names or job_names():  # a bad spec is refused before any sign-in
         load_job_spec(name)
-    deployed = deploy(workspace_client(profile=args.profile), args.names or None, args.wheel)
+    names = args.names or job_names()
+    if args.run_job and args.run_job not in [load_job_spec(n).name for n in names]:
+        raise ValueError(f"--run {args.run_job!r}: not among the deployed jobs {names}")
+    client = workspace_client(profile=args.profile)
+    deployed = deploy(client, args.names or None, args.wheel)
     print_table(
         "Databricks jobs",
         [{"job": d.name, "job_id": d.job_id, "action": d.action} for d in deployed],
     )
-    return 0
+    if not args.run_job:
+        return 0
+    job_id = next(d.job_id for d in deployed if d.name == args.run_job)
+    run = run_now(client, job_id)
+    print_table(
+        f"run {run.run_id} of {args.run_job}: {run.life_cycle_state} {run.result_state}",
+        [{"task": k, "result": v or "-"} for k, v in run.tasks.items()],
+    )
+    return 0 if run.result_state == "SUCCESS" else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -197,3 +197,18 @@ def test_a_bad_spec_is_refused_before_the_workspace_changes(jobs_api, tmp_path) 
     with pytest.raises(ValueError, match="hour"):
         deploy(client, [str(bad)], "/Volumes/x.whl")
     assert not [c for c in api.calls if "/api/" in c["path"]] and api.files == {}
+
+
+def test_the_deploy_command_runs_a_job_and_exits_by_its_result(jobs_api, monkeypatch) -> None:
+    from churnops.cli import main
+
+    server, api = jobs_api
+    monkeypatch.setenv("DATABRICKS_HOST", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("DATABRICKS_TOKEN", "t")
+    argv = ["pipeline", "deploy", "batch_inference", "--target", "databricks",
+            "--wheel", "/V/w.whl", "--run", "batch_inference"]  # fmt: skip
+    assert main(argv) == 0
+    assert [c["body"]["job_id"] for c in api.calls if c["path"].endswith("/jobs/run-now")] == [1000]
+    api.result_state = "FAILED"
+    assert main(argv) == 1  # the run failed: so does the command
+    assert main([*argv[:-1], "training"]) == 2  # not deployed by this command
