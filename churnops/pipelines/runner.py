@@ -28,13 +28,14 @@ from churnops.pipelines.records import (
 )
 from churnops.pipelines.spec import (
     PIPELINE_DIR,
-    REFERENCE,
     ConditionOp,
     JobSpec,
     RunIf,
     TaskSpec,
     downstream,
     parse_job_spec,
+    render_value,
+    resolve_references,
     spec_path,
     topological_order,
 )
@@ -357,16 +358,7 @@ class _Run:
     # -- references ----------------------------------------------------------------------------
 
     def _resolve(self, value: Any, task_key: str) -> Any:
-        if isinstance(value, dict):
-            return {k: self._resolve(v, task_key) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._resolve(v, task_key) for v in value]
-        if not isinstance(value, str):
-            return value
-        whole = REFERENCE.fullmatch(value.strip())
-        if whole:  # a value that is one reference keeps its type (bool, number, list)
-            return self._lookup(whole.group(1), task_key)
-        return REFERENCE.sub(lambda m: _render(self._lookup(m.group(1), task_key)), value)
+        return resolve_references(value, lambda ref: self._lookup(ref, task_key))
 
     def _lookup(self, ref: str, task_key: str) -> Any:
         parts = ref.split(".")
@@ -396,8 +388,8 @@ class _Run:
         self.results[key].start_time, self.results[key].attempt = datetime.now(UTC), 1
         self._record_task(key, "RUNNING", attempt=1)
         try:
-            left = _render(self._resolve(cond.left, key))
-            right = _render(self._resolve(cond.right, key))
+            left = render_value(self._resolve(cond.left, key))
+            right = render_value(self._resolve(cond.right, key))
             outcome = _compare(cond.op, left, right)
         except ValueError as exc:
             self._settle(key, "FAILED", error=str(exc))
@@ -528,15 +520,6 @@ def _launch_priority(spec: JobSpec, order: list[str]) -> list[str]:
         depth[k] = max((depth[d.task_key] + 1 for d in spec.task(k).depends_on), default=0)
     waiting = {k: len(downstream(spec, {k})) for k in order}
     return sorted(order, key=lambda k: (-waiting[k], -depth[k]))
-
-
-def _render(value: Any) -> str:
-    """A task value as text, the way Databricks renders it into a string (true, not True)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
 
 
 def _compare(op: ConditionOp, left: str, right: str) -> bool:
