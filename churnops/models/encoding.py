@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from churnops.data.schema import THOUSANDS
+
 # A column is log1p-transformed under "auto" when it is non-negative and this skewed.
 SKEW_THRESHOLD = 1.0
 # Codes every categorical vocabulary reserves: blank / null, and a value unseen in training.
@@ -166,10 +168,7 @@ def _labels(values: np.ndarray) -> list[str | None]:
     return out
 
 
-# "1,889.5": digits grouped by thousands, as spreadsheets export them; read as 1889.5 both when
-# a customer table is read (churnops.data.sources.customers) and when a logged model scores.
-THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?"
-_THOUSANDS = re.compile(THOUSANDS)
+_THOUSANDS = re.compile(THOUSANDS)  # "1,889.5", as a customer table reads it
 
 
 def parse_numbers(values: Any, name: str) -> np.ndarray:
