@@ -290,9 +290,9 @@ def _feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     from churnops.models.encoding import parse_numbers
 
     try:
-        return np.column_stack(
-            [parse_numbers(frame[c].to_numpy(), c) for c in columns]
-        ).astype(np.float32)
+        return np.column_stack([parse_numbers(frame[c].to_numpy(), c) for c in columns]).astype(
+            np.float32
+        )
     except (TypeError, ValueError) as exc:
         raise FeatureSpecError(f"input features: expected numbers in {columns}: {exc}") from None
 
