@@ -43,7 +43,9 @@ def test_customers_shows_inferred_types_rejects_and_the_train_command(tmp_path, 
     printed = capsys.readouterr().out
     assert "categorical" in printed and "numeric" in printed
     assert "1 label not in label_values" in printed and "malformed line 5" in printed
-    assert f"data.path={out}" in printed and "'features.categorical=[plan]'" in printed
+    # Short, real and complete: the data settings only; train reads the types again.
+    assert f"scripts/train data.path={out} data.id_column=id data.label_column=label\n" in printed
+    assert "features.columns" not in printed
     assert pq.read_table(out).num_rows == 2
 
 
@@ -75,3 +77,26 @@ def test_a_non_cdnow_source_gets_its_own_feature_table():
     csv = FeaturesJobConfig(source={"kind": "csv", "path": "/data/My Orders.csv"})
     assert default_table(configured, csv) == "churnops.csv_my_orders.customer_features"
     assert default_table(configured, FeaturesJobConfig()) == configured
+
+
+def test_customers_prints_the_settings_a_semicolon_table_needs(tmp_path, capsys):
+    src = tmp_path / "customers.csv"
+    src.write_text("plan;total;label\ngold;1,889.5;Churned\nsilver; ;Active\n")
+    code = main(["features", "customers", str(src), "--id-column", "none", "--label-column",
+                 "label", "--delimiter", ";", "--label-values", "Churned=1,Active=0",
+                 "--categorical", "plan"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "thousands separators read as numbers: total: 1" in " ".join(printed.split())
+    assert (
+        f"scripts/train data.path={src} data.id_column=null data.label_column=label "
+        "'data.delimiter=;' 'data.label_values={churned: 1, active: 0}' "
+        "'features.categorical=[plan]'\n"
+    ) in printed
+
+
+def test_customers_without_the_id_column_names_the_flag(tmp_path, capsys):
+    src = tmp_path / "customers.csv"
+    src.write_text("plan,churn\ngold,1\n")
+    assert main(["features", "customers", str(src)]) == 2
+    assert "--id-column none" in capsys.readouterr().err
