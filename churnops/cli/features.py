@@ -219,7 +219,7 @@ def run_customers(args: argparse.Namespace) -> int:
     console.print(
         f"train on it with (the same data.* settings serve scripts/sweep and scripts/benchmark "
         f"baselines, or keep them in a YAML file for data=FILE.yaml):\n  "
-        f"{train_command(cfg, args.out or args.path)}",
+        f"{train_command(cfg, args.out or args.path, report.id_column if args.out else None)}",
         markup=False,
         soft_wrap=True,  # one line, to copy
     )

@@ -19,25 +19,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(run=run_train)
 
 
-def train_command(table: Any, data_path: str) -> str:
+def train_command(table: Any, data_path: str, id_column: str | None = None) -> str:
     """The short `scripts/train` line for a customer table read with `table` (a
     `CustomerTableConfig`): its data settings only; the columns and their types are read again
-    from the table, as `churnops features customers` showed them."""
+    from the table, as `churnops features customers` showed them. `data_path` may be the clean
+    copy `--out` wrote, whose id column is `id_column` (made there when the table had none)."""
     import shlex
 
     from churnops.data.sources.customers import DEFAULT_LABEL_VALUES
 
     words = [
         f"data.path={data_path}",
-        f"data.id_column={table.id_column or 'null'}",
+        f"data.id_column={(id_column or table.id_column) or 'null'}",
         f"data.label_column={table.label_column}",
     ]
-    if table.delimiter != "," and table.kind == "csv" and data_path == table.path:
+    raw = data_path == table.path  # the clean copy is Parquet, its labels already 0/1
+    if raw and table.delimiter != "," and table.kind == "csv":
         words.append(f"data.delimiter={table.delimiter}")
-    if any(DEFAULT_LABEL_VALUES.get(k) != v for k, v in table.label_values.items()):
+    if raw and any(DEFAULT_LABEL_VALUES.get(k) != v for k, v in table.label_values.items()):
         pairs = ", ".join(f"{k}: {v}" for k, v in table.label_values.items())
         words.append(f"data.label_values={{{pairs}}}")
-    if table.invalid_values != "missing":
+    if raw and table.invalid_values != "missing":
         words.append(f"data.invalid_values={table.invalid_values}")
     if table.categorical:
         words.append(f"features.categorical=[{', '.join(table.categorical)}]")

@@ -93,6 +93,13 @@ def test_customers_prints_the_settings_a_semicolon_table_needs(tmp_path, capsys)
         "'data.delimiter=;' 'data.label_values={churned: 1, active: 0}' "
         "'features.categorical=[plan]'\n"
     ) in printed
+    out = tmp_path / "clean.parquet"  # already 0/1 labels, Parquet: the path, id, label only
+    flags = ["--id-column", "none", "--label-column", "label", "--delimiter", ";"]
+    main(["features", "customers", str(src), *flags, "--label-values", "Churned=1,Active=0",
+          "--out", str(out)])  # fmt: skip
+    assert (
+        f"scripts/train data.path={out} data.id_column=customer_id data.label_column=label\n"
+    ) in capsys.readouterr().out
 
 
 def test_customers_without_the_id_column_names_the_flag(tmp_path, capsys):
