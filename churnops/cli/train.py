@@ -28,6 +28,10 @@ def train_command(table: Any, data_path: str, id_column: str | None = None) -> s
 
     from churnops.data.sources.customers import DEFAULT_LABEL_VALUES
 
+    if table.kind == "table" and data_path == table.path:  # train reads the table's Delta
+        from churnops.data.feature_store.local import LocalFeatureStore
+
+        data_path = str(LocalFeatureStore(table.store_root).table_path(table.path))
     words = [
         f"data.path={data_path}",
         f"data.id_column={(id_column or table.id_column) or 'null'}",

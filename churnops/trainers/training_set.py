@@ -203,8 +203,6 @@ def prepare_training_data(cfg: TrainConfig, engine: str = "duckdb") -> TrainingD
       customers` shows; the features go to a table keyed by the id in the feature store under
       workdir, so a model trained on it scores by customer id.
     """
-    from churnops.data.features import FEATURE_COLUMNS
-
     data, features = cfg.data, cfg.features
     root = Path(cfg.workdir) / "feature_store"
     if data.path is None:

@@ -107,3 +107,17 @@ def test_customers_without_the_id_column_names_the_flag(tmp_path, capsys):
     src.write_text("plan,churn\ngold,1\n")
     assert main(["features", "customers", str(src)]) == 2
     assert "--id-column none" in capsys.readouterr().err
+
+
+def test_customers_from_a_feature_store_table_prints_its_delta_path(tmp_path, monkeypatch, capsys):
+    import pyarrow as pa
+
+    from churnops.data.feature_store.local import LocalFeatureStore
+
+    monkeypatch.chdir(tmp_path)
+    store = LocalFeatureStore(".churnops/feature_store")
+    rows = pa.table({"customer_id": ["a", "b"], "spend": [1.0, 2.0], "churn": [1, 0]})
+    store.create_table("main.crm.customers", primary_keys="customer_id", df=rows)
+    assert main(["features", "customers", "main.crm.customers", "--kind", "table"]) == 0
+    path = store.table_path("main.crm.customers")
+    assert f"scripts/train data.path={path} data.id_column=customer_id" in capsys.readouterr().out
