@@ -89,15 +89,14 @@ def run_baselines(
 
     prepared = prepare_training_data(cfg)  # the one reading train does (columns typed)
     cfg = prepared.cfg
-    assert cfg.features.columns is not None
     data = load_training_arrays(
-        prepared.path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
+        prepared.path, cfg.features.names, cfg.data.label_column, cfg.data.id_column
     )
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)
     x, y = data.x[train_idx], data.y[train_idx]
     rows = []
     for name in models:
-        if name == "recency" and cfg.features.recency_column not in cfg.features.columns:
+        if name == "recency" and cfg.features.recency_column not in cfg.features.names:
             continue  # a customer table has no days-since-last-order column
         model_cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": name})})
         cv = []

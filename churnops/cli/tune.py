@@ -28,7 +28,8 @@ TRAIN_KEYS = ("data", "features", "trainer", "launcher", "logger", "workdir")
 
 def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
     """(the sweep's own overrides, train-config overrides for every trial)."""
-    own, train = [], []
+    own: list[str] = []
+    train: list[str] = []
     for text in overrides:
         key = text.partition("=")[0].split(".")[0]
         (train if key in TRAIN_KEYS else own).append(text)

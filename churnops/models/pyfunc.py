@@ -318,12 +318,13 @@ def model_signature(
     lookup_outputs = {o for lk in spec.lookups for o in lk.outputs.values()}
     lookup_outputs |= {f.output_name for f in spec.functions}
     cols: list[Any] = []
+    kind: Any
     for key in spec.key_columns:
         kind = "datetime" if key == spec.timestamp_key else "string"
         cols.append(ColSpec(kind, key, required=False))
     for c in spec.feature_columns:
         if c not in spec.key_columns:
-            kind: Any = AnyType()
+            kind = AnyType()
             if example is not None and c in example.columns:
                 dtype = example[c].dtype
                 if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):

@@ -107,6 +107,15 @@ class FeaturesConfig(StrictConfig):
     def _names_of_mapping(cls, value: Any) -> Any:
         return list(value) if isinstance(value, dict) else value  # the old {column: codes}
 
+    @property
+    def names(self) -> list[str]:
+        """`columns`, once known (a customer table's are read by `prepare_training_data`)."""
+        if self.columns is None:
+            raise ValueError(
+                "features.columns: not known before the table is read (prepare_training_data)"
+            )
+        return self.columns
+
     @model_validator(mode="after")
     def _known_columns(self) -> FeaturesConfig:
         if self.columns is None:

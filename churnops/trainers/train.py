@@ -77,10 +77,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     """
     prepared = prepare_training_data(cfg)
     cfg, path = prepared.cfg, prepared.path
-    assert cfg.features.columns is not None  # resolved by prepare_training_data
-    data = load_training_arrays(
-        path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
-    )
+    data = load_training_arrays(path, cfg.features.names, cfg.data.label_column, cfg.data.id_column)
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)
     model = build_model(cfg)
     launcher = cfg.launcher.name if cfg.model.name == "mlp" else "in-process"
@@ -144,7 +141,7 @@ def _log_and_register(
     from churnops.models.feature_spec import FeatureSpec
     from churnops.models.pyfunc import log_pyfunc_model
 
-    columns = list(cfg.features.columns or [])
+    columns = list(cfg.features.names)
     spec = FeatureSpec(columns, prepared.lookups, label=cfg.data.label_column)
     if prepared.report is not None:  # what the read rejected, typed and made missing
         import mlflow

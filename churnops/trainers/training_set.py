@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
@@ -217,7 +217,7 @@ def prepare_training_data(cfg: TrainConfig, engine: str = "duckdb") -> TrainingD
     path = Path(data.path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"data.path={str(path)!r}: no file or table there")
-    if path.suffix.lower() not in CSV_SUFFIXES and _holds(path, FEATURE_COLUMNS):
+    if path.suffix.lower() not in CSV_SUFFIXES and _holds(path, list(FEATURE_COLUMNS)):
         return TrainingData(path, _with_columns(cfg, features.columns or list(FEATURE_COLUMNS)))
     return _customer_training_set(cfg, path, root)
 
@@ -267,7 +267,7 @@ def _customer_training_set(cfg: TrainConfig, path: Path, root: Path) -> Training
     from churnops.data.sources.validation import SourceError
 
     data, features = cfg.data, cfg.features
-    kind = "csv" if path.suffix.lower() in CSV_SUFFIXES else (
+    kind: Literal["csv", "parquet", "delta"] = "csv" if path.suffix.lower() in CSV_SUFFIXES else (
         "delta" if (path / "_delta_log").is_dir() else "parquet"
     )  # fmt: skip
     table_cfg = CustomerTableConfig(

@@ -80,9 +80,8 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
                                    *cfg.train_overrides])  # fmt: skip
     prepared = prepare_training_data(train_cfg)  # a customer table: columns typed, stored
     train_cfg, path = prepared.cfg, prepared.path
-    assert train_cfg.features.columns is not None
     arrays = load_training_arrays(
-        path, train_cfg.features.columns, train_cfg.data.label_column, train_cfg.data.id_column
+        path, train_cfg.features.names, train_cfg.data.label_column, train_cfg.data.id_column
     )
     x, y = arrays.x, arrays.y
     train_idx, test_idx = split_train_test(y, train_cfg.data.test_size, cfg.seed)
@@ -117,9 +116,9 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
             model, test = _refit(best, base, x[train_idx], y[train_idx], x[test_idx], y[test_idx])
             result.test_metrics = test
             mlflow.log_metrics(test)
-            example = input_example(path, list(train_cfg.features.columns))
+            example = input_example(path, list(train_cfg.features.names))
             result.model_uri, result.registered_version = _package(
-                cfg, model, example, train_cfg.features.columns, best, parent_id, label,
+                cfg, model, example, train_cfg.features.names, best, parent_id, label,
                 train_cfg.logger.registry_uri, prepared.lookups,
             )  # fmt: skip
     return result
