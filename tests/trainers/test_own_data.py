@@ -201,3 +201,17 @@ def test_scripts_run_without_a_runpy_warning(tmp_path):
                              capture_output=True, text=True, timeout=120)  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert "RuntimeWarning" not in out.stderr and f"scripts/{script}" in out.stdout
+
+
+def test_a_sweep_on_your_own_table_from_the_command_line(tmp_path, capsys):
+    from churnops.cli.tune import main
+
+    path = _write_table(tmp_path / "shop.csv")
+    data_file = tmp_path / "shop.yaml"
+    data_file.write_text(f"path: {path}\nid_column: customer_id\nlabel_column: churned\n"
+                         "delimiter: ';'\n")  # fmt: skip
+    code = main(["random_forest", f"data={data_file}", f"workdir={tmp_path / 'work'}",
+                 "num_samples=2", "backend=hyperopt", "spark_trials=false"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "2 trials" in printed and "refit on the train split: test/auroc" in printed
