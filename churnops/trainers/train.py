@@ -143,9 +143,11 @@ def _log_and_register(
 
     columns = list(cfg.features.names)
     spec = FeatureSpec(columns, prepared.lookups, label=cfg.data.label_column)
-    if prepared.report is not None:  # what the read rejected, typed and made missing
-        import mlflow
+    import mlflow
 
+    # Lineage: the feature tables' versions the lookups read, as packaging.log_model tags them.
+    mlflow.set_tags({f"feature_table.{t}": str(v) for t, v in spec.table_versions.items()})
+    if prepared.report is not None:  # what the read rejected, typed and made missing
         mlflow.log_text(prepared.report.to_json(), "data/customer_table_report.json")
     info = log_pyfunc_model(model, spec, input_example=input_example(prepared.path, columns))
     if not cfg.registry.enabled:

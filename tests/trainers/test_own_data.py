@@ -110,6 +110,7 @@ def test_a_semicolon_csv_trains_with_its_columns_typed_and_its_own_name(tmp_path
     run = mlflow.MlflowClient(result.tracking_uri).get_run(result.run_id)
     assert run.info.run_name == "logistic_regression-my_customers"
     assert run.data.params["data.name"] == "my_customers"
+    assert run.data.tags["feature_table.churnops.my_customers.customer_table"] == "0"
     # Every column but id and label, typed; the blank column reported, not a feature.
     assert run.data.params["features.columns"] == (
         '["plan", "tenure", "monthly", "total", "calls"]'
