@@ -20,9 +20,9 @@ from churnops.config import (
     apply_overrides,
     build_config,
     load_yaml,
+    mask_secrets,
 )
 from churnops.data.feature_store.config import OnlineStoreConfig
-from churnops.serving.errors import redact
 
 DEFAULT_CONFIG = CONFIG_DIR / "serving" / "churn.yaml"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"  # Databricks endpoint / served-entity names
@@ -184,7 +184,7 @@ def load_endpoint_config(path: str | Path, overrides: list[str] = ()) -> Endpoin
     try:
         return build_config(EndpointConfig, data, source=str(path))
     except ConfigError as exc:
-        raise ConfigError(redact(str(exc), _tokens_in(data))) from None
+        raise ConfigError(mask_secrets(str(exc), _tokens_in(data))) from None
 
 
 def _tokens_in(data: dict) -> list[str]:
