@@ -308,8 +308,9 @@ def _row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, 
 
 
 def _not_a_number(v: Any) -> bool:
-    """A request value a numeric column cannot take (null can: it is a missing value)."""
-    return v is not None and (isinstance(v, str) or not isinstance(v, int | float))
+    """A request value a numeric column cannot take (null can: it is a missing value). A
+    boolean is refused, as MLflow's schema enforcement refuses it for a double column."""
+    return v is not None and (isinstance(v, str | bool) or not isinstance(v, int | float))
 
 
 def to_json_ready(out: Any) -> list[Any]:
