@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from churnops.config import ConfigError
+from churnops.config import ConfigError, mask_secrets
 from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
 from churnops.serving.config import (
@@ -110,8 +110,10 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
     """
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     if cfg.tracking_uri:
+        _check_tracking_uri(cfg.tracking_uri)
         mlflow.set_tracking_uri(cfg.tracking_uri)
         mlflow.set_registry_uri(cfg.tracking_uri)
     client = MlflowClient()
@@ -119,13 +121,20 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
     models: dict[str, ServedModel] = {}
     for entity in cfg.served_entities:
         version = entity.entity_version
-        if entity.alias is not None:  # resolved once, here
-            version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
-        reuse = old.get(f"models:/{entity.entity_name}/{version}")
-        if reuse is not None:
-            models[entity.name] = reuse.renamed(entity.name)
-        else:
-            models[entity.name] = ServedModel.load(entity, client, version)
+        try:
+            if entity.alias is not None:  # resolved once, here
+                alias = client.get_model_version_by_alias(entity.entity_name, entity.alias)
+                version = alias.version
+            reuse = old.get(f"models:/{entity.entity_name}/{version}")
+            if reuse is not None:
+                models[entity.name] = reuse.renamed(entity.name)
+            else:
+                models[entity.name] = ServedModel.load(entity, client, version)
+        except MlflowException as exc:  # no such model, version or alias: the user's to fix
+            raise ConfigError(
+                f"served_entities[{entity.name!r}]: {entity.model_uri} cannot be loaded from "
+                f"the registry {mask_secrets(mlflow.get_registry_uri())}: {exc.message}"
+            ) from None
     auth = BearerAuth.from_config(cfg.auth)
     state = EndpointState(cfg, models, TrafficRouter.from_config(cfg), auth)
     if cfg.feature_lookup.enabled:
@@ -140,6 +149,21 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
             state.shared_lookup = first
     state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
     return state
+
+
+def _check_tracking_uri(uri: str) -> None:
+    """A SQLite registry must exist: opening a mistyped path would create folders and an empty
+    MLflow database there, and serve nothing."""
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise ConfigError(
+            f"tracking_uri={uri!r}: no SQLite database at {database!r}; expected the MLflow "
+            "registry the models were registered in"
+        )
 
 
 def _lookup_spec(cfg: EndpointConfig, model: ServedModel) -> FeatureLookupSpec:
