@@ -402,6 +402,7 @@ class Endpoint:
         if groups:
             versions = [state.models[s].version for s in groups]
             out_headers.append(("x-churnops-served-entity", ",".join(groups)))
+            out_headers.append(("served-model-name", ",".join(groups)))  # as Databricks sends
             out_headers.append(("x-churnops-model-version", ",".join(versions)))
         return status, content, out_headers
 
