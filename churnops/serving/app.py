@@ -93,7 +93,11 @@ def create_app(
     async def invocations(name: str, request: Request) -> Response:
         # Documents the route; `InvocationMiddleware` answers these requests before routing.
         status, content, headers = await serving.invoke(
-            name, request.headers, asgi_body_reader(request.headers, request.receive)
+            name,
+            request.headers,
+            asgi_body_reader(
+                request.headers, request.receive, serving.state.cfg.limits.body_timeout_seconds
+            ),
         )
         return Response(content, status_code=status, media_type=JSON, headers=dict(headers))
 

@@ -120,6 +120,7 @@ class AuthConfig(StrictConfig):
 class LimitsConfig(StrictConfig):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # larger: 413
     max_rows: int = Field(default=10_000, ge=1)  # more rows in one request: 413
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body by then, else 408
 
 
 class ServerConfig(StrictConfig):

@@ -13,14 +13,14 @@ Answer = tuple[int, bytes, list[tuple[str, str]]]  # status, JSON body, extra he
 
 
 class RequestError(ValueError):
-    """Bad input: answered with `status` (400, 413 or 415) and this message."""
+    """Bad input: answered with `status` (400, 408, 413 or 415) and this message."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
 
 
-_CODES = {413: "REQUEST_LIMIT_EXCEEDED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_CODES = {408: "REQUEST_TIMEOUT", 413: "REQUEST_LIMIT_EXCEEDED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:

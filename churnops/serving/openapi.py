@@ -115,6 +115,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _err("Bad input: malformed JSON, wrong types, missing columns; the message names it"),
     401: _err("Missing or invalid bearer token"),
     404: _err("No endpoint of that name"),
+    408: _err("The body did not all arrive within limits.body_timeout_seconds"),
     413: _err("Body or row count over the configured limits"),
     415: _err("Content-Type is not application/json"),
     503: _err("The online feature table is not published"),

@@ -88,3 +88,27 @@ def test_a_boolean_is_not_a_number(server, serving_world):
     assert r.status_code == 400, r.text
     assert f"row 0.{FEATURE_COLUMNS[0]}" in r.json()["message"]
     assert "True" in r.json()["message"]
+
+
+def test_a_body_that_stops_midway_is_timed_out_and_its_connection_closed(serving_world, tmp_path):
+    import socket
+
+    data = endpoint_dict(serving_world, tmp_path, limits={"body_timeout_seconds": 0.5})
+    head = (
+        "POST /serving-endpoints/churn/invocations HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer test-token\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    )
+    with ServingServer(EndpointConfig.model_validate(data)) as srv:
+        stalled = []
+        for _ in range(20):  # a slow-loris: headers and a piece of the body, then nothing
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+            sock.sendall(head.encode() + b'{"inputs": [')
+            stalled.append(sock)
+        for sock in stalled:
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+            sock.close()
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert b"body_timeout_seconds" in answer
