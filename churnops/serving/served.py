@@ -161,9 +161,9 @@ class ServedModel:
                     raise RequestError(f"row {i}.{col}: expected a string or null, got {v!r}")
                 if col not in numeric:
                     continue
-                if _not_a_number(v):
-                    raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
                 bounds = ints.get(col)
+                if _not_a_number(v) and not (bounds is not None and isinstance(v, bool)):
+                    raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
                 if bounds is not None and (isinstance(v, bool) or not isinstance(v, int)):
                     raise RequestError(
                         f"row {i}.{col}={v!r}: expected a whole number for an integer feature"
