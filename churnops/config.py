@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 # Python repr `'key': 'value'`.
 _SECRET_WORD = (
     r"(?:password|passwd|pwd|secret|secrets|token|tokens|api_?key|access_?key|account_?key"
-    r"|private_?key|secret_?key|sas|sig|signature|credential|credentials)"
+    r"|private_?key|secret_?key|sas|sig|credential|credentials)"
 )
 _VALUE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s,;&})\]'"]+)"""
 _MASKS = [
