@@ -103,11 +103,7 @@ class ServedModel:
 
     @cached_property
     def _is_churnops(self) -> bool:
-        from churnops.models.pyfunc import ChurnPyfuncModel
-
-        with contextlib.suppress(Exception):
-            return isinstance(self.pyfunc.unwrap_python_model(), ChurnPyfuncModel)
-        return False
+        return _is_churnops_model(self.pyfunc)
 
     @classmethod
     def load(
@@ -122,7 +118,7 @@ class ServedModel:
             version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
         uri = f"models:/{entity.entity_name}/{version}"
         pyfunc = mlflow.pyfunc.load_model(uri)
-        columns, dtypes, required = _input_columns(pyfunc)
+        columns, dtypes, required = _input_columns(pyfunc, churnops=_is_churnops_model(pyfunc))
         direct = _direct_predict(pyfunc, dtypes)
         scorer, matrix_columns = _scorer(pyfunc, columns, dtypes, direct)
         model = cls(
@@ -161,6 +157,10 @@ class ServedModel:
                     raise RequestError(f"row {i}.{col}: expected a string or null, got {v!r}")
                 if col not in numeric:
                     continue
+                if isinstance(v, str) and self.float32:
+                    v = row[col] = _churnops_number(i, col, v)
+                    if v is None:
+                        continue
                 bounds = ints.get(col)
                 if _not_a_number(v) and not (bounds is not None and isinstance(v, bool)):
                     raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
@@ -305,6 +305,26 @@ def _row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, 
     """A row's values of `cols`, in order, as a tuple (KeyError where one is absent)."""
     getter = operator.itemgetter(*cols)
     return getter if len(cols) > 1 else (lambda row: (getter(row),))
+
+
+def _is_churnops_model(pyfunc: Any) -> bool:
+    from churnops.models.pyfunc import ChurnPyfuncModel
+
+    with contextlib.suppress(Exception):
+        return isinstance(pyfunc.unwrap_python_model(), ChurnPyfuncModel)
+    return False
+
+
+def _churnops_number(i: int, col: str, v: str) -> float | None:
+    """A churnops model reads text in a numeric column as its training read the table: a
+    blank (" ") is missing and "1,889.5" is 1889.5; the row carries the parsed value on."""
+    from churnops.models.encoding import parse_numbers
+
+    try:
+        value = float(parse_numbers([v], col)[0])
+    except ValueError:
+        raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}") from None
+    return None if np.isnan(value) else value
 
 
 def _not_a_number(v: Any) -> bool:
@@ -475,7 +495,10 @@ def _lean_sklearn() -> contextlib.AbstractContextManager:
     return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
 
 
-def _input_columns(pyfunc: Any) -> tuple[list[str], list[str], list[str]]:
+def _input_columns(pyfunc: Any, churnops: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """Each input column's name and numpy dtype, and the required ones. A churnops model types
+    its numeric features `any` in the signature (it reads ints, floats and number-like text
+    itself); it computes them as float64, so the server checks and builds them as such."""
     schema = pyfunc.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         cols = list(FEATURE_COLUMNS)
@@ -484,6 +507,8 @@ def _input_columns(pyfunc: Any) -> tuple[list[str], list[str], list[str]]:
     for spec in schema.inputs:
         columns.append(spec.name)
         type_name = getattr(getattr(spec, "type", None), "name", "")
+        if churnops and type(getattr(spec, "type", None)).__name__ == "AnyType":
+            type_name = "double"
         dtypes.append(_NUMPY.get(type_name, "object"))
         if spec.required:
             required.append(spec.name)

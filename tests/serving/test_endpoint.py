@@ -297,3 +297,19 @@ def test_reload_honours_settings_refuses_bad_store_and_closes_old(serving_world,
         assert http.post(_url(srv), json=body, headers=JSON).status_code == 200
         assert srv.serving.log is None
         assert len(read_inference_log(srv.serving.state.cfg.log_path())) == logged
+
+
+def test_number_like_text_reads_as_training_read_it(server, http, serving_world):
+    # A customer table's blank (" ") is missing and "1,889.5" a number, at training and here.
+    col = FEATURE_COLUMNS[0]
+    base = _row(serving_world)
+
+    def score(value):
+        r = _champion(http, server, {"dataframe_records": [{**base, col: value}]})
+        assert r.status_code == 200, r.text
+        return r.json()["predictions"][0]["probability"]
+
+    assert score(" ") == score(None)
+    assert score("1,889.5") == score(1889.5)
+    r = _champion(http, server, {"dataframe_records": [{**base, col: "many"}]})
+    assert r.status_code == 400 and f"row 0.{col}: expected a number or null" in r.text
