@@ -1,9 +1,11 @@
-"""Delta tables as Arrow datasets that Arrow reads with its own file system where it can."""
+"""Delta tables at any storage location: open, test, write and read them as Arrow datasets that
+Arrow reads with its own file system (local, S3, GCS, Azure) where it can."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
+from typing import TYPE_CHECKING, Any
+
+from churnops.data import storage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -11,24 +13,45 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 
+def open_table(target: storage.StorageTarget, version: int | None = None) -> DeltaTable:
+    """The Delta table at a local path or object-store URI, with its credentials."""
+    return storage.open_delta(target, version=version)
+
+
+def table_exists(target: storage.StorageTarget) -> bool:
+    """Whether a Delta table is at `target` (its `_delta_log` holds a commit)."""
+    return storage.is_delta_table(target)
+
+
+def write_table(target: storage.StorageTarget | DeltaTable, data: Any, **kwargs: Any) -> None:
+    """`deltalake.write_deltalake` at a path or URI, with its credentials; one commit, so a
+    failed write leaves the table as it was."""
+    from deltalake import DeltaTable, write_deltalake
+
+    if isinstance(target, DeltaTable):  # an open table carries its own options
+        write_deltalake(target, data, **kwargs)
+        return
+    loc = storage.location(target)
+    storage.makedirs(loc.parent)
+    write_deltalake(str(loc), data, storage_options=loc.storage_options(), **kwargs)
+
+
 def arrow_dataset(table: DeltaTable) -> ds.Dataset:
-    """`table.to_pyarrow_dataset()`, on Arrow's native local file system for a local table.
+    """`table.to_pyarrow_dataset()`, on Arrow's native file system for the table's location.
 
     deltalake's default wraps its object store in a Python file system, so Arrow's IO threads
     hold Python file objects. A scan that a consumer (DuckDB) stops early leaves read-ahead
     work holding them; when such a file is released during interpreter shutdown, its thread
     must take the GIL, cannot, and the process aborts ("terminate called without an active
-    exception"). Arrow's local file system needs no GIL, and reads faster besides.
+    exception"). Arrow's own local, S3, GCS and Azure file systems need no GIL, and read
+    faster besides.
     """
     import pyarrow.fs as pa_fs
 
-    uri = urlparse(table.table_uri)
-    if uri.scheme not in ("", "file"):
-        return table.to_pyarrow_dataset()  # object stores keep deltalake's own handler
-    root = unquote(uri.path).rstrip("/") or "/"
-    return table.to_pyarrow_dataset(
-        filesystem=pa_fs.SubTreeFileSystem(root, pa_fs.LocalFileSystem())
-    )
+    fs, root = storage.location(table.table_uri).filesystem()
+    if isinstance(fs, pa_fs.PyFileSystem):  # no native one for this store: deltalake's own
+        return table.to_pyarrow_dataset()
+    return table.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(root.rstrip("/"), fs))
 
 
 def read_table(table: DeltaTable, columns: list[str] | None = None) -> pa.Table:

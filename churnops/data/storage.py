@@ -371,6 +371,18 @@ def list_files(target: StorageTarget | Location, suffix: str = "") -> list[str]:
     return sorted(join(loc, n) for n in names if n.endswith(suffix))
 
 
+def list_dirs(target: StorageTarget | Location) -> list[str]:
+    """Names of the folders (object-store prefixes) directly under `target`, sorted."""
+    import pyarrow.fs as pa_fs
+
+    fs, path = location(target).filesystem()
+    try:
+        infos = fs.get_file_info(pa_fs.FileSelector(path, recursive=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(i.base_name for i in infos if i.type == pa_fs.FileType.Directory)
+
+
 def read_bytes(target: StorageTarget | Location) -> bytes:
     """The whole file at `target` (small files: records, reports, JSON)."""
     fs, path = location(target).filesystem()
