@@ -49,13 +49,17 @@ TARGET_RSS_GB = 4.0
 TARGET_EXPONENT = 1.1
 
 
+def _source_dir(customers: int, workdir: Path) -> Path:
+    return workdir.parent / f"source-c{customers}"
+
+
 def _source(customers: int, workdir: Path) -> Any:
     from churnops.data.sources import SourceConfig
 
     return SourceConfig(
         kind="synthetic",
         customers=customers,
-        path=str(workdir.parent / f"source-c{customers}" / "orders.parquet"),
+        path=str(_source_dir(customers, workdir) / "orders.parquet"),
     )
 
 
@@ -216,8 +220,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for customers, engine in plan:
         workdir = root / f"c{customers}"
-        if engine == "duckdb" and workdir.exists():
-            shutil.rmtree(workdir)  # each size measured from scratch
+        if engine == "duckdb":  # each size measured from scratch: no orders generated before
+            for folder in (workdir, _source_dir(customers, workdir), root / "orders-cache"):
+                shutil.rmtree(folder, ignore_errors=True)
         # The Spark runs reuse the DuckDB run's orders and model: their own steps are re-run.
         steps = STEPS if engine == "duckdb" else [s for s in STEPS if s in ENGINE_STEPS]
         if engine != "duckdb" and not (workdir / "model_uri.txt").exists():
@@ -231,6 +236,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             print(row, flush=True)
         if not args.keep and engine == "duckdb" and customers != max(args.spark_sizes, default=0):
             shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(_source_dir(customers, workdir), ignore_errors=True)
     return rows
 
 
