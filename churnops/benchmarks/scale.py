@@ -27,15 +27,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from churnops.benchmarks.report import machine as report_machine
 from churnops.benchmarks.report import write_results
 
 COLUMNS = ["step", "customers", "engine", "seconds", "cpu_seconds", "peak_rss_gb", "load", "ok"]
@@ -190,6 +190,7 @@ def measure_step(
         "peak_rss_gb": round(usage.ru_maxrss / (1 << 20), 2),
         "load": round((load_start + os.getloadavg()[0]) / 2, 1),
         "ok": child.returncode == 0,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),  # rows may be appended
     }
 
 
@@ -240,6 +241,19 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _kept_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The earlier results' rows for (customers, engine) pairs this run did not measure."""
+    import json
+
+    from churnops.benchmarks.report import RESULTS_DIR
+
+    path = Path(args.results_dir or RESULTS_DIR) / f"{args.name}.json"
+    if not path.exists():
+        return []
+    ran = {(r["customers"], r["engine"]) for r in rows}
+    return [r for r in json.loads(path.read_text()) if (r["customers"], r["engine"]) not in ran]
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
@@ -261,6 +275,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep every size's data")
     p.add_argument("--results-dir", type=Path, help="write scale.json/.md here (default docs/)")
     p.add_argument("--name", default="scale", help="results file name")
+    p.add_argument("--append", action="store_true",
+                   help="keep earlier rows of sizes and engines not run now")  # fmt: skip
     # One step in this process (what the runner starts for each row).
     p.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     p.add_argument("--customers", type=int, help=argparse.SUPPRESS)
@@ -276,10 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.step}: {note}", flush=True)
         return 0
     rows = run(args)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    stamp = datetime.now().astimezone().isoformat(timespec="seconds")
-    for r in rows:
-        r.update(machine=machine, date=stamp)
+    machine = report_machine()
+    if args.append:
+        rows = _kept_rows(args, rows) + rows
     slopes = exponents(rows)
     over = [r for r in rows if r["peak_rss_gb"] > TARGET_RSS_GB]
     notes = [
@@ -305,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not args.spark_master:
         notes.append("spark-cluster rows: not run (no --spark-master given).")
-    write_results(args.name, rows, [*COLUMNS, "machine", "date"],
+    write_results(args.name, rows, COLUMNS,
                   "Scale: each step's CPU time and peak memory by customers", notes,
                   results_dir=args.results_dir)  # fmt: skip
     return 0 if all(r["ok"] for r in rows) else 1

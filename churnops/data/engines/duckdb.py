@@ -21,6 +21,7 @@ DEFAULT_MEMORY_FRACTION = 0.25
 DEFAULT_MEMORY_CAP = 2 << 30
 MIN_MEMORY = 256 << 20
 _spill_dirs: dict[int, str] = {}
+_configured: set[int] = set()  # connections already bounded (by id): later defaults keep them
 
 
 def physical_memory() -> int:
@@ -54,12 +55,20 @@ def configure_connection(
     memory_limit: str | None = None,
     temp_directory: str | None = None,
 ) -> None:
-    """Bound a DuckDB connection's memory: `memory_limit` (e.g. "2GiB"; None: the default),
-    spilling to `temp_directory` (None: a folder of this process's own) past it."""
-    settings: dict[str, Any] = {
-        "memory_limit": memory_limit or default_memory_limit(),
-        "temp_directory": str(temp_directory or default_temp_directory()),
-    }
+    """Bound a DuckDB connection's memory: `memory_limit` (e.g. "2GiB"), spilling past it to
+    `temp_directory`. A setting left None takes the default the first time the connection is
+    configured, and is left as it is after: an engine made later by library code with no
+    options must not undo what the user configured.
+    """
+    first = id(connection) not in _configured
+    settings: dict[str, Any] = {}
+    if memory_limit or first:
+        settings["memory_limit"] = memory_limit or default_memory_limit()
+    if temp_directory or first:
+        wanted = str(temp_directory or default_temp_directory())
+        current = connection.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        if wanted != current:  # DuckDB refuses to switch once the folder has been spilled to
+            settings["temp_directory"] = wanted
     if threads:
         settings["threads"] = int(threads)
     for key, value in settings.items():
@@ -67,6 +76,7 @@ def configure_connection(
             connection.execute(f"SET {key} = {_literal(value)}")
         except duckdb.Error as exc:
             raise ValueError(f"engine.duckdb.{key}={value!r}: DuckDB refused it ({exc})") from None
+    _configured.add(id(connection))
 
 
 class DuckDBEngine:
@@ -74,7 +84,8 @@ class DuckDBEngine:
 
     SQLFrame keeps one session per process (its functions look up "the active session"), so every
     DuckDBEngine shares that session; `connection` only applies to the first one created, while
-    `threads`, `memory_limit` and `temp_directory` apply to the shared connection each time.
+    `threads`, `memory_limit` and `temp_directory`, when given, apply to the shared connection
+    each time (see `configure_connection`).
 
     Args:
         connection: the DuckDB connection for the first session of the process.
