@@ -5,6 +5,7 @@ Order logs become training sets in `training_set.py`, through the feature store.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnops.data.delta_tables import read_table
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +31,27 @@ class TrainingArrays:
 
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def choose_loader(loader: str, rows: int, columns: int, budget_mb: float | None) -> str:
+    """The loader a fit uses: `in-memory` becomes `arrow-stream` when the fit rows' tensors
+    (rows x (columns + label) float32) would exceed `budget_mb` (None: never switch).
+
+    The in-memory loader holds the whole split as tensors beside the arrays it came from; the
+    streaming loader reads the split back from Parquet one batch at a time.
+    """
+    if loader != "in-memory" or budget_mb is None:
+        return loader
+    needed = rows * (columns + 1) * 4
+    if needed <= budget_mb * (1 << 20):
+        return loader
+    # A warning, so it shows without logging configured: the run differs from what was asked.
+    logger.warning(
+        "training set: %s rows x %s features need %.0f MiB as tensors, over trainer."
+        "memory_budget_mb=%s: streaming it with the arrow-stream loader instead of in-memory",
+        f"{rows:,}", columns, needed / (1 << 20), budget_mb,
+    )  # fmt: skip
+    return "arrow-stream"
 
 
 def load_training_arrays(
