@@ -57,3 +57,37 @@ def arrow_dataset(table: DeltaTable) -> ds.Dataset:
 def read_table(table: DeltaTable, columns: list[str] | None = None) -> pa.Table:
     """The whole table (or `columns`) as Arrow, read through `arrow_dataset`."""
     return arrow_dataset(table).to_table(columns=columns)
+
+
+def delta_frame(
+    like: Any, target: storage.StorageTarget | DeltaTable, columns: list[str] | None = None
+) -> Any:
+    """A DataFrame over a Delta table's current snapshot in the session of `like` (a DataFrame,
+    session or engine), wherever the table lives.
+
+    DuckDB reads local Parquet files itself and an object store's through Arrow's dataset,
+    scanned lazily; Spark reads the files' URIs itself (`s3a://` for `s3://`). Partition
+    values live in the log, not the files: delta-rs assembles those rows.
+    """
+    from deltalake import DeltaTable
+
+    from churnops.data.feature_store.frames import (
+        arrow_to_frame,
+        frame_kind,
+        parquet_files_to_frame,
+    )
+    from churnops.data.feature_store.validation import normalise_schema
+
+    dt = target if isinstance(target, DeltaTable) else open_table(target)
+    import pyarrow as pa
+
+    cols = columns or normalise_schema(pa.schema(dt.schema().to_arrow())).names
+    files = dt.file_uris()
+    local = storage.is_local(dt.table_uri)
+    spark = frame_kind(like) == "spark"
+    if files and not dt.metadata().partition_columns and (local or spark):
+        paths = [storage.location(u).key if local else storage.spark_uri(u) for u in files]
+        return parquet_files_to_frame(like, paths, cols)
+    if files and not spark:  # DuckDB scans the Arrow dataset batch by batch
+        return arrow_to_frame(like, arrow_dataset(dt)).select(*cols)
+    return arrow_to_frame(like, read_table(dt, columns=cols))

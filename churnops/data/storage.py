@@ -278,6 +278,18 @@ def join(base: StorageTarget | Location, *parts: str) -> str:
     return str(location(base).join(*parts))
 
 
+def native(target: StorageTarget | Location) -> Path | str:
+    """A local location as a `Path`, an object-store one as its URI text (never `Path`, which
+    would fold `s3://b` into `s3:/b`)."""
+    loc = location(target)
+    return Path(loc.key) if loc.is_local else loc.uri
+
+
+def sibling(target: StorageTarget | Location, name: str) -> Path | str:
+    """The location `name` beside `target` (in the same folder), as `native` gives it."""
+    return native(location(target).parent.join(name))
+
+
 def delta_uri(target: StorageTarget | Location) -> str:
     """The table URI delta-rs takes."""
     return str(location(target))
@@ -383,6 +395,24 @@ def list_dirs(target: StorageTarget | Location) -> list[str]:
     return sorted(i.base_name for i in infos if i.type == pa_fs.FileType.Directory)
 
 
+def fingerprint_files(target: StorageTarget | Location) -> str:
+    """One line per file at or under `target`: its URI, size and modification time (a cheap
+    key that changes when any file does)."""
+    import pyarrow.fs as pa_fs
+
+    loc = location(target)
+    fs, path = loc.filesystem()
+    info = fs.get_file_info(path)
+    if info.type == pa_fs.FileType.Directory or (
+        info.type == pa_fs.FileType.NotFound and not loc.is_local
+    ):
+        infos = fs.get_file_info(pa_fs.FileSelector(path, recursive=True, allow_not_found=True))
+    else:
+        infos = [info]
+    files = sorted((i for i in infos if i.type == pa_fs.FileType.File), key=lambda i: i.path)
+    return "".join(f"{i.path}\t{i.size}\t{i.mtime_ns}\n" for i in files)
+
+
 def read_bytes(target: StorageTarget | Location) -> bytes:
     """The whole file at `target` (small files: records, reports, JSON)."""
     fs, path = location(target).filesystem()
@@ -452,6 +482,29 @@ def download(target: StorageTarget | Location, local: StorageTarget) -> Path:
     pa_fs.copy_files(path, str(local), source_filesystem=fs,
                      destination_filesystem=pa_fs.LocalFileSystem())  # fmt: skip
     return local
+
+
+def local_copy(target: StorageTarget | Location, cache_dir: StorageTarget) -> Path:
+    """`target` as a local path: itself when local, else a copy under `cache_dir` made once
+    per version of the object(s) (keyed by URI, sizes and modification times), for readers
+    that need a file (memory-mapped training sets, the streaming loader)."""
+    import hashlib
+
+    loc = location(target)
+    if loc.is_local:
+        return Path(loc.key)
+    key = hashlib.sha256(f"{loc.uri}\n{fingerprint_files(loc)}".encode()).hexdigest()[:16]
+    folder = Path(cache_dir).expanduser() / key
+    copy = folder / (loc.name or "object")
+    if not copy.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+        try:
+            download(loc, staging / copy.name)
+            os.replace(staging / copy.name, copy)  # whole, or not there at all
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy
 
 
 def write_parquet_atomic(table: pa.Table | pa.RecordBatchReader, target: StorageTarget) -> None:

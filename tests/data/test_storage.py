@@ -112,13 +112,13 @@ def test_parquet_round_trip_on_s3(s3_storage):
     uri = storage.join(s3_storage.root, "sets", "train.parquet")
     table = pa.table({"customer_id": ["a", "b"], "x": [1.0, 2.0]})
     storage.write_parquet_atomic(table, uri)
-    assert s3_storage.keys() == ["sets/train.parquet"]  # no temporary key left behind
+    assert s3_storage.object_keys() == ["sets/train.parquet"]  # no temporary key left behind
     assert storage.exists(uri) and storage.is_file(uri)
     assert storage.exists(storage.join(s3_storage.root, "sets"))  # a prefix is a folder
     assert storage.read_parquet(uri).equals(table)
     assert storage.list_files(storage.join(s3_storage.root, "sets"), ".parquet") == [uri]
     storage.remove(storage.join(s3_storage.root, "sets"))
-    assert s3_storage.keys() == [] and not storage.exists(uri)
+    assert s3_storage.object_keys() == [] and not storage.exists(uri)
 
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_file(s3_storage):
@@ -133,7 +133,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(s3_storage):
     reader = pa.RecordBatchReader.from_batches(old.schema, batches())
     with pytest.raises(RuntimeError, match="midway"):
         storage.write_parquet_atomic(reader, uri)
-    assert s3_storage.keys() == ["predictions.parquet"]
+    assert s3_storage.object_keys() == ["predictions.parquet"]
     assert storage.read_parquet(uri).equals(old)
     fresh = storage.join(s3_storage.root, "new.parquet")
     with pytest.raises(RuntimeError, match="midway"):

@@ -21,7 +21,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from churnops.data import storage
-from churnops.data.delta_tables import arrow_dataset, open_table, read_table, table_exists
+from churnops.data.delta_tables import delta_frame, open_table, read_table, table_exists
 from churnops.data.feature_store.base import (
     FeatureFunction,
     FeatureLookup,
@@ -32,9 +32,6 @@ from churnops.data.feature_store.base import (
     split_table_name,
 )
 from churnops.data.feature_store.frames import (
-    arrow_to_frame,
-    frame_kind,
-    parquet_files_to_frame,
     to_arrow,
 )
 from churnops.data.feature_store.validation import normalise_schema, validate_batch
@@ -311,19 +308,7 @@ class LocalFeatureStore:
             like: a DataFrame, session or engine whose session the result belongs to.
         """
         dt = self._open_as_of(name, version, as_of_delta_timestamp)
-        like = like if like is not None else self.engine
-        columns = normalise_schema(pa.schema(dt.schema().to_arrow())).names
-        files = dt.file_uris()
-        local = storage.is_local(self.root)
-        spark = frame_kind(like) == "spark"
-        if files and not dt.metadata().partition_columns and (local or spark):
-            # Spark reads an object store itself (s3a://); DuckDB only local files.
-            paths = [u.removeprefix("file://") if local else storage.spark_uri(u) for u in files]
-            return parquet_files_to_frame(like, paths, columns)
-        if not local and not spark:  # DuckDB scans the Arrow dataset lazily, batch by batch
-            return arrow_to_frame(like, arrow_dataset(dt)).select(*columns)
-        # Partition values live in the log, not the files: let delta-rs assemble the rows.
-        return arrow_to_frame(like, read_table(dt))
+        return delta_frame(like if like is not None else self.engine, dt)
 
     def _open_as_of(self, name: str, version: int | None, timestamp: Any) -> DeltaTable:
         if version is not None and timestamp is not None:
