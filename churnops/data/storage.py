@@ -313,6 +313,8 @@ def is_delta_table(target: StorageTarget | Location) -> bool:
     from deltalake import DeltaTable
 
     loc = location(target)
+    if loc.is_local and not (Path(loc.key) / "_delta_log").is_dir():
+        return False  # a file, or nothing: delta-rs would raise on a file
     return DeltaTable.is_deltatable(str(loc), storage_options=loc.storage_options())
 
 
