@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.data.storage import configure_storage
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.data import load_training_arrays
 from churnops.trainers.estimators import build_model
@@ -90,6 +91,8 @@ def _nullable_ints_as_double(table: Any, metadata: Any) -> Any:
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Run one training job as `cfg` says and return its result (see `TrainResult`)."""
+    if cfg.storage is not None:
+        configure_storage(cfg.storage)
     path = ensure_training_set(cfg.workdir, cfg.data)
     data = load_training_arrays(
         path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
