@@ -241,13 +241,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def _kept_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _kept_rows(
+    results_dir: Path | None, name: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The earlier results' rows for (customers, engine) pairs this run did not measure."""
     import json
 
     from churnops.benchmarks.report import RESULTS_DIR
 
-    path = Path(args.results_dir or RESULTS_DIR) / f"{args.name}.json"
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         return []
     ran = {(r["customers"], r["engine"]) for r in rows}
@@ -284,17 +286,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.step:
-        note = run_step(args.step, args.customers, args.engine, Path(args.workdir),
-                        args.spark_master)  # fmt: skip
-        print(f"{args.step}: {note}", flush=True)
-        return 0
-    rows = run(args)
+def publish(
+    rows: list[dict[str, Any]], name: str, results_dir: Path | None, spark_master: str | None
+) -> None:
+    """Write the rows, with the exponents and the targets' verdicts, as NAME.json / NAME.md."""
     machine = report_machine()
-    if args.append:
-        rows = _kept_rows(args, rows) + rows
     slopes = exponents(rows)
     over = [r for r in rows if r["peak_rss_gb"] > TARGET_RSS_GB]
     notes = [
@@ -318,12 +314,26 @@ def main(argv: list[str] | None = None) -> int:
             + "."
         ),
     ]
-    if not args.spark_master:
+    if not spark_master and not any(r["engine"] == "spark-cluster" for r in rows):
         notes.append("spark-cluster rows: not run (no --spark-master given).")
-    write_results(args.name, rows, COLUMNS,
+    write_results(name, rows, COLUMNS,
                   "Scale: each step's CPU time and peak memory by customers", notes,
-                  results_dir=args.results_dir)  # fmt: skip
-    return 0 if all(r["ok"] for r in rows) else 1
+                  results_dir=results_dir)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.step:
+        note = run_step(args.step, args.customers, args.engine, Path(args.workdir),
+                        args.spark_master)  # fmt: skip
+        print(f"{args.step}: {note}", flush=True)
+        return 0
+    rows = run(args)
+    ok = all(r["ok"] for r in rows)
+    if args.append:
+        rows = _kept_rows(args.results_dir, args.name, rows) + rows
+    publish(rows, args.name, args.results_dir, args.spark_master)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
