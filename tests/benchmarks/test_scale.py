@@ -55,3 +55,27 @@ def test_sizes_must_be_counts():
     with pytest.raises(SystemExit):
         scale.parse_args(["--sizes", "ten"])
     assert scale.parse_args(["--sizes", "100_000,1000000"]).sizes == [100_000, 1_000_000]
+
+
+def test_cpu_of_a_process_its_parent_never_waited_for_is_collected(tmp_path):
+    """Spark's JVM outlives the Python step that started it; its CPU time still counts."""
+    import subprocess
+    import sys
+
+    script = """
+import os, subprocess, sys, time
+from churnops.benchmarks import scale
+scale._become_subreaper()
+busy = "import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.5: pass"
+# The parent starts a busy grandchild and exits without waiting for it.
+start = f"import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', {busy!r}]).pid)"
+parent = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, check=True)
+orphan = int(parent.stdout)
+usages = scale._reap_orphans({orphan, 999999999})
+print(len(usages), sum(u.ru_utime + u.ru_stime for u in usages))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    count, cpu = done.stdout.split()
+    assert int(count) == 1 and float(cpu) >= 0.4
