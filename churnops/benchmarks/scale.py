@@ -25,6 +25,7 @@ CPU-time exponent between the two largest DuckDB sizes: log(cpu ratio) / log(siz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import shutil
@@ -153,45 +154,107 @@ def run_step(step: str, customers: int, engine: str, workdir: Path, master: str 
 def measure_step(
     step: str, customers: int, engine: str, workdir: Path, master: str | None, log: Path
 ) -> dict[str, Any]:
-    """Run `step` in a child process; its wall and CPU seconds, peak RSS and the load."""
-    command = [
-        sys.executable,
-        "-m",
-        "churnops.benchmarks.scale",
-        "--step",
-        step,
-        "--customers",
-        str(customers),
-        "--engine",
-        engine,
-        "--workdir",
-        str(workdir),
-    ]
+    """Run `step` in a child process; its wall and CPU seconds, peak RSS and the load.
+
+    CPU: the rusage of the child and of every descendant, those it did not wait for (Spark's
+    JVM) included: this process is their subreaper and waits for them. Peak RSS: the larger of
+    the largest single process (rusage maxrss) and the largest sum of the step's processes'
+    resident sets seen while it ran (sampled every 0.2 s), so a driver and its JVM count
+    together.
+    """
+    command = [sys.executable, "-m", "churnops.benchmarks.scale", "--step", step]
+    command += ["--customers", str(customers), "--engine", engine, "--workdir", str(workdir)]
     if master:
         command += ["--spark-master", master]
     env = {**os.environ, "CHURNOPS_ORDERS_CACHE": str(workdir.parent / "orders-cache")}
+    _become_subreaper()
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
+    tree_peak, seen = 0, set()
     with log.open("a") as out:
-        out.write(f"\n=== {step} {customers} {engine} {datetime.now().isoformat()}\n")
+        out.write(f"\n=== {step} {customers} {engine} {datetime.now(UTC).isoformat()}\n")
         out.flush()
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        # wait4: the child's own rusage, its waited-for descendants (Spark's JVM,
-        # generator workers) included: ru_maxrss is the largest of them, in KiB on Linux.
-        _, status, usage = os.wait4(child.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            rss, pids = _tree_rss(child.pid)
+            tree_peak, seen = max(tree_peak, rss), seen | pids
+            time.sleep(0.2)
         child.returncode = os.waitstatus_to_exitcode(status)
+    cpu, maxrss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    for orphan in _reap_orphans(seen - {child.pid}):
+        cpu += orphan.ru_utime + orphan.ru_stime
+        maxrss = max(maxrss, orphan.ru_maxrss)
     seconds = time.perf_counter() - start
+    peak = max(maxrss * 1024, tree_peak)  # ru_maxrss is in KiB on Linux
     return {
         "step": step,
         "customers": customers,
         "engine": engine,
         "seconds": round(seconds, 1),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-        "peak_rss_gb": round(usage.ru_maxrss / (1 << 20), 2),
+        "cpu_seconds": round(cpu, 1),
+        "peak_rss_gb": round(peak / (1 << 30), 2),
         "load": round((load_start + os.getloadavg()[0]) / 2, 1),
         "ok": child.returncode == 0,
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),  # rows may be appended
     }
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants (a JVM its Python parent never waited for) become our children,
+    so their CPU time can be collected (Linux prctl PR_SET_CHILD_SUBREAPER)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: orphans go unmeasured
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _reap_orphans(pids: set[int], grace_s: float = 60.0) -> list[Any]:
+    """Wait for the step's descendants that its child left behind; their rusage. A pid that
+    is not our child (reaped by the step itself, its time already counted) is skipped."""
+    usages, waiting = [], set(pids)
+    deadline = time.monotonic() + grace_s
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                waiting.discard(pid)
+                continue
+            if done:
+                usages.append(usage)
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.2)
+    return usages
+
+
+def _tree_rss(root: int) -> tuple[int, set[int]]:
+    """Resident bytes of `root` and its descendants, from /proc, and their pids."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # from the state on: names hold spaces
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21]) * _PAGE
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(rss.get(pid, 0) for pid in tree), tree
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -241,13 +304,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def _kept_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _kept_rows(
+    results_dir: Path | None, name: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The earlier results' rows for (customers, engine) pairs this run did not measure."""
     import json
 
     from churnops.benchmarks.report import RESULTS_DIR
 
-    path = Path(args.results_dir or RESULTS_DIR) / f"{args.name}.json"
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         return []
     ran = {(r["customers"], r["engine"]) for r in rows}
@@ -284,17 +349,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.step:
-        note = run_step(args.step, args.customers, args.engine, Path(args.workdir),
-                        args.spark_master)  # fmt: skip
-        print(f"{args.step}: {note}", flush=True)
-        return 0
-    rows = run(args)
+def publish(
+    rows: list[dict[str, Any]], name: str, results_dir: Path | None, spark_master: str | None
+) -> None:
+    """Write the rows, with the exponents and the targets' verdicts, as NAME.json / NAME.md."""
     machine = report_machine()
-    if args.append:
-        rows = _kept_rows(args, rows) + rows
     slopes = exponents(rows)
     over = [r for r in rows if r["peak_rss_gb"] > TARGET_RSS_GB]
     notes = [
@@ -318,12 +377,26 @@ def main(argv: list[str] | None = None) -> int:
             + "."
         ),
     ]
-    if not args.spark_master:
+    if not spark_master and not any(r["engine"] == "spark-cluster" for r in rows):
         notes.append("spark-cluster rows: not run (no --spark-master given).")
-    write_results(args.name, rows, COLUMNS,
+    write_results(name, rows, COLUMNS,
                   "Scale: each step's CPU time and peak memory by customers", notes,
-                  results_dir=args.results_dir)  # fmt: skip
-    return 0 if all(r["ok"] for r in rows) else 1
+                  results_dir=results_dir)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.step:
+        note = run_step(args.step, args.customers, args.engine, Path(args.workdir),
+                        args.spark_master)  # fmt: skip
+        print(f"{args.step}: {note}", flush=True)
+        return 0
+    rows = run(args)
+    ok = all(r["ok"] for r in rows)
+    if args.append:
+        rows = _kept_rows(args.results_dir, args.name, rows) + rows
+    publish(rows, args.name, args.results_dir, args.spark_master)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ def load_training_arrays(
             f"data.path={str(path)!r}: missing column(s) {missing}; has {schema.names}"
             + _columns_hint(feature_columns, missing)
         )
+    if all(_numeric(schema.field(c).type) for c in feature_columns):
+        return _load_numeric(path, delta, feature_columns, label_column, id_column)
     table = read_table(delta, columns=needed) if delta else pq.read_table(path, columns=needed)
     if table.num_rows == 0:
         raise ValueError(f"data.path={str(path)!r}: the training set has no rows")
@@ -114,6 +116,40 @@ def load_training_arrays(
         ids=ids,
         feature_columns=list(feature_columns),
     )
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+def _load_numeric(
+    path: Path, delta: Any, feature_columns: list[str], label_column: str, id_column: str | None
+) -> TrainingArrays:
+    """All-numeric features straight into one float32 matrix, batch by batch: never the whole
+    table in Arrow beside float64 copies of every column (5x the matrix at 10M rows)."""
+    import pyarrow.dataset as ds
+
+    from churnops.data.delta_tables import arrow_dataset
+
+    dataset = arrow_dataset(delta) if delta else ds.dataset(path, format="parquet")
+    label = dataset.to_table(columns=[label_column])[label_column]
+    n = len(label)
+    if n == 0:
+        raise ValueError(f"data.path={str(path)!r}: the training set has no rows")
+    y = _labels(label, label_column)
+    ids = (
+        dataset.to_table(columns=[id_column])[id_column].to_numpy(zero_copy_only=False)
+        if id_column
+        else np.arange(n).astype(str)
+    )
+    x = np.empty((n, len(feature_columns)), dtype=np.float32)
+    row = 0
+    for batch in dataset.to_batches(columns=list(feature_columns), batch_size=1 << 17):
+        for j, name in enumerate(feature_columns):
+            values = batch.column(name).cast(pa.float64())
+            x[row : row + batch.num_rows, j] = values.to_numpy(zero_copy_only=False)
+        row += batch.num_rows
+    return TrainingArrays(x=x, y=y, ids=ids, feature_columns=list(feature_columns))
 
 
 def _load_customer_csv(

@@ -15,10 +15,11 @@ import pyarrow as pa
 
 # DuckDB's own default is 80% of RAM, which lets one step of a 10M-customer run take most of
 # a shared machine before it spills. A step's resident memory is DuckDB's buffers plus Python,
-# Arrow batches and libraries (~1 GiB), so capping DuckDB at 2 GiB keeps a step near a 4 GiB
-# budget; on small machines a quarter of RAM leaves room for the rest of the process.
+# libraries (~0.5 GiB) and what the step holds in Arrow (a 10M-row feature snapshot on its way
+# into Delta is ~1.6 GiB), so capping DuckDB at 1.5 GiB keeps a step within a 4 GiB budget; on
+# small machines a quarter of RAM leaves room for the rest of the process.
 DEFAULT_MEMORY_FRACTION = 0.25
-DEFAULT_MEMORY_CAP = 2 << 30
+DEFAULT_MEMORY_CAP = 3 << 29  # 1.5 GiB
 MIN_MEMORY = 256 << 20
 _spill_dirs: dict[int, str] = {}
 _configured: set[int] = set()  # connections already bounded (by id): later defaults keep them
@@ -33,7 +34,7 @@ def physical_memory() -> int:
 
 
 def default_memory_limit() -> str:
-    """A quarter of physical RAM, at least 256 MiB and at most 2 GiB, as DuckDB text."""
+    """A quarter of physical RAM, at least 256 MiB and at most 1.5 GiB, as DuckDB text."""
     ram = physical_memory() or DEFAULT_MEMORY_CAP * 4
     limit = max(MIN_MEMORY, min(DEFAULT_MEMORY_CAP, int(ram * DEFAULT_MEMORY_FRACTION)))
     return f"{limit >> 20}MiB"
@@ -90,7 +91,7 @@ class DuckDBEngine:
     Args:
         connection: the DuckDB connection for the first session of the process.
         threads: DuckDB worker threads (None: DuckDB's default, one per core).
-        memory_limit: DuckDB's buffer limit, e.g. "2GiB" (None: `default_memory_limit()`);
+        memory_limit: DuckDB's buffer limit, e.g. "4GiB" (None: `default_memory_limit()`);
             past it, sorts, joins and aggregations spill to `temp_directory`.
         temp_directory: the spill folder (None: a temporary folder of this process's own).
     """
