@@ -12,6 +12,7 @@ printed: they are `SecretStr` in the config and masked in every error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -162,7 +163,7 @@ class Location:
             return pa_fs.LocalFileSystem(), self.key
         cfg = _checked(self, active_storage())
         if self.scheme == "s3":
-            return _s3_filesystem(cfg), f"{self.authority}/{self.key}".rstrip("/")
+            return _s3_filesystem(cfg, self.authority), f"{self.authority}/{self.key}".rstrip("/")
         if self.scheme in ("abfss", "az"):
             container, account = _azure_parts(self, cfg)
             secrets = _secrets(
@@ -199,8 +200,7 @@ class Location:
                          AWS_SECRET_ACCESS_KEY="secret_access_key",
                          AWS_SESSION_TOKEN="session_token")
             )  # fmt: skip
-            if cfg.region:
-                options["AWS_REGION"] = cfg.region
+            options["AWS_REGION"] = _s3_region(cfg, self.authority)
             if cfg.endpoint_url:
                 options["AWS_ENDPOINT_URL"] = cfg.endpoint_url
             if cfg.allow_http:
@@ -621,11 +621,31 @@ def _secrets(cfg: StorageConfig, **names: str) -> dict[str, str]:
     return out
 
 
-def _s3_filesystem(cfg: StorageConfig) -> pa_fs.S3FileSystem:
+def _s3_region(cfg: StorageConfig, bucket: str) -> str:
+    """The configured region; else, on AWS itself, the bucket's own (asked once per bucket);
+    else us-east-1 (what S3-compatible servers expect)."""
+    if cfg.region:
+        return cfg.region
+    if cfg.endpoint_url:
+        return "us-east-1"
+    return _bucket_region(bucket)
+
+
+@functools.lru_cache(maxsize=64)
+def _bucket_region(bucket: str) -> str:
+    import pyarrow.fs as pa_fs
+
+    try:
+        return pa_fs.resolve_s3_region(bucket)
+    except OSError:  # not reachable or not allowed: the SDK's default, and S3 will say
+        return "us-east-1"
+
+
+def _s3_filesystem(cfg: StorageConfig, bucket: str) -> pa_fs.S3FileSystem:
     import pyarrow.fs as pa_fs
 
     kwargs: dict[str, Any] = {
-        "region": cfg.region or "us-east-1",
+        "region": _s3_region(cfg, bucket),
         "connect_timeout": 10,
         "request_timeout": 60,
         "retry_strategy": pa_fs.AwsStandardS3RetryStrategy(max_attempts=3),
