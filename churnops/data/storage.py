@@ -305,7 +305,8 @@ def open_delta(target: StorageTarget | Location, version: int | None = None) -> 
     from deltalake import DeltaTable
 
     loc = location(target)
-    return DeltaTable(str(loc), version=version, storage_options=loc.storage_options())
+    with masked_errors():
+        return DeltaTable(str(loc), version=version, storage_options=loc.storage_options())
 
 
 def is_delta_table(target: StorageTarget | Location) -> bool:
@@ -315,7 +316,8 @@ def is_delta_table(target: StorageTarget | Location) -> bool:
     loc = location(target)
     if loc.is_local and not (Path(loc.key) / "_delta_log").is_dir():
         return False  # a file, or nothing: delta-rs would raise on a file
-    return DeltaTable.is_deltatable(str(loc), storage_options=loc.storage_options())
+    with masked_errors():
+        return DeltaTable.is_deltatable(str(loc), storage_options=loc.storage_options())
 
 
 def exists(target: StorageTarget | Location) -> bool:
@@ -575,6 +577,24 @@ def mask(text: str, cfg: StorageConfig | None = None) -> str:
         if isinstance(value, SecretStr) and value.get_secret_value():
             text = text.replace(value.get_secret_value(), "***")
     return text
+
+
+@contextlib.contextmanager
+def masked_errors() -> Iterator[None]:
+    """Re-raise an error whose message quotes a storage secret (an Azure SAS token in a URL)
+    with the secret masked, as the same type where it allows, else as `StorageError`."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        masked = mask(text)
+        if masked == text:
+            raise
+        try:
+            clean = type(exc)(masked)
+        except Exception:
+            clean = StorageError(masked)
+        raise clean from None
 
 
 def _checked(loc: Location, cfg: StorageConfig) -> StorageConfig:

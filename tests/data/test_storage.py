@@ -87,6 +87,9 @@ def test_config_overrides_environment_and_never_shows_secrets(monkeypatch):
     shown = repr(storage.active_storage()) + str(storage.active_storage().model_dump())
     assert "config-secret-456" not in shown and "env-secret-123" not in shown
     assert storage.mask("denied for config-secret-456") == "denied for ***"
+    failed = r"^GET https://x/\?sig=\*\*\* failed$"
+    with pytest.raises(OSError, match=failed), storage.masked_errors():
+        raise OSError("GET https://x/?sig=config-secret-456 failed")
 
 
 def test_unknown_storage_key_is_an_error():
