@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from churnops.config import StrictConfig
+from churnops.data.storage import StorageConfig
 from churnops.monitoring.ab import ABConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
@@ -82,6 +82,8 @@ class MonitorConfig(StrictConfig):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     ab: ABConfig | None = None  # the traffic split under test: its SRM gates retraining
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    # Credentials for tables on s3://, gs://, abfss:// (None: the environment variables).
+    storage: StorageConfig | None = None
     # Databricks target: where `churnops monitor create --target databricks` points.
     databricks_table: str | None = None  # catalog.schema.table of the predictions
     databricks_output_schema: str | None = None  # catalog.schema for the metric tables
@@ -107,5 +109,8 @@ class MonitorConfig(StrictConfig):
         return value
 
     def table_path(self, suffix: str) -> str:
-        """The output table `<output_dir>/<name>_<suffix>` (profile_metrics, drift_metrics...)."""
-        return str(Path(self.output_dir) / f"{self.name}_{suffix}")
+        """The output table `<output_dir>/<name>_<suffix>` (profile_metrics, drift_metrics...);
+        `output_dir` may be an object-store URI."""
+        from churnops.data.storage import join
+
+        return join(self.output_dir, f"{self.name}_{suffix}")

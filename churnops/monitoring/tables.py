@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -139,13 +138,11 @@ def read_or_empty(path: str, schema: pa.Schema) -> pa.Table:
 
     A table written before a column was added gets it as NULLs (rewritten at the next refresh).
     """
-    if not (Path(path) / "_delta_log").is_dir():
+    from churnops.data.delta_tables import open_table, read_table, table_exists
+
+    if not table_exists(path):
         return schema.empty_table()
-    from deltalake import DeltaTable
-
-    from churnops.data.delta_tables import read_table
-
-    table = read_table(DeltaTable(path))
+    table = read_table(open_table(path))
     for f in schema:
         if f.name not in table.column_names:
             table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
@@ -164,23 +161,21 @@ def replace_windows(
     One commit: a reader sees the table before or after the refresh, never half of it.
     `old`: the table as the caller already read it (else it is read here); `keep` masks it.
     """
-    from deltalake import write_deltalake
+    from churnops.data.delta_tables import open_table, write_table
 
     if keep is None:
         old = None  # a full refresh keeps nothing: no need to read what it replaces
     elif old is None:
         old = read_or_empty(path, schema)
-    if old is not None and old.num_rows and keep is not None and pc.all(keep).as_py():
-        # Nothing old is replaced (only new windows): one append commit, no rewrite of the rest,
-        # provided the table already has today's schema (delta-rs would cast into an older one).
-        from deltalake import DeltaTable
-
-        if pa.schema(DeltaTable(path).schema().to_arrow()).equals(schema):
-            write_deltalake(path, new.cast(schema), mode="append")
-            return
+    # Nothing old is replaced (only new windows): one append commit, no rewrite of the rest,
+    # provided the table already has today's schema (delta-rs would cast into an older one).
+    appends = old is not None and old.num_rows and keep is not None and pc.all(keep).as_py()
+    if appends and pa.schema(open_table(path).schema().to_arrow()).equals(schema):
+        write_table(path, new.cast(schema), mode="append")
+        return
     parts = [old.filter(keep)] if old is not None and keep is not None and old.num_rows else []
     table = pa.concat_tables([*parts, new.cast(schema)]) if parts else new.cast(schema)
-    write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
+    write_table(path, table, mode="overwrite", schema_mode="overwrite")
 
 
 def stale_mask(table: pa.Table, since: dict[str, dt.datetime] | None, col: str) -> pa.Array:

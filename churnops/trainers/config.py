@@ -23,6 +23,7 @@ from churnops.config import (
 )
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.data.sources.config import SourceConfig
+from churnops.data.storage import StorageConfig
 
 GROUPS = ("data", "model", "trainer", "launcher", "logger")
 ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
@@ -186,6 +187,8 @@ class TrainerConfig(StrictConfig):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"
+    # in-memory switches to arrow-stream when the fit split's tensors exceed this (null: never)
+    memory_budget_mb: float | None = Field(default=256, gt=0)
     early_stopping_patience: int | None = Field(default=5, ge=1)  # epochs without val/auroc gain
     limit_train_batches: int | float = 1.0  # int: batches, float: fraction (tests use tiny runs)
     limit_val_batches: int | float = 1.0
@@ -244,6 +247,9 @@ class TrainConfig(StrictConfig):
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
     registry: RegisterConfig = Field(default_factory=RegisterConfig)
+    # Object-store credentials for `data.path` and tables on s3://, gs://, abfss:// (None: the
+    # AWS_*, AZURE_*, GOOGLE_* environment variables); secrets are logged masked.
+    storage: StorageConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

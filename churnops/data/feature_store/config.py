@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from churnops.config import CONFIG_DIR, StrictConfig
+from churnops.data.storage import StorageConfig, configure_storage
 
 DEFAULT_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
 
@@ -30,10 +31,14 @@ class FeatureStoreConfig(StrictConfig):
     # `churnops features build` writes its snapshot here; the demo builds the monthly table.
     features_table: str = "churnops.cdnow.customer_features"
     timeseries_table: str = "churnops.cdnow.customer_features_monthly"
+    # Credentials for a `root` on s3://, gs://, abfss:// (None: the environment variables).
+    storage: StorageConfig | None = None
 
 
 def get_feature_store(cfg: FeatureStoreConfig, engine: Any = None) -> Any:
     """The backend named by `cfg.backend`, built from the config."""
+    if cfg.storage is not None:
+        configure_storage(cfg.storage)
     if cfg.backend == "databricks":
         from churnops.data.feature_store.databricks import DatabricksFeatureStore
 

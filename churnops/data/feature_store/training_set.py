@@ -14,7 +14,7 @@ from churnops.data.feature_store.base import (
     FeatureStoreError,
     as_list,
 )
-from churnops.data.feature_store.frames import arrow_to_frame, to_arrow
+from churnops.data.feature_store.frames import arrow_to_frame, frame_kind, to_arrow
 from churnops.data.feature_store.point_in_time import join_features
 
 
@@ -142,13 +142,25 @@ class LocalTrainingSet:
             default_values=defaults,
         )
 
-    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> pa.Table:
+    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> int:
         """Materialise the training set to one Parquet file (written atomically), sorted by
-        `sort_by` columns when given so reruns write identical files."""
-        from churnops.data.features.build import write_parquet_atomic
+        `sort_by` columns when given so reruns write identical files. Returns the rows written.
 
-        table = to_arrow(self.load_df())
+        On DuckDB the engine sorts (spilling past its memory limit) and writes the file itself,
+        so the set never sits whole in Python; on Spark the set comes back through Arrow.
+        """
+        from churnops.data import storage
+
+        df = self.load_df()
+        if frame_kind(df) == "duckdb":
+            from churnops.data.engines.duckdb import copy_to_parquet
+
+            if not storage.is_local(path):  # DuckDB writes a local file, then it is uploaded
+                with storage.staged_output(path) as local:
+                    return copy_to_parquet(df, local, order_by=sort_by)
+            return copy_to_parquet(df, path, order_by=sort_by)
         if sort_by:
-            table = table.sort_by([(c, "ascending") for c in sort_by])
-        write_parquet_atomic(table, Path(path))
-        return table
+            df = df.orderBy(*sort_by)
+        table = to_arrow(df)
+        storage.write_parquet_atomic(table, path)
+        return table.num_rows
