@@ -283,8 +283,8 @@ def epoch_figure(rows: list[dict[str, Any]]) -> tuple[str, bool]:
 def _scale_benchmark(
     device: str, results_dir: str, customers: int, workdir: Path
 ) -> dict[str, Any]:
-    """Run `scripts/benchmark scale` on the GPU (writing scale_gpu.*); its one summary row."""
-    from churnops.benchmarks import scale
+    """Run `scripts/benchmark scale_epoch` on the GPU (writing scale_gpu.*); its one summary row."""
+    from churnops.benchmarks import scale_epoch as scale
 
     start = time.perf_counter()
     row: dict[str, Any] = {"step": "scale run", "launcher": "local", "device": device}

@@ -103,29 +103,60 @@ class ReplayResult:
         labelled_cutoffs: the month ends whose horizon has passed (labels written).
         log_rows: inference log rows (requests, shadow copies included).
         prediction_rows: scored customer rows (shadow included).
-        predictions: the predictions table (contract 1) as Arrow.
-        labels: the labels table (contract 2) as Arrow.
+        predictions_path: the predictions Delta table (None when not asked for).
+        labels_path: the labels Delta table.
     """
 
     cutoffs: list[dt.date]
     labelled_cutoffs: list[dt.date]
     log_rows: int
     prediction_rows: int
-    predictions: pa.Table
-    labels: pa.Table
+    predictions_path: str | None
+    labels_path: str
+
+    @property
+    def predictions(self) -> pa.Table:
+        """The predictions table (contract 1), read from its Delta table."""
+        if self.predictions_path is None:
+            raise ValueError("predictions: the replay was not asked to write them (predictions=)")
+        return _read_delta(self.predictions_path)
+
+    @property
+    def labels(self) -> pa.Table:
+        """The labels table (contract 2), read from its Delta table."""
+        return _read_delta(self.labels_path)
+
+
+def _read_delta(path: str) -> pa.Table:
+    from deltalake import DeltaTable
+
+    from churnops.data.delta_tables import read_table
+
+    return read_table(DeltaTable(path))
+
+
+# Customers scored per model call: the month is streamed from the engine in batches this size.
+BATCH_ROWS = 65_536
 
 
 def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayResult:
     """Score every customer at each month end from `cfg.start` to `cfg.end` and write the log.
 
+    Each month's snapshot streams from the engine in customer order, batch by batch; the log,
+    predictions and labels go to Parquet under a temporary folder as they are made, and become
+    the Delta tables (one commit each) once every month is scored, so memory holds a batch and
+    a failure leaves no half-written table.
+
     Args:
         cfg: the replay config.
         models: loaded pyfunc models by arm name, used instead of loading `model_uri`.
     """
+    import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
     from churnops.data.engines import get_engine
-    from churnops.data.feature_store.timeseries import compute_snapshots, month_ends, order_span
+    from churnops.data.feature_store.timeseries import month_ends, order_span
+    from churnops.data.features.customer import compute_customer_features
     from churnops.data.sources import prepare_orders
 
     if cfg.tracking_uri:
@@ -134,46 +165,127 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
         mlflow.set_tracking_uri(cfg.tracking_uri)
         mlflow.set_registry_uri(cfg.tracking_uri)
     served = {a.name: _served_model(a, (models or {}).get(a.name)) for a in cfg.arms}
+    router = TrafficRouter([(a.name, a.traffic_percentage) for a in cfg.arms], "sticky")
+    cutoffs = month_ends(cfg.start, cfg.end)
+    if not cutoffs:
+        raise ValueError(f"start={cfg.start}, end={cfg.end}: no month end between them")
+    log_rows = prediction_rows = 0
     engine = get_engine(cfg.engine)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path, preds_path = Path(tmp, "log.parquet"), Path(tmp, "predictions.parquet")
+        log_writer = pq.ParquetWriter(log_path, SCHEMA)
+        preds_writer: Any = None
+        try:
             orders_path = Path(tmp, "orders.parquet")
             prepare_orders(cfg.source, orders_path)
             orders = engine.read_parquet(orders_path)
             _, last_order = order_span(orders)
-            cutoffs = month_ends(cfg.start, cfg.end)
-            if not cutoffs:
-                raise ValueError(f"start={cfg.start}, end={cfg.end}: no month end between them")
-            snapshots = compute_snapshots(orders, cutoffs).to_pandas()
             labelled = [c for c in cutoffs if c + dt.timedelta(cfg.horizon_days) <= last_order]
-            labels = _labels(engine, orders, labelled, cfg.horizon_days)
-    finally:
-        engine.stop()
-    log_parts, pred_parts = [], []
-    router = TrafficRouter([(a.name, a.traffic_percentage) for a in cfg.arms], "sticky")
-    for cutoff in cutoffs:
-        month = snapshots[snapshots["as_of"] == cutoff].sort_values("customer_id")
-        month = month.reset_index(drop=True)
-        arm_of = np.array([router.choose(c) for c in month["customer_id"]])
+            for cutoff in cutoffs:
+                month = _month_batches(engine, compute_customer_features(orders, cutoff))
+                for log, preds in _score_stream(cfg, served, router, cutoff, month):
+                    log_writer.write_table(pa.Table.from_pylist(log, schema=SCHEMA))
+                    if preds_writer is None:
+                        preds_writer = pq.ParquetWriter(preds_path, _predictions_schema(served))
+                    preds_writer.write_table(_conform(preds, preds_writer.schema))
+                    log_rows += len(log)
+                    prediction_rows += preds.num_rows
+            labels_path = Path(tmp, "labels.parquet")
+            _write_labels(engine, orders, labelled, cfg.horizon_days, labels_path)
+        finally:
+            engine.stop()
+            log_writer.close()
+            if preds_writer is not None:
+                preds_writer.close()
+        # Written only once everything is computed: a failure leaves no half-written table.
+        _write_delta(cfg.inference_log, _parquet_batches(log_path), write_deltalake)
+        _write_delta(cfg.labels, _parquet_batches(labels_path), write_deltalake)
+        if cfg.predictions and preds_writer is not None:
+            _write_delta(cfg.predictions, _parquet_batches(preds_path), write_deltalake)
+    return ReplayResult(cutoffs, labelled, log_rows, prediction_rows, cfg.predictions, cfg.labels)
+
+
+def _month_batches(engine: Any, frame: Any) -> Any:
+    """A month's snapshot as pandas batches in customer order, streamed where the engine can."""
+    if engine.name == "duckdb":
+        from churnops.data.engines.duckdb import record_batches
+
+        batches: Any = record_batches(frame, BATCH_ROWS, order_by=["customer_id"])
+    else:
+        batches = engine.to_arrow(frame.orderBy("customer_id")).to_batches(BATCH_ROWS)
+    for batch in batches:
+        if batch.num_rows:
+            yield batch.to_pandas()
+
+
+def _score_stream(
+    cfg: ReplayConfig, served: dict[str, _Served], router: TrafficRouter, cutoff: dt.date,
+    month: Any,
+) -> Any:  # fmt: skip
+    """(log rows, predictions) per scored chunk of one month, batch by batch.
+
+    Each arm's rows are scored in whole requests of `rows_per_request` (a short one only at the
+    month's end), so requests and their ids are the same however the month is batched.
+    """
+    pending: dict[str, pd.DataFrame] = {}
+    offset = dict.fromkeys(served, 0)  # rows of each arm already scored this month
+
+    def score(arm: str, rows: pd.DataFrame) -> Any:
+        rows = rows.reset_index(drop=True)
+        yield _score_month(cfg, served[arm], arm, rows, cutoff, False, offset[arm])
+        if cfg.shadow and cfg.shadow != arm and len(rows):
+            yield _score_month(cfg, served[cfg.shadow], cfg.shadow, rows, cutoff, True,
+                               offset[arm])  # fmt: skip
+        offset[arm] += len(rows)
+
+    for batch in month:
+        arm_of = np.array([router.choose(c) for c in batch["customer_id"]])
         for arm in served:
-            live = month[arm_of == arm]
-            log, preds = _score_month(cfg, served[arm], arm, live, cutoff, shadow=False)
-            log_parts.append(log)
-            pred_parts.append(preds)
-            if cfg.shadow and cfg.shadow != arm and len(live):
-                log, preds = _score_month(cfg, served[cfg.shadow], cfg.shadow, live, cutoff, True)
-                log_parts.append(log)
-                pred_parts.append(preds)
-    log_table = pa.Table.from_pylist([r for part in log_parts for r in part], schema=SCHEMA)
-    predictions = pa.concat_tables(pred_parts, promote_options="default")
-    # Written only once everything is computed: a failure leaves no half-written table.
-    write_deltalake(cfg.inference_log, log_table, mode="overwrite", schema_mode="overwrite")
-    write_deltalake(cfg.labels, labels, mode="overwrite", schema_mode="overwrite")
-    if cfg.predictions:
-        write_deltalake(cfg.predictions, predictions, mode="overwrite", schema_mode="overwrite")
-    return ReplayResult(
-        cutoffs, labelled, log_table.num_rows, predictions.num_rows, predictions, labels
-    )
+            rows = batch[arm_of == arm]
+            if arm in pending:
+                rows = pd.concat([pending.pop(arm), rows], ignore_index=True)
+            whole = len(rows) - len(rows) % cfg.rows_per_request
+            if len(rows) > whole:
+                pending[arm] = rows.iloc[whole:]
+            if whole:
+                yield from score(arm, rows.iloc[:whole])
+    for arm in served:
+        if arm in pending or offset[arm] == 0:
+            # The month's last, short request; an arm with no customers still logs its
+            # (empty) predictions, as a month with none scored did before.
+            yield from score(arm, pending.pop(arm, _empty_like(served[arm])))
+
+
+def _empty_like(served: _Served) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in served.columns})
+
+
+def _predictions_schema(served: dict[str, _Served]) -> pa.Schema:
+    """The predictions table's columns: its own, then every arm's inputs (arms may differ)."""
+    fields = list(BASE_FIELDS)
+    for entity in served.values():
+        fields += [(c, pa.float64()) for c in entity.columns[1:] if c not in dict(fields)]
+    return pa.schema(fields)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`'s columns: another arm's inputs as nulls."""
+    columns = [
+        table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _parquet_batches(path: Path) -> pa.RecordBatchReader:
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(BATCH_ROWS))
+
+
+def _write_delta(path: str, batches: pa.RecordBatchReader, write_deltalake: Any) -> None:
+    write_deltalake(path, batches, mode="overwrite", schema_mode="overwrite")
 
 
 @dataclass
@@ -220,8 +332,10 @@ def _score_month(
     rows: pd.DataFrame,
     cutoff: dt.date,
     shadow: bool,
+    offset: int = 0,
 ) -> tuple[list[dict[str, Any]], pa.Table]:
-    """Score one arm's customers of one month end: log rows and predictions rows."""
+    """Score a run of one arm's customers of one month end (the arm's rows from `offset` on):
+    log rows and predictions rows."""
     missing = [c for c in served.columns if c not in rows.columns]
     if missing:
         raise ValueError(f"arm {arm!r}: the model reads column(s) {missing} that the features lack")
@@ -244,7 +358,7 @@ def _score_month(
     for first in range(0, len(frame), cfg.rows_per_request):
         chunk = slice(first, first + cfg.rows_per_request)
         n = len(records[chunk])
-        request_id = uuid.uuid5(_NAMESPACE, f"{cutoff}/{arm}/{shadow}/{first}").hex
+        request_id = uuid.uuid5(_NAMESPACE, f"{cutoff}/{arm}/{shadow}/{offset + first}").hex
         request_ids += [request_id] * n
         body = {
             "predictions": [
@@ -301,14 +415,28 @@ def _score_month(
     return log_rows, pa.table(columns, schema=pa.schema(fields))
 
 
-def _labels(engine: Any, orders: Any, cutoffs: list[dt.date], horizon_days: int) -> pa.Table:
-    """The labels table (contract 2) at every cutoff whose horizon has passed."""
+LABELS_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("cutoff", pa.date32()), ("churn", pa.int64())]
+)
+
+
+def _write_labels(
+    engine: Any, orders: Any, cutoffs: list[dt.date], horizon_days: int, path: Path
+) -> None:
+    """The labels table (contract 2) at every cutoff whose horizon has passed, to Parquet at
+    `path`, one cutoff at a time (streamed from DuckDB)."""
+    import pyarrow.parquet as pq
+
     from churnops.data.features import compute_labels
 
-    schema = pa.schema(
-        [("customer_id", pa.string()), ("cutoff", pa.date32()), ("churn", pa.int64())]
-    )
-    parts = [engine.to_arrow(compute_labels(orders, c, horizon_days)) for c in cutoffs]
-    if not parts:
-        return schema.empty_table()
-    return pa.concat_tables([p.select(schema.names).cast(schema) for p in parts])
+    with pq.ParquetWriter(path, LABELS_SCHEMA) as writer:
+        for cutoff in cutoffs:
+            frame = compute_labels(orders, cutoff, horizon_days).select(*LABELS_SCHEMA.names)
+            if engine.name == "duckdb":
+                from churnops.data.engines.duckdb import record_batches
+
+                batches: Any = record_batches(frame, BATCH_ROWS)
+            else:
+                batches = engine.to_arrow(frame).to_batches(BATCH_ROWS)
+            for batch in batches:
+                writer.write_table(pa.Table.from_batches([batch]).cast(LABELS_SCHEMA))

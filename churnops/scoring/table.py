@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
 
-from churnops.data.delta_tables import read_table
+from churnops.data.delta_tables import arrow_dataset, read_table
 
 
 def score_table(
@@ -19,11 +20,17 @@ def score_table(
     tracking_uri: str | None = None,
     store_config: str | Path | None = None,
     root: str | None = None,
+    batch_rows: int | None = None,
 ) -> int:
     """Read `input_path` (Parquet or Delta), `score_batch` it, write `output_path` (a Delta table,
-    overwritten; or a Parquet file when the name ends in .parquet). Returns the rows written."""
+    overwritten; or a Parquet file when the name ends in .parquet). Returns the rows written.
+
+    The rows stream from the engine through the model to the output `batch_rows` at a time
+    (default `DEFAULT_BATCH_ROWS`); the output appears only when complete (one Delta commit, or
+    a Parquet file renamed into place).
+    """
     import mlflow
-    from deltalake import DeltaTable, write_deltalake
+    from deltalake import DeltaTable
 
     from churnops.config import load_config
     from churnops.data.engines import get_engine
@@ -32,8 +39,7 @@ def score_table(
         FeatureStoreConfig,
         get_feature_store,
     )
-    from churnops.data.feature_store.frames import to_arrow
-    from churnops.scoring.batch import score_batch
+    from churnops.scoring.batch import DEFAULT_BATCH_ROWS, score_batches
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
@@ -44,25 +50,58 @@ def score_table(
     source = Path(input_path)
     if not source.exists():
         raise FileNotFoundError(f"--input {str(source)!r}: no such file or table")
-    if (source / "_delta_log").is_dir():
-        table = read_table(DeltaTable(str(source)))
-    else:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(source)
     eng = get_engine(engine or cfg.engine)
     try:
+        if (source / "_delta_log").is_dir():
+            delta = DeltaTable(str(source))
+            # DuckDB scans the Delta files' dataset lazily; Spark takes the snapshot in Arrow.
+            df = eng.from_arrow(arrow_dataset(delta) if eng.name == "duckdb" else read_table(delta))
+        else:
+            df = eng.read_parquet(source)
         store = get_feature_store(cfg, engine=eng)
         params = {"threshold": threshold} if threshold is not None else None
-        scored: pa.Table = to_arrow(score_batch(store, model_uri, eng.from_arrow(table), params))
+        scored = score_batches(store, model_uri, df, params, batch_rows or DEFAULT_BATCH_ROWS)
+        out = Path(output_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            return write_parquet_batches(scored, out)
+        return write_delta_batches(scored, out)
     finally:
         eng.stop()
-    out = Path(output_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        from churnops.data.features.build import write_parquet_atomic
 
-        write_parquet_atomic(scored, out)
-    else:
-        write_deltalake(str(out), scored, mode="overwrite", schema_mode="overwrite")
-    return scored.num_rows
+
+def write_parquet_batches(batches: pa.RecordBatchReader, path: Path) -> int:
+    """Stream record batches into one Parquet file through a temporary name: no half-written
+    file is left if a batch fails. Returns the rows written."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
+
+
+def write_delta_batches(batches: pa.RecordBatchReader, path: Path) -> int:
+    """Stream record batches into a Delta table (overwritten) as one commit: readers see the
+    old version until every batch is written. Returns the rows written."""
+    from deltalake import write_deltalake
+
+    rows = 0
+
+    def counted() -> object:
+        nonlocal rows
+        for batch in batches:
+            rows += batch.num_rows
+            yield batch
+
+    reader = pa.RecordBatchReader.from_batches(batches.schema, counted())
+    write_deltalake(str(path), reader, mode="overwrite", schema_mode="overwrite")
+    return rows

@@ -186,6 +186,8 @@ class TrainerConfig(StrictConfig):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"
+    # in-memory switches to arrow-stream when the fit split's tensors exceed this (null: never)
+    memory_budget_mb: float | None = Field(default=256, gt=0)
     early_stopping_patience: int | None = Field(default=5, ge=1)  # epochs without val/auroc gain
     limit_train_batches: int | float = 1.0  # int: batches, float: fraction (tests use tiny runs)
     limit_val_batches: int | float = 1.0

@@ -42,6 +42,7 @@ class NetChurnModel:
 
     def fit(self, x: Any, y: np.ndarray) -> NetChurnModel:
         from churnops.models.net import fit_temperature
+        from churnops.trainers.data import choose_loader
         from churnops.trainers.fit import build_net, check_loader_for_ranks, scratch_dir
 
         cfg = self.cfg
@@ -52,8 +53,12 @@ class NetChurnModel:
             cfg, encoder, codes[fit_idx], y[fit_idx], codes[val_idx], y[val_idx],
             scratch_dir(Path(cfg.workdir, "checkpoints")),
         )  # fmt: skip
-        if cfg.trainer.loader != "in-memory":
-            check_loader_for_ranks(cfg.trainer.loader, self.launcher.num_workers)  # up front
+        loader = choose_loader(cfg.trainer.loader, len(fit_idx), codes.shape[1],
+                               cfg.trainer.memory_budget_mb)  # fmt: skip
+        if loader != cfg.trainer.loader:
+            job.trainer = job.trainer.model_copy(update={"loader": loader})
+        if loader != "in-memory":
+            check_loader_for_ranks(loader, self.launcher.num_workers)  # up front
             job.train_path, job.val_path = _write_splits(job)
         self.fit_result = self.launcher.launch(job)
         net = build_net(job)

@@ -66,8 +66,29 @@ def input_example(path: Path, columns: list[str], rows: int = EXAMPLE_ROWS) -> p
 
         table = DeltaTable(str(path)).to_pyarrow_dataset().head(rows, columns=columns)
     else:
-        table = pq.ParquetFile(path).read_row_group(0, columns=columns).slice(0, rows)
+        file = pq.ParquetFile(path)
+        table = file.read_row_group(0, columns=columns).slice(0, rows)
+        table = _nullable_ints_as_double(table, file.metadata)
     return table.to_pandas()
+
+
+def _nullable_ints_as_double(table: Any, metadata: Any) -> Any:
+    """Integer columns with a null anywhere in the file become doubles in the example, so the
+    signature admits the missing values scoring will meet (the first rows may have none)."""
+    import pyarrow as pa
+
+    names = [metadata.schema.column(j).name for j in range(metadata.num_columns)]
+    nullable = set()
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        for j, name in enumerate(names):
+            stats = group.column(j).statistics
+            if stats is None or stats.null_count is None or stats.null_count > 0:
+                nullable.add(name)
+    for i, column in enumerate(table.schema):
+        if column.name in nullable and pa.types.is_integer(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(pa.float64()))
+    return table
 
 
 def train(cfg: TrainConfig) -> TrainResult:

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow.parquet as pq
+
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
@@ -129,7 +131,8 @@ def build_training_set(
         rows = training_set.write_parquet(path, sort_by=[ENTITY_KEY])
     finally:
         runner.stop()
-    churn = rows[data.label_column].to_numpy()
+    # The label column alone, not the set: the builder never holds the whole set in memory.
+    churn = pq.read_table(path, columns=[data.label_column])[data.label_column].to_numpy()
     return TrainingSetBuild(
         path=path,
         orders_path=orders_path,
@@ -137,7 +140,7 @@ def build_training_set(
         feature_table=feature_table,
         feature_table_version=table.version,
         snapshots=cutoffs,
-        rows=rows.num_rows,
+        rows=rows,
         churn_rate=float(churn.mean()) if len(churn) else float("nan"),
         as_of=data.as_of,
         horizon_days=data.horizon_days,

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from churnops.benchmarks import scale
+from churnops.benchmarks import scale_epoch as scale
 from churnops.data.sources.synthetic import BLOCK, generate_orders
 
 

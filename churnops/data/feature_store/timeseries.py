@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureStoreError, FeatureTable
-from churnops.data.feature_store.frames import to_arrow
+from churnops.data.feature_store.frames import frame_kind, to_arrow
 from churnops.data.features.customer import compute_customer_features
 
 ENTITY_KEY = "customer_id"
@@ -43,10 +43,17 @@ def compute_snapshots(orders: Any, cutoffs: list[date]) -> pa.Table:
     """Customer features at each cutoff, stacked: columns `customer_id`, `as_of`, features."""
     if not cutoffs:
         raise FeatureStoreError("cutoffs: expected at least one date")
-    parts = [to_arrow(compute_customer_features(orders, c)) for c in cutoffs]
-    return pa.concat_tables(parts).sort_by(
-        [(ENTITY_KEY, "ascending"), (TIMESERIES_COLUMN, "ascending")]
-    )
+    stacked = compute_customer_features(orders, cutoffs[0])
+    for cutoff in cutoffs[1:]:
+        stacked = stacked.unionByName(compute_customer_features(orders, cutoff))
+    order = [ENTITY_KEY, TIMESERIES_COLUMN]
+    if frame_kind(stacked) == "duckdb":
+        # The engine stacks and sorts (spilling past its memory limit) and hands Arrow over
+        # once: no per-cutoff parts held beside their concatenation and its sorted copy.
+        from churnops.data.engines.duckdb import record_batches
+
+        return record_batches(stacked, order_by=order).read_all()
+    return to_arrow(stacked.orderBy(*order))
 
 
 def write_snapshots(

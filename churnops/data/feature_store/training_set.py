@@ -14,7 +14,7 @@ from churnops.data.feature_store.base import (
     FeatureStoreError,
     as_list,
 )
-from churnops.data.feature_store.frames import arrow_to_frame, to_arrow
+from churnops.data.feature_store.frames import arrow_to_frame, frame_kind, to_arrow
 from churnops.data.feature_store.point_in_time import join_features
 
 
@@ -142,13 +142,22 @@ class LocalTrainingSet:
             default_values=defaults,
         )
 
-    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> pa.Table:
+    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> int:
         """Materialise the training set to one Parquet file (written atomically), sorted by
-        `sort_by` columns when given so reruns write identical files."""
+        `sort_by` columns when given so reruns write identical files. Returns the rows written.
+
+        On DuckDB the engine sorts (spilling past its memory limit) and writes the file itself,
+        so the set never sits whole in Python; on Spark the set comes back through Arrow.
+        """
         from churnops.data.features.build import write_parquet_atomic
 
-        table = to_arrow(self.load_df())
+        df = self.load_df()
+        if frame_kind(df) == "duckdb":
+            from churnops.data.engines.duckdb import copy_to_parquet
+
+            return copy_to_parquet(df, path, order_by=sort_by)
         if sort_by:
-            table = table.sort_by([(c, "ascending") for c in sort_by])
+            df = df.orderBy(*sort_by)
+        table = to_arrow(df)
         write_parquet_atomic(table, Path(path))
-        return table
+        return table.num_rows

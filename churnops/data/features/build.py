@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,31 +52,47 @@ def build_features(cfg: FeaturesJobConfig, engine=None) -> FeaturesBuild:
     report = prepare_orders(cfg.source, orders_path)
     owned = engine is None
     engine = engine or get_engine(cfg.engine)
-    try:
-        orders = engine.read_parquet(orders_path)
-        features = engine.to_arrow(compute_customer_features(orders, cfg.as_of))
-        labels = engine.to_arrow(compute_labels(orders, cfg.as_of, cfg.horizon_days))
-    finally:
-        if owned:
-            engine.stop()
-    features = features.sort_by("customer_id")
-    labels = labels.sort_by("customer_id")
     stem = f"{cfg.as_of.isoformat()}"
     features_path = out / f"features-{stem}.parquet"
     labels_path = out / f"labels-{stem}-h{cfg.horizon_days}.parquet"
-    write_parquet_atomic(features, features_path)
-    write_parquet_atomic(labels, labels_path)
-    churn = labels["churn"].to_numpy()
+    try:
+        orders = engine.read_parquet(orders_path)
+        customers = write_frame(
+            compute_customer_features(orders, cfg.as_of), features_path, ["customer_id"]
+        )
+        write_frame(compute_labels(orders, cfg.as_of, cfg.horizon_days), labels_path,
+                    ["customer_id"])  # fmt: skip
+    finally:
+        if owned:
+            engine.stop()
+    churn = pq.read_table(labels_path, columns=["churn"])["churn"].to_numpy()
     return FeaturesBuild(
         features_path=features_path,
         labels_path=labels_path,
         orders_path=orders_path,
-        customers=features.num_rows,
+        customers=customers,
         features=len(FEATURE_COLUMNS),
         churn_rate=float(churn.mean()) if len(churn) else float("nan"),
         seconds=time.perf_counter() - start,
         report=report,
     )
+
+
+def write_frame(df: Any, path: Path, order_by: list[str]) -> int:
+    """Write an engine DataFrame to one Parquet file sorted by `order_by`; returns its rows.
+
+    DuckDB sorts and writes the file itself (spilling past its memory limit), so the table never
+    sits whole in Python; a Spark frame comes back through Arrow, sorted by Spark.
+    """
+    from churnops.data.feature_store.frames import frame_kind, to_arrow
+
+    if frame_kind(df) == "duckdb":
+        from churnops.data.engines.duckdb import copy_to_parquet
+
+        return copy_to_parquet(df, path, order_by=order_by)
+    table = to_arrow(df.orderBy(*order_by))
+    write_parquet_atomic(table, path)
+    return table.num_rows
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:

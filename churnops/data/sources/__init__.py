@@ -21,14 +21,27 @@ def prepare_orders(cfg: SourceConfig, out_path: str | Path) -> RejectReport:
     """Read the source, validate and normalise it, write clean orders Parquet to `out_path`.
 
     A synthetic source is generated first (under `cfg.path`) when it does not exist yet.
+    Cleaned orders are reused: when `out_path`, or the clean-orders cache (see
+    `churnops.data.sources.reuse`), already holds this source's cleaning, nothing is cleaned
+    again.
     """
+    from churnops.data.sources import reuse
+
     out_path = Path(out_path)
     if cfg.kind == "synthetic":
         from churnops.data.sources.synthetic import ensure_synthetic
 
         cfg = ensure_synthetic(cfg)
+    key = reuse.source_fingerprint(cfg)
+    reused = reuse.reuse_clean_orders(key, out_path)
+    if reused is not None:
+        return reused
+    reuse.forget(out_path)
     con = duckdb.connect()
     try:
+        from churnops.data.engines.duckdb import configure_connection
+
+        configure_connection(con)  # bounded memory, spilling past it
         sql, mapping, date_format, label = raw_relation(con, cfg)
         report = clean_orders(
             con, sql, mapping, out_path, source=label, date_format=date_format,
@@ -36,10 +49,11 @@ def prepare_orders(cfg: SourceConfig, out_path: str | Path) -> RejectReport:
         )  # fmt: skip
     finally:
         con.close()
-    out_path.with_name(out_path.stem + ".report.json").write_text(report.to_json())
+    reuse.report_path(out_path).write_text(report.to_json())
     if report.rows_read and not report.rows_accepted:
         out_path.unlink(missing_ok=True)  # no empty orders file for a build to run on
         raise SourceError(_nothing_accepted(report, cfg))
+    reuse.remember_clean_orders(key, out_path, report)
     return report
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from churnops.config import StrictConfig
 from churnops.pipelines.tasks.base import RunInputs
 
@@ -32,12 +34,11 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     from churnops.data.engines import get_engine
     from churnops.data.engines.api import dataframe_api
     from churnops.data.feature_store.base import FeatureLookup
-    from churnops.data.feature_store.frames import to_arrow
     from churnops.data.feature_store.local import LocalFeatureStore
     from churnops.data.feature_store.timeseries import ENTITY_KEY
-    from churnops.data.features.build import write_parquet_atomic
     from churnops.models.pyfunc import load_feature_spec
-    from churnops.scoring import score_batch
+    from churnops.scoring.batch import score_batches
+    from churnops.scoring.table import write_parquet_batches
     from churnops.trainers.registry.registry import ModelRegistry, RegistryError
 
     inputs.use_tracking()
@@ -61,16 +62,17 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
         lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
                                feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
         features = store.create_training_set(customers, [lookup], label=None).load_df()
-        scored = to_arrow(score_batch(store, inputs.model_uri, features))
+        default = Path(inputs.workdir) / "predictions" / f"{inputs.as_of}.parquet"
+        out = Path(inputs.output or default)
+        # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
+        scored = score_batches(store, inputs.model_uri, features, order_by=[ENTITY_KEY])
+        rows = write_parquet_batches(scored, out)
     finally:
         engine.stop()
-    scored = scored.sort_by(ENTITY_KEY)
-    out = Path(inputs.output or Path(inputs.workdir) / "predictions" / f"{inputs.as_of}.parquet")
-    write_parquet_atomic(scored, out)
-    predicted = scored["prediction"].to_numpy()
+    predicted = pq.read_table(out, columns=["prediction"])["prediction"].to_numpy()
     return BatchInferenceOutputs(
         predictions=str(out),
-        rows=scored.num_rows,
+        rows=rows,
         churn_rate=float(predicted.mean()) if len(predicted) else float("nan"),
         model_version=version,
     )
