@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.s3"]  # the moto S3 server: s3_server, s3_storage
+
 # Quiet, hermetic runs: no Ray token under $HOME, no MLflow telemetry, Spark on loopback only.
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")

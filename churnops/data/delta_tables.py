@@ -1,9 +1,11 @@
-"""Delta tables as Arrow datasets that Arrow reads with its own file system where it can."""
+"""Delta tables at any storage location: open, test, write and read them as Arrow datasets that
+Arrow reads with its own file system (local, S3, GCS, Azure) where it can."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
+from typing import TYPE_CHECKING, Any
+
+from churnops.data import storage
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -11,26 +13,81 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 
+def open_table(target: storage.StorageTarget, version: int | None = None) -> DeltaTable:
+    """The Delta table at a local path or object-store URI, with its credentials."""
+    return storage.open_delta(target, version=version)
+
+
+def table_exists(target: storage.StorageTarget) -> bool:
+    """Whether a Delta table is at `target` (its `_delta_log` holds a commit)."""
+    return storage.is_delta_table(target)
+
+
+def write_table(target: storage.StorageTarget | DeltaTable, data: Any, **kwargs: Any) -> None:
+    """`deltalake.write_deltalake` at a path or URI, with its credentials; one commit, so a
+    failed write leaves the table as it was."""
+    from deltalake import DeltaTable, write_deltalake
+
+    if isinstance(target, DeltaTable):  # an open table carries its own options
+        write_deltalake(target, data, **kwargs)
+        return
+    loc = storage.location(target)
+    storage.makedirs(loc.parent)
+    write_deltalake(str(loc), data, storage_options=loc.storage_options(), **kwargs)
+
+
 def arrow_dataset(table: DeltaTable) -> ds.Dataset:
-    """`table.to_pyarrow_dataset()`, on Arrow's native local file system for a local table.
+    """`table.to_pyarrow_dataset()`, on Arrow's native file system for the table's location.
 
     deltalake's default wraps its object store in a Python file system, so Arrow's IO threads
     hold Python file objects. A scan that a consumer (DuckDB) stops early leaves read-ahead
     work holding them; when such a file is released during interpreter shutdown, its thread
     must take the GIL, cannot, and the process aborts ("terminate called without an active
-    exception"). Arrow's local file system needs no GIL, and reads faster besides.
+    exception"). Arrow's own local, S3, GCS and Azure file systems need no GIL, and read
+    faster besides.
     """
     import pyarrow.fs as pa_fs
 
-    uri = urlparse(table.table_uri)
-    if uri.scheme not in ("", "file"):
-        return table.to_pyarrow_dataset()  # object stores keep deltalake's own handler
-    root = unquote(uri.path).rstrip("/") or "/"
-    return table.to_pyarrow_dataset(
-        filesystem=pa_fs.SubTreeFileSystem(root, pa_fs.LocalFileSystem())
-    )
+    fs, root = storage.location(table.table_uri).filesystem()
+    if isinstance(fs, pa_fs.PyFileSystem):  # no native one for this store: deltalake's own
+        return table.to_pyarrow_dataset()
+    return table.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(root.rstrip("/"), fs))
 
 
 def read_table(table: DeltaTable, columns: list[str] | None = None) -> pa.Table:
     """The whole table (or `columns`) as Arrow, read through `arrow_dataset`."""
     return arrow_dataset(table).to_table(columns=columns)
+
+
+def delta_frame(
+    like: Any, target: storage.StorageTarget | DeltaTable, columns: list[str] | None = None
+) -> Any:
+    """A DataFrame over a Delta table's current snapshot in the session of `like` (a DataFrame,
+    session or engine), wherever the table lives.
+
+    DuckDB reads local Parquet files itself and an object store's through Arrow's dataset,
+    scanned lazily; Spark reads the files' URIs itself (`s3a://` for `s3://`). Partition
+    values live in the log, not the files: delta-rs assembles those rows.
+    """
+    from deltalake import DeltaTable
+
+    from churnops.data.feature_store.frames import (
+        arrow_to_frame,
+        frame_kind,
+        parquet_files_to_frame,
+    )
+    from churnops.data.feature_store.validation import normalise_schema
+
+    dt = target if isinstance(target, DeltaTable) else open_table(target)
+    import pyarrow as pa
+
+    cols = columns or normalise_schema(pa.schema(dt.schema().to_arrow())).names
+    files = dt.file_uris()
+    local = storage.is_local(dt.table_uri)
+    spark = frame_kind(like) == "spark"
+    if files and not dt.metadata().partition_columns and (local or spark):
+        paths = [storage.location(u).key if local else storage.spark_uri(u) for u in files]
+        return parquet_files_to_frame(like, paths, cols)
+    if files and not spark:  # DuckDB scans the Arrow dataset batch by batch
+        return arrow_to_frame(like, arrow_dataset(dt)).select(*cols)
+    return arrow_to_frame(like, read_table(dt, columns=cols))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 
@@ -16,13 +15,14 @@ def write_baseline(training_set: str | Path, model_uri: str, out: str | Path) ->
     check on it that the model is calibrated.
     """
     import mlflow
-    from deltalake import write_deltalake
 
+    from churnops.data import storage
+    from churnops.data.delta_tables import write_table
     from churnops.models.pyfunc import load_feature_spec
 
-    if not Path(training_set).exists():
+    if not storage.exists(training_set):
         raise FileNotFoundError(f"training_set={str(training_set)!r}: no such file or folder")
-    frame = pd.read_parquet(training_set)
+    frame = storage.read_parquet(training_set).to_pandas()
     columns = load_feature_spec(model_uri).feature_columns
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -32,5 +32,5 @@ def write_baseline(training_set: str | Path, model_uri: str, out: str | Path) ->
     scored = mlflow.pyfunc.load_model(model_uri).predict(frame[columns])
     frame = frame.assign(probability=scored["probability"].to_numpy(),
                          prediction=scored["prediction"].to_numpy())  # fmt: skip
-    write_deltalake(str(out), pa.Table.from_pandas(frame, preserve_index=False), mode="overwrite")
+    write_table(out, pa.Table.from_pandas(frame, preserve_index=False), mode="overwrite")
     return len(frame)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -107,5 +106,8 @@ class MonitorConfig(StrictConfig):
         return value
 
     def table_path(self, suffix: str) -> str:
-        """The output table `<output_dir>/<name>_<suffix>` (profile_metrics, drift_metrics...)."""
-        return str(Path(self.output_dir) / f"{self.name}_{suffix}")
+        """The output table `<output_dir>/<name>_<suffix>` (profile_metrics, drift_metrics...);
+        `output_dir` may be an object-store URI."""
+        from churnops.data.storage import join
+
+        return join(self.output_dir, f"{self.name}_{suffix}")

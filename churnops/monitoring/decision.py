@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from churnops.data.delta_tables import open_table, read_table, table_exists, write_table
 from churnops.monitoring.config import MonitorConfig
 
 # mlops-stacks' metric-violation query shape (column_name ':table', no slice, per version, INPUT).
@@ -148,7 +148,7 @@ def _register(engine: Any, path: str, name: str) -> str:
     """Make the Delta table queryable by `name` in the engine's SQL."""
     from churnops.monitoring.frames import delta_frame
 
-    if not (Path(path) / "_delta_log").is_dir():
+    if not table_exists(path):
         raise FileNotFoundError(f"{path!r}: no metric table; run `churnops monitor refresh` first")
     delta_frame(engine, path).createOrReplaceTempView(name)
     return name
@@ -179,19 +179,13 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 def _last_retrain(cfg: MonitorConfig) -> dt.datetime | None:
     path = cfg.table_path("decisions")
-    if not (Path(path) / "_delta_log").is_dir():
+    if not table_exists(path):
         return None
-    from deltalake import DeltaTable
-
-    from churnops.data.delta_tables import read_table
-
-    rows = [r for r in read_table(DeltaTable(path)).to_pylist() if r["retrain"]]
+    rows = [r for r in read_table(open_table(path)).to_pylist() if r["retrain"]]
     return max((r["decided_at"] for r in rows), default=None)
 
 
 def _append(cfg: MonitorConfig, decision: Decision, now: dt.datetime) -> None:
-    from deltalake import write_deltalake
-
     row = {
         "decided_at": now,
         "monitor": cfg.name,
@@ -200,6 +194,6 @@ def _append(cfg: MonitorConfig, decision: Decision, now: dt.datetime) -> None:
         "blocked_by": decision.blocked_by,
         "details": json.dumps(decision.details, default=str),
     }
-    write_deltalake(
+    write_table(
         cfg.table_path("decisions"), pa.Table.from_pylist([row], DECISIONS_SCHEMA), mode="append"
     )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from churnops.data.delta_tables import read_table
+from churnops.data.delta_tables import open_table, read_table, table_exists
 from churnops.monitoring.ab import ABReport, analyze_ab
 from churnops.monitoring.config import MonitorConfig
 
 
 def read_delta(path: str) -> pd.DataFrame:
-    """A local Delta table as pandas; a missing table is an error naming it."""
-    from deltalake import DeltaTable
-
-    if not (Path(path) / "_delta_log").is_dir():
+    """A Delta table (local or object store) as pandas; a missing table is an error naming it."""
+    if not table_exists(path):
         raise FileNotFoundError(f"{path!r}: no Delta table there")
-    return read_table(DeltaTable(path)).to_pandas()
+    return read_table(open_table(path)).to_pandas()
 
 
 def read_predictions(cfg: MonitorConfig) -> pd.DataFrame:

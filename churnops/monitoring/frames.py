@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from churnops.data.delta_tables import delta_frame as delta_to_frame
+from churnops.data.delta_tables import open_table
 from churnops.data.engines.api import dataframe_api
-from churnops.data.feature_store.frames import parquet_files_to_frame
 from churnops.monitoring.config import GRANULARITIES
 
 WINDOW = "window_start"
@@ -15,23 +16,18 @@ SLICE = "slice_value"
 
 
 def delta_files(path: str | Path, version: int | None = None) -> list[str]:
-    """Local paths of the Parquet files in a Delta table's snapshot."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(str(path), version=version)
+    """The Parquet files in a Delta table's snapshot: local paths, or object-store URIs."""
+    table = open_table(path, version=version)
     return [_local(uri) for uri in table.file_uris()]
 
 
 def delta_frame(engine: Any, path: str | Path, columns: list[str] | None = None) -> Any:
     """A DataFrame over the current snapshot of a Delta table, in `engine`'s session."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(str(path))
+    table = open_table(path)
     cols = columns or [f.name for f in table.schema().fields]
-    files = [_local(uri) for uri in table.file_uris()]
-    if not files:
+    if not table.file_uris():
         raise ValueError(f"Delta table {str(path)!r} has no rows")
-    return parquet_files_to_frame(engine, files, cols)
+    return delta_to_frame(engine, table, cols)
 
 
 def with_window(df: Any, timestamp_col: str, granularity: str) -> Any:

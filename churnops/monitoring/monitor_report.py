@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnops.data.delta_tables import table_exists
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
 from churnops.monitoring.estimate import GRANULARITIES as ESTIMATE_WINDOWS
 from churnops.monitoring.experiment import (
@@ -30,7 +31,7 @@ def monitor_report(
     of the monitor's granularities that the estimates know (day, week, month; else a day).
     """
     drift_path = cfg.table_path("drift_metrics")
-    if not (Path(drift_path) / "_delta_log").is_dir():
+    if not table_exists(drift_path):
         raise FileNotFoundError(
             f"monitor {cfg.name!r}: no drift table at {drift_path!r}; run `churnops monitor "
             "refresh` first"

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from churnops.data import storage
+from churnops.data.delta_tables import open_table, table_exists
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
+from churnops.data.storage import read_parquet
 from churnops.monitoring import profile as prof
 from churnops.monitoring import quality as qual
 from churnops.monitoring.config import MonitorConfig
@@ -72,7 +72,7 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
     unpacked = 0
     if cfg.inference_log:
         unpacked = unpack_inference_log(cfg.inference_log, cfg.table, cfg.id_col)
-    if not (Path(cfg.table) / "_delta_log").is_dir():
+    if not table_exists(cfg.table):
         raise FileNotFoundError(f"table={cfg.table!r}: no Delta table there (nothing scored yet?)")
     check_inputs(cfg)
     state = _read_state(cfg)
@@ -598,7 +598,7 @@ def check_inputs(cfg: MonitorConfig) -> None:
     need("model_id_col", cfg.model_id_col, cfg.table, schema.names)
     need("prediction_proba_col", cfg.prediction_proba_col, cfg.table, schema.names)
     for field, path in (("baseline_table", cfg.baseline_table), ("labels_table", cfg.labels_table)):
-        if path and not (Path(path) / "_delta_log").is_dir():
+        if path and not table_exists(path):
             raise FileNotFoundError(f"{field}={path!r}: no Delta table there")
     if cfg.labels_table:
         need("id_col", cfg.id_col, cfg.table, schema.names)
@@ -656,15 +656,11 @@ def _columns(cfg: MonitorConfig, schema: pa.Schema) -> tuple[list[str], list[str
 
 
 def _schema(path: str) -> pa.Schema:
-    from deltalake import DeltaTable
-
-    return pa.schema(DeltaTable(path).schema().to_arrow())
+    return pa.schema(open_table(path).schema().to_arrow())
 
 
 def _delta_version(path: str) -> int:
-    from deltalake import DeltaTable
-
-    return int(DeltaTable(path).version())
+    return int(open_table(path).version())
 
 
 def _changed_since(
@@ -678,10 +674,7 @@ def _changed_since(
     new = [f for f in files if f not in old]
     if new:
         ts = pa.concat_arrays(
-            [
-                pq.read_table(f, columns=[cfg.timestamp_col])[cfg.timestamp_col].combine_chunks()
-                for f in new
-            ]
+            [read_parquet(f, [cfg.timestamp_col])[cfg.timestamp_col].combine_chunks() for f in new]
         )
         if len(ts):
             points.append(as_utc(pc.min(ts).as_py()))
@@ -689,7 +682,7 @@ def _changed_since(
     if new_labels:
         cut = pa.concat_arrays(
             [
-                pq.read_table(f, columns=[cfg.label_time_col])[cfg.label_time_col].combine_chunks()
+                read_parquet(f, [cfg.label_time_col])[cfg.label_time_col].combine_chunks()
                 for f in new_labels
             ]
         )
@@ -714,21 +707,18 @@ def _fingerprint(cfg: MonitorConfig) -> str:
     return digest(fields, 64)
 
 
-def _state_path(cfg: MonitorConfig) -> Path:
-    return Path(cfg.table_path("state.json"))
+def _state_path(cfg: MonitorConfig) -> str:
+    return cfg.table_path("state.json")
 
 
 def _read_state(cfg: MonitorConfig) -> dict | None:
     path = _state_path(cfg)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return json.loads(storage.read_bytes(path)) if storage.is_file(path) else None
 
 
 def _write_state(cfg: MonitorConfig, state: dict) -> None:
-    path = _state_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, path)  # atomic: the old state or the new one, never half of it
+    # Atomic: the old state or the new one, never half of it (renamed or copied into place).
+    storage.write_bytes_atomic(_state_path(cfg), json.dumps(state, indent=1).encode())
 
 
 def _unit(gran: str) -> str:

@@ -128,11 +128,9 @@ class ReplayResult:
 
 
 def _read_delta(path: str) -> pa.Table:
-    from deltalake import DeltaTable
+    from churnops.data.delta_tables import open_table, read_table
 
-    from churnops.data.delta_tables import read_table
-
-    return read_table(DeltaTable(path))
+    return read_table(open_table(path))
 
 
 # Customers scored per model call: the month is streamed from the engine in batches this size.
@@ -285,7 +283,9 @@ def _parquet_batches(path: Path) -> pa.RecordBatchReader:
 
 
 def _write_delta(path: str, batches: pa.RecordBatchReader, write_deltalake: Any) -> None:
-    write_deltalake(path, batches, mode="overwrite", schema_mode="overwrite")
+    from churnops.data.delta_tables import write_table  # a path or an object-store URI
+
+    write_table(path, batches, mode="overwrite", schema_mode="overwrite")
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -118,13 +117,11 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 def read_or_empty(path: str, schema: pa.Schema) -> pa.Table:
     """The Delta table at `path`, or an empty table of `schema` when there is none yet."""
-    if not (Path(path) / "_delta_log").is_dir():
+    from churnops.data.delta_tables import open_table, read_table, table_exists
+
+    if not table_exists(path):
         return schema.empty_table()
-    from deltalake import DeltaTable
-
-    from churnops.data.delta_tables import read_table
-
-    return read_table(DeltaTable(path)).cast(schema)
+    return read_table(open_table(path)).cast(schema)
 
 
 def replace_windows(
@@ -139,23 +136,21 @@ def replace_windows(
     One commit: a reader sees the table before or after the refresh, never half of it.
     `old`: the table as the caller already read it (else it is read here); `keep` masks it.
     """
-    from deltalake import write_deltalake
+    from churnops.data.delta_tables import open_table, write_table
 
     if keep is None:
         old = None  # a full refresh keeps nothing: no need to read what it replaces
     elif old is None:
         old = read_or_empty(path, schema)
-    if old is not None and old.num_rows and keep is not None and pc.all(keep).as_py():
-        # Nothing old is replaced (only new windows): one append commit, no rewrite of the rest,
-        # provided the table already has today's schema (delta-rs would cast into an older one).
-        from deltalake import DeltaTable
-
-        if pa.schema(DeltaTable(path).schema().to_arrow()).equals(schema):
-            write_deltalake(path, new.cast(schema), mode="append")
-            return
+    # Nothing old is replaced (only new windows): one append commit, no rewrite of the rest,
+    # provided the table already has today's schema (delta-rs would cast into an older one).
+    appends = old is not None and old.num_rows and keep is not None and pc.all(keep).as_py()
+    if appends and pa.schema(open_table(path).schema().to_arrow()).equals(schema):
+        write_table(path, new.cast(schema), mode="append")
+        return
     parts = [old.filter(keep)] if old is not None and keep is not None and old.num_rows else []
     table = pa.concat_tables([*parts, new.cast(schema)]) if parts else new.cast(schema)
-    write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
+    write_table(path, table, mode="overwrite", schema_mode="overwrite")
 
 
 def stale_mask(table: pa.Table, since: dict[str, dt.datetime] | None, col: str) -> pa.Array:

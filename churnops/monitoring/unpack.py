@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from churnops.data.delta_tables import open_table, table_exists, write_table
+from churnops.data.storage import read_parquet
 from churnops.monitoring.frames import delta_files
 
 LOG_VERSION_KEY = "churnops.inference_log_version"
@@ -56,25 +57,23 @@ def unpack_inference_log(
         table_path: the predictions Delta table (created on the first call).
         id_col: the request field holding the customer id.
     """
-    from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake import CommitProperties
 
-    if not (Path(log_path) / "_delta_log").is_dir():
+    if not table_exists(log_path):
         raise FileNotFoundError(f"inference_log={str(log_path)!r}: no Delta table there")
-    log_version = DeltaTable(str(log_path)).version()
+    log_version = open_table(log_path).version()
     files = delta_files(log_path)
     done = _processed_files(table_path)
-    new = [f for f in files if Path(f).name not in done]
+    new = [f for f in files if _name(f) not in done]
     if not new:
         return 0
-    log = pa.concat_tables([pq.read_table(f, columns=LOG_COLUMNS) for f in new])
+    log = pa.concat_tables([read_parquet(f, LOG_COLUMNS) for f in new])
     rows = unpack_rows(log.to_pylist(), id_col)
     table = _to_table(rows)
-    names = sorted(done | {Path(f).name for f in files})
+    names = sorted(done | {_name(f) for f in files})
     meta = {LOG_VERSION_KEY: str(log_version), LOG_FILES_KEY: orjson.dumps(names).decode()}
     commit = CommitProperties(custom_metadata=meta)
-    write_deltalake(
-        str(table_path), table, mode="append", schema_mode="merge", commit_properties=commit
-    )
+    write_table(table_path, table, mode="append", schema_mode="merge", commit_properties=commit)
     return table.num_rows
 
 
@@ -136,11 +135,14 @@ def _to_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 def _processed_files(table_path: str | Path) -> set[str]:
     """Log file names already unpacked, from the predictions table's latest churnops commit."""
-    from deltalake import DeltaTable
-
-    if not (Path(table_path) / "_delta_log").is_dir():
+    if not table_exists(table_path):
         return set()
-    for commit in DeltaTable(str(table_path)).history():  # newest first
+    for commit in open_table(table_path).history():  # newest first
         if LOG_FILES_KEY in commit:
             return set(orjson.loads(commit[LOG_FILES_KEY]))
     return set()
+
+
+def _name(file: str) -> str:
+    """A data file's name, from a local path or an object-store URI."""
+    return file.rstrip("/").rsplit("/", 1)[-1]

@@ -7,9 +7,11 @@ reader after a crash sees exactly what was last committed. The run's own row has
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
+from churnops.data import storage
+from churnops.data.delta_tables import arrow_dataset, open_table, table_exists, write_table
 
 RUN_ROW = ""  # task_key of a run's own row
 ACTIVE_RUN_STATES = ("QUEUED", "RUNNING")
@@ -117,16 +122,30 @@ class RunView:
 
 
 class RunRecords:
-    """The records table under `home` (`home/records`), with a lock serialising its commits."""
+    """The records table (`home/records`, or `table`), with a lock serialising its commits.
 
-    def __init__(self, home: str | Path):
-        self.home = Path(home)
-        self.path = self.home / "records"
+    Args:
+        home: the runner's folder, or an object-store URI (`s3://...`) for the table.
+        table: where the records table lives when not `home/records` (a path or URI).
+    """
+
+    def __init__(self, home: str | Path, table: str | Path | None = None):
+        self.home = storage.join(home)
+        self.path = storage.join(table) if table else storage.join(home, "records")
 
     @contextmanager
     def lock(self, name: str = "records") -> Iterator[None]:
-        """An exclusive, cross-process lock on `home/locks/NAME.lock` (released on exit)."""
-        locks = self.home / "locks"
+        """An exclusive, cross-process lock on `home/locks/NAME.lock` (released on exit).
+
+        With `home` on an object store the lock file is local (in the temp folder), so it
+        serialises this machine's writers; Delta's commit protocol (a conditional put on S3)
+        keeps writers on different machines from overwriting each other's commits.
+        """
+        if storage.is_local(self.home):
+            locks = Path(self.home) / "locks"
+        else:
+            digest = hashlib.sha256(self.home.encode()).hexdigest()[:16]
+            locks = Path(tempfile.gettempdir()) / "churnops-locks" / digest
         locks.mkdir(parents=True, exist_ok=True)
         with open(locks / f"{name}.lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -137,34 +156,26 @@ class RunRecords:
 
     def append(self, *records: Record) -> None:
         """Commit `records` as one Delta append (stamping `seq` and `updated`)."""
-        from deltalake import write_deltalake
-
         now, base = datetime.now(UTC), time.time_ns()
         rows = []
         for i, r in enumerate(records):  # seq orders rows, within one append too
             r.seq, r.updated = base + i, now
             rows.append(r.to_row())
         with self.lock():
-            write_deltalake(
-                str(self.path), pa.Table.from_pylist(rows, schema=SCHEMA), mode="append"
-            )
+            write_table(self.path, pa.Table.from_pylist(rows, schema=SCHEMA), mode="append")
 
     def compact(self) -> int:
         """Rewrite the many one-commit files as few and checkpoint the log; returns the files
         removed. Old files stay for time travel until a vacuum (not run here)."""
-        from deltalake import DeltaTable
-
         with self.lock():
-            dt = DeltaTable(str(self.path))
+            dt = open_table(self.path)
             removed = dt.optimize.compact()["numFilesRemoved"]
-            DeltaTable(str(self.path)).create_checkpoint()
+            open_table(self.path).create_checkpoint()
         return int(removed)
 
     def maybe_compact(self, every: int = COMPACT_EVERY) -> bool:
         """Compact once every `every` table versions, so reads stay quick as runs pile up."""
-        from deltalake import DeltaTable
-
-        version = DeltaTable(str(self.path)).version()
+        version = open_table(self.path).version()
         if version == 0 or version % every:
             return False
         self.compact()
@@ -173,18 +184,15 @@ class RunRecords:
     def latest(self, run_id: str | None = None, job: str | None = None) -> list[Record]:
         """The latest row of every (run_id, task_key), optionally of one run or one job."""
         import pyarrow.dataset as ds
-        from deltalake import DeltaTable
 
-        from churnops.data.delta_tables import arrow_dataset
-
-        if not (self.path / "_delta_log").is_dir():
+        if not table_exists(self.path):
             return []
         flt = None
         if run_id is not None:
             flt = ds.field("run_id") == run_id
         if job is not None:
             flt = ds.field("job") == job if flt is None else flt & (ds.field("job") == job)
-        table = arrow_dataset(DeltaTable(str(self.path))).to_table(filter=flt)
+        table = arrow_dataset(open_table(self.path)).to_table(filter=flt)
         newest: dict[tuple[str, str], dict[str, Any]] = {}
         for row in table.sort_by("seq").to_pylist():
             newest[(row["run_id"], row["task_key"])] = row

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 
-from churnops.data.delta_tables import arrow_dataset, read_table
+from churnops.data import storage
+from churnops.data.delta_tables import (
+    arrow_dataset,
+    open_table,
+    read_table,
+    table_exists,
+    write_table,
+)
 
 
 def score_table(
@@ -30,7 +36,6 @@ def score_table(
     a Parquet file renamed into place).
     """
     import mlflow
-    from deltalake import DeltaTable
 
     from churnops.config import load_config
     from churnops.data.engines import get_engine
@@ -47,53 +52,44 @@ def score_table(
     cfg = load_config(
         FeatureStoreConfig, store_config or DEFAULT_CONFIG, [f"root={root}"] if root else []
     )
-    source = Path(input_path)
-    if not source.exists():
+    source = storage.native(input_path)
+    if not storage.exists(source):
         raise FileNotFoundError(f"--input {str(source)!r}: no such file or table")
     eng = get_engine(engine or cfg.engine)
     try:
-        if (source / "_delta_log").is_dir():
-            delta = DeltaTable(str(source))
+        if table_exists(source):
+            delta = open_table(source)
             # DuckDB scans the Delta files' dataset lazily; Spark takes the snapshot in Arrow.
             df = eng.from_arrow(arrow_dataset(delta) if eng.name == "duckdb" else read_table(delta))
         else:
-            df = eng.read_parquet(source)
+            df = storage.read_parquet_frame(eng, source)
         store = get_feature_store(cfg, engine=eng)
         params = {"threshold": threshold} if threshold is not None else None
         scored = score_batches(store, model_uri, df, params, batch_rows or DEFAULT_BATCH_ROWS)
-        out = Path(output_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".parquet":
+        out = storage.native(output_path)
+        if str(out).endswith(".parquet"):
             return write_parquet_batches(scored, out)
         return write_delta_batches(scored, out)
     finally:
         eng.stop()
 
 
-def write_parquet_batches(batches: pa.RecordBatchReader, path: Path) -> int:
-    """Stream record batches into one Parquet file through a temporary name: no half-written
-    file is left if a batch fails. Returns the rows written."""
+def write_parquet_batches(batches: pa.RecordBatchReader, path: str | Path) -> int:
+    """Stream record batches into one Parquet file (local or object store) through a temporary
+    name: no half-written file is left if a batch fails. Returns the rows written."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     rows = 0
-    try:
-        with pq.ParquetWriter(tmp, batches.schema) as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with storage.staged_output(path) as tmp, pq.ParquetWriter(tmp, batches.schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            rows += batch.num_rows
     return rows
 
 
-def write_delta_batches(batches: pa.RecordBatchReader, path: Path) -> int:
+def write_delta_batches(batches: pa.RecordBatchReader, path: str | Path) -> int:
     """Stream record batches into a Delta table (overwritten) as one commit: readers see the
     old version until every batch is written. Returns the rows written."""
-    from deltalake import write_deltalake
-
     rows = 0
 
     def counted() -> object:
@@ -103,5 +99,5 @@ def write_delta_batches(batches: pa.RecordBatchReader, path: Path) -> int:
             yield batch
 
     reader = pa.RecordBatchReader.from_batches(batches.schema, counted())
-    write_deltalake(str(path), reader, mode="overwrite", schema_mode="overwrite")
+    write_table(path, reader, mode="overwrite", schema_mode="overwrite")
     return rows

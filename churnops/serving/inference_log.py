@@ -28,7 +28,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from churnops.data.delta_tables import read_table
+from churnops.data import storage
+from churnops.data.delta_tables import open_table, read_table
 from churnops.serving.journal import Journal, JournalInUseError, closed_segments
 
 SCHEMA = pa.schema(
@@ -68,8 +69,12 @@ class InferenceLogError(RuntimeError):
 
 
 def journal_folder(path: str | Path) -> Path:
-    """Where the journal of the inference log table at `path` lives (beside it)."""
-    return Path(f"{Path(path)}.journal")
+    """Where the journal of the inference log table at `path` lives: beside it, or for a table
+    on an object store under `.churnops/journals/<scheme>/<bucket>/<key>.journal` (local)."""
+    loc = storage.location(path)
+    if loc.is_local:
+        return Path(f"{loc.key}.journal")
+    return Path(".churnops", "journals", loc.scheme, loc.authority, f"{loc.key}.journal")
 
 
 class InferenceLogWriter:
@@ -104,7 +109,7 @@ class InferenceLogWriter:
         fsync: bool = False,
         hidden_env: Collection[str] = (),
     ):
-        self.path = Path(path)
+        self.path = storage.native(path)  # a Path, or an object-store URI
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
         self.hidden_env = set(hidden_env)
@@ -114,7 +119,7 @@ class InferenceLogWriter:
         self.journal_failures = 0  # journal writes or segment closes that failed
         self._lock = threading.Lock()  # the journal and `_closed`
         self._closed = False
-        if self.path.exists() and not self.path.is_dir():
+        if isinstance(self.path, Path) and self.path.exists() and not self.path.is_dir():
             raise InferenceLogError(f"inference log {self.path}: is a file, not a folder")
         try:
             self.journal = Journal(journal_folder(self.path), fsync)
@@ -323,7 +328,7 @@ class InferenceLogWriter:
         root = str(Path(__file__).resolve().parents[2])  # the committer runs this very churnops
         env = {k: v for k, v in os.environ.items() if k not in self.hidden_env}
         env["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
-        folder, table = self.journal.folder.absolute(), self.path.absolute()
+        folder, table = self.journal.folder.absolute(), storage.join(self.path)
         # A fresh interpreter, not a fork of this threaded one; -P: no cwd on sys.path.
         cmd = [sys.executable, "-P", "-m", _COMMITTER, str(folder), str(table), str(os.getpid())]
         cmd.append(self.journal.prefix)
@@ -455,6 +460,4 @@ def _count_rows(segment: Path) -> int:
 
 def read_inference_log(path: str | Path) -> pa.Table:
     """The whole inference log table."""
-    from deltalake import DeltaTable
-
-    return read_table(DeltaTable(str(path)))
+    return read_table(open_table(path))

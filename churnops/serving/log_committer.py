@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from churnops.data import storage
+from churnops.data.delta_tables import open_table, write_table
 from churnops.serving.inference_log import JOURNAL_KEY, SCHEMA
 from churnops.serving.journal import closed_segments, read_segment
 
@@ -35,11 +37,10 @@ BATCH_BYTES = 16 << 20  # of JSON per commit: a large backlog is committed in st
 
 def committed_segments(path: Path, depth: int = 100) -> set[str]:
     """Journal segment names the table's last `depth` commits hold."""
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        history = DeltaTable(str(path)).history(depth)
+        history = open_table(path).history(depth)
     except TableNotFoundError:
         return set()
     names: set[str] = set()
@@ -131,6 +132,8 @@ class JournalCommitter:
     def _why(self, exc: BaseException) -> str:
         """A failed commit's cause in plain words: deltalake names its own internals (a folder
         we may not write reads "Failed to parse parquet"), so try writing there ourselves."""
+        if not isinstance(self.path, Path):  # an object store: its own words say it
+            return f"{type(exc).__name__}: {exc}"
         folder = self.path
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -147,16 +150,16 @@ class JournalCommitter:
 
     def append(self, table: pa.Table, segments: list[str]) -> None:
         """One Delta commit of `table`, naming `segments` in its metadata."""
-        from deltalake import CommitProperties, DeltaTable, write_deltalake
+        from deltalake import CommitProperties
 
-        write_deltalake(
-            self._table if self._table is not None else str(self.path),
+        write_table(
+            self._table if self._table is not None else self.path,
             table,
             mode="append",
             commit_properties=CommitProperties(custom_metadata={JOURNAL_KEY: ",".join(segments)}),
         )
         if self._table is None:  # the first commit created the table (or found it there)
-            self._table = DeltaTable(str(self.path))
+            self._table = open_table(self.path)
 
 
 def _wait(fd: int, timeout: float, parent: int) -> bool:
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     # One committer per journal: one still draining for a server that died finishes first.
     with open(Path(folder) / "committer.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return run(Path(folder), Path(path), int(parent), own, report)
+        return run(Path(folder), storage.native(path), int(parent), own, report)
 
 
 if __name__ == "__main__":

@@ -94,8 +94,12 @@ def make_tracker(cfg: LoggerConfig, workdir: str | Path) -> MLflowTracker | Null
 
 def training_set_lineage(path: Path, cfg: TrainConfig, rows: int) -> dict[str, Any]:
     """What a run needs to be reproduced: the data's path, fingerprint, tables, seed."""
+    from churnops.data.storage import is_local
+
+    # An object-store training set is read from a local copy: the URI is what reproduces.
+    remote = cfg.data.path and not is_local(cfg.data.path)
     lineage: dict[str, Any] = {
-        "training_set": str(path.resolve()),
+        "training_set": cfg.data.path if remote else str(path.resolve()),
         "training_set_rows": rows,
         "seed": cfg.seed,
         "tables": json.dumps([t.model_dump() for t in cfg.data.tables]),

@@ -14,8 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow.parquet as pq
-
+from churnops.data import storage
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
@@ -40,9 +39,9 @@ TIMESTAMP_KEY = "cutoff"  # the labels' column the point-in-time lookup matches 
 class TrainingSetBuild:
     """What a build wrote: the Parquet, the feature table version it read, and its shape."""
 
-    path: Path
-    orders_path: Path
-    feature_store_root: Path
+    path: Path | str  # a Path, or an object-store URI
+    orders_path: Path | str
+    feature_store_root: Path | str
     feature_table: str
     feature_table_version: int
     snapshots: list[date]
@@ -95,13 +94,13 @@ def build_training_set(
         A `TrainingSetBuild`.
     """
     start = time.perf_counter()
-    path = Path(path)
-    orders_path = path.with_name(f"{path.stem}-orders.parquet")
+    path = storage.native(path)  # a Path, or an object-store URI (s3://...) as text
+    orders_path = storage.sibling(path, f"{Path(str(path)).stem}-orders.parquet")
     prepare_orders(data.source, orders_path)
     runner = get_engine(engine)
     try:
         store = LocalFeatureStore(feature_store_root, engine=runner)
-        orders = runner.read_parquet(orders_path)
+        orders = storage.read_parquet_frame(runner, orders_path)
         first, last = order_span(orders)
         if first is None:
             raise ValueError(f"data.source: {data.source.kind} has no orders")
@@ -132,11 +131,11 @@ def build_training_set(
     finally:
         runner.stop()
     # The label column alone, not the set: the builder never holds the whole set in memory.
-    churn = pq.read_table(path, columns=[data.label_column])[data.label_column].to_numpy()
+    churn = storage.read_parquet(path, columns=[data.label_column])[data.label_column].to_numpy()
     return TrainingSetBuild(
         path=path,
         orders_path=orders_path,
-        feature_store_root=Path(feature_store_root),
+        feature_store_root=storage.native(feature_store_root),
         feature_table=feature_table,
         feature_table_version=table.version,
         snapshots=cutoffs,
@@ -160,9 +159,10 @@ def default_training_set(workdir: str | Path, data: DataConfig) -> Path:
 
 
 def ensure_training_set(workdir: str | Path, data: DataConfig, engine: str = "duckdb") -> Path:
-    """`data.path`, or the training set for `data` built once under `workdir`."""
-    if data.path:
-        return Path(data.path)
+    """`data.path` (a path, or an object-store URI: then a local copy of it), or the training
+    set for `data` built once under `workdir`."""
+    if data.path:  # an object store's training set is read from a local copy, made once
+        return storage.local_copy(data.path, Path(workdir) / "cache" / "training_sets")
     path = default_training_set(workdir, data)
     if not path.exists():
         table = orders_feature_table(data)

@@ -27,3 +27,17 @@ def test_reads_match_deltalake_partition_columns_included(tmp_path):
     got = read_table(table).sort_by("customer_id")
     assert got.select(expected.column_names).equals(expected)
     assert read_table(table, columns=["customer_id"]).column_names == ["customer_id"]
+
+
+def test_object_store_table_is_read_on_arrows_s3_file_system(s3_storage):
+    from churnops.data.delta_tables import open_table, table_exists, write_table
+
+    uri = f"{s3_storage.root}/tables/t"
+    assert not table_exists(uri)
+    data = pa.table({"month": ["1997-01", "1997-02"], "customer_id": [1, 2]})
+    write_table(uri, data, partition_by=["month"])
+    dataset = arrow_dataset(open_table(uri))
+    assert isinstance(dataset.filesystem.base_fs, pa_fs.S3FileSystem)
+    got = read_table(open_table(uri)).sort_by("customer_id")
+    assert got.select(data.column_names).equals(data)
+    assert table_exists(uri)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import random
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,8 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from churnops.data.delta_tables import read_table
+from churnops.data import storage
+from churnops.data.delta_tables import delta_frame, open_table, read_table, table_exists
 from churnops.data.feature_store.base import (
     FeatureFunction,
     FeatureLookup,
@@ -32,8 +32,6 @@ from churnops.data.feature_store.base import (
     split_table_name,
 )
 from churnops.data.feature_store.frames import (
-    arrow_to_frame,
-    parquet_files_to_frame,
     to_arrow,
 )
 from churnops.data.feature_store.validation import normalise_schema, validate_batch
@@ -46,7 +44,8 @@ class LocalFeatureStore:
     """The `FeatureStore` protocol on Delta tables under `root`.
 
     Args:
-        root: folder holding the tables.
+        root: folder or object-store URI (`s3://`, `gs://`, `abfss://`, `/Volumes/...`)
+            holding the tables; credentials from the storage setting (`churnops.data.storage`).
         engine: the engine whose DataFrames `read_table` returns when no DataFrame tells which
             (created as duckdb on first use). `create_training_set` uses the caller's DataFrame's
             own session.
@@ -54,7 +53,7 @@ class LocalFeatureStore:
     """
 
     def __init__(self, root: str | Path, engine: Any = None, max_commit_retries: int = 30):
-        self.root = Path(root)
+        self.root = storage.join(root)
         self._engine = engine
         self.max_commit_retries = max_commit_retries
 
@@ -68,14 +67,14 @@ class LocalFeatureStore:
             self._engine = get_engine("duckdb")
         return self._engine
 
-    def table_path(self, name: str) -> Path:
-        """Where the Delta table for `name` lives."""
-        return self.root.joinpath(*split_table_name(name))
+    def table_path(self, name: str) -> str:
+        """Where the Delta table for `name` lives (a path or URI under the root)."""
+        return storage.join(self.root, *split_table_name(name))
 
     def _open(self, name: str, version: int | None = None) -> DeltaTable:
         path = self.table_path(name)
         try:
-            return DeltaTable(str(path), version=version)
+            return open_table(path, version=version)
         except TableNotFoundError:
             raise FeatureTableNotFoundError(
                 f"feature table {name!r} does not exist (looked in {path})"
@@ -106,11 +105,12 @@ class LocalFeatureStore:
 
     def list_tables(self) -> list[str]:
         """Names of the feature tables under the root."""
-        if not self.root.is_dir():
-            return []
         names = [
-            ".".join(log.parent.relative_to(self.root).parts)
-            for log in self.root.glob("*/*/*/_delta_log")
+            f"{catalog}.{schema}.{table}"
+            for catalog in storage.list_dirs(self.root)
+            for schema in storage.list_dirs(storage.join(self.root, catalog))
+            for table in storage.list_dirs(storage.join(self.root, catalog, schema))
+            if table_exists(storage.join(self.root, catalog, schema, table))
         ]
         return sorted(names)
 
@@ -125,7 +125,7 @@ class LocalFeatureStore:
         last = dt.history(1)[0]
         return FeatureTable(
             name=name,
-            path=str(self.table_path(name)),
+            path=self.table_path(name),
             primary_keys=meta["primary_keys"],
             timeseries_column=meta["timeseries_column"],
             partition_columns=meta["partition_columns"],
@@ -185,7 +185,7 @@ class LocalFeatureStore:
                 f"table {name!r}: timeseries_column={timeseries_column!r} is also a primary key; "
                 "list it only as timeseries_column"
             )
-        if DeltaTable.is_deltatable(str(path)):
+        if table_exists(path):
             raise FeatureStoreError(f"feature table {name!r} already exists ({path})")
         if df is None and schema is None:
             raise FeatureStoreError(f"table {name!r}: give df or schema to create it")
@@ -215,18 +215,19 @@ class LocalFeatureStore:
             "created_by": getpass.getuser(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(storage.location(path).parent)
         commit = self._commit(meta, "CREATE TABLE")
+        options = storage.delta_options(path)
         if batch is not None:
             write_deltalake(
-                str(path), batch, mode="error", partition_by=parts or None, name=name,
-                description=description, commit_properties=commit,
+                path, batch, mode="error", partition_by=parts or None, name=name,
+                description=description, commit_properties=commit, storage_options=options,
             )  # fmt: skip
         else:
             DeltaTable.create(
-                str(path), normalise_schema(arrow_schema), mode="error",
+                path, normalise_schema(arrow_schema), mode="error",
                 partition_by=parts or None, name=name, description=description,
-                commit_properties=commit,
+                commit_properties=commit, storage_options=options,
             )  # fmt: skip
         return self.get_table(name)
 
@@ -261,13 +262,13 @@ class LocalFeatureStore:
                     )
                 else:
                     self._merge(dt, batch, key_columns, commit)
-                return DeltaTable(str(self.table_path(name))).version()
+                return open_table(self.table_path(name)).version()
             except (CommitFailedError, DeltaError) as exc:
                 if not _is_conflict(exc) or attempt == self.max_commit_retries:
                     raise
                 # Another writer committed first: reload and redo the merge on its result.
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                dt = DeltaTable(str(self.table_path(name)))
+                dt = open_table(self.table_path(name))
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -307,13 +308,7 @@ class LocalFeatureStore:
             like: a DataFrame, session or engine whose session the result belongs to.
         """
         dt = self._open_as_of(name, version, as_of_delta_timestamp)
-        like = like if like is not None else self.engine
-        columns = normalise_schema(pa.schema(dt.schema().to_arrow())).names
-        files = [u.removeprefix("file://") for u in dt.file_uris()]
-        if files and not dt.metadata().partition_columns:
-            return parquet_files_to_frame(like, files, columns)
-        # Partition values live in the log, not the files: let delta-rs assemble the rows.
-        return arrow_to_frame(like, read_table(dt))
+        return delta_frame(like if like is not None else self.engine, dt)
 
     def _open_as_of(self, name: str, version: int | None, timestamp: Any) -> DeltaTable:
         if version is not None and timestamp is not None:
@@ -331,7 +326,7 @@ class LocalFeatureStore:
     def drop_table(self, name: str) -> None:
         """Delete the table and its files (published online copies are left alone)."""
         self._open(name)
-        shutil.rmtree(self.table_path(name))
+        storage.remove(self.table_path(name))
 
     # ---- training sets and publishing --------------------------------------------------
 

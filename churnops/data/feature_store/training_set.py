@@ -149,15 +149,18 @@ class LocalTrainingSet:
         On DuckDB the engine sorts (spilling past its memory limit) and writes the file itself,
         so the set never sits whole in Python; on Spark the set comes back through Arrow.
         """
-        from churnops.data.features.build import write_parquet_atomic
+        from churnops.data import storage
 
         df = self.load_df()
         if frame_kind(df) == "duckdb":
             from churnops.data.engines.duckdb import copy_to_parquet
 
+            if not storage.is_local(path):  # DuckDB writes a local file, then it is uploaded
+                with storage.staged_output(path) as local:
+                    return copy_to_parquet(df, local, order_by=sort_by)
             return copy_to_parquet(df, path, order_by=sort_by)
         if sort_by:
             df = df.orderBy(*sort_by)
         table = to_arrow(df)
-        write_parquet_atomic(table, Path(path))
+        storage.write_parquet_atomic(table, path)
         return table.num_rows

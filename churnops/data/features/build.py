@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -10,10 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field
 
 from churnops.config import StrictConfig
+from churnops.data import storage
 from churnops.data.engines import get_engine
 from churnops.data.features.customer import FEATURE_COLUMNS, compute_customer_features
 from churnops.data.features.labels import compute_labels
@@ -34,9 +33,9 @@ class FeaturesJobConfig(StrictConfig):
 class FeaturesBuild:
     """What a features build produced."""
 
-    features_path: Path
-    labels_path: Path
-    orders_path: Path
+    features_path: Path | str  # a Path, or an object-store URI
+    labels_path: Path | str
+    orders_path: Path | str
     customers: int
     features: int
     churn_rate: float
@@ -47,16 +46,16 @@ class FeaturesBuild:
 def build_features(cfg: FeaturesJobConfig, engine=None) -> FeaturesBuild:
     """Run the features job; pass `engine` to reuse a running one (tests, notebooks)."""
     start = time.perf_counter()
-    out = Path(cfg.output_dir)
-    orders_path = out / "orders.parquet"
+    out = storage.location(cfg.output_dir)  # a folder or an object-store URI
+    orders_path = storage.native(out.join("orders.parquet"))
     report = prepare_orders(cfg.source, orders_path)
     owned = engine is None
     engine = engine or get_engine(cfg.engine)
     stem = f"{cfg.as_of.isoformat()}"
-    features_path = out / f"features-{stem}.parquet"
-    labels_path = out / f"labels-{stem}-h{cfg.horizon_days}.parquet"
+    features_path = storage.native(out.join(f"features-{stem}.parquet"))
+    labels_path = storage.native(out.join(f"labels-{stem}-h{cfg.horizon_days}.parquet"))
     try:
-        orders = engine.read_parquet(orders_path)
+        orders = storage.read_parquet_frame(engine, orders_path)
         customers = write_frame(
             compute_customer_features(orders, cfg.as_of), features_path, ["customer_id"]
         )
@@ -65,7 +64,7 @@ def build_features(cfg: FeaturesJobConfig, engine=None) -> FeaturesBuild:
     finally:
         if owned:
             engine.stop()
-    churn = pq.read_table(labels_path, columns=["churn"])["churn"].to_numpy()
+    churn = storage.read_parquet(labels_path, columns=["churn"])["churn"].to_numpy()
     return FeaturesBuild(
         features_path=features_path,
         labels_path=labels_path,
@@ -78,7 +77,7 @@ def build_features(cfg: FeaturesJobConfig, engine=None) -> FeaturesBuild:
     )
 
 
-def write_frame(df: Any, path: Path, order_by: list[str]) -> int:
+def write_frame(df: Any, path: str | Path, order_by: list[str]) -> int:
     """Write an engine DataFrame to one Parquet file sorted by `order_by`; returns its rows.
 
     DuckDB sorts and writes the file itself (spilling past its memory limit), so the table never
@@ -89,18 +88,16 @@ def write_frame(df: Any, path: Path, order_by: list[str]) -> int:
     if frame_kind(df) == "duckdb":
         from churnops.data.engines.duckdb import copy_to_parquet
 
+        if not storage.is_local(path):  # DuckDB writes a local file, then it is uploaded
+            with storage.staged_output(path) as local:
+                return copy_to_parquet(df, local, order_by=order_by)
         return copy_to_parquet(df, path, order_by=order_by)
     table = to_arrow(df.orderBy(*order_by))
     write_parquet_atomic(table, path)
     return table.num_rows
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write through a temporary name so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
+    """Write through a temporary name so readers never see a half-written file (local or
+    object store; see `churnops.data.storage.write_parquet_atomic`)."""
+    storage.write_parquet_atomic(table, path)

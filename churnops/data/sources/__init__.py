@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from churnops.data import storage
 from churnops.data.sources.config import ColumnMapping, SourceConfig
 from churnops.data.sources.readers import csv_parse_errors, raw_relation
 from churnops.data.sources.validation import RejectReport, SourceError, clean_orders
@@ -27,6 +28,8 @@ def prepare_orders(cfg: SourceConfig, out_path: str | Path) -> RejectReport:
     """
     from churnops.data.sources import reuse
 
+    if not storage.is_local(out_path):
+        return _prepare_to_object_store(cfg, str(out_path))
     out_path = Path(out_path)
     if cfg.kind == "synthetic":
         from churnops.data.sources.synthetic import ensure_synthetic
@@ -54,6 +57,24 @@ def prepare_orders(cfg: SourceConfig, out_path: str | Path) -> RejectReport:
         out_path.unlink(missing_ok=True)  # no empty orders file for a build to run on
         raise SourceError(_nothing_accepted(report, cfg))
     reuse.remember_clean_orders(key, out_path, report)
+    return report
+
+
+def _prepare_to_object_store(cfg: SourceConfig, uri: str) -> RejectReport:
+    """`prepare_orders` to an object-store URI: cleaned into a local temporary folder (DuckDB
+    writes local files), then the report and rejects uploaded beside `uri`, the orders last, so
+    a reader that finds the orders finds their report too. Nothing is uploaded on an error."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="churnops-orders-") as folder:
+        local = Path(folder) / storage.location(uri).name
+        report = prepare_orders(cfg, local)
+        for path in sorted(Path(folder).iterdir()):
+            if path != local and path.is_file() and not path.name.startswith("."):
+                storage.upload(path, storage.sibling(uri, path.name))
+        storage.upload(local, uri)
+    if report.rejects_path:
+        report.rejects_path = str(storage.sibling(uri, Path(report.rejects_path).name))
     return report
 
 

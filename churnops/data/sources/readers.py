@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
 
+from churnops.data import storage
 from churnops.data.datasets import dataset_path
 from churnops.data.sources.config import ColumnMapping, SourceConfig
 from churnops.data.sources.validation import SourceError
@@ -31,13 +33,14 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _existing(path: str | None, kind: str) -> Path:
+def _existing(path: str | None, kind: str) -> storage.Location:
+    """The source's location (a local path or an object-store URI), checked to exist."""
     if not path:
         raise SourceError(f"source kind {kind!r} needs 'path' (a file or folder), got none")
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise SourceError(f"source path {str(p)!r} (kind {kind!r}) does not exist")
-    return p
+    loc = storage.location(path)
+    if not storage.exists(loc):
+        raise SourceError(f"source path {loc.uri!r} (kind {kind!r}) does not exist")
+    return loc
 
 
 _ERRORS_TABLE = "churnops_csv_errors"  # not a Python name DuckDB could scan by mistake
@@ -115,23 +118,35 @@ def raw_relation(
         con.register("cdnow_raw", table)
         return "SELECT * FROM cdnow_raw", CDNOW_MAPPINGS[cfg.variant], "%Y%m%d", path.name
     p = _existing(cfg.path, cfg.kind)
-    if cfg.kind == "csv":
-        sql = csv_relation(con, p, cfg.delimiter)
-    elif cfg.kind in ("parquet", "synthetic"):
-        target = str(p / "*.parquet") if p.is_dir() else str(p)
+    if cfg.kind == "csv" and p.is_local:
+        sql = csv_relation(con, p.local_path(), cfg.delimiter)
+    elif cfg.kind == "csv":
+        # DuckDB reads no object store here (no httpfs): the CSV is copied to a local temp
+        # file, loaded into DuckDB (csv_relation materialises it), and the copy deleted.
+        with tempfile.TemporaryDirectory(prefix="churnops-csv-") as folder:
+            local = storage.download(p, Path(folder) / p.name)
+            try:
+                sql = csv_relation(con, local, cfg.delimiter)
+            except SourceError as exc:  # name the source, not the temporary copy
+                raise SourceError(str(exc).replace(str(local), p.uri)) from None
+    elif cfg.kind in ("parquet", "synthetic") and p.is_local:
+        path = p.local_path()
+        target = str(path / "*.parquet") if path.is_dir() else str(path)
         sql = f"SELECT * FROM read_parquet({_sql_str(target)})"
+    elif cfg.kind in ("parquet", "synthetic"):
+        con.register("parquet_raw", storage.parquet_dataset(p))  # scanned lazily by DuckDB
+        sql = "SELECT * FROM parquet_raw"
     elif cfg.kind == "delta":
-        from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
-        from churnops.data.delta_tables import arrow_dataset
+        from churnops.data.delta_tables import arrow_dataset, open_table
 
         try:
-            dataset = arrow_dataset(DeltaTable(str(p)))
+            dataset = arrow_dataset(open_table(p))
         except TableNotFoundError as exc:
-            raise SourceError(f"source path {str(p)!r} is not a Delta table: {exc}") from None
+            raise SourceError(f"source path {p.uri!r} is not a Delta table: {exc}") from None
         con.register("delta_raw", dataset)
         sql = "SELECT * FROM delta_raw"
     else:  # pragma: no cover - Literal in the config forbids it
         raise SourceError(f"unknown source kind {cfg.kind!r}")
-    return sql, cfg.columns, cfg.date_format, str(p)
+    return sql, cfg.columns, cfg.date_format, p.uri

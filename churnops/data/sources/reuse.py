@@ -11,6 +11,7 @@ import shutil
 from dataclasses import fields
 from pathlib import Path
 
+from churnops.data import storage
 from churnops.data.sources.config import SourceConfig
 from churnops.data.sources.validation import RejectReport
 
@@ -35,7 +36,9 @@ def source_fingerprint(cfg: SourceConfig) -> str:
     digest = hashlib.sha256(f"{cfg.model_dump_json()}\n".encode())
     for name in CLEANING_MODULES:
         digest.update(Path(__file__).with_name(name).read_bytes())
-    if cfg.path:
+    if cfg.path and not storage.is_local(cfg.path):  # an object store: names, sizes, mtimes
+        digest.update(storage.fingerprint_files(cfg.path).encode())
+    elif cfg.path:
         root = Path(cfg.path)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         stats = [(f, f.stat()) for f in files if f.exists()]

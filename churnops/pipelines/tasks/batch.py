@@ -4,9 +4,6 @@ up point-in-time from the feature table, written as Parquet."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from churnops.config import StrictConfig
 from churnops.pipelines.tasks.base import RunInputs
@@ -31,6 +28,7 @@ class BatchInferenceOutputs(StrictConfig):
 def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     """Customers known at `as_of`, their features at `as_of` (point-in-time), scored by
     `score_batch` with the model at `model_uri`."""
+    from churnops.data import storage
     from churnops.data.engines import get_engine
     from churnops.data.engines.api import dataframe_api
     from churnops.data.feature_store.base import FeatureLookup
@@ -52,7 +50,7 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     engine.connection.execute("SET enable_progress_bar = false")  # a task's log, not a terminal
     try:
         store = LocalFeatureStore(inputs.feature_store_root, engine=engine)
-        orders = engine.read_parquet(inputs.orders_path)
+        orders = storage.read_parquet_frame(engine, inputs.orders_path)
         F, _ = dataframe_api(orders)
         cutoff = F.to_date(F.lit(str(inputs.as_of)))
         customers = (
@@ -62,14 +60,14 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
         lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
                                feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
         features = store.create_training_set(customers, [lookup], label=None).load_df()
-        default = Path(inputs.workdir) / "predictions" / f"{inputs.as_of}.parquet"
-        out = Path(inputs.output or default)
+        default = inputs.table_path("predictions", f"{inputs.as_of}.parquet")
+        out = storage.native(inputs.output or default)
         # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
         scored = score_batches(store, inputs.model_uri, features, order_by=[ENTITY_KEY])
         rows = write_parquet_batches(scored, out)
     finally:
         engine.stop()
-    predicted = pq.read_table(out, columns=["prediction"])["prediction"].to_numpy()
+    predicted = storage.read_parquet(out, columns=["prediction"])["prediction"].to_numpy()
     return BatchInferenceOutputs(
         predictions=str(out),
         rows=rows,

@@ -45,11 +45,12 @@ def feature_engineering(inputs: FeatureEngineeringInputs) -> FeatureEngineeringO
     from churnops.trainers.config import DataConfig
     from churnops.trainers.training_set import build_training_set
 
+    inputs.use_storage()
     workdir = Path(inputs.workdir)
-    root = workdir / "feature_store"
+    root = inputs.table_path("feature_store")
     data = DataConfig(source=inputs.source, as_of=inputs.as_of, horizon_days=inputs.horizon_days)
     built = build_training_set(
-        workdir / "training_set.parquet", data, root, inputs.feature_table,
+        inputs.table_path("training_set.parquet"), data, root, inputs.feature_table,
         engine=inputs.engine, monthly_history=True,
     )  # fmt: skip
     online = inputs.online or OnlineStoreConfig(path=str(workdir / "online" / "features.db"))

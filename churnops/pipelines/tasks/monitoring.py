@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from churnops.config import StrictConfig
+from churnops.data.storage import join
 from churnops.monitoring.ab import ABConfig
 from churnops.pipelines.tasks.base import RunInputs
 
@@ -39,8 +40,10 @@ class MonitorRefreshOutputs(StrictConfig):
 
 
 def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
-    """The monitor's tables under `<workdir>/monitoring/`, then the retraining decision."""
+    """The monitor's tables under `<tables_root or workdir>/monitoring/`, then the retraining
+    decision; the report stays under `<workdir>/monitoring/report` (and goes to MLflow)."""
     from churnops.config import CONFIG_DIR, load_config
+    from churnops.data.delta_tables import table_exists
     from churnops.monitoring.baseline import write_baseline
     from churnops.monitoring.config import MonitorConfig
     from churnops.monitoring.decision import decide_retraining
@@ -48,22 +51,22 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     from churnops.monitoring.refresh import refresh_monitor
 
     inputs.use_tracking()
-    folder = Path(inputs.workdir) / "monitoring"
+    folder = inputs.table_path("monitoring")
     path = Path(inputs.monitor)
     if path.suffix not in (".yaml", ".yml"):
         path = CONFIG_DIR / "monitor" / f"{inputs.monitor}.yaml"
-    where = [f"table={folder / 'predictions'}", f"output_dir={folder}"]
+    where = [f"table={join(folder, 'predictions')}", f"output_dir={folder}"]
     if inputs.inference_log:
         where.append(f"inference_log={inputs.inference_log}")
     if inputs.labels_table:
         where.append(f"labels_table={inputs.labels_table}")
-    baseline = folder / "baseline"
+    baseline = join(folder, "baseline")
     if inputs.training_set and inputs.model_uri:
         where.append(f"baseline_table={baseline}")
     cfg = load_config(MonitorConfig, path, [*where, *inputs.overrides])
     if inputs.ab is not None:
         cfg = cfg.model_copy(update={"ab": inputs.ab})
-    if inputs.training_set and inputs.model_uri and not (baseline / "_delta_log").is_dir():
+    if inputs.training_set and inputs.model_uri and not table_exists(baseline):
         write_baseline(inputs.training_set, inputs.model_uri, baseline)
     result = refresh_monitor(cfg, full=inputs.full)
     srm = split_pvalue(cfg)
@@ -72,7 +75,8 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     if inputs.report:
         from churnops.monitoring.monitor_report import monitor_report
 
-        page = str(monitor_report(cfg, folder / "report", log_to_mlflow=True).html)
+        report = Path(inputs.workdir) / "monitoring" / "report"
+        page = str(monitor_report(cfg, report, log_to_mlflow=True).html)
     return MonitorRefreshOutputs(
         predictions=cfg.table,
         profile_metrics=cfg.table_path("profile_metrics"),
