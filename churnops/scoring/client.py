@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from churnops.data.feature_store.databricks import DatabricksFeatureStore
+from churnops.data.feature_store.databricks import DatabricksFeatureStore, DatabricksTrainingSet
 from churnops.models.feature_spec import FeatureSpec
 from churnops.models.pyfunc import pyfunc_package
 from churnops.scoring import batch, packaging
@@ -78,7 +78,10 @@ class ScoringClient:
                 model=package["python_model"],
                 artifact_path=artifact_path,
                 flavor=mlflow.pyfunc,
-                training_set=training_set,
+                # the client reads its own TrainingSet's feature spec, not our wrapper's
+                training_set=training_set.client_set
+                if isinstance(training_set, DatabricksTrainingSet)
+                else training_set,
                 registered_model_name=registered_model_name,
                 artifacts=package["artifacts"],
                 pip_requirements=package["pip_requirements"],

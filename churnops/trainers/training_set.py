@@ -18,6 +18,7 @@ from churnops.data import storage
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
+from churnops.data.feature_store.config import FeatureStoreConfig, get_feature_store
 from churnops.data.feature_store.local import LocalFeatureStore
 from churnops.data.feature_store.timeseries import (
     ENTITY_KEY,
@@ -71,6 +72,7 @@ def build_training_set(
     feature_table: str = "churnops.cdnow.customer_features_monthly",
     engine: str = "duckdb",
     monthly_history: bool = False,
+    store_config: FeatureStoreConfig | None = None,
 ) -> TrainingSetBuild:
     """Build the training set for `data.source` at `data.as_of` / `data.horizon_days` at `path`.
 
@@ -89,6 +91,9 @@ def build_training_set(
         monthly_history: also snapshot every month end through the last order (the pipeline
             does, so the table holds a monthly history and its newest rows can be published
             for serving); by default only `as_of` is computed.
+        store_config: the feature store backend (default: local, rooted at
+            `feature_store_root`); `backend: databricks` writes Unity Catalog feature tables and
+            builds the set with the client's `create_training_set`.
 
     Returns:
         A `TrainingSetBuild`.
@@ -99,7 +104,10 @@ def build_training_set(
     prepare_orders(data.source, orders_path)
     runner = get_engine(engine)
     try:
-        store = LocalFeatureStore(feature_store_root, engine=runner)
+        cfg = (store_config or FeatureStoreConfig()).model_copy(
+            update={"root": str(feature_store_root)}
+        )
+        store = get_feature_store(cfg, engine=runner)
         orders = storage.read_parquet_frame(runner, orders_path)
         first, last = order_span(orders)
         if first is None:

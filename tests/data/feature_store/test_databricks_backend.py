@@ -1,0 +1,125 @@
+"""The feature store backend chosen by config: the factory, the config's strictness, and the
+bundle's Databricks tasks selecting the databricks backend (local runs stay local)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from churnops.config import load_config
+from churnops.data.feature_store import (
+    FeatureStoreConfig,
+    LocalFeatureStore,
+    OnlineStoreConfig,
+    get_feature_store,
+    get_online_store,
+)
+from churnops.data.feature_store.config import CONFIG_DIR
+from churnops.data.feature_store.databricks import (
+    DatabricksFeatureStore,
+    DatabricksOnlineTables,
+)
+from churnops.pipelines.databricks.bundle import write_bundle
+from churnops.pipelines.databricks.task_values import INPUT_PREFIX, inputs_from_text
+from churnops.pipelines.spec import load_job_spec
+from churnops.pipelines.tasks.features import FeatureEngineeringInputs
+
+DATABRICKS = {
+    "backend": "databricks", "engine": "spark", "online": {"kind": "databricks"},
+    "catalog_schema": "main.churnops", "features_table": "main.churnops.f",
+    "timeseries_table": "main.churnops.ts",
+}  # fmt: skip
+
+
+def test_the_factory_builds_the_backend_the_config_names(tmp_path: Path) -> None:
+    local = get_feature_store(FeatureStoreConfig(root=str(tmp_path / "fs")))
+    assert isinstance(local, LocalFeatureStore)
+    session = object()  # a SparkEngine's session: the store must use it, not start its own
+    remote = get_feature_store(
+        FeatureStoreConfig.model_validate(DATABRICKS), engine=SimpleNamespace(session=session)
+    )
+    assert isinstance(remote, DatabricksFeatureStore)
+    assert remote.spark is session and remote.schema == "main.churnops"
+
+
+def test_the_shipped_databricks_config_loads() -> None:
+    cfg = load_config(FeatureStoreConfig, CONFIG_DIR / "feature_store" / "databricks.yaml")
+    assert (cfg.backend, cfg.engine, cfg.online.kind) == ("databricks", "spark", "databricks")
+    assert cfg.timeseries_table.startswith("main.churnops.")
+    assert isinstance(get_online_store(cfg.online), DatabricksOnlineTables)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"engine": "duckdb"}, "engine='duckdb': backend 'databricks' needs 'spark'"),
+        ({"online": {"kind": "sqlite"}}, "online.kind='sqlite': backend 'databricks' needs"),
+        ({"timeseries_table": "churnops.cdnow.ts"}, "timeseries_table='churnops.cdnow.ts'"),
+        ({"backend": "dbx"}, "backend"),
+        ({"catalog": "main"}, "catalog"),  # an unknown key, not a silent default
+    ],
+)
+def test_the_config_refuses_parts_that_do_not_fit(change: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FeatureStoreConfig.model_validate({**DATABRICKS, **change})
+
+
+def test_databricks_online_tables_need_the_databricks_backend() -> None:
+    with pytest.raises(ValidationError, match=re.escape("online.kind='databricks': needs backend")):
+        FeatureStoreConfig(online=OnlineStoreConfig(kind="databricks"))
+
+
+def test_the_features_task_refuses_an_engine_its_store_does_not_use() -> None:
+    with pytest.raises(
+        ValidationError, match=re.escape("engine='duckdb': feature_store.engine is 'spark'")
+    ):
+        FeatureEngineeringInputs(feature_store=FeatureStoreConfig.model_validate(DATABRICKS))
+
+
+def test_the_online_table_spec_follows_the_feature_table() -> None:
+    from churnops.data.feature_store.base import FeatureTable
+
+    table = FeatureTable(
+        name="main.churnops.ts", path="", primary_keys=["customer_id"],
+        timeseries_column="snapshot_date", partition_columns=[], description=None, tags={},
+        created_by="", created_at="", features=["x"], schema={}, version=-1,
+    )  # fmt: skip
+    online = DatabricksOnlineTables().online_table(table)  # the databricks-sdk class itself
+    assert online.name == "main.churnops.ts_online"
+    spec = online.as_dict()["spec"]
+    assert spec["source_table_full_name"] == "main.churnops.ts"
+    assert spec["primary_key_columns"] == ["customer_id"]
+    assert spec["timeseries_key"] == "snapshot_date" and "run_triggered" in spec
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle")
+    write_bundle(None, out)
+    return out
+
+
+@pytest.mark.parametrize("job", ["training", "demo"])
+def test_the_bundles_feature_tasks_select_the_databricks_backend(bundle: Path, job: str) -> None:
+    spec = yaml.safe_load((bundle / f"resources/{job}.job.yml").read_text())
+    tasks = {t["task_key"]: t for t in spec["resources"]["jobs"][job]["tasks"]}
+    params = tasks["feature_engineering"]["notebook_task"]["base_parameters"]
+    texts = {k[len(INPUT_PREFIX) :]: v for k, v in params.items() if k.startswith(INPUT_PREFIX)}
+    # As the notebook parses them on the cluster; job-parameter references stand in as text.
+    texts = {k: v for k, v in texts.items() if "{{" not in v}
+    inputs = FeatureEngineeringInputs.model_validate(
+        inputs_from_text(FeatureEngineeringInputs, texts)
+    )
+    fs = inputs.feature_store
+    assert fs is not None and fs.backend == "databricks" and fs.online.kind == "databricks"
+    assert inputs.engine == "spark" and inputs.feature_table == fs.timeseries_table
+    assert inputs.feature_table.startswith("main.churnops.")
+    # The same job run locally keeps the local store: the spec itself names no backend.
+    assert "feature_store" not in load_job_spec(job).task("feature_engineering").parameters
+    assert json.loads(params[INPUT_PREFIX + "feature_store"])["backend"] == "databricks"
