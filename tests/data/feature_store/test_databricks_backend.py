@@ -3,7 +3,6 @@ bundle's Databricks tasks selecting the databricks backend (local runs stay loca
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,21 +104,30 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("job", ["training", "demo"])
-def test_the_bundles_feature_tasks_select_the_databricks_backend(bundle: Path, job: str) -> None:
+def _feature_inputs(bundle: Path, job: str) -> FeatureEngineeringInputs:
+    """The exported job's feature_engineering inputs, parsed as its notebook parses them."""
     spec = yaml.safe_load((bundle / f"resources/{job}.job.yml").read_text())
     tasks = {t["task_key"]: t for t in spec["resources"]["jobs"][job]["tasks"]}
     params = tasks["feature_engineering"]["notebook_task"]["base_parameters"]
     texts = {k[len(INPUT_PREFIX) :]: v for k, v in params.items() if k.startswith(INPUT_PREFIX)}
-    # As the notebook parses them on the cluster; job-parameter references stand in as text.
-    texts = {k: v for k, v in texts.items() if "{{" not in v}
-    inputs = FeatureEngineeringInputs.model_validate(
+    texts = {k: v for k, v in texts.items() if "{{" not in v}  # job-parameter references
+    return FeatureEngineeringInputs.model_validate(
         inputs_from_text(FeatureEngineeringInputs, texts)
     )
+
+
+def test_the_training_jobs_features_task_selects_the_databricks_backend(bundle: Path) -> None:
+    job = "training"
+    inputs = _feature_inputs(bundle, job)
     fs = inputs.feature_store
     assert fs is not None and fs.backend == "databricks" and fs.online.kind == "databricks"
     assert inputs.engine == "spark" and inputs.feature_table == fs.timeseries_table
     assert inputs.feature_table.startswith("main.churnops.")
     # The same job run locally keeps the local store: the spec itself names no backend.
     assert "feature_store" not in load_job_spec(job).task("feature_engineering").parameters
-    assert json.loads(params[INPUT_PREFIX + "feature_store"])["backend"] == "databricks"
+
+
+def test_the_demo_job_keeps_the_local_store_on_spark(bundle: Path) -> None:
+    # Its serving_check and batch_inference read churnops' own online store and local tables.
+    inputs = _feature_inputs(bundle, "demo")
+    assert inputs.feature_store is None and inputs.engine == "spark"
