@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -124,16 +125,7 @@ def build_training_set(
             ENTITY_KEY, TIMESTAMP_KEY, F.col("churn").cast("bigint").alias(data.label_column)
         )
         training_set = store.create_training_set(
-            labels,
-            [
-                FeatureLookup(
-                    feature_table,
-                    lookup_key=ENTITY_KEY,
-                    feature_names=list(FEATURE_COLUMNS),
-                    timestamp_lookup_key=TIMESTAMP_KEY,
-                )
-            ],
-            label=data.label_column,
+            labels, order_feature_lookups(feature_table), label=data.label_column
         )
         rows = training_set.write_parquet(path, sort_by=[ENTITY_KEY])
     finally:
@@ -153,6 +145,47 @@ def build_training_set(
         horizon_days=data.horizon_days,
         seconds=time.perf_counter() - start,
     )
+
+
+def order_feature_lookups(table: str, columns: list[str] | None = None) -> list[FeatureLookup]:
+    """The lookups of the order features: by customer id, point-in-time on the label cutoff."""
+    return [
+        FeatureLookup(
+            table,
+            lookup_key=ENTITY_KEY,
+            feature_names=list(columns or FEATURE_COLUMNS),
+            timestamp_lookup_key=TIMESTAMP_KEY,
+        )
+    ]
+
+
+def store_model_logger(
+    store_config: FeatureStoreConfig, training_set: str | Path, label: str
+) -> Callable[..., Any]:
+    """A `log_model` for `train`: the model logged through the feature store, with the training
+    set's keys (`customer_id`, `cutoff`) looked up in `store_config.timeseries_table` -- on
+    Databricks the client's `fe.log_model`, so a serving endpoint looks the features up."""
+
+    def log_model(model: Any, spec: Any, input_example: Any = None) -> Any:
+        import mlflow.pyfunc
+
+        from churnops.scoring.client import ScoringClient
+
+        runner = get_engine(store_config.engine)
+        try:
+            store = get_feature_store(store_config, engine=runner)
+            keys = storage.read_parquet_frame(runner, training_set).select(
+                ENTITY_KEY, TIMESTAMP_KEY, label
+            )
+            lookups = order_feature_lookups(store_config.timeseries_table, spec.feature_columns)
+            logged = store.create_training_set(keys, lookups, label=label)
+            return ScoringClient(store).log_model(
+                model, "model", mlflow.pyfunc, logged, feature_columns=spec.feature_columns
+            )
+        finally:
+            runner.stop()
+
+    return log_model
 
 
 def default_training_set(workdir: str | Path, data: DataConfig) -> Path:

@@ -127,7 +127,48 @@ def test_the_training_jobs_features_task_selects_the_databricks_backend(bundle: 
     assert "feature_store" not in load_job_spec(job).task("feature_engineering").parameters
 
 
+def test_the_training_jobs_model_is_logged_through_the_databricks_store(bundle: Path) -> None:
+    from churnops.pipelines.tasks.training import ModelTrainingInputs
+
+    spec = yaml.safe_load((bundle / "resources/training.job.yml").read_text())
+    tasks = {t["task_key"]: t for t in spec["resources"]["jobs"]["training"]["tasks"]}
+    params = tasks["model_training"]["notebook_task"]["base_parameters"]
+    texts = {k[len(INPUT_PREFIX) :]: v for k, v in params.items() if k.startswith(INPUT_PREFIX)}
+    fs = inputs_from_text(ModelTrainingInputs, texts)["feature_store"]
+    store = FeatureStoreConfig.model_validate(fs)
+    assert store.backend == "databricks"
+    assert store.timeseries_table == _feature_inputs(bundle, "training").feature_table
+    assert "feature_store" not in load_job_spec("training").task("model_training").parameters
+
+
 def test_the_demo_job_keeps_the_local_store_on_spark(bundle: Path) -> None:
     # Its serving_check and batch_inference read churnops' own online store and local tables.
     inputs = _feature_inputs(bundle, "demo")
     assert inputs.feature_store is None and inputs.engine == "spark"
+
+
+@pytest.mark.slow
+def test_the_training_task_logs_through_the_store_it_is_given(tmp_path: Path) -> None:
+    # The same seam on the local backend (Databricks' client is checked in its own env): the
+    # model is logged with the store's training set, so it carries the lookups of the table.
+    import mlflow
+
+    from churnops.pipelines.tasks.features import feature_engineering
+    from churnops.pipelines.tasks.training import ModelTrainingInputs, model_training
+
+    run = {"workdir": str(tmp_path)}
+    built = feature_engineering(
+        FeatureEngineeringInputs(**run, source={"kind": "cdnow", "variant": "sample"})
+    )
+    store = FeatureStoreConfig(timeseries_table=built.feature_table)
+    out = model_training(
+        ModelTrainingInputs(
+            **run, training_set=built.training_set, model="logistic_regression",
+            overrides=["logger.log_plots=false"], feature_store=store,
+        )
+    )  # fmt: skip
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/churnops_churn/1").unwrap_python_model()
+    (lookup,) = model.spec.lookups
+    assert lookup.table_name == built.feature_table and lookup.timestamp_lookup_key == "cutoff"
+    assert out.model_version == "1"  # registered as train registers every model

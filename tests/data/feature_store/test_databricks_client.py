@@ -200,8 +200,12 @@ def test_publish_to_online_tables_creates_then_syncs(store: DatabricksFeatureSto
     assert spec.primary_key_columns == ["customer_id"] and spec.timeseries_key == "snapshot_date"
 
 
-def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path) -> None:
+def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path, monkeypatch) -> None:
     import mlflow.pyfunc
+
+    # mlflow-skinny has no SQL store: a file store under tmp_path holds the run.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -212,10 +216,12 @@ def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path) -> None:
     client = SignatureCheckedClient()
     scoring = ScoringClient(DatabricksFeatureStore(client=client, spark=object()))
     training_set = DatabricksTrainingSet(client_set="CLIENT_TRAINING_SET")
-    scoring.log_model(
+    logged = scoring.log_model(
         model, "model", mlflow.pyfunc, training_set, "main.churnops.churnops_churn",
         feature_columns=["a", "b"],
     )  # fmt: skip
+    # The client returns nothing; the URI is the run it logged into, which train registers.
+    assert logged.model_uri.startswith("runs:/") and logged.model_uri.endswith("/model")
     scoring.score_batch("models:/main.churnops.churnops_churn/1", "DF")
     (log, log_kwargs), (score, score_kwargs) = client.calls
     assert (log, score) == ("log_model", "score_batch")
