@@ -23,6 +23,7 @@ from churnops.data.feature_store.config import CONFIG_DIR
 from churnops.data.feature_store.databricks import (
     DatabricksFeatureStore,
     DatabricksOnlineTables,
+    DatabricksTrainingSet,
 )
 from churnops.pipelines.databricks.bundle import write_bundle
 from churnops.pipelines.databricks.task_values import INPUT_PREFIX, inputs_from_text
@@ -172,3 +173,40 @@ def test_the_training_task_logs_through_the_store_it_is_given(tmp_path: Path) ->
     (lookup,) = model.spec.lookups
     assert lookup.table_name == built.feature_table and lookup.timestamp_lookup_key == "cutoff"
     assert out.model_version == "1"  # registered as train registers every model
+
+
+@pytest.mark.spark
+def test_the_spark_side_of_the_adapter_on_a_real_session(spark_engine, tmp_path: Path) -> None:
+    # What the adapter does with Spark itself (no client involved): Arrow in, the Unity Catalog
+    # listing's row fields, the training set written as Parquet by Spark and read back sorted.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spark = spark_engine.session
+    handed: list = []
+
+    class Client:
+        def write_table(self, **kwargs):
+            handed.append(kwargs["df"])
+
+    store = DatabricksFeatureStore(client=Client(), spark=spark, schema="fe_test_schema")
+    store.write_table("main.churnops.t", pa.table({"customer_id": [2, 1], "x": [0.5, 1.5]}))
+    (df,) = handed
+    assert type(df).__name__ == "DataFrame" and sorted(df.toPandas()["customer_id"]) == [1, 2]
+    # Located under tmp_path: nothing lands in the session's warehouse folder.
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS fe_test_schema LOCATION '{tmp_path / 'db'}'")
+    try:
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS fe_test_schema.t (a INT) USING parquet "
+            f"LOCATION '{tmp_path / 'db' / 't'}'"
+        )
+        assert store.list_tables() == ["fe_test_schema.t"]
+    finally:
+        spark.sql("DROP DATABASE fe_test_schema CASCADE")
+    labels = spark.createDataFrame([(3, 1), (1, 0), (2, 1)], ["customer_id", "churn"])
+    out = tmp_path / "training_set.parquet"
+    rows = DatabricksTrainingSet(SimpleNamespace(load_df=lambda: labels)).write_parquet(
+        out, sort_by=["customer_id"]
+    )
+    assert rows == 3 and out.is_dir()  # a Parquet folder, as Spark writes it
+    assert pq.read_table(out).column("customer_id").to_pylist() == [1, 2, 3]
