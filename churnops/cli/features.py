@@ -7,8 +7,6 @@ import argparse
 import re
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
 from churnops.data.feature_store.config import FeatureStoreConfig
@@ -129,13 +127,14 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_features(cfg)
     print_summary(result, cfg)
     if store_cfg is not None:
+        from churnops.data import storage
         from churnops.data.feature_store.timeseries import write_snapshots
 
         name = args.table or default_table(store_cfg.features_table, cfg)
         table = write_snapshots(
             _local_store(store_cfg),
             name,
-            pq.read_table(result.features_path),
+            storage.read_parquet(result.features_path),  # a local file or an object-store URI
             description="customer features by cutoff (churnops features build)",
         )
         console.print(

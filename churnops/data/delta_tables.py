@@ -28,12 +28,13 @@ def write_table(target: storage.StorageTarget | DeltaTable, data: Any, **kwargs:
     failed write leaves the table as it was."""
     from deltalake import DeltaTable, write_deltalake
 
-    if isinstance(target, DeltaTable):  # an open table carries its own options
-        write_deltalake(target, data, **kwargs)
-        return
-    loc = storage.location(target)
-    storage.makedirs(loc.parent)
-    write_deltalake(str(loc), data, storage_options=loc.storage_options(), **kwargs)
+    with storage.masked_errors():
+        if isinstance(target, DeltaTable):  # an open table carries its own options
+            write_deltalake(target, data, **kwargs)
+            return
+        loc = storage.location(target)
+        storage.makedirs(loc.parent)
+        write_deltalake(str(loc), data, storage_options=loc.storage_options(), **kwargs)
 
 
 def arrow_dataset(table: DeltaTable) -> ds.Dataset:

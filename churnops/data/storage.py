@@ -12,6 +12,7 @@ printed: they are `SecretStr` in the config and masked in every error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -162,7 +163,7 @@ class Location:
             return pa_fs.LocalFileSystem(), self.key
         cfg = _checked(self, active_storage())
         if self.scheme == "s3":
-            return _s3_filesystem(cfg), f"{self.authority}/{self.key}".rstrip("/")
+            return _s3_filesystem(cfg, self.authority), f"{self.authority}/{self.key}".rstrip("/")
         if self.scheme in ("abfss", "az"):
             container, account = _azure_parts(self, cfg)
             secrets = _secrets(
@@ -199,8 +200,7 @@ class Location:
                          AWS_SECRET_ACCESS_KEY="secret_access_key",
                          AWS_SESSION_TOKEN="session_token")
             )  # fmt: skip
-            if cfg.region:
-                options["AWS_REGION"] = cfg.region
+            options["AWS_REGION"] = _s3_region(cfg, self.authority)
             if cfg.endpoint_url:
                 options["AWS_ENDPOINT_URL"] = cfg.endpoint_url
             if cfg.allow_http:
@@ -305,7 +305,8 @@ def open_delta(target: StorageTarget | Location, version: int | None = None) -> 
     from deltalake import DeltaTable
 
     loc = location(target)
-    return DeltaTable(str(loc), version=version, storage_options=loc.storage_options())
+    with masked_errors():
+        return DeltaTable(str(loc), version=version, storage_options=loc.storage_options())
 
 
 def is_delta_table(target: StorageTarget | Location) -> bool:
@@ -315,7 +316,8 @@ def is_delta_table(target: StorageTarget | Location) -> bool:
     loc = location(target)
     if loc.is_local and not (Path(loc.key) / "_delta_log").is_dir():
         return False  # a file, or nothing: delta-rs would raise on a file
-    return DeltaTable.is_deltatable(str(loc), storage_options=loc.storage_options())
+    with masked_errors():
+        return DeltaTable.is_deltatable(str(loc), storage_options=loc.storage_options())
 
 
 def exists(target: StorageTarget | Location) -> bool:
@@ -577,6 +579,24 @@ def mask(text: str, cfg: StorageConfig | None = None) -> str:
     return text
 
 
+@contextlib.contextmanager
+def masked_errors() -> Iterator[None]:
+    """Re-raise an error whose message quotes a storage secret (an Azure SAS token in a URL)
+    with the secret masked, as the same type where it allows, else as `StorageError`."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        masked = mask(text)
+        if masked == text:
+            raise
+        try:
+            clean = type(exc)(masked)
+        except Exception:
+            clean = StorageError(masked)
+        raise clean from None
+
+
 def _checked(loc: Location, cfg: StorageConfig) -> StorageConfig:
     """`cfg`, or an error naming the missing credential setting for `loc`'s store."""
     if cfg.credentials != "keys":
@@ -621,11 +641,31 @@ def _secrets(cfg: StorageConfig, **names: str) -> dict[str, str]:
     return out
 
 
-def _s3_filesystem(cfg: StorageConfig) -> pa_fs.S3FileSystem:
+def _s3_region(cfg: StorageConfig, bucket: str) -> str:
+    """The configured region; else, on AWS itself, the bucket's own (asked once per bucket);
+    else us-east-1 (what S3-compatible servers expect)."""
+    if cfg.region:
+        return cfg.region
+    if cfg.endpoint_url:
+        return "us-east-1"
+    return _bucket_region(bucket)
+
+
+@functools.lru_cache(maxsize=64)
+def _bucket_region(bucket: str) -> str:
+    import pyarrow.fs as pa_fs
+
+    try:
+        return pa_fs.resolve_s3_region(bucket)
+    except OSError:  # not reachable or not allowed: the SDK's default, and S3 will say
+        return "us-east-1"
+
+
+def _s3_filesystem(cfg: StorageConfig, bucket: str) -> pa_fs.S3FileSystem:
     import pyarrow.fs as pa_fs
 
     kwargs: dict[str, Any] = {
-        "region": cfg.region or "us-east-1",
+        "region": _s3_region(cfg, bucket),
         "connect_timeout": 10,
         "request_timeout": 60,
         "retry_strategy": pa_fs.AwsStandardS3RetryStrategy(max_attempts=3),

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from churnops.config import StrictConfig
+from churnops.data.storage import StorageConfig
 from churnops.monitoring.ab import ABConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
@@ -81,6 +82,8 @@ class MonitorConfig(StrictConfig):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     ab: ABConfig | None = None  # the traffic split under test: its SRM gates retraining
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    # Credentials for tables on s3://, gs://, abfss:// (None: the environment variables).
+    storage: StorageConfig | None = None
     # Databricks target: where `churnops monitor create --target databricks` points.
     databricks_table: str | None = None  # catalog.schema.table of the predictions
     databricks_output_schema: str | None = None  # catalog.schema for the metric tables

@@ -69,6 +69,8 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
         engine: an engine to reuse (default: a new `cfg.engine` one).
         full: recompute everything, even when nothing changed.
     """
+    if cfg.storage is not None:
+        storage.configure_storage(cfg.storage)
     unpacked = 0
     if cfg.inference_log:
         unpacked = unpack_inference_log(cfg.inference_log, cfg.table, cfg.id_col)
@@ -702,6 +704,7 @@ def _fingerprint(cfg: MonitorConfig) -> str:
         exclude={
             "retrain", "schedule", "inference_log", "ab", "databricks_table",
             "databricks_output_schema", "databricks_baseline_table", "databricks_assets_dir",
+            "storage",
         }
     )  # fmt: skip
     return digest(fields, 64)

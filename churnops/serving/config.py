@@ -163,9 +163,11 @@ class EndpointConfig(StrictConfig):
             raise ValueError(f"routing.shadow={shadow!r}: not in served_entities {names}")
         return self
 
-    def log_path(self) -> Path:
-        """The inference log's Delta table folder."""
-        return Path(self.auto_capture_config.path) / self.name
+    def log_path(self) -> Path | str:
+        """The inference log's Delta table folder (a Path, or an object-store URI)."""
+        from churnops.data.storage import join, native
+
+        return native(join(self.auto_capture_config.path, self.name))
 
     def entity(self, name: str) -> ServedEntityConfig:
         for e in self.served_entities:

@@ -23,6 +23,7 @@ from churnops.config import (
 )
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.data.sources.config import SourceConfig
+from churnops.data.storage import StorageConfig
 
 GROUPS = ("data", "model", "trainer", "launcher", "logger")
 ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
@@ -246,6 +247,9 @@ class TrainConfig(StrictConfig):
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
     registry: RegisterConfig = Field(default_factory=RegisterConfig)
+    # Object-store credentials for `data.path` and tables on s3://, gs://, abfss:// (None: the
+    # AWS_*, AZURE_*, GOOGLE_* environment variables); secrets are logged masked.
+    storage: StorageConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.data.storage import configure_storage
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.data import load_training_arrays
 from churnops.trainers.estimators import build_model
@@ -98,6 +99,8 @@ def train(cfg: TrainConfig, log_model: Any = None) -> TrainResult:
     spec, input_example=...)`, when given, logs the model instead of `log_pyfunc_model` (the
     pipeline's logs through the feature store: `fe.log_model` on Databricks).
     """
+    if cfg.storage is not None:
+        configure_storage(cfg.storage)
     prepared = prepare_training_data(cfg)
     cfg, path = prepared.cfg, prepared.path
     data = load_training_arrays(path, cfg.features.names, cfg.data.label_column, cfg.data.id_column)

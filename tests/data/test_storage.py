@@ -87,6 +87,9 @@ def test_config_overrides_environment_and_never_shows_secrets(monkeypatch):
     shown = repr(storage.active_storage()) + str(storage.active_storage().model_dump())
     assert "config-secret-456" not in shown and "env-secret-123" not in shown
     assert storage.mask("denied for config-secret-456") == "denied for ***"
+    failed = r"^GET https://x/\?sig=\*\*\* failed$"
+    with pytest.raises(OSError, match=failed), storage.masked_errors():
+        raise OSError("GET https://x/?sig=config-secret-456 failed")
 
 
 def test_unknown_storage_key_is_an_error():
@@ -175,3 +178,19 @@ def test_local_helpers(tmp_path):
     storage.remove(storage.join(tmp_path, "a"))
     assert not storage.exists(folder)
     storage.remove(folder)  # already gone: fine
+
+
+def test_every_entry_config_takes_a_strict_storage_section():
+    from churnops.config import ConfigError, build_config
+    from churnops.data.feature_store.config import FeatureStoreConfig
+    from churnops.pipelines.tasks.base import RunInputs
+    from churnops.trainers.config import load_train_config
+
+    cfg = load_train_config(["storage.region=eu-west-1", "storage.secret_access_key=s3cr3t-x"])
+    assert cfg.storage.region == "eu-west-1"
+    assert "s3cr3t-x" not in str(cfg.model_dump(mode="json"))  # what MLflow logs
+    with pytest.raises(ConfigError, match=r"unknown key 'storage.regoin'"):
+        load_train_config(["storage.regoin=eu-west-1"])
+    assert build_config(FeatureStoreConfig, {"storage": {"credentials": "ambient"}}).storage
+    with pytest.raises(ConfigError, match=r"storage\.credentials"):
+        build_config(RunInputs, {"storage": {"credentials": "magic"}})

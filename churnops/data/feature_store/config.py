@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, StrictConfig
+from churnops.data.storage import StorageConfig, configure_storage
 
 DEFAULT_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
 
@@ -35,6 +36,8 @@ class FeatureStoreConfig(StrictConfig):
     timeseries_table: str = "churnops.cdnow.customer_features_monthly"
     # databricks: the Unity Catalog schema the tables above live in (`list_tables` reads it).
     catalog_schema: str = "main.churnops"
+    # Credentials for a `root` on s3://, gs://, abfss:// (None: the environment variables).
+    storage: StorageConfig | None = None
 
     @model_validator(mode="after")
     def _backend_parts_agree(self) -> FeatureStoreConfig:
@@ -88,6 +91,8 @@ def get_feature_store(cfg: FeatureStoreConfig, engine: Any = None) -> Any:
         engine: the engine whose DataFrames the store reads and writes (on Databricks, a Spark
             engine whose session the store uses).
     """
+    if cfg.storage is not None:
+        configure_storage(cfg.storage)
     return FEATURE_STORES[cfg.backend](cfg, engine)
 
 

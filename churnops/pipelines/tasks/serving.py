@@ -41,8 +41,9 @@ def serving_check(inputs: ServingCheckInputs) -> ServingCheckOutputs:
     """
     import orjson
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
+    from churnops.data.delta_tables import table_exists
+    from churnops.data.storage import read_parquet
     from churnops.serving.config import load_endpoint_config
     from churnops.serving.inference_log import read_inference_log
     from churnops.serving.loadgen import build_request, run_load
@@ -51,8 +52,8 @@ def serving_check(inputs: ServingCheckInputs) -> ServingCheckOutputs:
     inputs.use_tracking()
     cfg = load_endpoint_config(inputs.endpoint_config, ["server.port=0"])
     log_path = cfg.log_path()
-    already = read_inference_log(log_path).num_rows if (log_path / "_delta_log").exists() else 0
-    table = pq.read_table(inputs.orders_path, columns=["customer_id"])
+    already = read_inference_log(log_path).num_rows if table_exists(log_path) else 0
+    table = read_parquet(inputs.orders_path, columns=["customer_id"])
     ids = pc.unique(table["customer_id"]).to_pylist()
     customers = ids[:: max(1, len(ids) // inputs.requests)][: inputs.requests]
     with ServingServer(cfg) as server:
