@@ -18,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install demo test test-petastorm lint format typecheck bench serve gpu-check diagrams clean
+.PHONY: help prereqs install demo test test-petastorm test-databricks-fe lint format typecheck bench serve gpu-check diagrams clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,12 +45,16 @@ demo: $(STAMP) ## run the end-to-end demo on embedded defaults
 # 2 cores; the Ray tests share one worker (tests/conftest.py). PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 
-test: $(STAMP) lint ## lint, then the test suite (2 workers), then the Petastorm tests in their own env
+test: $(STAMP) lint ## lint, the suite (2 workers), then the Petastorm and Databricks client tests in their own envs
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	$(MAKE) --no-print-directory test-petastorm
+	$(MAKE) --no-print-directory test-databricks-fe
 
 test-petastorm: ## Petastorm tests in .venv-petastorm (pyarrow 14, numpy 1; built when missing)
 	PYTHON=$(PYTHON) bash scripts/petastorm-env
+
+test-databricks-fe: ## the Databricks feature store adapter against the real client, in .venv-databricks-fe
+	PYTHON=$(PYTHON) bash scripts/databricks-fe-env
 
 lint: $(STAMP) ## ruff lint and format check, and the import floors (import-linter)
 	$(VENV)/bin/ruff check .

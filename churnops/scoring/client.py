@@ -4,15 +4,23 @@ Engineering client's `log_model` and `score_batch` on every backend."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
-from churnops.data.feature_store.databricks import DatabricksFeatureStore
+from churnops.data.feature_store.databricks import DatabricksFeatureStore, DatabricksTrainingSet
 from churnops.models.feature_spec import FeatureSpec
 from churnops.models.pyfunc import pyfunc_package
 from churnops.scoring import batch, packaging
 
 # What the churnops pyfunc answers per row, as Spark reads it on Databricks.
 RESULT_TYPE = "struct<probability:double,prediction:bigint>"
+
+
+@dataclass
+class LoggedModel:
+    """Where the Databricks client logged a model (its `log_model` returns nothing)."""
+
+    model_uri: str
 
 
 class ScoringClient:
@@ -74,15 +82,32 @@ class ScoringClient:
             package = pyfunc_package(
                 model, FeatureSpec(list(feature_columns)), tmp, threshold=threshold, online=online
             )
-            return self.store.client.log_model(
-                model=package["python_model"],
-                artifact_path=artifact_path,
-                flavor=mlflow.pyfunc,
-                training_set=training_set,
-                registered_model_name=registered_model_name,
-                artifacts=package["artifacts"],
-                pip_requirements=package["pip_requirements"],
-            )
+            started = mlflow.active_run() is None
+            run = mlflow.active_run() or mlflow.start_run()  # the client logs into the active run
+            try:
+                self._client_log(package, artifact_path, training_set, registered_model_name)
+            finally:
+                if started:
+                    mlflow.end_run()
+            return LoggedModel(f"runs:/{run.info.run_id}/{artifact_path}")
+
+    def _client_log(
+        self, package: dict[str, Any], artifact_path: str, training_set: Any, name: str | None
+    ) -> None:
+        import mlflow.pyfunc
+
+        self.store.client.log_model(
+            model=package["python_model"],
+            artifact_path=artifact_path,
+            flavor=mlflow.pyfunc,
+            # the client reads its own TrainingSet's feature spec, not our wrapper's
+            training_set=training_set.client_set
+            if isinstance(training_set, DatabricksTrainingSet)
+            else training_set,
+            registered_model_name=name,
+            artifacts=package["artifacts"],
+            pip_requirements=package["pip_requirements"],
+        )
 
     def score_batch(self, model_uri: str, df: Any, params: dict[str, Any] | None = None) -> Any:
         """`df` with the model's features looked up and `probability` / `prediction` added

@@ -92,10 +92,12 @@ def _nullable_ints_as_double(table: Any, metadata: Any) -> Any:
     return table
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig, log_model: Any = None) -> TrainResult:
     """Run one training job as `cfg` says and return its result (see `TrainResult`).
 
-    The logged config is `cfg` with the feature columns the data resolved.
+    The logged config is `cfg` with the feature columns the data resolved. `log_model(model,
+    spec, input_example=...)`, when given, logs the model instead of `log_pyfunc_model` (the
+    pipeline's logs through the feature store: `fe.log_model` on Databricks).
     """
     if cfg.storage is not None:
         configure_storage(cfg.storage)
@@ -123,7 +125,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         if cfg.logger.name == "mlflow":
             if cfg.logger.log_plots:
                 _log_plots(tracker, cfg, model, y_test, p, data.feature_columns)
-            model_uri, model_version = _log_and_register(cfg, model, prepared, metrics, tracker)
+            model_uri, model_version = _log_and_register(
+                cfg, model, prepared, metrics, tracker, log_model
+            )
     return TrainResult(
         model_name=cfg.model.name,
         metrics=metrics,
@@ -157,7 +161,12 @@ def _log_plots(
 
 
 def _log_and_register(
-    cfg: TrainConfig, model: Any, prepared: TrainingData, metrics: dict[str, float], tracker: Any
+    cfg: TrainConfig,
+    model: Any,
+    prepared: TrainingData,
+    metrics: dict[str, float],
+    tracker: Any,
+    log_model: Any = None,
 ) -> tuple[str, str | None]:
     """Log the pyfunc in the active run (the net's weights or the baseline travel inside it),
     with the feature lookups that find its features by key; register it when
@@ -173,7 +182,8 @@ def _log_and_register(
     mlflow.set_tags({f"feature_table.{t}": str(v) for t, v in spec.table_versions.items()})
     if prepared.report is not None:  # what the read rejected, typed and made missing
         mlflow.log_text(prepared.report.to_json(), "data/customer_table_report.json")
-    info = log_pyfunc_model(model, spec, input_example=input_example(prepared.path, columns))
+    log = log_model or log_pyfunc_model
+    info = log(model, spec, input_example=input_example(prepared.path, columns))
     if not cfg.registry.enabled:
         return info.model_uri, None
     from churnops.trainers.registry.registry import ModelRegistry

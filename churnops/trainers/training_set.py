@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from churnops.data import storage
 from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
+from churnops.data.feature_store.config import FeatureStoreConfig, get_feature_store
 from churnops.data.feature_store.local import LocalFeatureStore
 from churnops.data.feature_store.timeseries import (
     ENTITY_KEY,
@@ -71,6 +73,7 @@ def build_training_set(
     feature_table: str = "churnops.cdnow.customer_features_monthly",
     engine: str = "duckdb",
     monthly_history: bool = False,
+    store_config: FeatureStoreConfig | None = None,
 ) -> TrainingSetBuild:
     """Build the training set for `data.source` at `data.as_of` / `data.horizon_days` at `path`.
 
@@ -89,6 +92,9 @@ def build_training_set(
         monthly_history: also snapshot every month end through the last order (the pipeline
             does, so the table holds a monthly history and its newest rows can be published
             for serving); by default only `as_of` is computed.
+        store_config: the feature store backend (default: local, rooted at
+            `feature_store_root`); `backend: databricks` writes Unity Catalog feature tables and
+            builds the set with the client's `create_training_set`.
 
     Returns:
         A `TrainingSetBuild`.
@@ -99,7 +105,10 @@ def build_training_set(
     prepare_orders(data.source, orders_path)
     runner = get_engine(engine)
     try:
-        store = LocalFeatureStore(feature_store_root, engine=runner)
+        cfg = (store_config or FeatureStoreConfig()).model_copy(
+            update={"root": str(feature_store_root)}
+        )
+        store = get_feature_store(cfg, engine=runner)
         orders = storage.read_parquet_frame(runner, orders_path)
         first, last = order_span(orders)
         if first is None:
@@ -116,16 +125,7 @@ def build_training_set(
             ENTITY_KEY, TIMESTAMP_KEY, F.col("churn").cast("bigint").alias(data.label_column)
         )
         training_set = store.create_training_set(
-            labels,
-            [
-                FeatureLookup(
-                    feature_table,
-                    lookup_key=ENTITY_KEY,
-                    feature_names=list(FEATURE_COLUMNS),
-                    timestamp_lookup_key=TIMESTAMP_KEY,
-                )
-            ],
-            label=data.label_column,
+            labels, order_feature_lookups(feature_table), label=data.label_column
         )
         rows = training_set.write_parquet(path, sort_by=[ENTITY_KEY])
     finally:
@@ -145,6 +145,47 @@ def build_training_set(
         horizon_days=data.horizon_days,
         seconds=time.perf_counter() - start,
     )
+
+
+def order_feature_lookups(table: str, columns: list[str] | None = None) -> list[FeatureLookup]:
+    """The lookups of the order features: by customer id, point-in-time on the label cutoff."""
+    return [
+        FeatureLookup(
+            table,
+            lookup_key=ENTITY_KEY,
+            feature_names=list(columns or FEATURE_COLUMNS),
+            timestamp_lookup_key=TIMESTAMP_KEY,
+        )
+    ]
+
+
+def store_model_logger(
+    store_config: FeatureStoreConfig, training_set: str | Path, label: str
+) -> Callable[..., Any]:
+    """A `log_model` for `train`: the model logged through the feature store, with the training
+    set's keys (`customer_id`, `cutoff`) looked up in `store_config.timeseries_table` -- on
+    Databricks the client's `fe.log_model`, so a serving endpoint looks the features up."""
+
+    def log_model(model: Any, spec: Any, input_example: Any = None) -> Any:
+        import mlflow.pyfunc
+
+        from churnops.scoring.client import ScoringClient
+
+        runner = get_engine(store_config.engine)
+        try:
+            store = get_feature_store(store_config, engine=runner)
+            keys = storage.read_parquet_frame(runner, training_set).select(
+                ENTITY_KEY, TIMESTAMP_KEY, label
+            )
+            lookups = order_feature_lookups(store_config.timeseries_table, spec.feature_columns)
+            logged = store.create_training_set(keys, lookups, label=label)
+            return ScoringClient(store).log_model(
+                model, "model", mlflow.pyfunc, logged, feature_columns=spec.feature_columns
+            )
+        finally:
+            runner.stop()
+
+    return log_model
 
 
 def default_training_set(workdir: str | Path, data: DataConfig) -> Path:

@@ -1,7 +1,8 @@
 """The feature store: the Databricks Feature Engineering API on Delta tables, locally or remotely.
 
 `get_feature_store(cfg)` picks the backend (`local` on delta-rs, `databricks` over the official
-client); `get_online_store(cfg.online)` picks the online store (`sqlite` or `redis`).
+client); `get_online_store(cfg.online)` picks the online store (`sqlite`, `redis`, or `databricks`
+online tables).
 """
 
 from churnops.data.feature_store.base import (

@@ -2,12 +2,16 @@
 
 It needs `databricks-feature-engineering` (imported lazily, on Databricks runtimes it is
 preinstalled) and a workspace. Our `FeatureLookup` / `FeatureFunction` objects are translated to
-the client's, so user code written against churnops runs unchanged on Databricks.
+the client's, so user code written against churnops runs unchanged on Databricks. Online serving
+is a Databricks online table synced from the feature table (`DatabricksOnlineTables`).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from churnops.data.feature_store.base import (
@@ -18,6 +22,7 @@ from churnops.data.feature_store.base import (
     as_list,
     split_table_name,
 )
+from churnops.data.feature_store.publish import PublishResult
 
 INSTALL_HINT = (
     "the databricks backend needs the official client: pip install databricks-feature-engineering "
@@ -83,18 +88,39 @@ class DatabricksFeatureStore:
 
     Args:
         client: a `FeatureEngineeringClient`; created on first use when not given.
-        spark: the SparkSession for `read_table(version=...)`; the active one by default.
+        spark: the SparkSession (Arrow tables become its DataFrames, `read_table(version=...)`
+            reads through it); the active one by default.
+        schema: the Unity Catalog schema (`catalog.schema`) whose tables `list_tables` names.
     """
 
-    def __init__(self, client: Any = None, spark: Any = None):
+    def __init__(self, client: Any = None, spark: Any = None, schema: str | None = None):
         self._client = client
         self._spark = spark
+        self.schema = schema
 
     @property
     def client(self) -> Any:
         if self._client is None:
             self._client = client_module().FeatureEngineeringClient()
         return self._client
+
+    @property
+    def spark(self) -> Any:
+        return self._spark or _active_spark()
+
+    def _frame(self, df: Any) -> Any:
+        """`df` as a Spark DataFrame: the client writes Spark DataFrames only (Spark 4 takes an
+        Arrow table as it is)."""
+        import pyarrow as pa
+
+        return self.spark.createDataFrame(df) if isinstance(df, pa.Table) else df
+
+    def list_tables(self) -> list[str]:
+        """The tables of `schema` (the client has no listing; Unity Catalog answers)."""
+        if not self.schema:
+            raise FeatureStoreError("list_tables on Databricks needs schema='catalog.schema'")
+        rows = self.spark.sql(f"SHOW TABLES IN {self.schema}").collect()
+        return [f"{self.schema}.{row.tableName}" for row in rows if not row.isTemporary]
 
     def _lookups(self, items: list[FeatureLookup | FeatureFunction]) -> list[Any]:
         fe = client_module()
@@ -119,7 +145,7 @@ class DatabricksFeatureStore:
         table = self.client.create_table(
             name=name,
             primary_keys=keys,
-            df=df,
+            df=None if df is None else self._frame(df),
             schema=schema,
             timeseries_column=timeseries_column,
             partition_columns=as_list(partition_columns) or None,
@@ -131,7 +157,7 @@ class DatabricksFeatureStore:
     def write_table(self, name: str, df: Any, mode: str = "merge") -> None:
         if mode not in ("merge", "overwrite"):
             raise FeatureStoreError(f"write_table mode={mode!r}: expected merge or overwrite")
-        self.client.write_table(name=name, df=df, mode=mode)
+        self.client.write_table(name=name, df=self._frame(df), mode=mode)
 
     def read_table(
         self, name: str, version: int | None = None, as_of_delta_timestamp: Any = None
@@ -140,8 +166,7 @@ class DatabricksFeatureStore:
             raise FeatureStoreError("give version or as_of_delta_timestamp, not both")
         if version is not None:
             # The client reads by timestamp only; Delta time travel by version goes through Spark.
-            spark = self._spark or _active_spark()
-            return spark.read.option("versionAsOf", int(version)).table(name)
+            return self.spark.read.option("versionAsOf", int(version)).table(name)
         if as_of_delta_timestamp is not None:
             return self.client.read_table(
                 name=name, as_of_delta_timestamp=str(as_of_delta_timestamp)
@@ -160,20 +185,100 @@ class DatabricksFeatureStore:
         feature_lookups: list[FeatureLookup | FeatureFunction],
         label: str | list[str] | None,
         exclude_columns: list[str] | None = None,
-    ) -> Any:
-        """The client's TrainingSet (its `load_df()` returns a pyspark DataFrame)."""
-        return self.client.create_training_set(
-            df=df,
-            feature_lookups=self._lookups(feature_lookups),
-            label=label,
-            exclude_columns=exclude_columns or [],
+    ) -> DatabricksTrainingSet:
+        """The client's TrainingSet, wrapped so it writes Parquet as the local one does."""
+        return DatabricksTrainingSet(
+            self.client.create_training_set(
+                df=self._frame(df),
+                feature_lookups=self._lookups(feature_lookups),
+                label=label,
+                exclude_columns=exclude_columns or [],
+            )
         )
 
-    def publish_table(self, name: str, online_store: Any, mode: str = "merge") -> Any:
-        """Publish through the client; `online_store` is the client's online store spec."""
-        return self.client.publish_table(
-            source_table_name=name, online_store=online_store, mode=mode
+    def publish_table(self, name: str, online_store: Any, mode: str = "merge") -> PublishResult:
+        """Serve `name` online: a `DatabricksOnlineTables` syncs a Databricks online table from
+        it; any other `online_store` is the client's spec (DynamoDB, Cosmos DB) and goes to the
+        client's `publish_table` (merge is the one mode it has)."""
+        start = time.perf_counter()
+        if isinstance(online_store, DatabricksOnlineTables):
+            target = online_store.sync(self.get_table(name))
+        else:
+            self.client.publish_table(name=name, online_store=online_store, mode=mode)
+            target = type(online_store).__name__
+        # The sync runs on the platform after this returns: rows are not counted here.
+        return PublishResult(name, target, mode, -1, -1, time.perf_counter() - start)
+
+
+@dataclass
+class DatabricksTrainingSet:
+    """The client's TrainingSet (`client_set`, what `fe.log_model` takes) with `write_parquet`."""
+
+    client_set: Any
+
+    def load_df(self) -> Any:
+        return self.client_set.load_df()
+
+    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> int:
+        """Write the set as a Parquet folder with Spark (on the cluster, never collected to the
+        driver), sorted by `sort_by`; returns the rows written."""
+        df = self.load_df()
+        if sort_by:
+            df = df.orderBy(*sort_by)
+        df.write.mode("overwrite").parquet(str(path))
+        return int(df.sparkSession.read.parquet(str(path)).count())
+
+
+@dataclass
+class DatabricksOnlineTables:
+    """Online serving on Databricks: an online table `<feature table><suffix>` kept in sync with
+    the feature table (created on first publish, refreshed by a triggered sync after that).
+
+    Args:
+        suffix: appended to the feature table's name to name the online table.
+        workspace: a `databricks.sdk.WorkspaceClient`; created on first use when not given.
+    """
+
+    suffix: str = "_online"
+    workspace: Any = None
+
+    def online_table(self, table: FeatureTable) -> Any:
+        """The SDK's `OnlineTable` for `table` (keys, timeseries key, triggered sync)."""
+        from databricks.sdk.service.catalog import (
+            OnlineTable,
+            OnlineTableSpec,
+            OnlineTableSpecTriggeredSchedulingPolicy,
         )
+
+        return OnlineTable(
+            name=f"{table.name}{self.suffix}",
+            spec=OnlineTableSpec(
+                source_table_full_name=table.name,
+                primary_key_columns=list(table.primary_keys),
+                timeseries_key=table.timeseries_column,
+                run_triggered=OnlineTableSpecTriggeredSchedulingPolicy(),
+            ),
+        )
+
+    def sync(self, table: FeatureTable) -> str:
+        """Create the online table, or start a sync of the one that exists; returns its name."""
+        from databricks.sdk.errors import NotFound
+
+        if self.workspace is None:
+            from databricks.sdk import WorkspaceClient
+
+            self.workspace = WorkspaceClient()
+        wanted = self.online_table(table)
+        try:
+            existing = self.workspace.online_tables.get(wanted.name)
+        except NotFound:
+            self.workspace.online_tables.create(table=wanted)
+            return str(wanted.name)
+        self.workspace.pipelines.start_update(existing.spec.pipeline_id)
+        return str(wanted.name)
+
+    def close(self) -> None:
+        """Nothing to close (the online stores' `close`, for callers that close every store)."""
 
 
 def _active_spark() -> Any:

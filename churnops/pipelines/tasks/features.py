@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
-from churnops.data.feature_store.config import OnlineStoreConfig
+from churnops.data.feature_store.config import FeatureStoreConfig, OnlineStoreConfig
 from churnops.data.sources import SourceConfig
 from churnops.pipelines.tasks.base import RunInputs
 
@@ -21,6 +21,16 @@ class FeatureEngineeringInputs(RunInputs):
     feature_table: str = "churnops.cdnow.customer_features_monthly"
     online: OnlineStoreConfig | None = None  # None: SQLite at <workdir>/online/features.db
     publish: bool = True  # copy the latest snapshot per customer to the online store
+    # None: the local store under <workdir>/feature_store; `backend: databricks` writes Unity
+    # Catalog feature tables (and publishes to its `online` unless `online` above is set).
+    feature_store: FeatureStoreConfig | None = None
+
+    @model_validator(mode="after")
+    def _engine_fits_store(self) -> FeatureEngineeringInputs:
+        fs = self.feature_store
+        if fs is not None and fs.engine != self.engine:
+            raise ValueError(f"engine={self.engine!r}: feature_store.engine is {fs.engine!r}")
+        return self
 
 
 class FeatureEngineeringOutputs(StrictConfig):
@@ -40,8 +50,7 @@ class FeatureEngineeringOutputs(StrictConfig):
 def feature_engineering(inputs: FeatureEngineeringInputs) -> FeatureEngineeringOutputs:
     """Build the feature table (month ends through the last order, plus `as_of`), the
     point-in-time training set at `as_of`, and publish the latest features online."""
-    from churnops.data.feature_store.local import LocalFeatureStore
-    from churnops.data.feature_store.online import get_online_store
+    from churnops.data.feature_store.config import get_feature_store, get_online_store
     from churnops.trainers.config import DataConfig
     from churnops.trainers.training_set import build_training_set
 
@@ -49,16 +58,22 @@ def feature_engineering(inputs: FeatureEngineeringInputs) -> FeatureEngineeringO
     workdir = Path(inputs.workdir)
     root = inputs.table_path("feature_store")
     data = DataConfig(source=inputs.source, as_of=inputs.as_of, horizon_days=inputs.horizon_days)
+    # The local store lives under the run's workdir, as it always has.
+    given = inputs.feature_store or FeatureStoreConfig.model_validate({"engine": inputs.engine})
+    fs = given.model_copy(update={"root": str(root)})
     built = build_training_set(
         inputs.table_path("training_set.parquet"), data, root, inputs.feature_table,
-        engine=inputs.engine, monthly_history=True,
+        engine=inputs.engine, monthly_history=True, store_config=fs,
     )  # fmt: skip
-    online = inputs.online or OnlineStoreConfig(path=str(workdir / "online" / "features.db"))
+    online = inputs.online or (
+        fs.online if inputs.feature_store else
+        OnlineStoreConfig(path=str(workdir / "online" / "features.db"))
+    )  # fmt: skip
     published = 0
     if inputs.publish:
         store = get_online_store(online)
         try:
-            result = LocalFeatureStore(root).publish_table(inputs.feature_table, store)
+            result = get_feature_store(fs).publish_table(inputs.feature_table, store)
             published = result.rows_written
         finally:
             store.close()

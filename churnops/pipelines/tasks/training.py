@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from churnops.config import StrictConfig
+from churnops.data.feature_store.config import FeatureStoreConfig
 from churnops.pipelines.tasks.base import RunInputs
 
 
@@ -16,6 +17,10 @@ class ModelTrainingInputs(RunInputs):
     model_name: str = "churnops_churn"
     alias: str | None = None  # e.g. "challenger"; None: registered without an alias
     experiment: str = "churnops-train"
+    # Set: the model is logged through this feature store with lookups of its
+    # `timeseries_table` (`fe.log_model` on Databricks, so serving looks features up); None:
+    # plain MLflow logging, the features passed by the caller.
+    feature_store: FeatureStoreConfig | None = None
 
 
 class ModelTrainingOutputs(StrictConfig):
@@ -31,6 +36,7 @@ def model_training(inputs: ModelTrainingInputs) -> ModelTrainingOutputs:
     """Train `inputs.model` and end with its pyfunc logged (and registered when asked)."""
     from churnops.trainers.config import load_train_config
     from churnops.trainers.train import train
+    from churnops.trainers.training_set import store_model_logger
 
     inputs.use_tracking()
     cfg = load_train_config(
@@ -48,7 +54,11 @@ def model_training(inputs: ModelTrainingInputs) -> ModelTrainingOutputs:
             *inputs.overrides,
         ]
     )
-    result = train(cfg)
+    log_model = None
+    if inputs.feature_store is not None:  # the local store lives under the workdir, as features'
+        store = inputs.feature_store.model_copy(update={"root": inputs.table_path("feature_store")})
+        log_model = store_model_logger(store, inputs.training_set, cfg.data.label_column)
+    result = train(cfg, log_model=log_model)
     assert result.model_uri is not None and result.run_id is not None  # logger is mlflow
     return ModelTrainingOutputs(
         model_uri=result.model_uri,

@@ -17,7 +17,7 @@ from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
 @pytest.mark.parametrize("path", sorted((CONFIG_DIR / "feature_store").glob("*.yaml")))
 def test_shipped_configs_load(path):
     cfg = load_config(FeatureStoreConfig, path)
-    assert cfg.online.kind in ("sqlite", "redis")
+    assert cfg.online.kind in ("sqlite", "redis", "databricks")
 
 
 def test_config_builds_the_backends(tmp_path):

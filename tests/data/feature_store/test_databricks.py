@@ -52,6 +52,10 @@ class RecordingClient:
 
 
 FE = SimpleNamespace(FeatureLookup=Recorded, FeatureFunction=Recorded)
+DATABRICKS = {
+    "backend": "databricks", "engine": "spark", "online": {"kind": "databricks"},
+    "features_table": "main.churnops.f", "timeseries_table": "main.churnops.ts",
+}  # fmt: skip
 
 
 def test_lookups_translate_with_the_client_argument_names():
@@ -115,7 +119,7 @@ def test_from_client_table_splits_keys_and_time():
     reason="the official client is installed",
 )
 def test_missing_client_says_how_to_install_it():
-    store = get_feature_store(FeatureStoreConfig(backend="databricks"))
+    store = get_feature_store(FeatureStoreConfig.model_validate(DATABRICKS))
     assert isinstance(store, DatabricksFeatureStore)
     with pytest.raises(ImportError, match="pip install databricks-feature-engineering"):
         store.get_table("ml.churn.ts")

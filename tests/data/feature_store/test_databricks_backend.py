@@ -1,0 +1,212 @@
+"""The feature store backend chosen by config: the factory, the config's strictness, and the
+bundle's Databricks tasks selecting the databricks backend (local runs stay local)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from churnops.config import load_config
+from churnops.data.feature_store import (
+    FeatureStoreConfig,
+    LocalFeatureStore,
+    OnlineStoreConfig,
+    get_feature_store,
+    get_online_store,
+)
+from churnops.data.feature_store.config import CONFIG_DIR
+from churnops.data.feature_store.databricks import (
+    DatabricksFeatureStore,
+    DatabricksOnlineTables,
+    DatabricksTrainingSet,
+)
+from churnops.pipelines.databricks.bundle import write_bundle
+from churnops.pipelines.databricks.task_values import INPUT_PREFIX, inputs_from_text
+from churnops.pipelines.spec import load_job_spec
+from churnops.pipelines.tasks.features import FeatureEngineeringInputs
+
+DATABRICKS = {
+    "backend": "databricks", "engine": "spark", "online": {"kind": "databricks"},
+    "catalog_schema": "main.churnops", "features_table": "main.churnops.f",
+    "timeseries_table": "main.churnops.ts",
+}  # fmt: skip
+
+
+def test_the_factory_builds_the_backend_the_config_names(tmp_path: Path) -> None:
+    local = get_feature_store(FeatureStoreConfig(root=str(tmp_path / "fs")))
+    assert isinstance(local, LocalFeatureStore)
+    session = object()  # a SparkEngine's session: the store must use it, not start its own
+    remote = get_feature_store(
+        FeatureStoreConfig.model_validate(DATABRICKS), engine=SimpleNamespace(session=session)
+    )
+    assert isinstance(remote, DatabricksFeatureStore)
+    assert remote.spark is session and remote.schema == "main.churnops"
+
+
+def test_the_shipped_databricks_config_loads() -> None:
+    cfg = load_config(FeatureStoreConfig, CONFIG_DIR / "feature_store" / "databricks.yaml")
+    assert (cfg.backend, cfg.engine, cfg.online.kind) == ("databricks", "spark", "databricks")
+    assert cfg.timeseries_table.startswith("main.churnops.")
+    assert isinstance(get_online_store(cfg.online), DatabricksOnlineTables)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"engine": "duckdb"}, "engine='duckdb': backend 'databricks' needs 'spark'"),
+        ({"online": {"kind": "sqlite"}}, "online.kind='sqlite': backend 'databricks' needs"),
+        ({"timeseries_table": "churnops.cdnow.ts"}, "timeseries_table='churnops.cdnow.ts'"),
+        ({"backend": "dbx"}, "backend"),
+        ({"catalog": "main"}, "catalog"),  # an unknown key, not a silent default
+    ],
+)
+def test_the_config_refuses_parts_that_do_not_fit(change: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FeatureStoreConfig.model_validate({**DATABRICKS, **change})
+
+
+def test_databricks_online_tables_need_the_databricks_backend() -> None:
+    with pytest.raises(ValidationError, match=re.escape("online.kind='databricks': needs backend")):
+        FeatureStoreConfig(online=OnlineStoreConfig(kind="databricks"))
+
+
+def test_the_features_task_refuses_an_engine_its_store_does_not_use() -> None:
+    with pytest.raises(
+        ValidationError, match=re.escape("engine='duckdb': feature_store.engine is 'spark'")
+    ):
+        FeatureEngineeringInputs(feature_store=FeatureStoreConfig.model_validate(DATABRICKS))
+
+
+def test_the_online_table_spec_follows_the_feature_table() -> None:
+    from churnops.data.feature_store.base import FeatureTable
+
+    table = FeatureTable(
+        name="main.churnops.ts", path="", primary_keys=["customer_id"],
+        timeseries_column="snapshot_date", partition_columns=[], description=None, tags={},
+        created_by="", created_at="", features=["x"], schema={}, version=-1,
+    )  # fmt: skip
+    online = DatabricksOnlineTables().online_table(table)  # the databricks-sdk class itself
+    assert online.name == "main.churnops.ts_online"
+    spec = online.as_dict()["spec"]
+    assert spec["source_table_full_name"] == "main.churnops.ts"
+    assert spec["primary_key_columns"] == ["customer_id"]
+    assert spec["timeseries_key"] == "snapshot_date" and "run_triggered" in spec
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle")
+    write_bundle(None, out)
+    return out
+
+
+def _feature_inputs(bundle: Path, job: str) -> FeatureEngineeringInputs:
+    """The exported job's feature_engineering inputs, parsed as its notebook parses them."""
+    spec = yaml.safe_load((bundle / f"resources/{job}.job.yml").read_text())
+    tasks = {t["task_key"]: t for t in spec["resources"]["jobs"][job]["tasks"]}
+    params = tasks["feature_engineering"]["notebook_task"]["base_parameters"]
+    texts = {k[len(INPUT_PREFIX) :]: v for k, v in params.items() if k.startswith(INPUT_PREFIX)}
+    texts = {k: v for k, v in texts.items() if "{{" not in v}  # job-parameter references
+    return FeatureEngineeringInputs.model_validate(
+        inputs_from_text(FeatureEngineeringInputs, texts)
+    )
+
+
+def test_the_training_jobs_features_task_selects_the_databricks_backend(bundle: Path) -> None:
+    job = "training"
+    inputs = _feature_inputs(bundle, job)
+    fs = inputs.feature_store
+    assert fs is not None and fs.backend == "databricks" and fs.online.kind == "databricks"
+    assert inputs.engine == "spark" and inputs.feature_table == fs.timeseries_table
+    assert inputs.feature_table.startswith("main.churnops.")
+    # The same job run locally keeps the local store: the spec itself names no backend.
+    assert "feature_store" not in load_job_spec(job).task("feature_engineering").parameters
+
+
+def test_the_training_jobs_model_is_logged_through_the_databricks_store(bundle: Path) -> None:
+    from churnops.pipelines.tasks.training import ModelTrainingInputs
+
+    spec = yaml.safe_load((bundle / "resources/training.job.yml").read_text())
+    tasks = {t["task_key"]: t for t in spec["resources"]["jobs"]["training"]["tasks"]}
+    params = tasks["model_training"]["notebook_task"]["base_parameters"]
+    texts = {k[len(INPUT_PREFIX) :]: v for k, v in params.items() if k.startswith(INPUT_PREFIX)}
+    fs = inputs_from_text(ModelTrainingInputs, texts)["feature_store"]
+    store = FeatureStoreConfig.model_validate(fs)
+    assert store.backend == "databricks"
+    assert store.timeseries_table == _feature_inputs(bundle, "training").feature_table
+    assert "feature_store" not in load_job_spec("training").task("model_training").parameters
+
+
+def test_the_demo_job_keeps_the_local_store_on_spark(bundle: Path) -> None:
+    # Its serving_check and batch_inference read churnops' own online store and local tables.
+    inputs = _feature_inputs(bundle, "demo")
+    assert inputs.feature_store is None and inputs.engine == "spark"
+
+
+@pytest.mark.slow
+def test_the_training_task_logs_through_the_store_it_is_given(tmp_path: Path) -> None:
+    # The same seam on the local backend (Databricks' client is checked in its own env): the
+    # model is logged with the store's training set, so it carries the lookups of the table.
+    import mlflow
+
+    from churnops.pipelines.tasks.features import feature_engineering
+    from churnops.pipelines.tasks.training import ModelTrainingInputs, model_training
+
+    run = {"workdir": str(tmp_path)}
+    built = feature_engineering(
+        FeatureEngineeringInputs(**run, source={"kind": "cdnow", "variant": "sample"})
+    )
+    store = FeatureStoreConfig(timeseries_table=built.feature_table)
+    out = model_training(
+        ModelTrainingInputs(
+            **run, training_set=built.training_set, model="logistic_regression",
+            overrides=["logger.log_plots=false"], feature_store=store,
+        )
+    )  # fmt: skip
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/churnops_churn/1").unwrap_python_model()
+    (lookup,) = model.spec.lookups
+    assert lookup.table_name == built.feature_table and lookup.timestamp_lookup_key == "cutoff"
+    assert out.model_version == "1"  # registered as train registers every model
+
+
+@pytest.mark.spark
+def test_the_spark_side_of_the_adapter_on_a_real_session(spark_engine, tmp_path: Path) -> None:
+    # What the adapter does with Spark itself (no client involved): Arrow in, the Unity Catalog
+    # listing's row fields, the training set written as Parquet by Spark and read back sorted.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    spark = spark_engine.session
+    handed: list = []
+
+    class Client:
+        def write_table(self, **kwargs):
+            handed.append(kwargs["df"])
+
+    store = DatabricksFeatureStore(client=Client(), spark=spark, schema="fe_test_schema")
+    store.write_table("main.churnops.t", pa.table({"customer_id": [2, 1], "x": [0.5, 1.5]}))
+    (df,) = handed
+    assert type(df).__name__ == "DataFrame" and sorted(df.toPandas()["customer_id"]) == [1, 2]
+    # Located under tmp_path: nothing lands in the session's warehouse folder.
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS fe_test_schema LOCATION '{tmp_path / 'db'}'")
+    try:
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS fe_test_schema.t (a INT) USING parquet "
+            f"LOCATION '{tmp_path / 'db' / 't'}'"
+        )
+        assert store.list_tables() == ["fe_test_schema.t"]
+    finally:
+        spark.sql("DROP DATABASE fe_test_schema CASCADE")
+    labels = spark.createDataFrame([(3, 1), (1, 0), (2, 1)], ["customer_id", "churn"])
+    out = tmp_path / "training_set.parquet"
+    rows = DatabricksTrainingSet(SimpleNamespace(load_df=lambda: labels)).write_parquet(
+        out, sort_by=["customer_id"]
+    )
+    assert rows == 3 and out.is_dir()  # a Parquet folder, as Spark writes it
+    assert pq.read_table(out).column("customer_id").to_pylist() == [1, 2, 3]
