@@ -50,7 +50,8 @@ def score_table(
         import pyarrow.parquet as pq
 
         table = pq.read_table(source)
-    eng = get_engine(engine or cfg.engine)
+    # --engine picks the engine; the store config's engine settings (master, conf) still apply.
+    eng = get_engine(cfg.engine.model_copy(update={"name": engine}) if engine else cfg.engine)
     try:
         store = get_feature_store(cfg, engine=eng)
         params = {"threshold": threshold} if threshold is not None else None

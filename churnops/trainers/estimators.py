@@ -35,7 +35,7 @@ class NetChurnModel:
 
     def __init__(self, cfg: TrainConfig, launcher: Launcher | None = None):
         self.cfg = cfg
-        self.launcher = launcher or make_launcher(cfg.launcher)
+        self.launcher = launcher or make_launcher(cfg.launcher, cfg.engine)
         self.encoder = table_encoder(cfg)
         self.net: torch.nn.Module | None = None
         self.fit_result: NetFitResult | None = None

@@ -69,7 +69,7 @@ def input_example(path: Path, columns: list[str], rows: int = EXAMPLE_ROWS) -> p
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Run one training job as `cfg` says and return its result (see `TrainResult`)."""
-    path = ensure_training_set(cfg.workdir, cfg.data)
+    path = ensure_training_set(cfg.workdir, cfg.data, cfg.engine)
     data = load_training_arrays(
         path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
     )

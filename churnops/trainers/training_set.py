@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from churnops.data.engines import get_engine
+from churnops.data.engines import EngineConfig, get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
 from churnops.data.feature_store.local import LocalFeatureStore
@@ -62,7 +62,7 @@ def build_training_set(
     data: DataConfig,
     feature_store_root: str | Path,
     feature_table: str = "churnops.cdnow.customer_features_monthly",
-    engine: str = "duckdb",
+    engine: EngineConfig | str = "duckdb",
     monthly_history: bool = False,
 ) -> TrainingSetBuild:
     """Build the training set for `data.source` at `data.as_of` / `data.horizon_days` at `path`.
@@ -78,7 +78,7 @@ def build_training_set(
         data: source, `as_of`, `horizon_days`, label column.
         feature_store_root: where the feature store's Delta tables live.
         feature_table: the monthly (time-series) feature table to write and look up.
-        engine: "duckdb" or "spark".
+        engine: the engine setting (`EngineConfig`) or its name, "duckdb" or "spark".
         monthly_history: also snapshot every month end through the last order (the pipeline
             does, so the table holds a monthly history and its newest rows can be published
             for serving); by default only `as_of` is computed.
@@ -150,7 +150,9 @@ def default_training_set(workdir: str | Path, data: DataConfig) -> Path:
     return Path(workdir) / name
 
 
-def ensure_training_set(workdir: str | Path, data: DataConfig, engine: str = "duckdb") -> Path:
+def ensure_training_set(
+    workdir: str | Path, data: DataConfig, engine: EngineConfig | str = "duckdb"
+) -> Path:
     """`data.path`, or the training set for `data` built once under `workdir`."""
     if data.path:
         return Path(data.path)
