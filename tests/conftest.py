@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.clusters"]  # spark_cluster, ray_two_nodes
+
 # Quiet, hermetic runs: no Ray token under $HOME, no MLflow telemetry, Spark on loopback only.
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")

@@ -36,10 +36,9 @@ class SparkSettings(StrictConfig):
     @field_validator("conf", mode="before")
     @classmethod
     def _text_values(cls, value: Any) -> Any:
-        # YAML reads `spark.executor.cores: 1` as an int; Spark takes every setting as text.
-        if isinstance(value, dict):
-            return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
-        return value
+        # YAML reads `spark.executor.cores: 1` as an int and the override
+        # `engine.spark.conf.spark.executor.cores=1` as nested keys; Spark takes flat text.
+        return _flat_text(value) if isinstance(value, dict) else value
 
 
 class EngineConfig(StrictConfig):
@@ -64,3 +63,15 @@ class EngineConfig(StrictConfig):
         if self.name == "duckdb":
             return {k: v for k, v in self.duckdb.model_dump().items() if v is not None}
         return self.spark.model_dump()
+
+
+def _flat_text(conf: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"spark": {"executor": {"cores": 1}}} -> {"spark.executor.cores": "1"}."""
+    out: dict[str, str] = {}
+    for key, value in conf.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat_text(value, f"{name}."))
+        else:
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
