@@ -19,9 +19,11 @@ def score_table(
     tracking_uri: str | None = None,
     store_config: str | Path | None = None,
     root: str | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
 ) -> int:
     """Read `input_path` (Parquet or Delta), `score_batch` it, write `output_path` (a Delta table,
-    overwritten; or a Parquet file when the name ends in .parquet). Returns the rows written."""
+    overwritten; or a Parquet file when the name ends in .parquet). Returns the rows written.
+    `overrides` (`engine.spark.master=...`) apply to the feature-store config."""
     import mlflow
     from deltalake import DeltaTable, write_deltalake
 
@@ -39,7 +41,9 @@ def score_table(
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     cfg = load_config(
-        FeatureStoreConfig, store_config or DEFAULT_CONFIG, [f"root={root}"] if root else []
+        FeatureStoreConfig,
+        store_config or DEFAULT_CONFIG,
+        [*([f"root={root}"] if root else []), *overrides],
     )
     source = Path(input_path)
     if not source.exists():
