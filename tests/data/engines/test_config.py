@@ -98,3 +98,18 @@ def test_an_unreachable_address_is_one_line_naming_the_setting():
     message = str(info.value)
     assert f"engine.spark.master='spark://127.0.0.1:{port}'" in message
     assert "\n" not in message and isinstance(info.value, ValueError)
+
+
+def test_every_engine_command_takes_engine_overrides(tmp_path, capsys):
+    from churnops.cli import main
+
+    commands = [
+        ["features", "build", "--output-dir", str(tmp_path)],
+        ["score-batch", "--model-uri", "models:/m/1", "--input", "in", "--output", "out"],
+        ["monitor", "refresh"],
+        ["train"],
+        ["tune", "random_forest"],
+    ]
+    for command in commands:
+        assert main([*command, "engine.spark.mastr=x"]) == 2, command
+        assert "unknown key 'engine.spark.mastr'" in capsys.readouterr().err, command
