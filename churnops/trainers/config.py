@@ -26,7 +26,9 @@ from churnops.data.features import FEATURE_COLUMNS
 from churnops.data.sources.config import SourceConfig
 
 GROUPS = ("data", "model", "trainer", "launcher", "engine", "logger")
-ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
+ModelName = Literal[
+    "mlp", "random_forest", "logistic_regression", "xgboost", "recency", "spark_logistic_regression"
+]
 
 
 class TableVersion(StrictConfig):

@@ -172,6 +172,14 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
         return baselines.LogisticChurnModel(
             c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg)
         )
+    if m.name == "spark_logistic_regression":  # fitted on the engine's Spark session
+        from churnops.models.spark_baselines import SparkLogisticChurnModel
+
+        lr = m.logistic_regression
+        return SparkLogisticChurnModel(
+            c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg),
+            spark=cfg.engine.spark,
+        )  # fmt: skip
     if m.name == "xgboost":
         return baselines.XGBoostChurnModel(
             **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)
