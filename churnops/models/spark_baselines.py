@@ -51,11 +51,13 @@ class SparkLogisticChurnModel(LogisticChurnModel):
             self.spark_model = fit_spark_logistic(
                 engine.session, design, np.asarray(y), 1.0 / (self.c * len(design)), self.max_iter
             )
+            coefficients = self.spark_model.coefficients.toArray()
+            intercept = self.spark_model.intercept
         finally:
             engine.stop()  # only a session started here
         # sklearn's predict_proba from Spark's weights: the pyfunc serves it without Spark.
-        self.model.coef_ = self.spark_model.coefficients.toArray().reshape(1, -1)
-        self.model.intercept_ = np.array([self.spark_model.intercept])
+        self.model.coef_ = coefficients.reshape(1, -1)
+        self.model.intercept_ = np.array([intercept])
         self.model.classes_ = np.array([0, 1])
         self.model.n_features_in_ = design.shape[1]
         return self
