@@ -2,7 +2,10 @@
 Spark: the fitted coefficients go into the model the pyfunc already serves.
 
 `SparkLogisticChurnModel` is `LogisticChurnModel` (same encoder, same design matrix, same
-sklearn `predict_proba`) whose weights come from `pyspark.ml.classification.LogisticRegression`.
+sklearn `predict_proba`) whose weights come from `pyspark.ml.classification.LogisticRegression`;
+`SparkXGBoostChurnModel` is `XGBoostChurnModel` whose booster comes from
+`xgboost.spark.SparkXGBClassifier`. The rows reach Spark from the driver's arrays (the training
+set every family reads), so the fit, not the read, runs on the executors.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from churnops.models.baselines import LogisticChurnModel
+from churnops.models.baselines import LogisticChurnModel, XGBoostChurnModel
 from churnops.models.encoding import NumericStatistics, TableEncoder
 
 
@@ -60,6 +63,57 @@ class SparkLogisticChurnModel(LogisticChurnModel):
         self.model.intercept_ = np.array([intercept])
         self.model.classes_ = np.array([0, 1])
         self.model.n_features_in_ = design.shape[1]
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "spark_model": None}  # a JVM object: never pickled
+
+
+class SparkXGBoostChurnModel(XGBoostChurnModel):
+    """XGBoost trained by `SparkXGBClassifier` on `num_workers` Spark tasks; its booster is
+    loaded into the `XGBClassifier` the pyfunc serves. Categories enter as codes (numbers):
+    Spark vectors carry no categorical type.
+
+    Args:
+        num_workers: Spark tasks that train (XGBoost's `num_workers`).
+        spark: the engine's `SparkSettings` (the running session, else its master).
+        The rest: as `XGBoostChurnModel`.
+    """
+
+    name = "spark_xgboost"
+
+    def __init__(self, n_estimators: int = 300, max_depth: int = 6, learning_rate: float = 0.05,
+                 subsample: float = 0.8, colsample_bytree: float = 0.8, device: str = "auto",
+                 seed: int = 42, n_jobs: int = -1, encoder: TableEncoder | None = None,
+                 spark: Any = None, num_workers: int = 1):  # fmt: skip
+        super().__init__(n_estimators, max_depth, learning_rate, subsample, colsample_bytree,
+                         device, seed, n_jobs, encoder)  # fmt: skip
+        self.spark, self.num_workers = spark, num_workers
+        self.params = {"n_estimators": n_estimators, "max_depth": max_depth,
+                       "learning_rate": learning_rate, "subsample": subsample,
+                       "colsample_bytree": colsample_bytree, "random_state": seed}  # fmt: skip
+        self.spark_model: Any = None  # the fitted Spark model, until pickled
+
+    def _frame(self, codes: np.ndarray) -> Any:
+        return codes  # as Spark saw them: codes as numbers, NaN missing
+
+    def fit(self, x: Any, y: np.ndarray) -> SparkXGBoostChurnModel:
+        from xgboost.spark import SparkXGBClassifier
+
+        from churnops.data.engines.spark import SparkEngine
+
+        codes = self._fit_encoder(x)
+        engine = SparkEngine(**(self.spark.model_dump() if self.spark is not None else {}))
+        try:
+            estimator = SparkXGBClassifier(
+                features_col="features", label_col="label", num_workers=self.num_workers,
+                tree_method="hist", device=self.device, missing=float("nan"), **self.params,
+            )  # fmt: skip
+            self.spark_model = estimator.fit(design_frame(engine.session, codes, np.asarray(y)))
+            raw = self.spark_model.get_booster().save_raw("json")
+        finally:
+            engine.stop()  # only a session started here
+        self.model.load_model(raw)  # the served XGBClassifier gets Spark's booster
         return self
 
     def __getstate__(self) -> dict[str, Any]:

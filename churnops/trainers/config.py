@@ -27,7 +27,13 @@ from churnops.data.sources.config import SourceConfig
 
 GROUPS = ("data", "model", "trainer", "launcher", "engine", "logger")
 ModelName = Literal[
-    "mlp", "random_forest", "logistic_regression", "xgboost", "recency", "spark_logistic_regression"
+    "mlp",
+    "random_forest",
+    "logistic_regression",
+    "xgboost",
+    "recency",
+    "spark_logistic_regression",
+    "spark_xgboost",
 ]
 
 

@@ -180,6 +180,13 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
             c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg),
             spark=cfg.engine.spark,
         )  # fmt: skip
+    if m.name == "spark_xgboost":  # SparkXGBClassifier on the engine's Spark session
+        from churnops.models.spark_baselines import SparkXGBoostChurnModel
+
+        return SparkXGBoostChurnModel(
+            **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg),
+            spark=cfg.engine.spark, num_workers=cfg.launcher.num_workers,
+        )  # fmt: skip
     if m.name == "xgboost":
         return baselines.XGBoostChurnModel(
             **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)
