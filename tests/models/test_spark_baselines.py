@@ -11,6 +11,8 @@ from churnops.models.spark_baselines import (
     SparkXGBoostChurnModel,
     design_frame,
 )
+from tests.fixtures.clusters import run_cli, spark_overrides
+from tests.trainers.conftest import cdnow_training_set_path  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -55,3 +57,22 @@ def test_served_predictions_equal_the_spark_models(spark_engine):
         model._design(model._encode(x[:1000])), y[:1000]
     )
     np.testing.assert_allclose(model.model.coef_, reference.coef_, atol=1e-3)
+
+
+def test_spark_xgboost_trains_on_the_cluster(
+    spark_cluster,
+    tmp_path,
+    cdnow_training_set_path,  # noqa: F811  (the imported fixture)
+):
+    app = "churnops-test-spark-xgboost"
+    proc = run_cli(
+        "train", "model=spark_xgboost", "model.xgboost.n_estimators=20", "launcher.num_workers=2",
+        f"data.path={cdnow_training_set_path}", f"workdir={tmp_path}",
+        *spark_overrides(spark_cluster, app),
+        env=spark_cluster.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = spark_cluster.app(app)
+    assert info is not None and info["state"] == "FINISHED"
+    # XGBoost's two training tasks (a barrier stage) ran on the two 1-core workers.
+    assert len({worker for worker, _ in spark_cluster.executors(info["id"])}) == 2

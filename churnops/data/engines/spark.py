@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,9 @@ class SparkEngine:
 
         if is_local(master):
             settings = {**LOCAL_CONF, **conf}
+            # Python tasks (UDFs, SparkTrials, TorchDistributor) run on this machine: in this
+            # Python, with its packages, unless PYSPARK_PYTHON names another.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         else:
             check_reachable("engine.spark.master", master, timeout_s)
             settings = {**SESSION_CONF, **conf}
