@@ -89,7 +89,7 @@ class SparkXGBoostChurnModel(XGBoostChurnModel):
         super().__init__(n_estimators, max_depth, learning_rate, subsample, colsample_bytree,
                          device, seed, n_jobs, encoder)  # fmt: skip
         self.spark, self.num_workers = spark, num_workers
-        self.params = {"n_estimators": n_estimators, "max_depth": max_depth,
+        self.params: dict[str, Any] = {"n_estimators": n_estimators, "max_depth": max_depth,
                        "learning_rate": learning_rate, "subsample": subsample,
                        "colsample_bytree": colsample_bytree, "random_state": seed}  # fmt: skip
         self.spark_model: Any = None  # the fitted Spark model, until pickled
