@@ -6,6 +6,8 @@ silent default.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,38 @@ T = TypeVar("T", bound="StrictConfig")
 
 class ConfigError(ValueError):
     """A config file or override that does not fit its schema."""
+
+
+# What a credential looks like in text: the password of a URI (`scheme://user:PASSWORD@host`),
+# a bearer token, and the value of any key named like a secret (`tokens.0`, `account_key`,
+# `AWS_SECRET_ACCESS_KEY`, a SAS query's `sig` ...) written `key=value`, `key: value` or as a
+# Python repr `'key': 'value'`.
+_SECRET_WORD = (
+    r"(?:password|passwd|pwd|secret|secrets|token|tokens|api_?key|access_?key|account_?key"
+    r"|private_?key|secret_?key|sas|sig|credential|credentials)"
+)
+_VALUE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s,;&})\]'"]+)"""
+_MASKS = [
+    (re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@'\"]*:)[^@\s'\"]+@"), r"\1***@"),
+    (re.compile(r"(?i)(\bbearer\s+)[^\s'\",;]+"), r"\1***"),
+    (
+        re.compile(rf"(?i)(['\"]?\b[\w.-]*{_SECRET_WORD}(?:\.\d+)?['\"]?\s*[:=]\s*){_VALUE}"),
+        r"\1'***'",
+    ),
+]
+
+
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every credential masked as `***`: the known `secrets` (and their reprs, as
+    errors quote values) and whatever looks like one (URI passwords, secret query parameters,
+    bearer tokens, values of secret-named keys). Every error, log line and answer that may
+    quote a config passes through here."""
+    for secret in sorted(set(filter(None, map(str, secrets))), key=len, reverse=True):
+        for form in (repr(secret)[1:-1], secret):
+            text = text.replace(form, "***")
+    for pattern, replacement in _MASKS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class StrictConfig(BaseModel):
@@ -51,7 +85,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {part!r} is a value, not a section")
+                raise ConfigError(
+                    f"override {mask_secrets(text)!r}: {part!r} is a value, not a section"
+                )
             node = child
         node[path[-1]] = value
     return out
@@ -69,7 +105,7 @@ def build_config(cls: type[T], data: dict[str, Any], source: str = "config") -> 
                 problems.append(f"unknown key {where!r}{_suggestion(cls, err['loc'])}")
             else:
                 problems.append(f"{where}={err.get('input')!r}: {err['msg']}")
-        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+        raise ConfigError(mask_secrets(f"{source}: " + "; ".join(problems))) from None
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -85,6 +121,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
+        # ... nor the token it failed on: `!TOKEN` is quoted as a tag, `*TOKEN` as an alias.
+        problem = re.sub(r"'(?!<)[^']{3,}'", "'***'", problem)
         raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(

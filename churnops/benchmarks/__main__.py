@@ -23,10 +23,12 @@ def main(argv: list[str]) -> int:
             f"unknown benchmark {name!r}: expected one of {', '.join(available)}", file=sys.stderr
         )
         return 2
-    return int(
-        importlib.import_module(f"churnops.benchmarks.{ALIASES.get(name, name)}").main(argv[1:])
-        or 0
-    )
+    module = importlib.import_module(f"churnops.benchmarks.{ALIASES.get(name, name)}")
+    try:
+        return int(module.main(argv[1:]) or 0)
+    except (ValueError, FileNotFoundError) as exc:  # bad data or config: its message, one line
+        print(f"scripts/benchmark {name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -85,15 +85,18 @@ def run_baselines(
     from churnops.trainers.estimators import build_model
     from churnops.trainers.evaluation import binary_metrics
     from churnops.trainers.splits import cv_folds, split_train_test
+    from churnops.trainers.training_set import prepare_training_data
 
+    prepared = prepare_training_data(cfg)  # the one reading train does (columns typed)
+    cfg = prepared.cfg
     data = load_training_arrays(
-        dataset.path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
+        prepared.path, cfg.features.names, cfg.data.label_column, cfg.data.id_column
     )
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)
     x, y = data.x[train_idx], data.y[train_idx]
     rows = []
     for name in models:
-        if name == "recency" and cfg.features.recency_column not in cfg.features.columns:
+        if name == "recency" and cfg.features.recency_column not in cfg.features.names:
             continue  # a customer table has no days-since-last-order column
         model_cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": name})})
         cv = []
@@ -194,23 +197,18 @@ def orders_dataset(
 
 def telecom_dataset(workdir: Path, seed: int) -> Dataset:
     """The generated telecom-like customer table, read as a customer CSV."""
-    from churnops.data.sources.telecom import CATEGORICAL, COLUMNS, generate_customer_table
+    from churnops.data.sources.telecom import CATEGORICAL, generate_customer_table
 
     path = workdir / f"telecom-{TELECOM_CUSTOMERS}-seed{seed}.csv"
     if not path.exists():
         generate_customer_table(path, TELECOM_CUSTOMERS, seed=seed)
-    features = [c for c in COLUMNS if c not in ("customerID", "Churn")]
     return Dataset(
         "telecom (generated)",
         path,
         f"customer table: {TELECOM_CUSTOMERS:,} generated customers, label Churn (Yes/No), "
         f"{len(CATEGORICAL)} string categories, blank TotalCharges",
-        [
-            f"features.columns={features}",
-            f"features.categorical={CATEGORICAL}",
-            "data.id_column=customerID",
-            "data.label_column=Churn",
-        ],
+        # Its columns are typed as any customer table's (as `churnops features customers`).
+        ["data.id_column=customerID", "data.label_column=Churn"],
     )
 
 
@@ -227,7 +225,10 @@ def main(argv: list[str]) -> int:
     cfg = load_train_config([*base, *args.overrides], path=args.config)
     rows, notes = [], []
     for dataset in resolve_datasets(args, cfg):
-        ds_cfg = load_train_config([*base, *dataset.overrides, *args.overrides], path=args.config)
+        ds_cfg = load_train_config(
+            [*base, f"data.path={dataset.path}", *dataset.overrides, *args.overrides],
+            path=args.config,
+        )
         print(f"{dataset.name}: {dataset.path} (seed {ds_cfg.seed}, "
               f"{ds_cfg.data.cv_folds}-fold CV)", flush=True)  # fmt: skip
         ds_rows = run_baselines(ds_cfg, models, args.price_per_hour, dataset)

@@ -22,6 +22,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command.
+
+    Called without `argv` (the console script, Databricks' python_wheel_task trampoline, which
+    calls the entry point and ignores what it returns), a failure raises `SystemExit(code)` so
+    the process, and the job's task, end non-zero. Called with `argv` (tests, other Python), it
+    returns the code: 0 ok, 1 a run that failed, 2 bad input, 3 a run refused.
+    """
+    code = run(argv)
+    if argv is None and code != 0:
+        raise SystemExit(code)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default sys.argv[1:]), run the command, return its exit code."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse stops filling a trailing `overrides` list at the first flag, so

@@ -214,14 +214,12 @@ def run_customers(args: argparse.Namespace) -> int:
     )
     for line in report.malformed_lines[:5]:
         console.print(f"  malformed line {line['line']}: {line['error']}", markup=False)
-    categorical = [c for c, kind in report.columns.items() if kind == "categorical"]
-    data_path = args.out or args.path
+    from churnops.cli.train import train_command
+
     console.print(
-        "train on it with:\n  churnops train "
-        f"data.path={data_path} data.id_column={cfg.id_column or 'null'} "
-        f"data.label_column={cfg.label_column} "
-        f"'features.columns=[{', '.join(report.columns)}]' "
-        f"'features.categorical=[{', '.join(categorical)}]'",
+        f"train on it with (the same data.* settings serve scripts/sweep and scripts/benchmark "
+        f"baselines, or keep them in a YAML file for data=FILE.yaml):\n  "
+        f"{train_command(cfg, args.out or args.path, report.id_column if args.out else None)}",
         markup=False,
         soft_wrap=True,  # one line, to copy
     )

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     schedule.set_defaults(run=schedule_pipeline)
 
     task = cmds.add_parser(
-        "task", help="run one task function in this process (a Databricks job's entry point)"
+        "task", help="run one task function in this process (e.g. a python_wheel_task)"
     )
     task.add_argument("name", help="a task name (churnops.pipelines.tasks.TASKS) or module:fn")
     task.add_argument("--inputs", required=True, help="inputs as JSON, or @FILE")
@@ -79,6 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     deploy.add_argument("--target", choices=["databricks"], required=True)
     deploy.add_argument("--wheel", required=True, help="the churnops wheel's workspace path")
     deploy.add_argument("--profile", help="a ~/.databrickscfg profile (else DATABRICKS_* env)")
+    deploy.add_argument(
+        "--run",
+        dest="run_job",
+        metavar="JOB",
+        help="then run this deployed job now and wait for its end",
+    )
     deploy.set_defaults(run=deploy_jobs)
 
 
@@ -227,7 +233,6 @@ def schedule_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_single_task(args: argparse.Namespace) -> int:
-    from churnops.pipelines.databricks.task_values import publish_task_values
     from churnops.pipelines.task_main import resolve_task, run_task, write_json
 
     text = args.inputs
@@ -238,7 +243,6 @@ def run_single_task(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise ValueError(f"--inputs: not JSON ({exc})") from None
     outputs = run_task(resolve_task(args.name), inputs)
-    publish_task_values(outputs)
     if args.outputs:
         write_json(Path(args.outputs), outputs)
     print(json.dumps(outputs))
@@ -257,18 +261,37 @@ def export_bundle(args: argparse.Namespace) -> int:
 
 def deploy_jobs(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
-    from churnops.pipelines.databricks.deploy import deploy, workspace_client
+    from churnops.pipelines.databricks.bundle import job_names
+    from churnops.pipelines.databricks.deploy import deploy, run_now, workspace_client
+    from churnops.pipelines.spec import load_job_spec
 
-    deployed = deploy(workspace_client(profile=args.profile), args.names or None, args.wheel)
+    for name in args.names or job_names():  # a bad spec is refused before any sign-in
+        load_job_spec(name)
+    names = args.names or job_names()
+    if args.run_job and args.run_job not in [load_job_spec(n).name for n in names]:
+        raise ValueError(f"--run {args.run_job!r}: not among the deployed jobs {names}")
+    client = workspace_client(profile=args.profile)
+    deployed = deploy(client, args.names or None, args.wheel)
     print_table(
         "Databricks jobs",
         [{"job": d.name, "job_id": d.job_id, "action": d.action} for d in deployed],
     )
-    return 0
+    if not args.run_job:
+        return 0
+    job_id = next(d.job_id for d in deployed if d.name == args.run_job)
+    run = run_now(client, job_id)
+    print_table(
+        f"run {run.run_id} of {args.run_job}: {run.life_cycle_state} {run.result_state}",
+        [{"task": k, "result": v or "-"} for k, v in run.tasks.items()],
+    )
+    return 0 if run.result_state == "SUCCESS" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m churnops.cli.pipeline ...`."""
-    from churnops.cli import main as cli_main
+    """`churnops pipeline ...` as its own entry point; exits non-zero as `churnops.cli:main`."""
+    from churnops.cli import run
 
-    return cli_main(["pipeline", *(sys.argv[1:] if argv is None else argv)])
+    code = run(["pipeline", *(sys.argv[1:] if argv is None else argv)])
+    if argv is None and code != 0:
+        raise SystemExit(code)
+    return code

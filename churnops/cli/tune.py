@@ -13,8 +13,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tune.add_argument("name", nargs="?", default="random_forest", help="tune config name or path")
     tune.add_argument("--register", action="store_true", help="register the best as challenger")
-    tune.add_argument("overrides", nargs="*", help="e.g. num_samples=10 backend=hyperopt")
+    tune.add_argument(
+        "overrides", nargs="*",
+        help="e.g. num_samples=10 backend=hyperopt; train-config keys (data=mine.yaml, "
+        "data.path=..., features.*, trainer.*) go to every trial's training config",
+    )  # fmt: skip
     tune.set_defaults(run=run_tune)
+
+
+# Train-config sections a sweep's trials share, passed as `train_overrides` (`model` and
+# `seed` are the sweep's own keys).
+TRAIN_KEYS = ("data", "features", "trainer", "launcher", "logger", "workdir")
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """(the sweep's own overrides, train-config overrides for every trial)."""
+    own: list[str] = []
+    train: list[str] = []
+    for text in overrides:
+        key = text.partition("=")[0].split(".")[0]
+        (train if key in TRAIN_KEYS else own).append(text)
+    return own, train
 
 
 def run_tune(args: argparse.Namespace) -> int:
@@ -22,7 +41,10 @@ def run_tune(args: argparse.Namespace) -> int:
     from churnops.trainers.tuning import load_tune_config, sweep
 
     overrides = list(args.overrides) + (["register_best.enabled=true"] if args.register else [])
-    cfg = load_tune_config(args.name, overrides)
+    own, train = split_overrides(overrides)
+    cfg = load_tune_config(args.name, own)
+    if train:  # after the YAML's: a key given on the command line wins
+        cfg = cfg.model_copy(update={"train_overrides": [*cfg.train_overrides, *train]})
     search = cfg.search if cfg.backend == "ray" else "tpe"
     console.print(
         f"sweeping {cfg.model}: {cfg.num_samples} trials on {cfg.backend} ({search}), "

@@ -1,4 +1,5 @@
-"""The canonical orders and labels shapes every source is normalised to."""
+"""The canonical orders and labels shapes every source is normalised to, and how numbers in
+text are read."""
 
 import pyarrow as pa
 
@@ -14,3 +15,8 @@ ORDERS_SCHEMA = pa.schema(
 
 ORDER_COLUMNS = tuple(ORDERS_SCHEMA.names)
 LABEL_COLUMNS = ("customer_id", "cutoff", "churn")
+
+# "1,889.5": digits grouped by thousands, as spreadsheets export them. Read as 1889.5 both when
+# a customer table is read (data.sources.customers, in SQL) and when a logged model scores
+# (models.encoding.parse_numbers).
+THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?"

@@ -8,11 +8,14 @@ numpy only, so a baseline's environment needs no torch.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+
+from churnops.data.schema import THOUSANDS
 
 # A column is log1p-transformed under "auto" when it is non-negative and this skewed.
 SKEW_THRESHOLD = 1.0
@@ -93,7 +96,7 @@ class TableEncoder:
         numeric = self.numeric_columns
         self.numeric_transforms = {}
         if numeric:
-            values = np.column_stack([_numbers(raw[c], c) for c in numeric])
+            values = np.column_stack([parse_numbers(raw[c], c) for c in numeric])
             resolved = resolve_transforms(
                 values, [self.requested.get(c, self.default_transform) for c in numeric]
             )
@@ -119,7 +122,7 @@ class TableEncoder:
                     for v in _labels(raw[name])
                 ]
             else:
-                out[:, i] = _numbers(raw[name], name)
+                out[:, i] = parse_numbers(raw[name], name)
         return out
 
     def _check_width(self, x: np.ndarray) -> None:
@@ -165,15 +168,27 @@ def _labels(values: np.ndarray) -> list[str | None]:
     return out
 
 
-def _numbers(values: np.ndarray, name: str) -> np.ndarray:
-    """A numeric column as float64 (None and blanks -> NaN); text is an error naming it."""
+_THOUSANDS = re.compile(THOUSANDS)  # "1,889.5", as a customer table reads it
+
+
+def parse_numbers(values: Any, name: str) -> np.ndarray:
+    """A numeric column as float64: None, NaN and blanks (" ") -> NaN; "1,889.5" -> 1889.5.
+
+    Raises:
+        ValueError: a value that is not a number, naming the column, the count and examples.
+    """
+    values = np.asarray(values)
     if values.dtype.kind in "fiub":
         return values.astype(np.float64)
     import pandas as pd
 
     series = pd.Series(values, dtype=object)
     blank = series.isna() | series.map(lambda v: isinstance(v, str) and not v.strip())
-    parsed = pd.to_numeric(series.where(~blank, None), errors="coerce")
+    text = series.where(~blank, None).map(
+        lambda v: v.strip().replace(",", "") if isinstance(v, str) and _THOUSANDS.fullmatch(
+            v.strip()) else v
+    )  # fmt: skip
+    parsed = pd.to_numeric(text, errors="coerce")
     bad = parsed.isna() & ~blank
     if bad.any():
         examples = sorted({str(v) for v in series[bad].head(20)})[:3]

@@ -286,8 +286,13 @@ def check_threshold(threshold: Any) -> None:
 
 
 def _feature_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The numeric features as float32, read as training read them (blank -> NaN, "1,889.5")."""
+    from churnops.models.encoding import parse_numbers
+
     try:
-        return frame[columns].apply(pd.to_numeric).to_numpy(dtype=np.float32, na_value=np.nan)
+        return np.column_stack([parse_numbers(frame[c].to_numpy(), c) for c in columns]).astype(
+            np.float32
+        )
     except (TypeError, ValueError) as exc:
         raise FeatureSpecError(f"input features: expected numbers in {columns}: {exc}") from None
 
@@ -301,24 +306,27 @@ def model_signature(
     """Input: the keys (optional) and features (optional when the spec can look them up);
     output: `probability`, `prediction`; params: `threshold`.
 
-    A feature's type follows its dtype in `example` (`long` for integer columns, so integer
-    counts are accepted as they are), `double` otherwise.
+    A categorical feature (text in `example`) is a `string`. A numeric one is `any`: MLflow's
+    `long` refuses floats (a column with a gap, which pandas holds as float64) and its `double`
+    refuses int64 (how `pd.read_csv` reads whole numbers), so the model takes ints, floats and
+    text such as " " (missing) or "1,889.5", and reads them as its training read them.
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
 
     lookup_outputs = {o for lk in spec.lookups for o in lk.outputs.values()}
     lookup_outputs |= {f.output_name for f in spec.functions}
     cols: list[Any] = []
+    kind: Any
     for key in spec.key_columns:
         kind = "datetime" if key == spec.timestamp_key else "string"
         cols.append(ColSpec(kind, key, required=False))
     for c in spec.feature_columns:
         if c not in spec.key_columns:
-            kind = "double"
+            kind = AnyType()
             if example is not None and c in example.columns:
                 dtype = example[c].dtype
-                kind = "long" if pd.api.types.is_integer_dtype(dtype) else "double"
                 if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
                     kind = "string"  # a categorical column: the model encodes the raw value
             cols.append(ColSpec(kind, c, required=c not in lookup_outputs))

@@ -40,6 +40,9 @@ def churnops_wheel() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
             _write_wheel(Path(tmp.name), root, files, version)
+        # NamedTemporaryFile is 0600: a model logged with it could not be read by an image
+        # built as another user. A wheel holds no secret: readable by all, as pip writes one.
+        os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, target)  # atomic: a concurrent logger never sees half a wheel
     return target
 

@@ -58,6 +58,39 @@ def drift_rows(
     return rows
 
 
+def table_drift_rows(
+    profiles: dict[Key, dict[str, Any]], windows: list[Key], model_col: str, table_row: str
+) -> list[dict[str, Any]]:
+    """The table-level (`column_name` `table_row`) drift rows of the windows of `windows`: the
+    change in row count and in which columns hold values, against the previous window and the
+    baseline, from the profile's table rows."""
+    rows = []
+    for gran, start, model, skey, sval in dict.fromkeys(k[:5] for k in windows):
+        key = (gran, start, model, skey, sval, table_row)
+        prev = previous_start(start, gran)
+        comparisons = [
+            ("CONSECUTIVE", (gran, prev, model, skey, sval, table_row), prev),
+            ("BASELINE", (gran, None, "*", skey, sval, table_row), None),
+        ]
+        for drift_type, cmp_key, cmp_start in comparisons:
+            if key not in profiles or cmp_key not in profiles:
+                continue
+            rows.append(
+                {
+                    "window": window_struct(start, gran),
+                    "window_cmp": window_struct(cmp_start, gran) if cmp_start else None,
+                    "granularity": gran,
+                    model_col: model,
+                    "slice_key": skey,
+                    "slice_value": sval,
+                    "column_name": table_row,
+                    "drift_type": drift_type,
+                    **_deltas(profiles[key], profiles[cmp_key]),
+                }
+            )
+    return rows
+
+
 def numeric_drift(
     cur: np.ndarray, ref: np.ndarray, spec: st.BinSpec, psi_bins: int
 ) -> dict[str, Any]:
@@ -89,8 +122,22 @@ def _deltas(cur: dict[str, Any] | None, ref: dict[str, Any] | None) -> dict[str,
         a, b = cur.get(name), ref.get(name)
         return None if a is None or b is None else float(a) - float(b)
 
+    count = None if cur.get("count") is None or ref.get("count") is None else 0
+    if count is not None:
+        count = int(cur["count"]) - int(ref["count"])
     return {
-        "count_delta": diff("count"),
+        "count_delta": count,
         "avg_delta": diff("avg"),
         "percent_null_delta": diff("percent_null"),
+        "percent_zeros_delta": diff("percent_zeros"),
+        "percent_distinct_delta": diff("percent_distinct"),
+        "non_null_columns_delta": _non_null_delta(cur, ref),
     }
+
+
+def _non_null_delta(cur: dict[str, Any], ref: dict[str, Any]) -> dict[str, int] | None:
+    """Columns with values now and none in the reference (added), and the other way round."""
+    a, b = cur.get("non_null_columns"), ref.get("non_null_columns")
+    if a is None or b is None:
+        return None
+    return {"added": len(set(a) - set(b)), "missing": len(set(b) - set(a))}

@@ -30,6 +30,9 @@ def numeric_profile_query(df: Any, keys: list[str], columns: list[str]) -> Any:
         aggs += [
             F.count(x).alias(f"c{i}_count"),
             F.count(F.when(x == 0, 1)).alias(f"c{i}_zeros"),
+            # NaN read as text: DuckDB folds isnan() to false from Parquet statistics that
+            # delta-rs writes without NaN, so isnan() counts none there.
+            F.count(F.when(F.lower(x.cast("string")) == F.lit("nan"), 1)).alias(f"c{i}_nan"),
             F.avg(x).alias(f"c{i}_avg"),
             F.stddev(x).alias(f"c{i}_stddev"),
             F.min(x).alias(f"c{i}_min"),
@@ -50,6 +53,8 @@ def numeric_profile_rows(
         for i, c in enumerate(columns):
             count = int(rec[f"c{i}_count"] or 0)
             zeros = int(rec[f"c{i}_zeros"] or 0)
+            nans = int(rec[f"c{i}_nan"] or 0)
+            distinct = int(rec[f"c{i}_distinct"] or 0)
             rows.append(
                 {
                     **{k: rec[k] for k in keys},
@@ -58,15 +63,18 @@ def numeric_profile_rows(
                     "count": count,
                     "num_nulls": n - count,
                     "num_zeros": zeros,
+                    "num_nan": nans,
                     "avg": rec[f"c{i}_avg"],
                     "stddev": rec[f"c{i}_stddev"],
                     "min": rec[f"c{i}_min"],
                     "max": rec[f"c{i}_max"],
                     "median": None,
                     "quantiles": None,
-                    "distinct_count": int(rec[f"c{i}_distinct"] or 0),
+                    "distinct_count": distinct,
                     "percent_null": 100.0 * (n - count) / n if n else None,
                     "percent_zeros": 100.0 * zeros / n if n else None,
+                    "percent_nan": 100.0 * nans / n if n else None,
+                    "percent_distinct": 100.0 * distinct / count if count else None,
                     "frequent_items": None,
                     "_rows": n,
                     "_fractional": int(rec[f"c{i}_fractional"] or 0),
@@ -158,6 +166,9 @@ def categorical_profile(counts: pa.Table, keys: list[str], top: int) -> list[dic
         count = sum(items.values())
         n = count + nulls
         ranked = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        lengths = {len(item): 0 for item in items}  # string lengths, weighted by their counts
+        for item, k in items.items():
+            lengths[len(item)] += k
         rows.append(
             {
                 **dict(zip(keys, key[:-1], strict=True)),
@@ -166,7 +177,11 @@ def categorical_profile(counts: pa.Table, keys: list[str], top: int) -> list[dic
                 "count": count,
                 "num_nulls": nulls,
                 "distinct_count": len(items),
+                "min_length": float(min(lengths)) if lengths else None,
+                "max_length": float(max(lengths)) if lengths else None,
+                "avg_length": sum(m * k for m, k in lengths.items()) / count if count else None,
                 "percent_null": 100.0 * nulls / n if n else None,
+                "percent_distinct": 100.0 * len(items) / count if count else None,
                 "frequent_items": [{"item": k, "count": v} for k, v in ranked],
                 "_rows": n,
             }

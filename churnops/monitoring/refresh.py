@@ -26,7 +26,7 @@ from churnops.data.engines.api import dataframe_api
 from churnops.monitoring import profile as prof
 from churnops.monitoring import quality as qual
 from churnops.monitoring.config import MonitorConfig
-from churnops.monitoring.drift import drift_rows
+from churnops.monitoring.drift import drift_rows, table_drift_rows
 from churnops.monitoring.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
 from churnops.monitoring.prepared import PreparedQueries, digest
 from churnops.monitoring.statistics import BinSpec
@@ -84,7 +84,10 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
         if since == {}:
             return RefreshResult("unchanged", None, 0, 0, 0, unpacked)
     engine = engine or get_engine(cfg.engine)
-    run = _Refresh(cfg, engine, since, state)
+    # Databricks' monitor_version: one more each time the monitor's settings change.
+    version = 0 if not state else state.get("monitor_version", 0)
+    version += bool(state) and state["fingerprint"] != _fingerprint(cfg)
+    run = _Refresh(cfg, engine, since, state, version)
     result = run.execute()
     _write_state(
         cfg,
@@ -94,6 +97,7 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
             "label_files": label_files,
             "specs": {c: s.to_dict() for c, s in run.specs.items()},
             "queries": run.queries.kept,
+            "monitor_version": version,
         },
     )
     result.unpacked_rows = unpacked
@@ -104,8 +108,16 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
 class _Refresh:
     """One refresh's work: profiles, quality, histograms and drift for the changed windows."""
 
-    def __init__(self, cfg: MonitorConfig, engine: Any, since: dict | None, state: dict | None):
+    def __init__(
+        self,
+        cfg: MonitorConfig,
+        engine: Any,
+        since: dict | None,
+        state: dict | None,
+        monitor_version: int = 0,
+    ):
         self.cfg, self.engine, self.since = cfg, engine, since
+        self.monitor_version = monitor_version
         self.model = cfg.model_id_col
         self.version = _delta_version(cfg.table)
         schema = _schema(cfg.table)
@@ -423,6 +435,8 @@ class _Refresh:
             r["window"] = window_struct(r.get(WINDOW), r["granularity"]) if r.get(WINDOW) else None
             r.setdefault("log_type", "INPUT")
             r["logging_table_commit_version"] = self.version
+            r["monitor_version"] = self.monitor_version
+        _set_non_null_columns(profile_rows, self.model)
         prof_new = to_table(profile_rows, p_schema)
         prof_all = (
             pa.concat_tables([prof_old.filter(keep_prof), prof_new])
@@ -434,6 +448,9 @@ class _Refresh:
             k for k in dense if k[1] is not None and (since is None or as_utc(k[1]) >= since[k[0]])
         ]
         d_rows = drift_rows(dense, profiles, self.specs, targets, self.model, cfg.psi_bins)
+        d_rows += table_drift_rows(profiles, targets, self.model, TABLE_ROW)
+        for r in d_rows:
+            r["monitor_version"] = self.monitor_version
         d_schema = drift_schema(self.model)
         d_new = to_table(d_rows, d_schema)
         # Histograms first, profile last: a crash in between leaves state unwritten, and the
@@ -500,6 +517,9 @@ class _Refresh:
             "count",
             "avg",
             "percent_null",
+            "percent_zeros",
+            "percent_distinct",
+            "non_null_columns",
             "log_type",
         ]
         for r in profile.select(cols).to_pylist():
@@ -514,6 +534,18 @@ class _Refresh:
             )
             profiles[key] = r
         return profiles
+
+
+def _set_non_null_columns(rows: list[dict[str, Any]], model: str) -> None:
+    """Each table row's `non_null_columns`: the columns with a value in its window and slice."""
+    group = ("granularity", "window", model, "log_type", "slice_key", "slice_value")
+    found: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["column_name"] != TABLE_ROW and r.get("count"):
+            found.setdefault(tuple(str(r.get(k)) for k in group), []).append(r["column_name"])
+    for r in rows:
+        if r["column_name"] == TABLE_ROW:
+            r["non_null_columns"] = sorted(found.get(tuple(str(r.get(k)) for k in group), []))
 
 
 def _histogram_table(

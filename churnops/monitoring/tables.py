@@ -22,7 +22,13 @@ PER_CLASS = pa.struct(
 CONFUSION = pa.list_(
     pa.struct([("prediction", pa.string()), ("label", pa.string()), ("count", pa.int64())])
 )
+NON_NULL_DELTA = pa.struct([("added", pa.int32()), ("missing", pa.int32())])
 TABLE_ROW = ":table"  # column_name of the model-quality row
+
+# Every column and type below is Databricks' own, from "Monitor metric tables"
+# (https://docs.databricks.com/aws/en/lakehouse-monitoring/monitor-output, "Profile metrics
+# table schema" and "Drift metrics table schema"; see docs/monitoring.md): a dashboard, alert
+# or query written against a Databricks monitor runs on these tables unchanged.
 
 
 def profile_schema(model_col: str) -> pa.Schema:
@@ -33,7 +39,8 @@ def profile_schema(model_col: str) -> pa.Schema:
             ("granularity", pa.string()),
             (model_col, pa.string()),
             ("log_type", pa.string()),
-            ("logging_table_commit_version", pa.int64()),
+            ("logging_table_commit_version", pa.int32()),
+            ("monitor_version", pa.int64()),
             ("slice_key", pa.string()),
             ("slice_value", pa.string()),
             ("column_name", pa.string()),
@@ -41,6 +48,7 @@ def profile_schema(model_col: str) -> pa.Schema:
             ("count", pa.int64()),
             ("num_nulls", pa.int64()),
             ("num_zeros", pa.int64()),
+            ("num_nan", pa.int64()),
             ("avg", pa.float64()),
             ("stddev", pa.float64()),
             ("min", pa.float64()),
@@ -48,8 +56,14 @@ def profile_schema(model_col: str) -> pa.Schema:
             ("median", pa.float64()),
             ("quantiles", pa.list_(pa.float64())),
             ("distinct_count", pa.int64()),
+            ("min_length", pa.float64()),
+            ("max_length", pa.float64()),
+            ("avg_length", pa.float64()),
+            ("non_null_columns", pa.list_(pa.string())),
             ("percent_null", pa.float64()),
             ("percent_zeros", pa.float64()),
+            ("percent_distinct", pa.float64()),
+            ("percent_nan", pa.float64()),
             ("frequent_items", pa.list_(pa.struct([("item", pa.string()), ("count", pa.int64())]))),
             ("accuracy_score", pa.float64()),
             ("precision", PER_CLASS),
@@ -81,9 +95,13 @@ def drift_schema(model_col: str) -> pa.Schema:
             ("column_name", pa.string()),
             ("data_type", pa.string()),
             ("drift_type", pa.string()),
-            ("count_delta", pa.float64()),
+            ("monitor_version", pa.int64()),
+            ("count_delta", pa.int64()),
             ("avg_delta", pa.float64()),
             ("percent_null_delta", pa.float64()),
+            ("percent_zeros_delta", pa.float64()),
+            ("percent_distinct_delta", pa.float64()),
+            ("non_null_columns_delta", NON_NULL_DELTA),
             ("ks_test", TEST_TYPE),
             ("wasserstein_distance", pa.float64()),
             ("population_stability_index", pa.float64()),
@@ -117,14 +135,21 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 
 def read_or_empty(path: str, schema: pa.Schema) -> pa.Table:
-    """The Delta table at `path`, or an empty table of `schema` when there is none yet."""
+    """The Delta table at `path`, or an empty table of `schema` when there is none yet.
+
+    A table written before a column was added gets it as NULLs (rewritten at the next refresh).
+    """
     if not (Path(path) / "_delta_log").is_dir():
         return schema.empty_table()
     from deltalake import DeltaTable
 
     from churnops.data.delta_tables import read_table
 
-    return read_table(DeltaTable(path)).cast(schema)
+    table = read_table(DeltaTable(path))
+    for f in schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    return table.select(schema.names).cast(schema)
 
 
 def replace_windows(

@@ -7,8 +7,11 @@ tasks and everything downstream of them, reusing the values of the tasks that fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,13 +31,14 @@ from churnops.pipelines.records import (
 )
 from churnops.pipelines.spec import (
     PIPELINE_DIR,
-    REFERENCE,
     ConditionOp,
     JobSpec,
     RunIf,
     TaskSpec,
     downstream,
     parse_job_spec,
+    render_value,
+    resolve_references,
     spec_path,
     topological_order,
 )
@@ -54,6 +58,14 @@ QUEUE_POLL_SECONDS = 0.5
 
 class RunRefused(RuntimeError):
     """A run that max_concurrent_runs does not allow now (and the job does not queue)."""
+
+
+class RunnerTerminated(SystemExit):
+    """SIGTERM reached the runner: its run is recorded CANCELED, then it exits 143 (128 + 15)
+    as a terminated process does, without a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
 
 
 @dataclass
@@ -209,6 +221,8 @@ class _Run:
         self.identity = runner_identity()
         self.pending: list[Record] = []  # state changes not yet committed
         self.queued_seq = 0  # this run's place in its job's queue
+        self.terminated = False  # SIGTERM came: stop at the next safe point, record CANCELED
+        self.launched = 0
 
     def _child_spec(self, task: TaskSpec) -> Path:
         assert task.run_job_task is not None
@@ -251,15 +265,43 @@ class _Run:
                     rec = self._run_record("QUEUED")
                     self.records.append(rec)
                     self.queued_seq, queued = rec.seq, True
+            if self.terminated:  # stopped while queued: the queue entry ends as CANCELED
+                end = datetime.now(UTC)
+                self.records.append(self._run_record("CANCELED", end_time=end, error="SIGTERM"))
+                raise RunnerTerminated
             time.sleep(QUEUE_POLL_SECONDS)
+
+    @contextlib.contextmanager
+    def _cancel_on_sigterm(self):
+        """While the run runs, SIGTERM cancels it (as Ctrl-C does) instead of killing the runner
+        with its run left RUNNING; the signal only sets a flag, acted on between records writes.
+        Only the main thread can take signals: elsewhere SIGTERM keeps its own handling."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: Any) -> None:
+            self.terminated = True
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
     # -- the loop ------------------------------------------------------------------------------
 
     def execute(self, trigger: str, reuse: dict[str, TaskResult], repair: int) -> RunResult:
+        with self._cancel_on_sigterm():
+            return self._execute(trigger, reuse, repair)
+
+    def _execute(self, trigger: str, reuse: dict[str, TaskResult], repair: int) -> RunResult:
         self.trigger, self.repair, self.start = trigger, repair, datetime.now(UTC)
         self.queued_seq = time.time_ns()
-        start_server()  # its imports overlap the claim's commit to the records table
         self._claim()
+        # Only a run that holds its slot starts the task server: a refused or queued run
+        # (or a runner killed meanwhile) leaves no server importing on its own.
+        start_server()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         order = topological_order(self.spec)
         self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
@@ -271,6 +313,8 @@ class _Run:
         )
         try:
             while True:
+                if self.terminated:
+                    raise RunnerTerminated
                 now = time.monotonic()
                 if job_deadline and now > job_deadline:
                     self._time_out_job(running)
@@ -304,13 +348,17 @@ class _Run:
                 if not running and all(r.state != "PENDING" for r in self.results.values()):
                     break
                 time.sleep(POLL_SECONDS)
-        except BaseException as exc:  # Ctrl-C or a bug: stop the tasks, record the run ended
+        except BaseException as exc:  # Ctrl-C, SIGTERM or a bug: stop the tasks, record the end
+            why = "SIGTERM" if isinstance(exc, RunnerTerminated) else type(exc).__name__
             for key, att in running.items():
                 kill_task_group(att.proc, KILL_GRACE_SECONDS)
-                self._settle(key, "CANCELED", error=f"runner stopped: {type(exc).__name__}")
-            self.pending.append(
-                self._run_record("CANCELED", end_time=datetime.now(UTC), error=repr(exc))
-            )
+                self._settle(key, "CANCELED", error=f"runner stopped: {why}")
+            for key, res in self.results.items():  # starting, waiting to retry, or not reached
+                if res.state == "PENDING":
+                    self._settle(key, "CANCELED", error=f"runner stopped ({why}) before it ran")
+            error = "SIGTERM" if isinstance(exc, RunnerTerminated) else repr(exc)
+            end = datetime.now(UTC)
+            self.pending.append(self._run_record("CANCELED", end_time=end, error=error))
             self._flush()
             raise
         failed = any(r.state in FAILED_TASK_STATES for r in self.results.values())
@@ -357,16 +405,7 @@ class _Run:
     # -- references ----------------------------------------------------------------------------
 
     def _resolve(self, value: Any, task_key: str) -> Any:
-        if isinstance(value, dict):
-            return {k: self._resolve(v, task_key) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._resolve(v, task_key) for v in value]
-        if not isinstance(value, str):
-            return value
-        whole = REFERENCE.fullmatch(value.strip())
-        if whole:  # a value that is one reference keeps its type (bool, number, list)
-            return self._lookup(whole.group(1), task_key)
-        return REFERENCE.sub(lambda m: _render(self._lookup(m.group(1), task_key)), value)
+        return resolve_references(value, lambda ref: self._lookup(ref, task_key))
 
     def _lookup(self, ref: str, task_key: str) -> Any:
         parts = ref.split(".")
@@ -396,8 +435,8 @@ class _Run:
         self.results[key].start_time, self.results[key].attempt = datetime.now(UTC), 1
         self._record_task(key, "RUNNING", attempt=1)
         try:
-            left = _render(self._resolve(cond.left, key))
-            right = _render(self._resolve(cond.right, key))
+            left = render_value(self._resolve(cond.left, key))
+            right = render_value(self._resolve(cond.right, key))
             outcome = _compare(cond.op, left, right)
         except ValueError as exc:
             self._settle(key, "FAILED", error=str(exc))
@@ -439,6 +478,9 @@ class _Run:
         res.start_time, res.end_time, res.error = datetime.now(UTC), None, None
         res.inputs = inputs
         self._record_task(key, "RUNNING", attempt=attempt)
+        if not self.launched:  # the first fork waits for the task server's imports: the run's
+            self._flush()  # tasks are on record before that (a runner killed there shows them)
+        self.launched += 1
         paths["log"].write_bytes(b"")
         started = time.monotonic()
         proc = start_task_process(argv, paths["log"])
@@ -528,15 +570,6 @@ def _launch_priority(spec: JobSpec, order: list[str]) -> list[str]:
         depth[k] = max((depth[d.task_key] + 1 for d in spec.task(k).depends_on), default=0)
     waiting = {k: len(downstream(spec, {k})) for k in order}
     return sorted(order, key=lambda k: (-waiting[k], -depth[k]))
-
-
-def _render(value: Any) -> str:
-    """A task value as text, the way Databricks renders it into a string (true, not True)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
 
 
 def _compare(op: ConditionOp, left: str, right: str) -> bool:

@@ -6,14 +6,18 @@ names are Databricks' own (`task_key`, `depends_on`, `run_if`, `condition_task`,
 
 from __future__ import annotations
 
+import json
 import re
+import typing
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, ConfigError, StrictConfig, build_config, load_yaml
+from churnops.pipelines.quartz import parse_quartz
 
 PIPELINE_DIR = CONFIG_DIR / "pipeline"
 
@@ -119,7 +123,103 @@ class EmailNotifications(StrictConfig):
     on_start: list[str] = Field(default_factory=list)
     on_success: list[str] = Field(default_factory=list)
     on_failure: list[str] = Field(default_factory=list)
+    on_duration_warning_threshold_exceeded: list[str] = Field(default_factory=list)
+    on_streaming_backlog_exceeded: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_deprecated(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "no_alert_for_skipped_runs" in data:
+            raise ValueError(
+                "email_notifications.no_alert_for_skipped_runs: deprecated by Databricks; "
+                "expected notification_settings.no_alert_for_skipped_runs"
+            )
+        return data
+
+
+class NotificationSettings(StrictConfig):
+    """Which runs send no alert (Databricks' `notification_settings`)."""
+
     no_alert_for_skipped_runs: bool = False
+    no_alert_for_canceled_runs: bool = False
+
+
+class Webhook(StrictConfig):
+    id: str  # a notification destination's id
+
+
+class WebhookNotifications(StrictConfig):
+    on_start: list[Webhook] = Field(default_factory=list)
+    on_success: list[Webhook] = Field(default_factory=list)
+    on_failure: list[Webhook] = Field(default_factory=list)
+    on_duration_warning_threshold_exceeded: list[Webhook] = Field(default_factory=list)
+    on_streaming_backlog_exceeded: list[Webhook] = Field(default_factory=list)
+
+
+class HealthRule(StrictConfig):
+    metric: Literal[
+        "RUN_DURATION_SECONDS",
+        "STREAMING_BACKLOG_BYTES",
+        "STREAMING_BACKLOG_RECORDS",
+        "STREAMING_BACKLOG_SECONDS",
+        "STREAMING_BACKLOG_FILES",
+    ]
+    op: Literal["GREATER_THAN"] = "GREATER_THAN"
+    value: int = Field(ge=0)
+
+
+class Health(StrictConfig):
+    rules: list[HealthRule] = Field(min_length=1)
+
+
+class RunAs(StrictConfig):
+    """Who the job runs as: exactly one of a user or a service principal (application id)."""
+
+    user_name: str | None = None
+    service_principal_name: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RunAs:
+        if (self.user_name is None) == (self.service_principal_name is None):
+            raise ValueError("run_as: expected exactly one of user_name, service_principal_name")
+        return self
+
+
+class FileArrivalTrigger(StrictConfig):
+    url: str  # a Unity Catalog volume or external location path
+    min_time_between_triggers_seconds: int | None = Field(default=None, ge=60)
+    wait_after_last_change_seconds: int | None = Field(default=None, ge=60)
+
+
+class PeriodicTrigger(StrictConfig):
+    interval: int = Field(ge=1)
+    unit: Literal["HOURS", "DAYS", "WEEKS"]
+
+
+class TableUpdateTrigger(StrictConfig):
+    table_names: list[str] = Field(min_length=1)
+    condition: Literal["ALL_UPDATED", "ANY_UPDATED"] | None = None
+    min_time_between_triggers_seconds: int | None = Field(default=None, ge=60)
+    wait_after_last_change_seconds: int | None = Field(default=None, ge=60)
+
+
+class Trigger(StrictConfig):
+    """A Databricks trigger (one kind); the local scheduler only fires `schedule`."""
+
+    pause_status: PauseStatus = PauseStatus.UNPAUSED
+    file_arrival: FileArrivalTrigger | None = None
+    periodic: PeriodicTrigger | None = None
+    table_update: TableUpdateTrigger | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        kinds = [k for k in ("file_arrival", "periodic", "table_update") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"trigger: expected exactly one of file_arrival, periodic, table_update, got "
+                f"{kinds or 'none'}"
+            )
+        return self
 
 
 class JobCluster(StrictConfig):
@@ -141,8 +241,19 @@ class JobSpec(StrictConfig):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     timeout_seconds: int = Field(default=0, ge=0)
     email_notifications: EmailNotifications | None = None
+    notification_settings: NotificationSettings | None = None
+    webhook_notifications: WebhookNotifications | None = None
+    health: Health | None = None
+    run_as: RunAs | None = None
+    trigger: Trigger | None = None
     job_clusters: list[JobCluster] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_timer(self) -> JobSpec:
+        if self.schedule is not None and self.trigger is not None:
+            raise ValueError("schedule and trigger: a job takes one of them, not both")
+        return self
 
     def task(self, key: str) -> TaskSpec:
         for t in self.tasks:
@@ -186,8 +297,56 @@ def check_graph(spec: JobSpec) -> None:
     order = topological_order(spec)  # raises on a cycle
     ancestors = _ancestors(spec, order)
     for t in spec.tasks:
+        _check_nesting(t)
         for ref in task_references(t):
             _check_reference(t.task_key, ref, params, ancestors[t.task_key])
+            _check_value(t.task_key, ref, by_key)
+    if spec.schedule is not None:  # the scheduler's own parser: one verdict for every command
+        parse_quartz(spec.schedule.quartz_cron_expression, spec.schedule.timezone_id)
+
+
+def task_outputs(task: TaskSpec) -> set[str] | None:
+    """The values a task sets on Databricks: its outputs model's fields (None: not known here,
+    a task function this process cannot import; the runner refuses it before anything runs)."""
+    if task.task is None:
+        return set()  # condition and run_job tasks set no task values on Databricks
+    from churnops.pipelines.task_main import import_function, resolve_task
+
+    try:
+        fn = import_function(resolve_task(task.task))
+        model = typing.get_type_hints(fn).get("return")
+    except (ConfigError, NameError):
+        return None
+    fields = getattr(model, "model_fields", None)
+    return set(fields) if fields is not None else set()
+
+
+def _check_value(task_key: str, ref: str, by_key: dict[str, TaskSpec]) -> None:
+    parts = ref.split(".")
+    if parts[0] != "tasks":
+        return
+    upstream = by_key[parts[1]]
+    names = task_outputs(upstream)
+    if names is not None and parts[3] not in names:
+        kind = "a churnops task" if upstream.task else "a condition or run_job task"
+        raise ValueError(
+            f"task {task_key!r}: reference {{{{{ref}}}}}: {parts[1]!r} ({kind}) sets no value "
+            f"{parts[3]!r} (its values: {sorted(names)})"
+        )
+
+
+def _check_nesting(task: TaskSpec) -> None:
+    """Databricks substitutes text: a reference inside a list or mapping would land inside
+    JSON text, so references belong in a parameter's own string only."""
+    for name, value in task.parameters.items():
+        if isinstance(value, dict | list):
+            nested: list[str] = []
+            _collect_strings(value, nested)
+            if any(REFERENCE.search(text) for text in nested):
+                raise ValueError(
+                    f"task {task.task_key!r}: parameters.{name}: a {{{{...}}}} reference inside "
+                    "a list or mapping; expected it as the parameter's own string value"
+                )
 
 
 def topological_order(spec: JobSpec) -> list[str]:
@@ -233,6 +392,32 @@ def _collect_strings(value: Any, out: list[str]) -> None:
     elif isinstance(value, list):
         for v in value:
             _collect_strings(v, out)
+
+
+def render_value(value: Any) -> str:
+    """A value as the text Databricks puts in its place: strings as they are, the rest as JSON
+    (`true`, `3`, `{"path": ...}`, `null`)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def resolve_references(value: Any, lookup: Callable[[str], Any]) -> Any:
+    """The local runner's resolution: a string that is one reference takes the referenced value
+    itself (its type kept); a reference inside longer text is rendered into it."""
+    if isinstance(value, dict):
+        return {k: resolve_references(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, lookup) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = REFERENCE.fullmatch(value.strip())
+    if whole:
+        return lookup(whole.group(1))
+    return substitute_text(value, lookup)
+
+
+def substitute_text(text: str, lookup: Callable[[str], Any]) -> str:
+    """Databricks' resolution: every reference replaced by its value's text, always a string."""
+    return REFERENCE.sub(lambda m: render_value(lookup(m.group(1))), text)
 
 
 def _ancestors(spec: JobSpec, order: list[str]) -> dict[str, set[str]]:

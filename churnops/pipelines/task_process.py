@@ -27,6 +27,7 @@ from pathlib import Path
 # What nearly every task imports: the tracking store and registry, frames, metrics, plots, the
 # DataFrame engine and churnops' training modules (each a few seconds' CPU in a fresh process).
 PRELOAD = [
+    "churnops.pipelines.task_server_watch",  # first: the server dies with its runner meanwhile
     "churnops.pipelines.task_main",
     "churnops.pipelines.tasks.base",
     "churnops.trainers.registry.gate",
@@ -74,6 +75,9 @@ class TaskProcess:
 
 def start_server() -> None:
     """Start the fork server now, so its imports overlap the runner's own start-up."""
+    from churnops.pipelines.task_server_watch import PARENT_ENV
+
+    os.environ[PARENT_ENV] = str(os.getpid())
     multiprocessing.forkserver.set_forkserver_preload(PRELOAD)
     multiprocessing.forkserver.ensure_running()
 

@@ -60,7 +60,8 @@ def _input_types(model_uri: str) -> dict[str, str]:
     from mlflow.models import Model
 
     schema = Model.load(model_uri).get_input_schema()
-    return {s.name: s.type.name for s in schema.inputs} if schema is not None else {}
+    # A churnops model's numeric inputs are "any" (it reads ints, floats and blanks itself).
+    return {s.name: getattr(s.type, "name", "any") for s in schema.inputs} if schema else {}
 
 
 def _score_local(joined: Any, model_uri: str, columns: list[str], params: Any) -> Any:

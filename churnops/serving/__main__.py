@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from churnops.config import ConfigError
+from churnops.config import ConfigError, mask_secrets
 from churnops.serving.config import DEFAULT_CONFIG
 from churnops.serving.server import serve
 
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(args.config, args.host, args.port)
     except ConfigError as exc:  # a config the server cannot start with: one line, no traceback
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 2
     return 0
 

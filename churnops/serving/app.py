@@ -15,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from churnops.config import mask_secrets
 from churnops.serving.config import EndpointConfig, load_endpoint_config
 from churnops.serving.endpoint import Endpoint
 from churnops.serving.invocations import InvocationMiddleware, asgi_body_reader
@@ -26,7 +27,7 @@ ServingApp = Endpoint  # the name this class had before the core moved out of th
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps({"error_code": code, "message": message}),
+        orjson.dumps({"error_code": code, "message": mask_secrets(message)}),
         status_code=status,
         media_type=JSON,
         headers=headers,
@@ -92,7 +93,11 @@ def create_app(
     async def invocations(name: str, request: Request) -> Response:
         # Documents the route; `InvocationMiddleware` answers these requests before routing.
         status, content, headers = await serving.invoke(
-            name, request.headers, asgi_body_reader(request.headers, request.receive)
+            name,
+            request.headers,
+            asgi_body_reader(
+                request.headers, request.receive, serving.state.cfg.limits.body_timeout_seconds
+            ),
         )
         return Response(content, status_code=status, media_type=JSON, headers=dict(headers))
 
@@ -145,6 +150,5 @@ async def _reload_quietly(serving: Endpoint) -> None:
         await asyncio.to_thread(serving.reload)
         print(f"churnops serve: reloaded {serving.config_path}", file=sys.stderr)
     except Exception as exc:
-        print(
-            f"churnops serve: reload refused, the old config keeps serving: {exc}", file=sys.stderr
-        )
+        why = mask_secrets(str(exc))
+        print(f"churnops serve: reload refused, the old one keeps serving: {why}", file=sys.stderr)

@@ -20,9 +20,9 @@ from churnops.config import (
     apply_overrides,
     build_config,
     load_yaml,
+    mask_secrets,
 )
 from churnops.data.feature_store.config import OnlineStoreConfig
-from churnops.serving.errors import redact
 
 DEFAULT_CONFIG = CONFIG_DIR / "serving" / "churn.yaml"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"  # Databricks endpoint / served-entity names
@@ -120,6 +120,7 @@ class AuthConfig(StrictConfig):
 class LimitsConfig(StrictConfig):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # larger: 413
     max_rows: int = Field(default=10_000, ge=1)  # more rows in one request: 413
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body by then, else 408
 
 
 class ServerConfig(StrictConfig):
@@ -184,7 +185,7 @@ def load_endpoint_config(path: str | Path, overrides: list[str] = ()) -> Endpoin
     try:
         return build_config(EndpointConfig, data, source=str(path))
     except ConfigError as exc:
-        raise ConfigError(redact(str(exc), _tokens_in(data))) from None
+        raise ConfigError(mask_secrets(str(exc), _tokens_in(data))) from None
 
 
 def _tokens_in(data: dict) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from churnops.config import ConfigError
+from churnops.config import ConfigError, mask_secrets
 from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
 from churnops.serving.config import (
@@ -32,6 +32,7 @@ from churnops.serving.config import (
 from churnops.serving.errors import Answer, RequestError, error_answer, error_body, model_error
 from churnops.serving.inference_log import InferenceLogError, InferenceLogWriter
 from churnops.serving.invocations import BodyReader
+from churnops.serving.log_handover import LogHandover
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup
 from churnops.serving.metrics import ServingMetrics
 from churnops.serving.payload import parse_payload
@@ -58,6 +59,10 @@ class EndpointState:
     # The one lookup every served model reads by (None: they read different tables): a request
     # whose customers go to several models is completed by one store read before it splits.
     shared_lookup: OnlineFeatureLookup | None = None
+    # The inference log this state's requests journal to (None: off), and what closing the
+    # state tells the `LogHandover`: a reload that switches the log off drains it after them.
+    log: InferenceLogWriter | None = None
+    on_close: Callable[[], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _users: int = 0
     _retired: bool = False
@@ -93,6 +98,8 @@ class EndpointState:
             self.closed = True
         if self.store is not None:
             self.store.close()
+        if self.on_close is not None:
+            self.on_close()
 
 
 def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> EndpointState:
@@ -103,8 +110,10 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
     """
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     if cfg.tracking_uri:
+        _check_tracking_uri(cfg.tracking_uri)
         mlflow.set_tracking_uri(cfg.tracking_uri)
         mlflow.set_registry_uri(cfg.tracking_uri)
     client = MlflowClient()
@@ -112,13 +121,20 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
     models: dict[str, ServedModel] = {}
     for entity in cfg.served_entities:
         version = entity.entity_version
-        if entity.alias is not None:  # resolved once, here
-            version = client.get_model_version_by_alias(entity.entity_name, entity.alias).version
-        reuse = old.get(f"models:/{entity.entity_name}/{version}")
-        if reuse is not None:
-            models[entity.name] = reuse.renamed(entity.name)
-        else:
-            models[entity.name] = ServedModel.load(entity, client, version)
+        try:
+            if entity.alias is not None:  # resolved once, here
+                alias = client.get_model_version_by_alias(entity.entity_name, entity.alias)
+                version = alias.version
+            reuse = old.get(f"models:/{entity.entity_name}/{version}")
+            if reuse is not None:
+                models[entity.name] = reuse.renamed(entity.name)
+            else:
+                models[entity.name] = ServedModel.load(entity, client, version)
+        except MlflowException as exc:  # no such model, version or alias: the user's to fix
+            raise ConfigError(
+                f"served_entities[{entity.name!r}]: {entity.model_uri} cannot be loaded from "
+                f"the registry {mask_secrets(mlflow.get_registry_uri())}: {exc.message}"
+            ) from None
     auth = BearerAuth.from_config(cfg.auth)
     state = EndpointState(cfg, models, TrafficRouter.from_config(cfg), auth)
     if cfg.feature_lookup.enabled:
@@ -133,6 +149,21 @@ def build_state(cfg: EndpointConfig, previous: EndpointState | None = None) -> E
             state.shared_lookup = first
     state.scorers = {name: RowScorer(m, state.lookups.get(name)) for name, m in models.items()}
     return state
+
+
+def _check_tracking_uri(uri: str) -> None:
+    """A SQLite registry must exist: opening a mistyped path would create folders and an empty
+    MLflow database there, and serve nothing."""
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise ConfigError(
+            f"tracking_uri={uri!r}: no SQLite database at {database!r}; expected the MLflow "
+            "registry the models were registered in"
+        )
 
 
 def _lookup_spec(cfg: EndpointConfig, model: ServedModel) -> FeatureLookupSpec:
@@ -188,13 +219,15 @@ class Endpoint:
     ):
         self.config_path = Path(config_path) if config_path else None
         self.overrides = list(overrides)
-        self.state = build_state(cfg)
+        state = build_state(cfg)
         self.metrics = ServingMetrics()
         try:
-            self.log = _log_writer(cfg)
+            self._logs = LogHandover(_log_writer(cfg))
         except ConfigError:
-            self.state.close()
+            state.close()
             raise
+        self._attach_log(state, self._logs.current)
+        self.state = state
         self.metrics.watch_inference_log(cfg.name, self._log_stats)
         self._shadow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._reload_lock = threading.Lock()
@@ -220,25 +253,32 @@ class Endpoint:
                     f"reload: cannot change {'; '.join(fixed)} while serving; restart"
                 )
             new = build_state(cfg, previous=old)
-            self._reconfigure_log(cfg)
-            self.state = new  # one reference swap: requests in flight keep their state
+            capture = cfg.auto_capture_config
+            try:
+                log = self._logs.next_writer(capture.enabled, lambda: _log_writer(cfg))
+            except ConfigError:
+                new.close()
+                raise
+            if log is not None:
+                log.batch_rows = capture.batch_rows
+                log.flush_seconds = capture.flush_seconds
+                log.fsync = capture.journal_fsync
+                log.hidden_env = _token_variables(cfg)
+            self._attach_log(new, log)
+            self._logs.switch(log)
+            self.state = new  # one reference swap: requests in flight keep their state and log
             old.retire()
             return new
 
-    def _reconfigure_log(self, cfg: EndpointConfig) -> None:
-        capture = cfg.auto_capture_config
-        if not capture.enabled:
-            if self.log is not None:
-                self.log.close()
-                self.log = None
-            return
-        if self.log is None:
-            self.log = _log_writer(cfg)
-        else:
-            self.log.batch_rows = capture.batch_rows
-            self.log.flush_seconds = capture.flush_seconds
-            self.log.fsync = capture.journal_fsync
-            self.log.hidden_env = _token_variables(cfg)
+    def _attach_log(self, state: EndpointState, log: InferenceLogWriter | None) -> None:
+        self._logs.hold(log)
+        state.log = log
+        state.on_close = lambda: self._logs.release(log)
+
+    @property
+    def log(self) -> InferenceLogWriter | None:
+        """The inference log new requests journal to (None: off)."""
+        return self._logs.current
 
     def _log_stats(self) -> dict[str, int] | None:
         log = self.log
@@ -362,6 +402,7 @@ class Endpoint:
         if groups:
             versions = [state.models[s].version for s in groups]
             out_headers.append(("x-churnops-served-entity", ",".join(groups)))
+            out_headers.append(("served-model-name", ",".join(groups)))  # as Databricks sends
             out_headers.append(("x-churnops-model-version", ",".join(versions)))
         return status, content, out_headers
 
@@ -448,7 +489,7 @@ class Endpoint:
                 as it would have been.
         """
         cfg = state.cfg
-        log = self.log  # a reload may switch the log off meanwhile
+        log = state.log  # the state's own: a reload drains it after this request
         if log is None:
             return
         if status != 200:
@@ -511,7 +552,7 @@ class Endpoint:
                 self.metrics.error(state.cfg.name, name, model.version, "shadow")
             seconds = time.perf_counter() - start
             self.metrics.observe(state.cfg.name, name, model.version, status, seconds, len(rows))
-            log = self.log
+            log = state.log
             if log is not None:
                 response = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
                 row = _log_row(
@@ -546,10 +587,9 @@ class Endpoint:
         }
 
     def close(self) -> None:
-        """Finish shadow work, flush the inference log, close the online store."""
+        """Finish shadow work, flush the inference log(s), close the online store."""
         self._shadow.shutdown(wait=True)
-        if self.log is not None:
-            self.log.close()
+        self._logs.close()
         self.state.close()
 
 

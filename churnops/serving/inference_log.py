@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from churnops.config import mask_secrets
 from churnops.data.delta_tables import read_table
 from churnops.serving.journal import Journal, JournalInUseError, closed_segments
 
@@ -294,6 +295,7 @@ class InferenceLogWriter:
 
     def _problem(self, kind: str, message: str, journal: bool = False) -> None:
         """Record what fails now and say so, at most once per kind every `_SAY_SECONDS`."""
+        message = mask_secrets(message)  # a store's error may quote a URI with its key
         with self._progress:
             self._problems[kind] = f"inference log {self.path}: {message}"
             self.journal_failures += journal

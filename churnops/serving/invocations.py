@@ -8,7 +8,9 @@ costs as much as the lookup and the log together.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,17 +47,24 @@ class InvocationMiddleware:
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:  # the first of repeated headers, as Starlette's get
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        timeout = self.serving.state.cfg.limits.body_timeout_seconds
         status, content, extra = await self.serving.invoke(
-            match[1], headers, asgi_body_reader(headers, receive)
+            match[1], headers, asgi_body_reader(headers, receive, timeout)
         )
         out = [_JSON, (b"content-length", str(len(content)).encode())]
+        if status == 408:  # the rest of the body may still come: not on this connection
+            out.append((b"connection", b"close"))
         out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": content})
 
 
-def asgi_body_reader(headers: Mapping[str, str], receive: Any) -> BodyReader:
-    """Reads the body from ASGI `receive`; over `limit` bytes is a 413 `RequestError`."""
+def asgi_body_reader(
+    headers: Mapping[str, str], receive: Any, timeout: float | None = None
+) -> BodyReader:
+    """Reads the body from ASGI `receive`; over `limit` bytes is a 413 `RequestError`, and a
+    body not all there `timeout` seconds after the first read is a 408 (a client that stops
+    mid-body would otherwise hold its connection and its task for ever)."""
 
     async def read(limit: int) -> bytes:
         length = headers.get("content-length")
@@ -63,8 +72,17 @@ def asgi_body_reader(headers: Mapping[str, str], receive: Any) -> BodyReader:
             raise RequestError(f"body of {int(length):,} bytes is over the limit of {limit:,}", 413)
         chunks: list[bytes] = []
         size = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            message = await receive()
+            try:
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                message = await asyncio.wait_for(receive(), left)
+            except TimeoutError:
+                raise RequestError(
+                    f"body: {size:,} bytes came in {timeout:g} s "
+                    f"(limits.body_timeout_seconds); expected all of it",
+                    408,
+                ) from None
             if message["type"] != "http.request":
                 raise RequestError("body: the client disconnected before sending all of it")
             chunk = message.get("body", b"")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from churnops.serving.payload import FORMATS
+
 _SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
 _RECORD = {"type": "object", "additionalProperties": _SCALAR}
 _RECORDS = {"type": "array", "items": _RECORD, "minItems": 1}
@@ -44,6 +46,8 @@ def invocation_body(
                     "minProperties": 1,
                     "maxProperties": 2,
                     "additionalProperties": False,
+                    # Exactly one format, as the server reads it (`params` alone is refused).
+                    "oneOf": [{"required": [name]} for name in FORMATS],
                     "properties": {
                         "dataframe_records": records,
                         "dataframe_split": {
@@ -60,7 +64,7 @@ def invocation_body(
                         },
                         "inputs": {"anyOf": [records, _COLUMNS]},
                         "instances": {"anyOf": [records, _COLUMNS]},
-                        "params": params_schema,
+                        "params": {"anyOf": [params_schema, {"type": "null"}]},  # null: none
                     },
                 },
                 "example": {"dataframe_records": [{"customer_id": "00001"}]},
@@ -74,7 +78,8 @@ INVOCATION_BODY = invocation_body()
 INVOCATION_RESPONSE: dict[str, Any] = {
     "description": "One prediction per row (a record when the model returns a frame, or "
     '`{"error": ...}` for a row whose key is unknown), and which model version answered '
-    "(also in the `x-churnops-served-entity` and `x-churnops-model-version` headers). When "
+    "(also in the `served-model-name`, `x-churnops-served-entity` and `x-churnops-model-version` "
+    "headers). When "
     "a request's customers are routed to several models, `served_entities` and "
     "`model_versions` say which answered each row.",
     "content": {
@@ -110,6 +115,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _err("Bad input: malformed JSON, wrong types, missing columns; the message names it"),
     401: _err("Missing or invalid bearer token"),
     404: _err("No endpoint of that name"),
+    408: _err("The body did not all arrive within limits.body_timeout_seconds"),
     413: _err("Body or row count over the configured limits"),
     415: _err("Content-Type is not application/json"),
     503: _err("The online feature table is not published"),

@@ -15,6 +15,7 @@ from churnops.serving.errors import RequestError
 FORMATS = ("dataframe_records", "dataframe_split", "inputs", "instances")
 TOP_LEVEL = (*FORMATS, "params")
 _SCALARS = (str, int, float, bool, type(None))
+MAX_DEPTH = 1024  # orjson's nesting limit; deeper is a 400, as the standard parser would crash
 
 
 @dataclass
@@ -78,18 +79,32 @@ def _loads(body: bytes) -> Any:
     """JSON, where NaN (as Python's json and MLflow's `input_example.json` write it) is null.
 
     orjson (fast) refuses NaN; only a body it refuses is read again with the standard parser,
-    where NaN becomes a missing value and +-Infinity is refused as out of range.
+    where NaN becomes a missing value and +-Infinity is refused as out of range. What the
+    standard parser takes but orjson cannot write back (a lone surrogate, so neither the answer
+    nor the log could quote it) and nesting deeper than `MAX_DEPTH` are 400s too.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         error = exc
+    if "recursion" in str(error):  # the standard parser would recurse until Python refuses
+        raise RequestError(f"body: nested deeper than {MAX_DEPTH} levels") from None
     try:
-        return json.loads(body, parse_constant=_constant)
+        data = json.loads(body, parse_constant=_constant)
     except RequestError:
         raise
+    except RecursionError:
+        raise RequestError(f"body: nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise RequestError(f"malformed JSON: {error}") from None
+    try:  # orjson refused it for a reason the standard parser lets through: a lone surrogate
+        orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        raise RequestError(
+            "malformed JSON: a string holds a lone UTF-16 surrogate (e.g. \\ud800), which is "
+            "not a character; expected valid Unicode"
+        ) from None
+    return data
 
 
 def _constant(name: str) -> None:

@@ -161,9 +161,9 @@ class ServedModel:
                     raise RequestError(f"row {i}.{col}: expected a string or null, got {v!r}")
                 if col not in numeric:
                     continue
-                if _not_a_number(v):
-                    raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
                 bounds = ints.get(col)
+                if _not_a_number(v) and not (bounds is not None and isinstance(v, bool)):
+                    raise RequestError(f"row {i}.{col}: expected a number or null, got {v!r}")
                 if bounds is not None and (isinstance(v, bool) or not isinstance(v, int)):
                     raise RequestError(
                         f"row {i}.{col}={v!r}: expected a whole number for an integer feature"
@@ -308,8 +308,9 @@ def _row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, 
 
 
 def _not_a_number(v: Any) -> bool:
-    """A request value a numeric column cannot take (null can: it is a missing value)."""
-    return v is not None and (isinstance(v, str) or not isinstance(v, int | float))
+    """A request value a numeric column cannot take (null can: it is a missing value). A
+    boolean is refused, as MLflow's schema enforcement refuses it for a double column."""
+    return v is not None and (isinstance(v, str | bool) or not isinstance(v, int | float))
 
 
 def to_json_ready(out: Any) -> list[Any]:

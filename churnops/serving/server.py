@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from churnops.serving.config import EndpointConfig, load_endpoint_config
+from churnops.config import build_config
+from churnops.serving.config import EndpointConfig, ServerConfig, load_endpoint_config
 
 
 def _uvicorn_config(app: Any, host: str, port: int) -> Any:
@@ -61,10 +62,12 @@ def serve(
         cfg, path = config, None
     else:
         cfg, path = load_endpoint_config(config, overrides), config
+    # --host/--port are checked as the YAML's `server` is (uvicorn would wrap port 99999).
+    listen = {"host": host or cfg.server.host, "port": cfg.server.port if port is None else port}
+    server = build_config(ServerConfig, listen, source="--host/--port")
+    host, port = server.host, server.port
     app = create_app(cfg, path, overrides)
     freeze_heap()
-    host = host or cfg.server.host
-    port = cfg.server.port if port is None else port
     print(
         f"churnops serve: {cfg.name} on http://{host}:{port}/serving-endpoints/{cfg.name}/invocations"
     )

@@ -45,10 +45,13 @@ class TableVersion(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    """Which training set: a Parquet at `path`, or one built from `source` at `as_of` / horizon."""
+    """Which training set: a customer table at `path` (CSV, Parquet, Delta; one row per
+    customer), or one built from the orders log `source` at `as_of` / horizon."""
 
-    name: str = "cdnow"  # a label for runs and benchmark rows
-    path: str | None = None  # training-set Parquet; None: build it from `source` under workdir
+    # A label for runs, feature tables and benchmark rows; None: the file's name, else the
+    # source's kind (cdnow).
+    name: str | None = None
+    path: str | None = None  # a customer table; None: build one from `source` under workdir
     source: SourceConfig = Field(default_factory=SourceConfig)  # the orders log (path: null)
     as_of: date = date(1997, 9, 30)  # the cutoff: features use orders up to this day
     horizon_days: int = Field(default=180, gt=0)  # churn: no order in (as_of, as_of + horizon]
@@ -58,6 +61,38 @@ class DataConfig(StrictConfig):
     test_size: float = Field(default=0.2, gt=0, lt=1)
     val_size: float = Field(default=0.1, gt=0, lt=1)  # of the train split, for early stopping
     cv_folds: int = Field(default=5, ge=2)
+    # How a customer table at `path` is read (churnops.data.sources.customers):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)  # a CSV's field separator
+    label_values: dict[str, int] | None = None  # raw label -> 0/1; None: yes/no, true/false, 1/0
+    invalid_values: Literal["missing", "reject"] = "missing"  # an unparseable number
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_the_data(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("name") is None:
+            data = {**data, "name": data_name(data.get("path"), data.get("source"))}
+        return data
+
+    @model_validator(mode="after")
+    def _source_or_path(self) -> DataConfig:
+        if self.path and self.source != SourceConfig():
+            raise ValueError(
+                f"data.source configures the orders log a training set is built from, but "
+                f"data.path={self.path!r} is read as a customer table: drop data.source (a "
+                "CSV's separator is data.delimiter)"
+            )
+        return self
+
+
+def data_name(path: str | None, source: Any = None) -> str:
+    """A dataset's label: the stem of `path` (`customers.csv` -> customers), else the orders
+    source's file stem or kind."""
+    if path:
+        return Path(str(path).rstrip("/")).stem or "data"
+    source = source.model_dump() if isinstance(source, SourceConfig) else source or {}
+    if source.get("path"):
+        return Path(str(source["path"]).rstrip("/")).stem or "data"
+    return str(source.get("kind") or "cdnow")
 
 
 NumericTransform = Literal["auto", "log1p", "standardize", "none"]
@@ -66,7 +101,9 @@ NumericTransform = Literal["auto", "log1p", "standardize", "none"]
 class FeaturesConfig(StrictConfig):
     """Which columns feed the model, which are categories, how numeric ones are transformed."""
 
-    columns: list[str] = Field(default_factory=lambda: list(FEATURE_COLUMNS))
+    # None: every column of a customer table but its id and label, typed as `churnops features
+    # customers` shows (text: categorical); the 18 order features for a set built from orders.
+    columns: list[str] | None = None
     # Columns of categories (strings or codes): the model learns their vocabulary on the
     # training split (plus missing and unknown buckets). A mapping's values are ignored.
     categorical: list[str] = Field(default_factory=list)
@@ -79,8 +116,19 @@ class FeaturesConfig(StrictConfig):
     def _names_of_mapping(cls, value: Any) -> Any:
         return list(value) if isinstance(value, dict) else value  # the old {column: codes}
 
+    @property
+    def names(self) -> list[str]:
+        """`columns`, once known (a customer table's are read by `prepare_training_data`)."""
+        if self.columns is None:
+            raise ValueError(
+                "features.columns: not known before the table is read (prepare_training_data)"
+            )
+        return self.columns
+
     @model_validator(mode="after")
     def _known_columns(self) -> FeaturesConfig:
+        if self.columns is None:
+            return self  # checked once the table's columns are known
         for key, names in (("categorical", self.categorical), ("transforms", self.transforms)):
             unknown = [c for c in names if c not in self.columns]
             if unknown:
@@ -211,10 +259,45 @@ class TrainConfig(StrictConfig):
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
     registry: RegisterConfig = Field(default_factory=RegisterConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _order_features(cls, data: Any) -> Any:
+        """A training set built from orders has the 18 order features: known without reading
+        it (a table at data.path is read for its columns by `prepare_training_data`)."""
+        if not isinstance(data, dict):
+            return data
+        source = data.get("data")
+        features = data.get("features")
+        path = source.get("path") if isinstance(source, dict) else getattr(source, "path", None)
+        columns = (
+            features.get("columns") if isinstance(features, dict)
+            else getattr(features, "columns", None)
+        )  # fmt: skip
+        if path is None and columns is None:
+            features = features.model_dump() if isinstance(features, FeaturesConfig) else features
+            data = {**data, "features": {**(features or {}), "columns": list(FEATURE_COLUMNS)}}
+        return data
+
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
     """The names a group can take: its YAML files' stems under configs/<group>/."""
     return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+
+
+def group_file(group: str, name: str, config_dir: Path = CONFIG_DIR) -> Path:
+    """configs/<group>/<name>.yaml, or your own file: `data=my_table.yaml` (a path ending in
+    .yaml or .yml) holds one group's keys, so one file serves train, sweep and benchmark."""
+    if str(name).endswith((".yaml", ".yml")):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{group}={name!r}: no such file")
+        return path
+    options = group_options(group, config_dir)
+    if name not in options:
+        raise ConfigError(
+            f"{group}={name!r}: no such option; expected one of {options} or a .yaml file"
+        )
+    return config_dir / group / f"{name}.yaml"
 
 
 def load_train_config(
@@ -225,7 +308,8 @@ def load_train_config(
     """Compose configs/train.yaml (or `path`), group choices and dotted overrides; validate.
 
     Args:
-        overrides: `group=name` picks configs/<group>/<name>.yaml; `a.b=value` sets one key.
+        overrides: `group=name` picks configs/<group>/<name>.yaml (or `group=file.yaml`);
+            `a.b=value` sets one key.
         path: the root YAML; its `defaults` mapping names each group's file.
         config_dir: where the group folders are.
     """
@@ -244,10 +328,7 @@ def load_train_config(
             dotted.append(text)
     data: dict[str, Any] = {}
     for group, name in choices.items():
-        options = group_options(group, config_dir)
-        if name not in options:
-            raise ConfigError(f"{group}={name!r}: no such option; expected one of {options}")
-        data[group] = load_yaml(config_dir / group / f"{name}.yaml")
+        data[group] = load_yaml(group_file(group, name, config_dir))
     for key, value in root.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}  # a root section refines its group's file

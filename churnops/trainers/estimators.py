@@ -125,7 +125,7 @@ def table_encoder(cfg: TrainConfig) -> TableEncoder:
     """An unfitted encoder for the configured columns, categories and numeric transforms."""
     f = cfg.features
     return TableEncoder(
-        f.columns,
+        f.names,
         categorical=f.categorical,
         transforms=f.transforms,
         default_transform="standardize" if f.log1p == "none" else "auto",
@@ -193,7 +193,7 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
         )
     if m.name == "recency":
         column = cfg.features.recency_column
-        if column not in cfg.features.columns:
+        if column not in cfg.features.names:
             raise ValueError(f"features.recency_column={column!r}: not among features.columns")
-        return baselines.RecencyChurnModel(cfg.features.columns.index(column), seed=cfg.seed)
+        return baselines.RecencyChurnModel(cfg.features.names.index(column), seed=cfg.seed)
     raise ValueError(f"model.name={m.name!r}: unknown model family")

@@ -23,7 +23,7 @@ from churnops.trainers.estimators import build_model
 from churnops.trainers.evaluation import binary_metrics, save_plots
 from churnops.trainers.splits import split_train_test
 from churnops.trainers.tracking import make_tracker, training_set_lineage
-from churnops.trainers.training_set import ensure_training_set
+from churnops.trainers.training_set import TrainingData, prepare_training_data
 
 EXAMPLE_ROWS = 5  # rows of the training set saved with the model as its input example
 
@@ -45,6 +45,9 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     model_uri: str | None = None  # the logged pyfunc (None with logger.name=none)
     model_version: str | None = None  # the registered version, when registry.enabled
+    # where the model's feature lookups read (churnops score-batch --root): it scores by key
+    feature_store_root: Path | None = None
+    data_report: Any = None  # a customer table's CustomerTableReport
 
     def summary(self) -> dict[str, Any]:
         """One row for a table of test metrics (columns named without the `test/` prefix)."""
@@ -68,11 +71,13 @@ def input_example(path: Path, columns: list[str], rows: int = EXAMPLE_ROWS) -> p
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Run one training job as `cfg` says and return its result (see `TrainResult`)."""
-    path = ensure_training_set(cfg.workdir, cfg.data, cfg.engine)
-    data = load_training_arrays(
-        path, cfg.features.columns, cfg.data.label_column, cfg.data.id_column
-    )
+    """Run one training job as `cfg` says and return its result (see `TrainResult`).
+
+    The logged config is `cfg` with the feature columns the data resolved.
+    """
+    prepared = prepare_training_data(cfg, cfg.engine)
+    cfg, path = prepared.cfg, prepared.path
+    data = load_training_arrays(path, cfg.features.names, cfg.data.label_column, cfg.data.id_column)
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)
     model = build_model(cfg)
     launcher = cfg.launcher.name if cfg.model.name == "mlp" else "in-process"
@@ -94,7 +99,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         if cfg.logger.name == "mlflow":
             if cfg.logger.log_plots:
                 _log_plots(tracker, cfg, model, y_test, p, data.feature_columns)
-            model_uri, model_version = _log_and_register(cfg, model, path, metrics, tracker)
+            model_uri, model_version = _log_and_register(cfg, model, prepared, metrics, tracker)
     return TrainResult(
         model_name=cfg.model.name,
         metrics=metrics,
@@ -109,6 +114,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         history=history,
         model_uri=model_uri,
         model_version=model_version,
+        feature_store_root=prepared.feature_store_root if prepared.lookups else None,
+        data_report=prepared.report,
     )
 
 
@@ -126,18 +133,23 @@ def _log_plots(
 
 
 def _log_and_register(
-    cfg: TrainConfig, model: Any, path: Path, metrics: dict[str, float], tracker: Any
+    cfg: TrainConfig, model: Any, prepared: TrainingData, metrics: dict[str, float], tracker: Any
 ) -> tuple[str, str | None]:
-    """Log the pyfunc in the active run (the net's weights or the baseline travel inside it);
-    register it when `cfg.registry.enabled`. Returns (model URI, registered version or None)."""
+    """Log the pyfunc in the active run (the net's weights or the baseline travel inside it),
+    with the feature lookups that find its features by key; register it when
+    `cfg.registry.enabled`. Returns (model URI, registered version or None)."""
     from churnops.models.feature_spec import FeatureSpec
     from churnops.models.pyfunc import log_pyfunc_model
 
-    columns = list(cfg.features.columns)
-    info = log_pyfunc_model(
-        model, FeatureSpec(columns, label=cfg.data.label_column),
-        input_example=input_example(path, columns),
-    )  # fmt: skip
+    columns = list(cfg.features.names)
+    spec = FeatureSpec(columns, prepared.lookups, label=cfg.data.label_column)
+    import mlflow
+
+    # Lineage: the feature tables' versions the lookups read, as packaging.log_model tags them.
+    mlflow.set_tags({f"feature_table.{t}": str(v) for t, v in spec.table_versions.items()})
+    if prepared.report is not None:  # what the read rejected, typed and made missing
+        mlflow.log_text(prepared.report.to_json(), "data/customer_table_report.json")
+    info = log_pyfunc_model(model, spec, input_example=input_example(prepared.path, columns))
     if not cfg.registry.enabled:
         return info.model_uri, None
     from churnops.trainers.registry.registry import ModelRegistry
@@ -146,8 +158,9 @@ def _log_and_register(
     version = registry.register(
         info.model_uri,
         cfg.registry.model_name,
-        description=f"{cfg.model.name} on {cfg.data.name} as of {cfg.data.as_of} "
-        f"(h={cfg.data.horizon_days}): test/auroc {metrics['test/auroc']:.4f}",
+        description=f"{cfg.model.name} on {cfg.data.name}"
+        + ("" if cfg.data.path else f" as of {cfg.data.as_of} (h={cfg.data.horizon_days})")
+        + f": test/auroc {metrics['test/auroc']:.4f}",
         tags={"train.run_id": tracker.run_id, "data.as_of": cfg.data.as_of},
         alias=cfg.registry.alias,
     )

@@ -1,14 +1,18 @@
-"""The one training-set builder: orders -> monthly feature table in the feature store -> labels at
-a cutoff -> point-in-time `create_training_set` -> Parquet. Train, the tuner, the benchmarks and
-the pipeline's feature task all build their training sets here."""
+"""The one training-set builder. From orders: monthly feature table in the feature store ->
+labels at a cutoff -> point-in-time `create_training_set` -> Parquet. From a customer table (one
+row per customer): read, typed and cleaned -> a feature table keyed by the id -> Parquet. Train,
+the tuner, the benchmarks and the pipeline's feature task all build their training sets here,
+and a model is logged with the lookups that find its features again by customer id."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any, Literal
 
 from churnops.data.engines import EngineConfig, get_engine
 from churnops.data.engines.api import dataframe_api
@@ -23,7 +27,9 @@ from churnops.data.feature_store.timeseries import (
 )
 from churnops.data.features import FEATURE_COLUMNS, compute_labels
 from churnops.data.sources import prepare_orders
-from churnops.trainers.config import DataConfig
+from churnops.data.sources.customers import CustomerTableReport
+from churnops.models.feature_spec import TableLookupSpec
+from churnops.trainers.config import DataConfig, TrainConfig
 
 TIMESTAMP_KEY = "cutoff"  # the labels' column the point-in-time lookup matches snapshots to
 
@@ -158,6 +164,150 @@ def ensure_training_set(
         return Path(data.path)
     path = default_training_set(workdir, data)
     if not path.exists():
-        table = f"churnops.{data.name}.customer_features_monthly"
+        table = orders_feature_table(data)
         build_training_set(path, data, Path(workdir) / "feature_store", table, engine=engine)
     return path
+
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")  # read as CSV; any other path as Parquet or Delta
+
+
+@dataclass
+class TrainingData:
+    """A training set ready to fit on: its Parquet, the config with its feature columns resolved,
+    and how a model trained on it finds its features again by key."""
+
+    path: Path
+    cfg: TrainConfig
+    lookups: list[TableLookupSpec] = field(default_factory=list)
+    feature_store_root: Path | None = None  # where `lookups` read (score-batch --root)
+    report: CustomerTableReport | None = None  # a customer table's: rejects, types, gaps
+
+
+def table_slug(name: str) -> str:
+    """`name` as one part of a feature table's name (letters, digits, underscores)."""
+    return re.sub(r"[^0-9a-zA-Z_]+", "_", name).strip("_").lower() or "data"
+
+
+def orders_feature_table(data: DataConfig) -> str:
+    """The monthly feature table a training set built from orders reads."""
+    return f"churnops.{table_slug(str(data.name))}.customer_features_monthly"
+
+
+def prepare_training_data(cfg: TrainConfig, engine: EngineConfig | str = "duckdb") -> TrainingData:
+    """The training set `cfg.data` names, with `cfg.features.columns` resolved.
+
+    - `data.path` null: built from the orders source through the feature store (the 18 order
+      features, looked up by customer id and cutoff).
+    - a training set churnops built from orders (it holds the 18 features): used as it is.
+    - any other table (CSV, Parquet, Delta): a customer table, read with `data.delimiter`,
+      `label_values` and `invalid_values`; its columns are typed as `churnops features
+      customers` shows; the features go to a table keyed by the id in the feature store under
+      workdir, so a model trained on it scores by customer id.
+    """
+    data, features = cfg.data, cfg.features
+    root = Path(cfg.workdir) / "feature_store"
+    if data.path is None:
+        path = ensure_training_set(cfg.workdir, data, engine)
+        table = orders_feature_table(data)
+        columns = features.columns or list(FEATURE_COLUMNS)
+        lookup = TableLookupSpec(
+            table, [ENTITY_KEY], {c: c for c in columns}, timestamp_lookup_key=TIMESTAMP_KEY,
+            table_version=_table_version(root, table),
+        )  # fmt: skip
+        return TrainingData(path, _with_columns(cfg, columns), [lookup], root)
+    path = Path(data.path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"data.path={str(path)!r}: no file or table there")
+    if path.suffix.lower() not in CSV_SUFFIXES and _holds(path, list(FEATURE_COLUMNS)):
+        return TrainingData(path, _with_columns(cfg, features.columns or list(FEATURE_COLUMNS)))
+    return _customer_training_set(cfg, path, root)
+
+
+def _with_columns(
+    cfg: TrainConfig, columns: list[str], categorical: list[str] | None = None
+) -> TrainConfig:
+    update: dict[str, Any] = {"columns": list(columns)}
+    if categorical is not None:
+        update["categorical"] = categorical
+    features = cfg.features.model_validate({**cfg.features.model_dump(), **update})
+    return cfg.model_copy(update={"features": features})
+
+
+def _holds(path: Path, columns: list[str]) -> bool:
+    """Whether the Parquet file / folder or Delta table at `path` has every one of `columns`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if (path / "_delta_log").is_dir():
+            from deltalake import DeltaTable
+
+            names = pa.schema(DeltaTable(str(path)).schema().to_arrow()).names
+        else:
+            schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+            names = schema.names
+    except (pa.ArrowInvalid, OSError):
+        return False  # not Parquet: the customer-table reader says what it is
+    return set(columns) <= set(names)
+
+
+def _table_version(root: Path, table: str) -> int | None:
+    store = LocalFeatureStore(root)
+    return store.get_table(table).version if table in store.list_tables() else None
+
+
+def _customer_training_set(cfg: TrainConfig, path: Path, root: Path) -> TrainingData:
+    """Read the customer table at `path`, keep its features in the feature store keyed by the
+    id, and write the training set (id, features, 0/1 label) beside them."""
+    from churnops.data.features.build import write_parquet_atomic
+    from churnops.data.sources.customers import (
+        DEFAULT_LABEL_VALUES,
+        CustomerTableConfig,
+        read_customer_table,
+    )
+    from churnops.data.sources.validation import SourceError
+
+    data, features = cfg.data, cfg.features
+    kind: Literal["csv", "parquet", "delta"] = "csv" if path.suffix.lower() in CSV_SUFFIXES else (
+        "delta" if (path / "_delta_log").is_dir() else "parquet"
+    )  # fmt: skip
+    table_cfg = CustomerTableConfig(
+        kind=kind, path=str(path), id_column=data.id_column, label_column=data.label_column,
+        label_values=data.label_values or dict(DEFAULT_LABEL_VALUES),
+        features=features.columns, categorical=features.categorical,
+        invalid_values=data.invalid_values, delimiter=data.delimiter,
+    )  # fmt: skip
+    try:
+        read = read_customer_table(table_cfg)
+    except SourceError as exc:
+        raise SourceError(f"data.path={str(path)!r}: {exc}") from None
+    columns = read.feature_columns
+    chosen = set(features.categorical) | set(read.categorical)
+    resolved = _with_columns(cfg, columns, [c for c in columns if c in chosen])
+    slug = table_slug(str(data.name))
+    out = Path(cfg.workdir) / f"training_set-{slug}-customers.parquet"
+    write_parquet_atomic(read.table, out)
+    key = read.report.id_column
+    outputs = {c: c for c in columns if c != key}
+    if read.report.id_made or not outputs:  # row numbers are no key to score customers by
+        return TrainingData(out, resolved, report=read.report)
+    name = f"churnops.{slug}.customer_table"
+    version = _store_customer_features(root, name, key, read.table.drop([data.label_column]))
+    lookup = TableLookupSpec(name, [key], outputs, table_version=version)
+    return TrainingData(out, resolved, [lookup], root, read.report)
+
+
+def _store_customer_features(root: Path, name: str, key: str, table: Any) -> int:
+    """The customer features as feature table `name` (primary key `key`), replacing its rows;
+    returns the Delta version written."""
+    store = LocalFeatureStore(root)
+    if name in store.list_tables():
+        if store.get_table(name).primary_keys == [key]:
+            return store.write_table(name, table, mode="overwrite")
+        store.drop_table(name)  # the id column changed: a new table
+    return store.create_table(
+        name, primary_keys=key, df=table,
+        description="a customer table's features, one row per customer (churnops train)",
+        tags={"entity": "customer", "source": "churnops.data.sources.customers"},
+    ).version  # fmt: skip

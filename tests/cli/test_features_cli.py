@@ -43,7 +43,9 @@ def test_customers_shows_inferred_types_rejects_and_the_train_command(tmp_path, 
     printed = capsys.readouterr().out
     assert "categorical" in printed and "numeric" in printed
     assert "1 label not in label_values" in printed and "malformed line 5" in printed
-    assert f"data.path={out}" in printed and "'features.categorical=[plan]'" in printed
+    # Short, real and complete: the data settings only; train reads the types again.
+    assert f"scripts/train data.path={out} data.id_column=id data.label_column=label\n" in printed
+    assert "features.columns" not in printed
     assert pq.read_table(out).num_rows == 2
 
 
@@ -75,3 +77,47 @@ def test_a_non_cdnow_source_gets_its_own_feature_table():
     csv = FeaturesJobConfig(source={"kind": "csv", "path": "/data/My Orders.csv"})
     assert default_table(configured, csv) == "churnops.csv_my_orders.customer_features"
     assert default_table(configured, FeaturesJobConfig()) == configured
+
+
+def test_customers_prints_the_settings_a_semicolon_table_needs(tmp_path, capsys):
+    src = tmp_path / "customers.csv"
+    src.write_text("plan;total;label\ngold;1,889.5;Churned\nsilver; ;Active\n")
+    code = main(["features", "customers", str(src), "--id-column", "none", "--label-column",
+                 "label", "--delimiter", ";", "--label-values", "Churned=1,Active=0",
+                 "--categorical", "plan"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "thousands separators read as numbers: total: 1" in " ".join(printed.split())
+    assert (
+        f"scripts/train data.path={src} data.id_column=null data.label_column=label "
+        "'data.delimiter=;' 'data.label_values={churned: 1, active: 0}' "
+        "'features.categorical=[plan]'\n"
+    ) in printed
+    out = tmp_path / "clean.parquet"  # already 0/1 labels, Parquet: the path, id, label only
+    flags = ["--id-column", "none", "--label-column", "label", "--delimiter", ";"]
+    main(["features", "customers", str(src), *flags, "--label-values", "Churned=1,Active=0",
+          "--out", str(out)])  # fmt: skip
+    assert (
+        f"scripts/train data.path={out} data.id_column=customer_id data.label_column=label\n"
+    ) in capsys.readouterr().out
+
+
+def test_customers_without_the_id_column_names_the_flag(tmp_path, capsys):
+    src = tmp_path / "customers.csv"
+    src.write_text("plan,churn\ngold,1\n")
+    assert main(["features", "customers", str(src)]) == 2
+    assert "--id-column none" in capsys.readouterr().err
+
+
+def test_customers_from_a_feature_store_table_prints_its_delta_path(tmp_path, monkeypatch, capsys):
+    import pyarrow as pa
+
+    from churnops.data.feature_store.local import LocalFeatureStore
+
+    monkeypatch.chdir(tmp_path)
+    store = LocalFeatureStore(".churnops/feature_store")
+    rows = pa.table({"customer_id": ["a", "b"], "spend": [1.0, 2.0], "churn": [1, 0]})
+    store.create_table("main.crm.customers", primary_keys="customer_id", df=rows)
+    assert main(["features", "customers", "main.crm.customers", "--kind", "table"]) == 0
+    path = store.table_path("main.crm.customers")
+    assert f"scripts/train data.path={path} data.id_column=customer_id" in capsys.readouterr().out

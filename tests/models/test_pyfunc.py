@@ -84,10 +84,43 @@ def test_every_family_round_trips(mlflow_tmp, data, family):
     assert (out["prediction"] == (out["probability"] >= 0.5)).all()
     sig = loaded.metadata.signature
     assert [s.name for s in sig.inputs.inputs] == COLUMNS
-    assert sig.inputs.inputs[1].type.name == "long"  # integer counts accepted as they are
+    assert sig.inputs.inputs[1].to_dict()["type"] == "any"  # ints, floats, blanks: see below
     assert sig.params.params[0].name == "threshold"
     expected_flavor = {"mlp": "pytorch", "xgboost": "xgboost"}.get(family, "sklearn")
     assert load_feature_spec(info.model_uri).flavor == expected_flavor
+
+
+def test_numbers_are_taken_as_users_send_them(mlflow_tmp, data, tmp_path):
+    # Integer-valued columns as ints or floats, a column with a gap the 5-row example never
+    # showed, a blank written as one space and "1,889.5": read as training reads a CSV.
+    frame, y = data
+    x = frame.to_numpy(np.float64)
+    model = _fitted("logistic_regression", x.astype(np.float32), y)
+    with mlflow.start_run():
+        info = log_pyfunc_model(model, FeatureSpec(COLUMNS), input_example=frame.head(5))
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    expected = loaded.predict(frame)["probability"].to_numpy()
+
+    as_floats = frame.astype({"orders": np.float64})
+    as_floats.loc[3, "orders"] = np.nan  # a gap: pandas holds the column as float64
+    want = frame.assign(orders=frame["orders"].astype(float))
+    want.loc[3, "orders"] = np.nan
+    np.testing.assert_allclose(
+        loaded.predict(as_floats)["probability"], loaded.predict(want)["probability"]
+    )
+    csv = tmp_path / "rows.csv"
+    text = frame.head(6).assign(spent=lambda f: f["spent"].map(lambda v: f"{v:,.6f}"))
+    text.loc[[0, 2], "spent"] = " "  # blanks as the public telecom table writes them
+    text.to_csv(csv, index=False)
+    read = pd.read_csv(csv)  # orders: int64; spent: text
+    assert read["orders"].dtype == np.int64 and read["spent"].dtype == object
+    got = loaded.predict(read)["probability"].to_numpy()
+    blanked = frame.head(6).copy()
+    blanked.loc[[0, 2], "spent"] = np.nan
+    np.testing.assert_allclose(got, loaded.predict(blanked)["probability"], rtol=1e-5)
+    np.testing.assert_allclose(got[[1, 3]], expected[[1, 3]], rtol=1e-5)
+    with pytest.raises(Exception, match=r"'spent'.*not numbers.*'many'"):
+        loaded.predict(frame.head(2).astype({"spent": object}).assign(spent=["many", "1"]))
 
 
 def test_threshold_is_a_per_call_param(mlflow_tmp, data):

@@ -33,6 +33,7 @@ def test_the_wheel_holds_the_running_code_and_its_requirements(tmp_path, monkeyp
         meta = zf.read("churnops-0.1.0.dist-info/METADATA").decode()
     assert "churnops-0.1.0.dist-info/RECORD" in names and "Requires-Dist: pydantic" in meta
     assert not any("__pycache__" in n for n in names)
+    assert wheel.stat().st_mode & 0o777 == 0o644  # an image built as another user reads it
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,7 @@ def test_requirements_name_the_wheel_logged_beside_the_model(logged_model):
     requirements = (logged_model / "requirements.txt").read_text().split()
     wheels = [r for r in requirements if r.startswith("artifacts/churnops-")]
     assert len(wheels) == 1 and (logged_model / wheels[0]).is_file()
+    assert (logged_model / wheels[0]).stat().st_mode & 0o444 == 0o444  # readable by all
     assert not any(r.startswith("torch") for r in requirements)  # torch only for the net
 
 

@@ -157,9 +157,8 @@ def test_tables_carry_databricks_column_names(shifted):
 
 
 def test_mlops_stacks_retraining_query_runs_unchanged(tmp_path):
-    # The query of databricks/mlops-stacks' monitoring template, as it is there but for the
-    # metric (ours is a classifier) and the table name; a predictions table whose model id
-    # column is called model_id, as in that template.
+    # The retraining query of databricks/mlops-stacks' monitoring template, unchanged; a
+    # predictions table whose model id column is called model_id, as in that template.
     t = predictions(6, 300, seed=2)
     t = t.rename_columns(["model_id" if n == "model_version" else n for n in t.column_names])
     write(tmp_path / "preds", t)
@@ -180,31 +179,47 @@ def test_mlops_stacks_retraining_query_runs_unchanged(tmp_path):
     delta_frame(engine, cfg.table_path("profile_metrics")).createOrReplaceTempView(
         "predictions_profile_metrics"
     )
-    query = """SELECT
- CASE
-   WHEN COUNT(*) > 2 THEN 1
-   ELSE 0
- END AS query_result
-FROM
- (
-   SELECT
-     log_loss
-   FROM
-     {}_profile_metrics
-   where
-     column_name = ":table"
-     and slice_key IS NULL
-     and model_id != "*"
-     and log_type = "INPUT"
-   ORDER BY
-     window DESC
-   LIMIT
-     5
- )
-WHERE
- log_loss > {}"""
-    assert run_sql(engine, query.format("predictions", 0.1)) == [{"query_result": 1}]
-    assert run_sql(engine, query.format("predictions", 5.0)) == [{"query_result": 0}]
+    # metric_violation_check_query.py.tmpl's `sql_query` as merged (databricks/mlops-stacks
+    # #156, template/.../monitoring/), character for character; formatted as its notebook does.
+    query = """WITH recent_metrics AS (
+  SELECT
+    {metric_to_monitor},
+    window
+  FROM
+    {table_name_under_monitor}_profile_metrics
+  WHERE
+    column_name = ":table"
+    AND slice_key IS NULL
+    AND model_id != "*"
+    AND log_type = "INPUT"
+  ORDER BY
+    window DESC
+  LIMIT
+    {num_evaluation_windows}
+)
+SELECT
+  CASE
+    WHEN
+      (SELECT COUNT(*) FROM recent_metrics WHERE {metric_to_monitor} > {metric_violation_threshold}) >= {num_violation_windows}
+      AND
+      (SELECT {metric_to_monitor} FROM recent_metrics ORDER BY window DESC LIMIT 1) > {metric_violation_threshold}
+    THEN 1
+    ELSE 0
+  END AS query_result
+"""  # noqa: E501
+
+    def violated(threshold: float) -> list[dict]:
+        text = query.format(
+            table_name_under_monitor="predictions",
+            metric_to_monitor="log_loss",
+            metric_violation_threshold=threshold,
+            num_evaluation_windows=5,
+            num_violation_windows=2,
+        )
+        return run_sql(engine, text)
+
+    assert violated(0.1) == [{"query_result": 1}]
+    assert violated(5.0) == [{"query_result": 0}]
 
 
 def test_late_labels_and_new_rows_recompute_only_their_windows(tmp_path):

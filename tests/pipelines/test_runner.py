@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from churnops.config import ConfigError
 from churnops.pipelines.records import RunRecords
 from churnops.pipelines.runner import run_job
 from churnops.pipelines.spec import parse_job_spec
-from tests.pipelines.conftest import job
+from tests.pipelines.conftest import job, wait_for, write_spec
 
 
 def test_values_flow_between_tasks_and_records_hold_them(home: Path, tmp_path: Path) -> None:
@@ -271,3 +275,103 @@ def test_with_more_ready_tasks_than_slots_the_chain_goes_first(home: Path) -> No
     # `head` has tasks waiting on it, so it starts before `side` (listed first); once ready, the
     # chain's deeper links also go before the side task.
     assert started == ["root", "head", "link", "end", "side"]
+
+
+# ---- SIGTERM, refusals and orphans (a runner in its own process) ------------------------------
+
+
+def _marked_runner(spec_path: Path, home: Path, mark: str) -> subprocess.Popen[bytes]:
+    """`churnops pipeline run` with an environment mark every process it starts inherits."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "churnops.cli", "pipeline", "run", str(spec_path), "--home",
+         str(home)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "CHURNOPS_MARK": mark},
+    )  # fmt: skip
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes carrying `mark` in their environment (a runner's server and tasks)."""
+    found = []
+    needle = f"CHURNOPS_MARK={mark}".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and needle in (proc / "environ").read_bytes().split(b"\0"):
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":  # a zombie is gone, only not yet reaped by its parent
+                    found.append(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _slow_job(tmp_path: Path, name: str, **fields: object):
+    block = tmp_path / f"{name}-block"
+    block.touch()
+    spec = job(
+        name,
+        [
+            {"task_key": "slow", "task": "sleep",
+             "parameters": {"seconds": 300, "while_exists": str(block),
+                            "pid_file": str(tmp_path / f"{name}-pids")}},
+            {"task_key": "after", "depends_on": [{"task_key": "slow"}], "task": "add",
+             "parameters": {"a": 1, "b": 1}},
+        ],
+        **fields,
+    )  # fmt: skip
+    return spec, block, tmp_path / f"{name}-pids"
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["task-running", "first-task-starting"])
+def test_sigterm_cancels_the_run_records_every_task_and_leaves_no_process(
+    home: Path, tmp_path: Path, when: str
+) -> None:
+    spec, block, pids = _slow_job(tmp_path, f"term-{when}")
+    mark = uuid.uuid4().hex
+    runner = _marked_runner(write_spec(tmp_path, spec), home, mark)
+    records = RunRecords(home)
+    if when == "task-running":
+        wait_for(pids.exists, "the slow task to start")
+    else:  # as soon as the run holds its slot: its task server is still importing
+        wait_for(lambda: any(r.state == "RUNNING" for r in records.runs(spec.name)), "the run")
+    runner.send_signal(signal.SIGTERM)
+    output = runner.communicate(timeout=120)[0].decode()
+    assert runner.returncode == 143, output[-2000:]
+    (run,) = records.runs(spec.name)
+    view = records.run(run.run_id)
+    assert run.display_state == "CANCELED" and run.error == "SIGTERM"
+    assert {k: t.state for k, t in view.tasks.items()} == {"slow": "CANCELED", "after": "CANCELED"}
+    wait_for(lambda: not _marked(mark), "the runner's task server and tasks to end")
+    block.unlink()
+
+
+# A refused run, in a fresh interpreter: what the task server's pid is after the refusal.
+_REFUSED = """
+import multiprocessing.forkserver as fs, sys
+from churnops.pipelines.runner import RunRefused, run_job
+from churnops.pipelines.spec import load_job_spec
+try:
+    run_job(load_job_spec(sys.argv[1]), home=sys.argv[2])
+except RunRefused:
+    print("server", fs._forkserver._forkserver_pid)
+"""
+
+
+@pytest.mark.slow
+def test_a_refused_run_starts_no_task_server(home: Path, tmp_path: Path) -> None:
+    # Started before the concurrency check, the server kept importing for seconds after the
+    # refused runner had gone, parented to init.
+    spec, block, pids = _slow_job(tmp_path, "refused", max_concurrent_runs=1)
+    path = write_spec(tmp_path, spec)
+    first = _marked_runner(path, home, uuid.uuid4().hex)
+    try:
+        wait_for(pids.exists, "the first run's slow task to start")
+        second = subprocess.run(
+            [sys.executable, "-c", _REFUSED, str(path), str(home)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert second.stdout.strip() == "server None", second.stdout + second.stderr[-2000:]
+    finally:
+        block.unlink()
+        first.communicate(timeout=120)

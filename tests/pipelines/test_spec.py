@@ -95,3 +95,106 @@ def test_training_spec_is_the_four_stages_with_a_gate() -> None:
 def test_unknown_job_name_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"known jobs: \[.*'training'"):
         load_job_spec("trainning")
+
+
+BAD_SCHEDULES = [
+    ({"quartz_cron_expression": "0 0 25 * * ?"}, "25 is outside 0-23"),
+    ({"quartz_cron_expression": "0 0 2 1 * MON"}, "expected '?' in exactly one of"),
+    ({"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "Mars/Olympus"},
+     "timezone_id='Mars/Olympus': not an IANA time zone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("schedule", "message"), BAD_SCHEDULES)
+def test_every_command_refuses_a_bad_schedule_the_same_way_before_writing(
+    tmp_path, capsys, schedule, message
+) -> None:
+    import yaml
+
+    from churnops.cli import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bad",
+                "schedule": schedule,
+                "tasks": [{"task_key": "t", "task": "batch_inference"}],
+                "job_clusters": [{"job_cluster_key": "c", "new_cluster": {"num_workers": 0}}],
+            }
+        )
+    )
+    home, out = tmp_path / "home", tmp_path / "bundle"
+    commands = {
+        "run": ["pipeline", "run", str(path), "--home", str(home)],
+        "schedule": ["pipeline", "schedule", str(path), "--home", str(home), "--max-runs", "1"],
+        "export": ["pipeline", "export", str(path), "--target", "databricks", "--out", str(out)],
+        "deploy": ["pipeline", "deploy", str(path), "--target", "databricks", "--wheel", "x"],
+    }
+    errors = {}
+    for name, argv in commands.items():
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (name, err)
+        errors[name] = err.split(": error: ", 1)[1]
+    assert len(set(errors.values())) == 1, errors  # one validator, one message
+    assert not home.exists() and not out.exists()
+
+
+def test_the_jobs_fields_users_set_are_accepted_and_exported() -> None:
+    from databricks.sdk.service import jobs
+
+    from churnops.pipelines.databricks.bundle import BundleConfig, job_settings
+
+    s = spec(
+        {"task_key": "a", "task": "batch_inference"},
+        job_clusters=[{"job_cluster_key": "c", "new_cluster": {"num_workers": 0}}],
+        notification_settings={"no_alert_for_skipped_runs": True},
+        email_notifications={"on_failure": ["a@example.com"]},
+        webhook_notifications={"on_failure": [{"id": "dest-1"}]},
+        health={"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 600}]},
+        run_as={"service_principal_name": "6a1c-app-id"},
+        trigger={"file_arrival": {"url": "/Volumes/main/churnops/landing/"}},
+        tags={"team": "mlops"},
+        timeout_seconds=3600,
+        queue={"enabled": True},
+    )
+    exported = job_settings(s, BundleConfig(wheel="w.whl")).as_dict()
+    assert jobs.JobSettings.from_dict(exported).as_dict() == exported  # every name Databricks'
+    assert exported["notification_settings"]["no_alert_for_skipped_runs"] is True
+    assert exported["webhook_notifications"] == {"on_failure": [{"id": "dest-1"}]}
+    assert exported["health"]["rules"][0]["value"] == 600
+    assert exported["run_as"] == {"service_principal_name": "6a1c-app-id"}
+    assert exported["trigger"]["file_arrival"]["url"] == "/Volumes/main/churnops/landing/"
+    assert exported["tags"] == {"team": "mlops"} and exported["timeout_seconds"] == 3600
+    assert "no_alert_for_skipped_runs" not in exported["email_notifications"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"email_notifications": {"no_alert_for_skipped_runs": True}},
+         "deprecated by Databricks; expected notification_settings.no_alert_for_skipped_runs"),
+        ({"run_as": {}}, "expected exactly one of user_name, service_principal_name"),
+        ({"trigger": {"periodic": {"interval": 1, "unit": "DAYS"},
+                      "file_arrival": {"url": "/Volumes/x"}}}, "expected exactly one of file_arr"),
+        ({"trigger": {"periodic": {"interval": 1, "unit": "DAYS"}},
+          "schedule": {"quartz_cron_expression": "0 0 2 * * ?"}}, "a job takes one of them"),
+        ({"health": {"rules": [{"metric": "RUN_SECONDS", "value": 1}]}}, "RUN_SECONDS"),
+    ],
+)  # fmt: skip
+def test_bad_jobs_fields_are_refused_naming_the_field(fields, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        spec(t("a"), **fields)
+
+
+def test_a_reference_to_a_value_the_upstream_does_not_set_is_refused() -> None:
+    fe = {"task_key": "fe", "task": "feature_engineering"}
+    train = {"task_key": "train", "task": "model_training", "depends_on": [{"task_key": "fe"}],
+             "parameters": {"training_set": "{{tasks.fe.values.trainingset}}"}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"'fe' \(a churnops task\) sets no value 'trainingset'"):
+        spec(fe, train)
+    cond = {"task_key": "c", "condition_task": {"op": "EQUAL_TO", "left": "1", "right": "1"}}
+    after = t("d", "c", parameters={"x": "{{tasks.c.values.outcome}}"})
+    with pytest.raises(ConfigError, match="a condition or run_job task"):
+        spec(cond, after)

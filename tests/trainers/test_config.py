@@ -58,3 +58,31 @@ def test_trainer_compile_takes_only_torch_compile_modes():
     )
     with pytest.raises(ConfigError, match=r"trainer.compile='fast'"):
         load_train_config(["trainer.compile=fast"])
+
+
+def test_a_customer_table_settings_live_in_data():
+    cfg = load_train_config(["data.path=/data/Telco Churn.csv", "data.delimiter=;",
+                             "data.label_values={Churned: 1, Active: 0}"])  # fmt: skip
+    assert cfg.data.name == "Telco Churn"  # runs and benchmark rows are named after the file
+    assert cfg.data.delimiter == ";" and cfg.data.label_values == {"Churned": 1, "Active": 0}
+    assert cfg.features.columns is None  # the table's own, read when training
+    assert load_train_config().data.name == "cdnow"
+    assert len(load_train_config().features.columns) == 18  # built from orders: known
+    with pytest.raises(ConfigError, match=r"data.delimiter=';;'"):
+        load_train_config(["data.delimiter=;;"])
+
+
+def test_orders_source_settings_with_a_table_path_are_refused():
+    # data.source.* configures the orders log; beside data.path it would be silently ignored.
+    with pytest.raises(ConfigError, match=r"drop data.source.*data.delimiter"):
+        load_train_config(["data.path=customers.csv", "data.source.delimiter=;"])
+
+
+def test_data_group_takes_your_own_file(tmp_path):
+    mine = tmp_path / "shop.yaml"
+    mine.write_text("path: shop.csv\nid_column: id\nlabel_column: left\n")
+    cfg = load_train_config([f"data={mine}", "data.delimiter='|'"])
+    assert (cfg.data.path, cfg.data.id_column, cfg.data.label_column) == ("shop.csv", "id", "left")
+    assert cfg.data.delimiter == "|" and cfg.data.name == "shop"
+    with pytest.raises(ConfigError, match=r"data='nope.yaml': no such file"):
+        load_train_config(["data=nope.yaml"])

@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from churnops.config import StrictConfig
+from churnops.data.schema import THOUSANDS
 from churnops.data.sources.readers import csv_parse_errors, csv_relation
 from churnops.data.sources.validation import SourceError
 
@@ -58,6 +59,9 @@ class CustomerTableReport:
     label_counts: dict[int, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     missing: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> reason -> n
+    # numbers written with thousands separators ("1,889.5"), read as numbers: column -> n
+    thousands: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is no feature
     sample: list[dict[str, object]] = field(default_factory=list)
     malformed_lines: list[dict[str, object]] = field(default_factory=list)
 
@@ -82,6 +86,12 @@ class CustomerTableReport:
                 for col, reasons in self.missing.items()
             )
             text += f"; missing values: {gaps}"
+        if self.thousands:
+            read = ", ".join(f"{col}: {n:,}" for col, n in self.thousands.items())
+            text += f"; numbers with thousands separators read as numbers: {read}"
+        if self.dropped:
+            dropped = ", ".join(f"{c} ({why})" for c, why in self.dropped.items())
+            text += f"; not features: {dropped}"
         return text
 
 
@@ -108,6 +118,20 @@ def _quote(name: str) -> str:
 def _text(name: str) -> str:
     """A column as trimmed text, blank -> NULL."""
     return f"NULLIF(TRIM(CAST({_quote(name)} AS VARCHAR)), '')"
+
+
+def _grouped(text: str) -> str:
+    """Whether a text value is a number with thousands separators ("1,889.5")."""
+    return f"regexp_full_match({text}, '{THOUSANDS}')"
+
+
+def _number(text: str) -> str:
+    """A text value as DOUBLE (NULL when it is not a number); "1,889.5" -> 1889.5, as the
+    logged model reads it (`churnops.models.encoding.parse_numbers`)."""
+    return (
+        f"TRY_CAST(CASE WHEN {_grouped(text)} THEN replace({text}, ',', '') ELSE {text} END "
+        "AS DOUBLE)"
+    )
 
 
 def _raw_sql(con: duckdb.DuckDBPyConnection, cfg: CustomerTableConfig) -> tuple[str, str]:
@@ -157,9 +181,15 @@ def _feature_names(columns: list[str], cfg: CustomerTableConfig) -> list[str]:
     needed += [*(cfg.features or []), *cfg.categorical, *cfg.numeric]
     missing = [c for c in dict.fromkeys(needed) if c not in columns]
     if missing:
+        hint = "check label_column, id_column, features, categorical, numeric"
+        if cfg.id_column in missing:
+            hint = (
+                f"id_column={cfg.id_column!r}: name your id column (--id-column / "
+                "data.id_column), or for a table without ids --id-column none "
+                "(data.id_column=null) numbers the rows"
+            )
         raise SourceError(
-            f"customer table: column(s) {missing} not found; columns are {columns} "
-            "(check label_column, id_column, features, categorical, numeric)"
+            f"customer table: column(s) {missing} not found; columns are {columns} ({hint})"
         )
     both = sorted(set(cfg.categorical) & set(cfg.numeric))
     if both:
@@ -170,17 +200,37 @@ def _feature_names(columns: list[str], cfg: CustomerTableConfig) -> list[str]:
 
 
 def _infer_types(
-    con: duckdb.DuckDBPyConnection, raw: str, features: list[str], cfg: CustomerTableConfig
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    features: list[str],
+    cfg: CustomerTableConfig,
+    report: CustomerTableReport,
 ) -> dict[str, str]:
-    """numeric | categorical per feature: forced by config, else by how its values parse."""
+    """numeric | categorical per feature: forced by config, else by how its values parse.
+
+    A column blank in every row is no feature (reported in `report.dropped`); when listed in
+    `features` it is an error. Numbers with thousands separators are counted in the report.
+    """
     probes = []
     for name in features:
         text = _text(name)
-        probes += [f"count({text})", f"count(TRY_CAST({text} AS DOUBLE))"]
+        probes += [
+            f"count({text})",
+            f"count({_number(text)})",
+            f"count(*) FILTER (WHERE {_grouped(text)})",
+        ]
     counts = con.execute(f"SELECT {', '.join(probes)} FROM ({raw})").fetchall()[0]
     types = {}
     for i, name in enumerate(features):
-        non_blank, parsed = counts[2 * i], counts[2 * i + 1]
+        non_blank, parsed, grouped = counts[3 * i : 3 * i + 3]
+        if not non_blank:
+            if cfg.features is not None:
+                raise SourceError(
+                    f"customer table: feature column {name!r} is blank in every row; drop it "
+                    "from features"
+                )
+            report.dropped[name] = "blank in every row"
+            continue
         if name in cfg.categorical:
             types[name] = "categorical"
         elif name in cfg.numeric:
@@ -188,6 +238,8 @@ def _infer_types(
         else:
             numeric = parsed > 0 and parsed >= NUMERIC_SHARE * non_blank
             types[name] = "numeric" if numeric else "categorical"
+        if grouped and types[name] == "numeric":
+            report.thousands[name] = int(grouped)
     return types
 
 
@@ -211,10 +263,10 @@ def _read(
     raw, source = _raw_sql(con, cfg)
     columns = con.sql(f"SELECT * FROM ({raw}) LIMIT 0").columns
     features = _feature_names(columns, cfg)
-    types = _infer_types(con, raw, features, cfg)
     id_name = cfg.id_column or (MADE_ID if MADE_ID not in columns else "_row_id")
-    report = CustomerTableReport(source=source, columns=types, id_column=id_name,
-                                 id_made=cfg.id_column is None)  # fmt: skip
+    report = CustomerTableReport(source=source, id_column=id_name, id_made=cfg.id_column is None)
+    types = report.columns = _infer_types(con, raw, features, cfg, report)
+    features = [f for f in features if f in types]
 
     labels = ", ".join(
         f"({_sql(k.strip().lower())}, {int(v)})" for k, v in cfg.label_values.items()
@@ -231,7 +283,7 @@ def _read(
     for i, name in enumerate(features):
         text = _text(name)
         if types[name] == "numeric":
-            select += [f"TRY_CAST({text} AS DOUBLE) AS __f{i}", f"{text} AS __t{i}"]
+            select += [f"{_number(text)} AS __f{i}", f"{text} AS __t{i}"]
             checks.append((name, f"__t{i} IS NOT NULL AND __f{i} IS NULL", i))
         else:
             select.append(f"{text} AS __f{i}")

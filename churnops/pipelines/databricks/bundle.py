@@ -1,9 +1,10 @@
 """`churnops pipeline export --target databricks`: job specs -> a Databricks Asset Bundle.
 
 Every job goes through databricks-sdk's `JobSettings` (and the monitor through its catalog
-classes), so a field name Databricks does not know cannot reach the bundle. Wheel tasks call
-churnops' own entry point: `churnops pipeline task NAME --inputs JSON`, where Databricks fills
-the `{{...}}` references in the JSON before the task starts.
+classes), so a field name Databricks does not know cannot reach the bundle. Each churnops task
+is a notebook task on one generated notebook (`task_values.NOTEBOOK_SOURCE`) with the churnops
+wheel as its library: a notebook is where Databricks lets a task set task values, and each input
+is its own parameter, so a `{{...}}` reference Databricks fills as text never lands inside JSON.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import yaml
 from pydantic import Field
 
 from churnops.config import ConfigError, StrictConfig, load_config
+from churnops.pipelines.databricks.task_values import NOTEBOOK_SOURCE, notebook_parameters
 from churnops.pipelines.spec import PIPELINE_DIR, JobSpec, TaskSpec, load_job_spec
 
 BUNDLE_CONFIG = PIPELINE_DIR / "bundle" / "databricks.yaml"
+NOTEBOOK_FILE = "notebooks/churnops_task.py"  # in the bundle, beside databricks.yml
 
 
 class BundleTarget(StrictConfig):
@@ -54,18 +57,30 @@ class MonitorConfig(StrictConfig):
     schedule: MonitorSchedule | None = None
 
 
+class Runtime(StrictConfig):
+    """The Databricks Runtime every job cluster runs, with library versions its release notes
+    publish (checked against the wheel's dependency ranges in the tests)."""
+
+    spark_version: str  # the prefix of every job cluster's spark_version, e.g. "17.3.x"
+    libraries: dict[str, str] = Field(default_factory=dict)  # distribution -> version
+    source: str = ""  # the page the versions come from
+
+
 class BundleConfig(StrictConfig):
     """How the export names the bundle, installs the wheel and sets workspace defaults."""
 
     bundle_name: str = "churnops"
     wheel: str | None = None  # a workspace path; None: the bundle's own build in dist/
     artifact_build: str = "pip wheel --no-deps -w dist ."
-    package_name: str = "churnops"
-    entry_point: str = "churnops"
+    # the task notebook's workspace path for `deploy` (the bundle ships its own copy)
+    notebook: str = "/Workspace/Shared/churnops/churnops_task"
     targets: dict[str, BundleTarget] = Field(
         default_factory=lambda: {"dev": BundleTarget(default=True)}
     )
     parameter_defaults: dict[str, str] = Field(default_factory=dict)
+    # what differs on the workspace, per job and task: {job: {task_key: {input: value}}}
+    task_parameters: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    runtime: Runtime | None = None
     monitors: list[MonitorConfig] = Field(default_factory=list)
 
 
@@ -78,14 +93,27 @@ def job_names() -> list[str]:
     return sorted(p.stem for p in PIPELINE_DIR.glob("*.yaml"))
 
 
-def job_settings(spec: JobSpec, cfg: BundleConfig, job_ids: dict[str, Any] | None = None) -> Any:
+def project_root() -> Path | None:
+    """The source checkout churnops is imported from (where `pip wheel .` builds it), found
+    from the package itself; None when churnops is installed from a wheel."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def job_settings(
+    spec: JobSpec,
+    cfg: BundleConfig,
+    job_ids: dict[str, Any] | None = None,
+    notebook: str | None = None,
+) -> Any:
     """The spec as a databricks-sdk `JobSettings`.
 
     Args:
         spec: the job spec.
-        cfg: the bundle config (wheel, entry point, workspace parameter defaults).
+        cfg: the bundle config (wheel, notebook, workspace parameter defaults).
         job_ids: run_job_task job name -> job id (deploy); by default the bundle's
             `${resources.jobs.NAME.id}` reference.
+        notebook: the task notebook's path (default `cfg.notebook`).
     """
     from databricks.sdk.service import compute, jobs
 
@@ -98,6 +126,13 @@ def job_settings(spec: JobSpec, cfg: BundleConfig, job_ids: dict[str, Any] | Non
                 f"job {spec.name!r}: job_clusters[{c.job_cluster_key!r}].new_cluster has "
                 f"unknown field(s) {unknown} (not ClusterSpec fields)"
             )
+        version = str(c.new_cluster.get("spark_version", ""))
+        if cfg.runtime and not version.startswith(cfg.runtime.spark_version + "-"):
+            raise ConfigError(
+                f"job {spec.name!r}: job_clusters[{c.job_cluster_key!r}].new_cluster."
+                f"spark_version={version!r}: expected the bundle's runtime "
+                f"{cfg.runtime.spark_version}-... (runtime.spark_version in the bundle config)"
+            )
         clusters.append(
             jobs.JobCluster(
                 job_cluster_key=c.job_cluster_key,
@@ -108,10 +143,14 @@ def job_settings(spec: JobSpec, cfg: BundleConfig, job_ids: dict[str, Any] | Non
     if default_cluster is None and any(t.task or t.run_job_task is None for t in spec.tasks):
         raise ConfigError(f"job {spec.name!r}: declare job_clusters for its wheel tasks to run on")
     ids = job_ids or {}
+    workspace = workspace_parameters(spec, cfg)
     return jobs.JobSettings(
         name=spec.name,
         description=spec.description,
-        tasks=[_task(t, cfg, default_cluster, ids) for t in spec.tasks],
+        tasks=[
+            _task(t, cfg, default_cluster, ids, notebook or cfg.notebook, workspace)
+            for t in spec.tasks
+        ],
         parameters=[
             jobs.JobParameterDefinition(
                 name=p.name, default=cfg.parameter_defaults.get(p.name, p.default)
@@ -129,20 +168,53 @@ def job_settings(spec: JobSpec, cfg: BundleConfig, job_ids: dict[str, Any] | Non
         max_concurrent_runs=spec.max_concurrent_runs,
         queue=jobs.QueueSettings(enabled=spec.queue.enabled),
         timeout_seconds=spec.timeout_seconds or None,
-        email_notifications=jobs.JobEmailNotifications(
-            on_start=spec.email_notifications.on_start or None,
-            on_success=spec.email_notifications.on_success or None,
-            on_failure=spec.email_notifications.on_failure or None,
-            no_alert_for_skipped_runs=spec.email_notifications.no_alert_for_skipped_runs,
-        )
-        if spec.email_notifications
-        else None,
+        email_notifications=_sdk(jobs.JobEmailNotifications, spec.email_notifications),
+        notification_settings=_sdk(jobs.JobNotificationSettings, spec.notification_settings),
+        webhook_notifications=_sdk(jobs.WebhookNotifications, spec.webhook_notifications),
+        health=_sdk(jobs.JobsHealthRules, spec.health),
+        run_as=_sdk(jobs.JobRunAs, spec.run_as),
+        trigger=_sdk(jobs.TriggerSettings, spec.trigger),
         job_clusters=clusters or None,
         tags=spec.tags or None,
     )
 
 
-def _task(t: TaskSpec, cfg: BundleConfig, default_cluster: str | None, ids: dict[str, Any]) -> Any:
+def _sdk(cls: Any, section: StrictConfig | None) -> Any:
+    """A spec section as its databricks-sdk class (empty lists and unset fields left out)."""
+    if section is None:
+        return None
+    data = section.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    return cls.from_dict({k: v for k, v in data.items() if v != []})
+
+
+def workspace_parameters(spec: JobSpec, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    """The task inputs the bundle config sets for `spec` on the workspace, checked: known
+    tasks, literal values (a reference belongs in the spec)."""
+    sets = cfg.task_parameters.get(spec.name, {})
+    keys = [t.task_key for t in spec.tasks]
+    for key, values in sets.items():
+        if key not in keys or spec.task(key).task is None:
+            raise ConfigError(
+                f"task_parameters.{spec.name}.{key}: not a churnops task of job {spec.name!r} "
+                f"(tasks: {keys})"
+            )
+        for name, value in values.items():
+            if "{{" in json.dumps(value):
+                raise ConfigError(
+                    f"task_parameters.{spec.name}.{key}.{name}={value!r}: expected a literal "
+                    "value (references belong in the job spec)"
+                )
+    return sets
+
+
+def _task(
+    t: TaskSpec,
+    cfg: BundleConfig,
+    default_cluster: str | None,
+    ids: dict[str, Any],
+    notebook: str,
+    workspace: dict[str, dict[str, Any]],
+) -> Any:
     from databricks.sdk.service import compute, jobs
 
     task = jobs.Task(
@@ -172,10 +244,14 @@ def _task(t: TaskSpec, cfg: BundleConfig, default_cluster: str | None, ids: dict
         )
     else:
         assert t.task is not None
-        task.python_wheel_task = jobs.PythonWheelTask(
-            package_name=cfg.package_name,
-            entry_point=cfg.entry_point,
-            parameters=["pipeline", "task", t.task, "--inputs", json.dumps(t.parameters)],
+        task.notebook_task = jobs.NotebookTask(
+            notebook_path=notebook,
+            base_parameters=notebook_parameters(
+                t.model_copy(
+                    update={"parameters": {**t.parameters, **workspace.get(t.task_key, {})}}
+                )
+            ),
+            source=jobs.Source.WORKSPACE,
         )
         task.job_cluster_key = t.job_cluster_key or default_cluster
         task.libraries = [compute.Library(whl=cfg.wheel)]
@@ -215,17 +291,24 @@ def monitor_resources(cfg: BundleConfig) -> dict[str, Any]:
 def bundle_files(
     names: list[str] | None = None,
     cfg: BundleConfig | None = None,
-    project_from_bundle: str = "..",
+    project_from_bundle: str | None = "..",
 ) -> dict[str, Any]:
-    """The bundle as {relative path: YAML-ready mapping}: databricks.yml and resources/*.yml.
+    """The bundle as {relative path: content}: databricks.yml and resources/*.yml as YAML-ready
+    mappings, the task notebook as text.
 
     Args:
         names: job spec names (default: every spec in configs/pipeline/).
         cfg: the bundle config (default configs/pipeline/bundle/databricks.yaml).
-        project_from_bundle: the project (where the wheel builds) relative to the bundle folder.
+        project_from_bundle: the project (where the wheel builds) relative to the bundle folder;
+            None when there is no project to build (then `cfg.wheel` must name the wheel).
     """
     cfg = cfg or load_bundle_config()
     if cfg.wheel is None:  # resource files resolve paths from resources/, one level down
+        if project_from_bundle is None:
+            raise ConfigError(
+                "wheel: churnops is installed from a wheel, with no project to build one from; "
+                "expected `wheel:` in the bundle config (the wheel's workspace path)"
+            )
         wheel = (Path("..") / project_from_bundle / "dist" / "*.whl").as_posix()
         cfg = cfg.model_copy(update={"wheel": wheel})
     specs = [load_job_spec(n) for n in (names or job_names())]
@@ -237,56 +320,81 @@ def bundle_files(
                     f"job {s.name!r}: task {t.task_key!r} runs job {t.run_job_task.job!r}, "
                     f"which is not exported with it (exported: {sorted(known)})"
                 )
-    files: dict[str, Any] = {
-        "databricks.yml": {
-            "bundle": {"name": cfg.bundle_name},
-            "include": ["resources/*.yml"],
-            "artifacts": {
-                "churnops_wheel": {
-                    "type": "whl",
-                    "path": project_from_bundle,
-                    "build": cfg.artifact_build,
-                }
-            },
-            "targets": {
-                name: {
-                    k: v
-                    for k, v in {
-                        "mode": t.mode,
-                        "default": t.default or None,
-                        "workspace": {"host": t.host} if t.host else None,
-                    }.items()
-                    if v is not None
-                }
-                for name, t in cfg.targets.items()
-            },
-        }
+    bundle: dict[str, Any] = {
+        "bundle": {"name": cfg.bundle_name},
+        "include": ["resources/*.yml"],
     }
+    if project_from_bundle is not None:
+        bundle["artifacts"] = {
+            "churnops_wheel": {
+                "type": "whl",
+                "path": project_from_bundle,
+                "build": cfg.artifact_build,
+            }
+        }
+    bundle["targets"] = {
+        name: {
+            k: v
+            for k, v in {
+                "mode": t.mode,
+                "default": t.default or None,
+                "workspace": {"host": t.host} if t.host else None,
+            }.items()
+            if v is not None
+        }
+        for name, t in cfg.targets.items()
+    }
+    files: dict[str, Any] = {"databricks.yml": bundle, NOTEBOOK_FILE: NOTEBOOK_SOURCE}
+    notebook = f"../{NOTEBOOK_FILE}"  # from resources/
     for s in specs:
+        job = job_settings(s, cfg, notebook=notebook).as_dict()
         files[f"resources/{s.name}.job.yml"] = {
-            "resources": {"jobs": {s.name: job_settings(s, cfg).as_dict()}}
+            "resources": {"jobs": {s.name: bundle_checked("jobs", s.name, job)}}
         }
     if cfg.monitors:
-        files["resources/monitors.yml"] = {
-            "resources": {"quality_monitors": monitor_resources(cfg)}
+        monitors = {
+            name: bundle_checked("quality_monitors", name, body)
+            for name, body in monitor_resources(cfg).items()
         }
+        files["resources/monitors.yml"] = {"resources": {"quality_monitors": monitors}}
     return files
+
+
+def bundle_checked(kind: str, name: str, resource: dict[str, Any]) -> dict[str, Any]:
+    """`resource` read by Databricks' own bundle classes (`databricks-bundles`), which refuse a
+    field they do not know; returned as those classes write it."""
+    from databricks.bundles.jobs import Job
+    from databricks.bundles.quality_monitors import QualityMonitor
+
+    cls: Any = {"jobs": Job, "quality_monitors": QualityMonitor}[kind]
+    try:
+        return cls.from_dict(resource).as_dict()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"resources.{kind}.{name}: databricks-bundles refuses it ({exc})"
+        ) from None
 
 
 def write_bundle(
     names: list[str] | None, out: str | Path, cfg: BundleConfig | None = None
 ) -> list[Path]:
-    """Write the bundle under `out` (the project is the working directory); return its files."""
+    """Write the bundle under `out`, every file computed (and validated) before the first is
+    written; the wheel builds from the checkout churnops is imported from."""
     out = Path(out)
-    project = os.path.relpath(Path.cwd().resolve(), out.resolve())
+    root = project_root()
+    project = os.path.relpath(root, out.resolve()) if root else None
+    contents = bundle_files(names, cfg, Path(project).as_posix() if project else None)
     written = []
-    for rel, content in bundle_files(names, cfg, Path(project).as_posix()).items():
+    for rel, content in contents.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            "# Generated by `churnops pipeline export --target databricks`; edit the job "
-            "specs in configs/pipeline/ instead.\n"
-            + yaml.safe_dump(content, sort_keys=False, width=100)
-        )
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            path.write_text(
+                "# Generated by `churnops pipeline export --target databricks`; edit the job "
+                "specs in configs/pipeline/ instead.\n"
+                + yaml.safe_dump(content, sort_keys=False, width=100)
+            )
         written.append(path)
     return written

@@ -1,13 +1,18 @@
 """`churnops pipeline deploy --target databricks`: create or reset the jobs with the Jobs API.
 
-A job is found by name (`jobs.list(name=...)`): reset in place when it exists, created when not.
-Jobs that others run (`run_job_task`) are deployed first, so their ids can be filled in.
+The task notebook is imported to the workspace first (`cfg.notebook`). A job is found by name
+(`jobs.list(name=...)`): reset in place when it exists, created when not. Jobs that others run
+(`run_job_task`) are deployed first, so their ids can be filled in. `run_now` starts a deployed
+job and waits for its run to end.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import posixpath
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from churnops.config import ConfigError
@@ -17,6 +22,7 @@ from churnops.pipelines.databricks.bundle import (
     job_settings,
     load_bundle_config,
 )
+from churnops.pipelines.databricks.task_values import NOTEBOOK_SOURCE
 from churnops.pipelines.spec import JobSpec, load_job_spec
 
 
@@ -48,9 +54,21 @@ def deploy(
         wheel: the churnops wheel's workspace path (e.g. /Volumes/main/churnops/wheels/...).
         cfg: the bundle config (default configs/pipeline/bundle/databricks.yaml).
     """
+    from databricks.sdk.service import workspace
+
     cfg = (cfg or load_bundle_config()).model_copy(update={"wheel": wheel})
     specs = _callees_first([load_job_spec(n) for n in (names or job_names())])
+    for spec in specs:  # build (and so validate) every job before the workspace changes
+        job_settings(spec, cfg, job_ids={s.name: 0 for s in specs})
     ids: dict[str, int] = {}
+    client.workspace.mkdirs(posixpath.dirname(cfg.notebook))
+    client.workspace.import_(
+        cfg.notebook,
+        content=base64.b64encode(NOTEBOOK_SOURCE.encode()).decode(),
+        format=workspace.ImportFormat.SOURCE,
+        language=workspace.Language.PYTHON,
+        overwrite=True,
+    )
     deployed = []
     for spec in specs:
         settings = job_settings(spec, cfg, job_ids=ids)
@@ -100,3 +118,30 @@ def _callees_first(specs: list[JobSpec]) -> list[JobSpec]:
     for s in specs:
         visit(s, ())
     return ordered
+
+
+@dataclass
+class FinishedRun:
+    run_id: int
+    life_cycle_state: str  # TERMINATED, SKIPPED, INTERNAL_ERROR
+    result_state: str | None  # SUCCESS, FAILED, ...
+    tasks: dict[str, str | None]  # task_key -> result state
+
+
+def run_now(
+    client: Any, job_id: int, parameters: dict[str, str] | None = None, timeout_minutes: float = 60
+) -> FinishedRun:
+    """Start a deployed job (`jobs.run_now`) and wait for the run to end (`jobs.get_run`)."""
+    run = client.jobs.run_now(job_id, job_parameters=parameters or None).result(
+        timeout=timedelta(minutes=timeout_minutes)
+    )
+    state = run.state
+    return FinishedRun(
+        run_id=run.run_id,
+        life_cycle_state=state.life_cycle_state.value,
+        result_state=state.result_state.value if state.result_state else None,
+        tasks={
+            t.task_key: t.state.result_state.value if t.state and t.state.result_state else None
+            for t in run.tasks or []
+        },
+    )

@@ -142,7 +142,7 @@ def signature_problems(challenger: Any, champion: Any) -> list[str]:
     for name, (kind, _) in old_in.items():
         if name not in new_in:
             problems.append(f"input {name!r} ({kind}) is not accepted by the challenger")
-        elif new_in[name][0] != kind:
+        elif new_in[name][0] not in (kind, "Any"):  # Any: the challenger takes every type
             problems.append(f"input {name!r}: champion takes {kind}, challenger {new_in[name][0]}")
     for name, (_, required) in new_in.items():
         if required and name not in old_in:

@@ -74,13 +74,15 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
     from churnops.trainers.splits import split_train_test
     from churnops.trainers.tracking import MLflowTracker
     from churnops.trainers.train import input_example
-    from churnops.trainers.training_set import ensure_training_set
+    from churnops.trainers.training_set import prepare_training_data
 
     train_cfg = load_train_config([f"model={cfg.model}", f"seed={cfg.seed}",
                                    *cfg.train_overrides])  # fmt: skip
-    path = ensure_training_set(train_cfg.workdir, train_cfg.data, cfg.engine)
+    # a customer table: columns typed, stored; the sweep's engine builds a training set
+    prepared = prepare_training_data(train_cfg, cfg.engine)
+    train_cfg, path = prepared.cfg, prepared.path
     arrays = load_training_arrays(
-        path, train_cfg.features.columns, train_cfg.data.label_column, train_cfg.data.id_column
+        path, train_cfg.features.names, train_cfg.data.label_column, train_cfg.data.id_column
     )
     x, y = arrays.x, arrays.y
     train_idx, test_idx = split_train_test(y, train_cfg.data.test_size, cfg.seed)
@@ -115,10 +117,10 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
             model, test = _refit(best, base, x[train_idx], y[train_idx], x[test_idx], y[test_idx])
             result.test_metrics = test
             mlflow.log_metrics(test)
-            example = input_example(path, list(train_cfg.features.columns))
+            example = input_example(path, list(train_cfg.features.names))
             result.model_uri, result.registered_version = _package(
-                cfg, model, example, train_cfg.features.columns, best, parent_id, label,
-                train_cfg.logger.registry_uri,
+                cfg, model, example, train_cfg.features.names, best, parent_id, label,
+                train_cfg.logger.registry_uri, prepared.lookups,
             )  # fmt: skip
     return result
 
@@ -186,11 +188,13 @@ def _package(
     parent_id: str | None,
     label: str,
     registry_uri: str | None = None,
+    lookups: list[Any] = (),  # type: ignore[assignment]
 ) -> tuple[str, str | None]:
     from churnops.models.feature_spec import FeatureSpec
     from churnops.models.pyfunc import log_pyfunc_model
 
-    info = log_pyfunc_model(model, FeatureSpec(list(columns)), input_example=example)
+    spec = FeatureSpec(list(columns), list(lookups))  # by key, as train logs it
+    info = log_pyfunc_model(model, spec, input_example=example)
     if not cfg.register_best.enabled:
         return info.model_uri, None
     import mlflow

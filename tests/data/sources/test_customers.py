@@ -165,3 +165,30 @@ def test_delta_and_feature_store_tables_read_as_customer_tables(tmp_path):
                 kind="table", path="main.crm.nope", store_root=str(tmp_path / "store")
             )
         )
+
+
+def test_thousands_separators_are_numbers_and_a_blank_column_is_no_feature(tmp_path):
+    # As spreadsheets export them: "1,889.5" quoted in a comma CSV, bare with ";" as delimiter;
+    # a column blank in every row (one space) is reported, not made a categorical feature.
+    rows = ["a;1,889.5;5; ;Yes", "b;42.0;6; ;No", "c; ;7; ;No", "d;-12,000,001;8; ;Yes"]
+    path = tmp_path / "t.csv"
+    path.write_text("id;total;tenure;notes;churn\n" + "\n".join(rows) + "\n")
+    read = read_customer_table(CustomerTableConfig(path=str(path), id_column="id",
+                                                   delimiter=";"))  # fmt: skip
+    assert read.report.columns == {"total": "numeric", "tenure": "numeric"}
+    assert read.table["total"].to_pylist() == [1889.5, 42.0, None, -12000001.0]
+    assert read.report.thousands == {"total": 2}
+    assert read.report.dropped == {"notes": "blank in every row"}
+    summary = read.report.summary()
+    assert "thousands separators read as numbers: total: 2" in summary
+    assert "not features: notes (blank in every row)" in summary
+    with pytest.raises(SourceError, match=r"feature column 'notes' is blank in every row"):
+        read_customer_table(CustomerTableConfig(path=str(path), id_column="id", delimiter=";",
+                                                features=["total", "notes"]))  # fmt: skip
+
+
+def test_a_table_without_the_id_column_is_told_how_to_number_its_rows(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("plan,churn\ngold,1\nsilver,0\n")
+    with pytest.raises(SourceError, match=r"--id-column none \(data.id_column=null\)"):
+        read_customer_table(CustomerTableConfig(path=str(path)))
