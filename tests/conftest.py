@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.s3"]  # the moto S3 server: s3_server, s3_storage
+pytest_plugins = [
+    "tests.fixtures.s3",  # the moto S3 server: s3_server, s3_storage
+    "tests.fixtures.clusters",  # spark_cluster, ray_two_nodes
+]
 
 # Quiet, hermetic runs: no Ray token under $HOME, no MLflow telemetry, Spark on loopback only.
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

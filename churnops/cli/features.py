@@ -111,7 +111,7 @@ def job_config(args: argparse.Namespace) -> FeaturesJobConfig:
         "source.path": args.path,
         "as_of": args.as_of,
         "horizon_days": args.horizon,
-        "engine": args.engine,
+        "engine.name": args.engine,  # keeps the config's engine.spark settings
         "output_dir": args.output_dir,
     }
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(args.overrides)

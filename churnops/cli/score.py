@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
     score.add_argument("--store-config", default=str(DEFAULT_STORE_CONFIG))
     score.add_argument("--root", help="feature store root folder")
+    score.add_argument(
+        "overrides",
+        nargs="*",
+        help="store config overrides, e.g. engine.spark.master=spark://h:7077",
+    )
     score.set_defaults(run=run_score)
 
 
@@ -38,6 +43,7 @@ def run_score(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         store_config=args.store_config,
         root=args.root,
+        overrides=args.overrides,
     )
     console.print(f"scored {rows:,} rows with {args.model_uri} -> {args.output}")
     return 0

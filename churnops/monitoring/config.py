@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from churnops.config import StrictConfig
+from churnops.data.engines.config import EngineConfig
 from churnops.data.storage import StorageConfig
 from churnops.monitoring.ab import ABConfig
 
@@ -57,7 +58,7 @@ class MonitorConfig(StrictConfig):
     table: str  # the predictions Delta table (unpacked from `inference_log` when that is set)
     inference_log: str | None = None  # the serving inference log Delta table to unpack
     output_dir: str  # <name>_profile_metrics, _drift_metrics, _decisions, state live here
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # `engine=spark` is shorthand
     problem_type: Literal["classification"] = "classification"
     timestamp_col: str = "timestamp"
     model_id_col: str = "model_version"

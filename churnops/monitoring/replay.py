@@ -22,6 +22,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
+from churnops.data.engines.config import EngineConfig
 from churnops.data.sources.config import SourceConfig
 from churnops.monitoring.unpack import BASE_FIELDS
 from churnops.serving.inference_log import SCHEMA
@@ -73,7 +74,7 @@ class ReplayConfig(StrictConfig):
     horizon_days: int = Field(180, gt=0)
     endpoint_name: str = "churn-prediction-endpoint"
     rows_per_request: int = Field(100, gt=0)
-    engine: str = "duckdb"
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # `engine=spark` is shorthand
     inference_log: str
     labels: str
     predictions: str | None = None

@@ -27,13 +27,15 @@ def score_table(
     store_config: str | Path | None = None,
     root: str | None = None,
     batch_rows: int | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
 ) -> int:
     """Read `input_path` (Parquet or Delta), `score_batch` it, write `output_path` (a Delta table,
     overwritten; or a Parquet file when the name ends in .parquet). Returns the rows written.
 
     The rows stream from the engine through the model to the output `batch_rows` at a time
     (default `DEFAULT_BATCH_ROWS`); the output appears only when complete (one Delta commit, or
-    a Parquet file renamed into place).
+    a Parquet file renamed into place). `overrides` (`engine.spark.master=...`) apply to the
+    feature-store config.
     """
     import mlflow
 
@@ -50,12 +52,15 @@ def score_table(
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     cfg = load_config(
-        FeatureStoreConfig, store_config or DEFAULT_CONFIG, [f"root={root}"] if root else []
+        FeatureStoreConfig,
+        store_config or DEFAULT_CONFIG,
+        [*([f"root={root}"] if root else []), *overrides],
     )
     source = storage.native(input_path)
     if not storage.exists(source):
         raise FileNotFoundError(f"--input {str(source)!r}: no such file or table")
-    eng = get_engine(engine or cfg.engine)
+    # --engine picks the engine; the store config's engine settings (master, conf) still apply.
+    eng = get_engine(cfg.engine.model_copy(update={"name": engine}) if engine else cfg.engine)
     try:
         if table_exists(source):
             delta = open_table(source)

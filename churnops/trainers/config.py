@@ -21,12 +21,21 @@ from churnops.config import (
     build_config,
     load_yaml,
 )
+from churnops.data.engines.config import EngineConfig
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.data.sources.config import SourceConfig
 from churnops.data.storage import StorageConfig
 
-GROUPS = ("data", "model", "trainer", "launcher", "logger")
-ModelName = Literal["mlp", "random_forest", "logistic_regression", "xgboost", "recency"]
+GROUPS = ("data", "model", "trainer", "launcher", "engine", "logger")
+ModelName = Literal[
+    "mlp",
+    "random_forest",
+    "logistic_regression",
+    "xgboost",
+    "recency",
+    "spark_logistic_regression",
+    "spark_xgboost",
+]
 
 
 class TableVersion(StrictConfig):
@@ -208,7 +217,11 @@ class LauncherConfig(StrictConfig):
     num_workers: int = Field(default=1, ge=1)  # processes (DDP ranks)
     use_gpu: bool = False
     local_mode: bool = True  # torch_distributor: torchrun on the driver vs Spark barrier tasks
-    ray_address: str | None = None  # ray: None starts a local cluster
+    # ray: the cluster to join (else $RAY_ADDRESS, else a local instance), connected with no
+    # resource arguments; ray_storage_path: where Ray Train keeps results and checkpoints,
+    # a folder or URI every node sees (None: <workdir>/checkpoints/ray, one machine only)
+    ray_address: str | None = None
+    ray_storage_path: str | None = None
     # ray: CPUs each train worker reserves; None: 1, or 0.5 with trainer.loader=ray-data
     cpus_per_worker: float | None = Field(default=None, gt=0)
 
@@ -245,6 +258,7 @@ class TrainConfig(StrictConfig):
     model: ModelConfig = Field(default_factory=ModelConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     launcher: LauncherConfig = Field(default_factory=LauncherConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # training set, TorchDistributor
     logger: LoggerConfig = Field(default_factory=LoggerConfig)
     registry: RegisterConfig = Field(default_factory=RegisterConfig)
     # Object-store credentials for `data.path` and tables on s3://, gs://, abfss:// (None: the

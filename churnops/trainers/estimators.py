@@ -35,7 +35,7 @@ class NetChurnModel:
 
     def __init__(self, cfg: TrainConfig, launcher: Launcher | None = None):
         self.cfg = cfg
-        self.launcher = launcher or make_launcher(cfg.launcher)
+        self.launcher = launcher or make_launcher(cfg.launcher, cfg.engine)
         self.encoder = table_encoder(cfg)
         self.net: torch.nn.Module | None = None
         self.fit_result: NetFitResult | None = None
@@ -177,6 +177,21 @@ def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
         return baselines.LogisticChurnModel(
             c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg)
         )
+    if m.name == "spark_logistic_regression":  # fitted on the engine's Spark session
+        from churnops.models.spark_baselines import SparkLogisticChurnModel
+
+        lr = m.logistic_regression
+        return SparkLogisticChurnModel(
+            c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg),
+            spark=cfg.engine.spark,
+        )  # fmt: skip
+    if m.name == "spark_xgboost":  # SparkXGBClassifier on the engine's Spark session
+        from churnops.models.spark_baselines import SparkXGBoostChurnModel
+
+        return SparkXGBoostChurnModel(
+            **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg),
+            spark=cfg.engine.spark, num_workers=cfg.launcher.num_workers,
+        )  # fmt: skip
     if m.name == "xgboost":
         return baselines.XGBoostChurnModel(
             **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)

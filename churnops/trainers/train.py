@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, log_model: Any = None) -> TrainResult:
     """
     if cfg.storage is not None:
         configure_storage(cfg.storage)
-    prepared = prepare_training_data(cfg)
+    prepared = prepare_training_data(cfg, cfg.engine)
     cfg, path = prepared.cfg, prepared.path
     data = load_training_arrays(path, cfg.features.names, cfg.data.label_column, cfg.data.id_column)
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)

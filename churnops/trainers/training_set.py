@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from churnops.data import storage
-from churnops.data.engines import get_engine
+from churnops.data.engines import EngineConfig, get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
 from churnops.data.feature_store.config import FeatureStoreConfig, get_feature_store
@@ -71,7 +71,7 @@ def build_training_set(
     data: DataConfig,
     feature_store_root: str | Path,
     feature_table: str = "churnops.cdnow.customer_features_monthly",
-    engine: str = "duckdb",
+    engine: EngineConfig | str = "duckdb",
     monthly_history: bool = False,
     store_config: FeatureStoreConfig | None = None,
 ) -> TrainingSetBuild:
@@ -88,7 +88,7 @@ def build_training_set(
         data: source, `as_of`, `horizon_days`, label column.
         feature_store_root: where the feature store's Delta tables live.
         feature_table: the monthly (time-series) feature table to write and look up.
-        engine: "duckdb" or "spark".
+        engine: the engine setting (`EngineConfig`) or its name, "duckdb" or "spark".
         monthly_history: also snapshot every month end through the last order (the pipeline
             does, so the table holds a monthly history and its newest rows can be published
             for serving); by default only `as_of` is computed.
@@ -199,7 +199,9 @@ def default_training_set(workdir: str | Path, data: DataConfig) -> Path:
     return Path(workdir) / name
 
 
-def ensure_training_set(workdir: str | Path, data: DataConfig, engine: str = "duckdb") -> Path:
+def ensure_training_set(
+    workdir: str | Path, data: DataConfig, engine: EngineConfig | str = "duckdb"
+) -> Path:
     """`data.path` (a path, or an object-store URI: then a local copy of it), or the training
     set for `data` built once under `workdir`."""
     if data.path:  # an object store's training set is read from a local copy, made once
@@ -236,7 +238,7 @@ def orders_feature_table(data: DataConfig) -> str:
     return f"churnops.{table_slug(str(data.name))}.customer_features_monthly"
 
 
-def prepare_training_data(cfg: TrainConfig, engine: str = "duckdb") -> TrainingData:
+def prepare_training_data(cfg: TrainConfig, engine: EngineConfig | str = "duckdb") -> TrainingData:
     """The training set `cfg.data` names, with `cfg.features.columns` resolved.
 
     - `data.path` null: built from the orders source through the feature store (the 18 order

@@ -17,7 +17,7 @@ def test_unknown_engine_is_a_clear_error(tmp_path, capsys):
     code = main(["features", "build", "--engine", "polars", "--output-dir", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err
-    assert "engine='polars'" in err and "duckdb" in err
+    assert "engine.name='polars'" in err and "duckdb" in err
 
 
 def test_unknown_override_key_is_named(tmp_path, capsys):

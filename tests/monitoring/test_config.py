@@ -8,7 +8,7 @@ from churnops.monitoring.config import MonitorConfig
 
 def test_shipped_config_loads_and_overrides_apply():
     cfg = load_config(MonitorConfig, CONFIG_DIR / "monitor" / "churn.yaml", ["engine=spark"])
-    assert cfg.engine == "spark" and cfg.granularities == ["1 day", "1 week"]
+    assert cfg.engine.name == "spark" and cfg.granularities == ["1 day", "1 week"]
     assert cfg.table_path("profile_metrics").endswith("churn_profile_metrics")
 
 
@@ -17,7 +17,7 @@ def test_shipped_config_loads_and_overrides_apply():
     [
         ("granularity=1 day", r"unknown key 'granularity' \(did you mean 'granularities'\?\)"),
         ("granularities=[5 minutes]", "granularity '5 minutes': expected one of"),
-        ("engine=pandas", "engine='pandas'"),
+        ("engine=pandas", r"engine\.name='pandas'"),
         (
             "retrain.drift_thresold=0.3",
             r"'retrain.drift_thresold' \(did you mean 'drift_threshold'",

@@ -71,3 +71,62 @@ def test_ray_scaling_config_leaves_cpus_for_ray_data():
         "CPU": 2,
         "GPU": 1,
     }
+
+
+# -- on real clusters, through the command line ---------------------------------------------
+
+TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.progress_bar=false"]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_torch_distributor_on_the_spark_cluster(spark_cluster, tmp_path, cdnow_training_set_path):
+    from tests.fixtures.clusters import run_cli, spark_overrides
+
+    app = "churnops-test-torch-distributor"
+    proc = run_cli(
+        "train", f"workdir={tmp_path}", f"data.path={cdnow_training_set_path}", *TINY,
+        "launcher=torch_distributor", "launcher.local_mode=false", "launcher.num_workers=2",
+        *spark_overrides(spark_cluster, app), env=spark_cluster.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "torch_distrib" in proc.stdout
+    info = spark_cluster.app(app)
+    assert info is not None and info["state"] == "FINISHED"
+    # Two barrier tasks on 1-core workers: an executor on each worker ran one rank.
+    assert len({worker for worker, _ in spark_cluster.executors(info["id"])}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_train_on_the_ray_cluster(ray_two_nodes, tmp_path, cdnow_training_set_path):
+    from tests.fixtures.clusters import run_cli
+
+    storage = tmp_path / "shared"
+    proc = run_cli(
+        "train", f"workdir={tmp_path}", f"data.path={cdnow_training_set_path}", *TINY,
+        "launcher=ray", "launcher.num_workers=2", f"launcher.ray_address={ray_two_nodes.address}",
+        f"launcher.ray_storage_path={storage}", env=ray_two_nodes.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    drivers = [d for d in ray_two_nodes.drivers() if "churnops.cli train" in d["Entrypoint"]]
+    assert len(drivers) == 1 and drivers[0]["IsDead"]
+    assert list(storage.glob("fit/checkpoint_*/net_fit_result.pkl"))  # under the setting
+
+
+@pytest.mark.ray
+def test_an_unreachable_ray_address_is_a_one_line_error(tmp_path, cdnow_training_set_path):
+    import socket
+
+    from tests.fixtures.clusters import cluster_env, run_cli
+
+    with socket.socket() as s:  # bound then closed: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    proc = run_cli(
+        "train", f"workdir={tmp_path}", f"data.path={cdnow_training_set_path}", *TINY,
+        "launcher=ray", f"launcher.ray_address={address}", env=cluster_env(), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f"launcher.ray_address={address!r}: cannot connect" in last

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, StrictConfig
+from churnops.data.engines.config import EngineConfig
 from churnops.data.storage import StorageConfig, configure_storage
 
 DEFAULT_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
@@ -29,7 +30,7 @@ class FeatureStoreConfig(StrictConfig):
 
     backend: Literal["local", "databricks"] = "local"
     root: str = ".churnops/feature_store"  # local: Delta tables live under it
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # `engine=spark` is shorthand
     online: OnlineStoreConfig = Field(default_factory=OnlineStoreConfig)
     # `churnops features build` writes its snapshot here; the demo builds the monthly table.
     features_table: str = "churnops.cdnow.customer_features"

@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 from pydantic import Field
 
 from churnops.config import StrictConfig
 from churnops.data import storage
-from churnops.data.engines import get_engine
+from churnops.data.engines import EngineConfig, get_engine
 from churnops.data.features.customer import FEATURE_COLUMNS, compute_customer_features
 from churnops.data.features.labels import compute_labels
 from churnops.data.sources import RejectReport, SourceConfig, prepare_orders
@@ -25,7 +25,7 @@ class FeaturesJobConfig(StrictConfig):
     source: SourceConfig = Field(default_factory=SourceConfig)
     as_of: date = date(1997, 9, 30)
     horizon_days: int = Field(default=180, gt=0)
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # `engine=spark` is shorthand
     output_dir: str = ".churnops/features"
 
 

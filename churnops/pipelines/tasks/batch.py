@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from pydantic import Field
+
 from churnops.config import StrictConfig
+from churnops.data.engines.config import EngineConfig
 from churnops.pipelines.tasks.base import RunInputs
 
 
@@ -16,6 +19,7 @@ class BatchInferenceInputs(RunInputs):
     feature_table: str = "churnops.cdnow.customer_features_monthly"
     model_uri: str = "models:/churnops_churn@champion"
     output: str | None = None  # None: <workdir>/predictions/<as_of>.parquet
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # or a bare name: duckdb | spark
 
 
 class BatchInferenceOutputs(StrictConfig):
@@ -46,8 +50,9 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     except RegistryError:  # a runs:/ or logged-model URI: no registered version to report
         version = None
     columns = load_feature_spec(inputs.model_uri).feature_columns
-    engine = get_engine("duckdb")
-    engine.connection.execute("SET enable_progress_bar = false")  # a task's log, not a terminal
+    engine = get_engine(inputs.engine)
+    if engine.name == "duckdb":
+        engine.connection.execute("SET enable_progress_bar = false")  # a task's log, no terminal
     try:
         store = LocalFeatureStore(inputs.feature_store_root, engine=engine)
         orders = storage.read_parquet_frame(engine, inputs.orders_path)

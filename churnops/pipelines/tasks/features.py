@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
+from churnops.data.engines.config import EngineConfig
 from churnops.data.feature_store.config import FeatureStoreConfig, OnlineStoreConfig
 from churnops.data.sources import SourceConfig
 from churnops.pipelines.tasks.base import RunInputs
@@ -17,7 +18,7 @@ class FeatureEngineeringInputs(RunInputs):
     source: SourceConfig = Field(default_factory=SourceConfig)
     as_of: date = date(1997, 9, 30)  # the training cutoff
     horizon_days: int = Field(default=180, gt=0)
-    engine: str = Field(default="duckdb", pattern="^(duckdb|spark)$")
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # or a bare name: duckdb | spark
     feature_table: str = "churnops.cdnow.customer_features_monthly"
     online: OnlineStoreConfig | None = None  # None: SQLite at <workdir>/online/features.db
     publish: bool = True  # copy the latest snapshot per customer to the online store

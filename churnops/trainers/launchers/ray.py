@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import tempfile
 from dataclasses import replace
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.trainers.fit import NetFitJob, NetFitResult, fit_net
+from churnops.trainers.launchers.ray_cluster import connect_ray, storage_uri
 
 RESULT_FILE = "net_fit_result.pkl"
 
@@ -17,12 +17,16 @@ RESULT_FILE = "net_fit_result.pkl"
 class RayLauncher:
     """Runs `fit_net` on `num_workers` Ray Train workers; rank 0 reports its result.
 
-    Connects to `address` (or the running Ray instance), else starts a local one.
+    Joins the cluster at `address` (else `$RAY_ADDRESS`, else the running or a new local Ray
+    instance) without resource arguments.
 
     Args:
         num_workers: `ScalingConfig.num_workers`.
         use_gpu: `ScalingConfig.use_gpu`.
-        address: a Ray cluster address; None: the current or a new local instance.
+        address: a Ray cluster address (`host:6379`, `ray://host:10001`); None: `$RAY_ADDRESS`,
+            else the current or a new local instance.
+        storage_path: where results and checkpoints go, a folder or URI every node sees;
+            None: `<checkpoint_dir>/ray` (one machine only).
         cpus_per_worker: CPUs each worker reserves. None: Ray's 1, except with the `ray-data`
             loader, which gets 0.5: Ray Data's read tasks need free CPUs beside the workers,
             and on a small cluster whole-CPU workers leave none, so the run waits forever.
@@ -36,11 +40,13 @@ class RayLauncher:
         use_gpu: bool = False,
         address: str | None = None,
         cpus_per_worker: float | None = None,
+        storage_path: str | None = None,
     ):
         self.num_workers = num_workers
         self.use_gpu = use_gpu
         self.address = address
         self.cpus_per_worker = cpus_per_worker
+        self.storage_path = storage_path
 
     def scaling_config(self, loader: str) -> Any:
         """The `ScalingConfig` for a run whose batches come from `loader`."""
@@ -57,19 +63,17 @@ class RayLauncher:
         )
 
     def launch(self, job: NetFitJob) -> NetFitResult:
-        import ray
         from ray.train import RunConfig
         from ray.train.torch import TorchTrainer
 
-        if not ray.is_initialized():
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=True)
-        storage = Path(job.checkpoint_dir, "ray").resolve()
+        # Ray stays connected after the run (the caller's process may go on using it).
+        connect_ray(self.address, "launcher.ray_address", log_to_driver=True)
+        storage = storage_uri(self.storage_path, Path(job.checkpoint_dir, "ray"))
         trainer = TorchTrainer(
             train_loop_per_worker=_ray_entry,
             train_loop_config={"job": replace(job, use_gpu=self.use_gpu)},
             scaling_config=self.scaling_config(job.trainer.loader),
-            run_config=RunConfig(storage_path=str(storage), name="fit"),
+            run_config=RunConfig(storage_path=storage, name="fit"),
         )
         outcome = trainer.fit()
         if outcome.checkpoint is None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, ConfigError, StrictConfig, load_config
+from churnops.data.engines.config import EngineConfig
 from churnops.trainers.config import RegisterConfig
 
 KINDS = ("choice", "uniform", "loguniform", "quniform", "randint")
@@ -75,7 +76,14 @@ class TuneConfig(StrictConfig):
     max_concurrent: int = Field(default=2, ge=1)  # ray: trials at once; hyperopt: parallelism
     trial_cpus: int = Field(default=1, ge=1)  # CPUs (and estimator n_jobs) per trial
     spark_trials: bool = True  # hyperopt: SparkTrials on a Spark session; false: serial Trials
-    spark_master: str | None = None  # hyperopt + SparkTrials: None -> local[max_concurrent]
+    # The engine setting: builds the training set, and hyperopt's SparkTrials runs on its Spark
+    # session (the running one, else engine.spark.master, else local[max_concurrent]).
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    # ray: the cluster to join (else $RAY_ADDRESS, else a local instance), connected with no
+    # resource arguments; trial results go to ray_storage_path, a folder or URI every node sees
+    # (None: <workdir>/ray_results, one machine only).
+    ray_address: str | None = None
+    ray_storage_path: str | None = None
     val_size: float = Field(default=0.25, gt=0, lt=1)  # of the train split, scored per trial
     metric: str = "val/auroc"  # the one metric name, maximised
     asha: AshaConfig = Field(default_factory=AshaConfig)

@@ -13,11 +13,22 @@ from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import hyperopt_space, plain
 
 
+def trials_engine(cfg: TuneConfig) -> Any:
+    """The Spark engine SparkTrials runs on: the running session, else one on
+    `cfg.engine.spark.master` (or `$SPARK_MASTER`, spark-defaults), else `local[max_concurrent]`.
+    Its `stop()` stops only a session it started."""
+    from churnops.data.engines.spark import SparkEngine
+
+    return SparkEngine(
+        **cfg.engine.spark.model_dump(), default_master=f"local[{cfg.max_concurrent}]"
+    )
+
+
 def run_hyperopt(
     cfg: TuneConfig, base: dict[str, Any], data: TuneData, spark: Any = None
 ) -> list[Any]:
-    """Run `cfg.num_samples` trials with TPE; on `SparkTrials(parallelism=max_concurrent)` when
-    `spark` (a SparkSession) is given, else serially.
+    """Run `cfg.num_samples` trials with TPE: on `SparkTrials(parallelism=max_concurrent)` on
+    `spark` (see `trials_engine`) when `cfg.spark_trials`, else serially.
 
     Returns:
         One `TrialRecord` per finished trial, in trial order.
@@ -39,7 +50,9 @@ def run_hyperopt(
             "seconds": time.perf_counter() - start,
         }
 
-    if spark is not None:
+    if cfg.spark_trials:
+        if spark is None:
+            raise ValueError("spark_trials=true: expected a SparkSession (see trials_engine)")
         trials: Any = SparkTrials(parallelism=cfg.max_concurrent, spark_session=spark)
     else:
         trials = Trials()

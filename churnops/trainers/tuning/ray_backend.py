@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from churnops.trainers.launchers.ray_cluster import connect_ray, storage_uri
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import plain, ray_space
@@ -28,7 +29,8 @@ def _trainable(config: dict[str, Any], data: TuneData, base: dict[str, Any], cpu
 
 
 def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path) -> list[Any]:
-    """Run `cfg.num_samples` trials on Ray (a local cluster is started when none is running).
+    """Run `cfg.num_samples` trials on Ray: the cluster at `cfg.ray_address` (or `$RAY_ADDRESS`),
+    else the running or a new local instance. Results go to `cfg.ray_storage_path` or `storage`.
 
     Returns:
         One `TrialRecord` per trial, in trial order.
@@ -39,10 +41,8 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
 
     from churnops.trainers.tuning.sweep import TrialRecord
 
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=cfg.max_concurrent * cfg.trial_cpus, include_dashboard=False,
-                 log_to_driver=False)  # fmt: skip
+    # No resource arguments: a cluster refuses them; trials at once are capped by the limiter.
+    started = connect_ray(cfg.ray_address, "ray_address")
     try:
         if cfg.search == "optuna":
             from ray.tune.search.optuna import OptunaSearch
@@ -74,7 +74,7 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
                 num_samples=cfg.num_samples,
             ),
             run_config=tune.RunConfig(
-                name="sweep", storage_path=str(Path(storage).resolve()), verbose=0
+                name="sweep", storage_path=storage_uri(cfg.ray_storage_path, storage), verbose=0
             ),
         )
         results = tuner.fit()

@@ -65,7 +65,7 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
 
     Args:
         cfg: the sweep config.
-        spark: a SparkSession for hyperopt's SparkTrials; None starts a local one when needed.
+        spark: a SparkSession for hyperopt's SparkTrials; None: the one `cfg.engine` gives.
     """
     import mlflow
 
@@ -78,7 +78,8 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
 
     train_cfg = load_train_config([f"model={cfg.model}", f"seed={cfg.seed}",
                                    *cfg.train_overrides])  # fmt: skip
-    prepared = prepare_training_data(train_cfg)  # a customer table: columns typed, stored
+    # a customer table: columns typed, stored; the sweep's engine builds a training set
+    prepared = prepare_training_data(train_cfg, cfg.engine)
     train_cfg, path = prepared.cfg, prepared.path
     arrays = load_training_arrays(
         path, train_cfg.features.names, train_cfg.data.label_column, train_cfg.data.id_column
@@ -134,18 +135,13 @@ def _search(
         start = time.perf_counter()
         records = run_ray(cfg, base, data, storage)
         return records, time.perf_counter() - start
-    from churnops.trainers.tuning.hyperopt_backend import run_hyperopt
+    from churnops.trainers.tuning.hyperopt_backend import run_hyperopt, trials_engine
 
-    engine = None
-    if cfg.spark_trials and spark is None:
-        from churnops.data.engines import get_engine
-
-        master = cfg.spark_master or f"local[{cfg.max_concurrent}]"
-        engine = get_engine("spark", master=master)
-        spark = engine.session
+    engine = trials_engine(cfg) if cfg.spark_trials and spark is None else None
     try:
         start = time.perf_counter()
-        records = run_hyperopt(cfg, base, data, spark if cfg.spark_trials else None)
+        session = spark if engine is None else engine.session
+        records = run_hyperopt(cfg, base, data, session if cfg.spark_trials else None)
         return records, time.perf_counter() - start
     finally:
         if engine is not None:
