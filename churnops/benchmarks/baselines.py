@@ -24,8 +24,24 @@ import numpy as np
 
 from churnops.benchmarks.report import write_results
 
-MODELS = ("mlp", "random_forest", "logistic_regression", "xgboost", "recency")
-DATASETS = ("cdnow@1997-09-30/180", "cdnow@1997-12-31/180", "cdnow@1997-06-30/90", "telecom")
+MODELS = (
+    "mlp",
+    "mlp_tuned",
+    "random_forest",
+    "logistic_regression",
+    "xgboost",
+    "xgboost_tuned",
+    "recency",
+)
+TUNED = ("mlp_tuned", "xgboost_tuned")  # searched on the fit rows alone: nested inside the CV
+DATASETS = (
+    "cdnow@1997-09-30/180",
+    "cdnow@1997-12-31/180",
+    "cdnow@1997-06-30/90",
+    "telecom",
+    "public:telco",
+    "public:phone-plan",
+)
 TELECOM_CUSTOMERS = 5000
 COLUMNS = [
     "dataset",
@@ -82,7 +98,6 @@ def run_baselines(
 ) -> list[dict[str, Any]]:
     """One row per model family: CV and hold-out metrics, fit time and cost."""
     from churnops.trainers.data import load_training_arrays
-    from churnops.trainers.estimators import build_model
     from churnops.trainers.evaluation import binary_metrics
     from churnops.trainers.splits import cv_folds, split_train_test
 
@@ -95,13 +110,12 @@ def run_baselines(
     for name in models:
         if name == "recency" and cfg.features.recency_column not in cfg.features.columns:
             continue  # a customer table has no days-since-last-order column
-        model_cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": name})})
         cv = []
         for fit_idx, held_idx in cv_folds(y, cfg.data.cv_folds, cfg.seed):
-            model = build_model(model_cfg).fit(x[fit_idx], y[fit_idx])
+            model = benchmark_model(cfg, name).fit(x[fit_idx], y[fit_idx])
             cv.append(binary_metrics(y[held_idx], model.predict_proba(x[held_idx])[:, 1]))
         start = time.perf_counter()
-        model = build_model(model_cfg).fit(x, y)
+        model = benchmark_model(cfg, name).fit(x, y)
         fit_seconds = time.perf_counter() - start
         test = binary_metrics(data.y[test_idx], model.predict_proba(data.x[test_idx])[:, 1])
         aucs = np.array([m["auroc"] for m in cv])
@@ -129,24 +143,63 @@ def run_baselines(
     return rows
 
 
-def verdict(rows: list[dict[str, Any]]) -> str | None:
-    """The issue's targets on one dataset: the net's CV ROC AUC within one CV std of the best
-    baseline's, and its CV log loss no worse than the best baseline's + 0.01."""
-    net = next((r for r in rows if r["model"] == "mlp"), None)
-    others = [r for r in rows if r["model"] != "mlp"]
-    if net is None or not others:
-        return None
-    best_auc = max(others, key=lambda r: r["roc_auc_cv_mean"])
-    best_loss = min(others, key=lambda r: r["log_loss_cv"])
-    auc_ok = net["roc_auc_cv_mean"] >= best_auc["roc_auc_cv_mean"] - best_auc["roc_auc_cv_std"]
-    loss_ok = net["log_loss_cv"] <= best_loss["log_loss_cv"] + 0.01
-    return (
-        f"{net['dataset']}: ROC AUC target {'met' if auc_ok else 'MISSED'} (mlp "
-        f"{net['roc_auc_cv_mean']:.4f} vs {best_auc['model']} {best_auc['roc_auc_cv_mean']:.4f}"
-        f" ± {best_auc['roc_auc_cv_std']:.4f}); log loss target {'met' if loss_ok else 'MISSED'}"
-        f" (mlp {net['log_loss_cv']:.4f} vs {best_loss['model']} {best_loss['log_loss_cv']:.4f}"
-        " + 0.01)"
+def benchmark_model(cfg: Any, name: str) -> Any:
+    """An unfitted model of family `name` (`MODELS`) for config `cfg`."""
+    from churnops.trainers.estimators import build_model, table_encoder
+
+    if name == "xgboost_tuned":
+        from churnops.models.tuned_xgboost import TunedXGBoostChurnModel
+
+        xgb = cfg.model.xgboost
+        return TunedXGBoostChurnModel(
+            table_encoder(cfg), seed=cfg.seed, n_jobs=xgb.n_jobs, device=xgb.device
+        )
+    if name == "mlp_tuned":
+        from churnops.benchmarks.tuned_net import TunedNetChurnModel
+
+        return TunedNetChurnModel(cfg)
+    return build_model(
+        cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": name})})
     )
+
+
+def verdict(rows: list[dict[str, Any]]) -> str | None:
+    """The issue's targets on one dataset, each met or MISSED with its figures:
+    the default net's CV ROC AUC at least the best untuned baseline's; the tuned net's at least
+    tuned XGBoost's - 0.005; the net's CV log loss at most the best baseline's + 0.005."""
+    by_model = {r["model"]: r for r in rows}
+    net = by_model.get("mlp")
+    untuned = [r for r in rows if not r["model"].startswith("mlp") and r["model"] not in TUNED]
+    baselines = [r for r in rows if not r["model"].startswith("mlp")]
+    if net is None or not untuned:
+        return None
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    best_auc = max(untuned, key=lambda r: r["roc_auc_cv_mean"])
+    best_loss = min(baselines, key=lambda r: r["log_loss_cv"])
+    auc_ok = net["roc_auc_cv_mean"] >= best_auc["roc_auc_cv_mean"]
+    loss_ok = net["log_loss_cv"] <= best_loss["log_loss_cv"] + 0.005
+    parts = [
+        f"{net['dataset']}: ROC AUC target {met(auc_ok)} (mlp {net['roc_auc_cv_mean']:.4f} vs "
+        f"{best_auc['model']} {best_auc['roc_auc_cv_mean']:.4f})",
+    ]
+    tuned_net, tuned_xgb = by_model.get("mlp_tuned"), by_model.get("xgboost_tuned")
+    if tuned_net and tuned_xgb:
+        tuned_ok = tuned_net["roc_auc_cv_mean"] >= tuned_xgb["roc_auc_cv_mean"] - 0.005
+        parts.append(
+            f"tuned target {met(tuned_ok)} (mlp_tuned {tuned_net['roc_auc_cv_mean']:.4f} vs "
+            f"xgboost_tuned {tuned_xgb['roc_auc_cv_mean']:.4f} - 0.005)"
+        )
+    parts.append(
+        f"log loss target {met(loss_ok)} (mlp {net['log_loss_cv']:.4f} vs {best_loss['model']} "
+        f"{best_loss['log_loss_cv']:.4f} + 0.005)"
+    )
+    xgb = by_model.get("xgboost")
+    if xgb:
+        parts.append(f"CPU fit seconds: mlp {net['fit_seconds']}, xgboost {xgb['fit_seconds']}")
+    return "; ".join(parts)
 
 
 def resolve_datasets(args: argparse.Namespace, cfg: Any) -> list[Dataset]:
@@ -158,6 +211,9 @@ def resolve_datasets(args: argparse.Namespace, cfg: Any) -> list[Dataset]:
     for spec in (s.strip() for s in args.datasets.split(",") if s.strip()):
         if spec == "telecom":
             out.append(telecom_dataset(workdir, cfg.seed))
+            continue
+        if spec.startswith("public:"):
+            out.append(public_dataset(workdir, spec.removeprefix("public:")))
             continue
         source_name, at, rest = spec.partition("@")
         cutoff_text, slash, horizon_text = rest.partition("/")
@@ -210,6 +266,32 @@ def telecom_dataset(workdir: Path, seed: int) -> Dataset:
             f"features.categorical={CATEGORICAL}",
             "data.id_column=customerID",
             "data.label_column=Churn",
+        ],
+    )
+
+
+def public_dataset(workdir: Path, name: str) -> Dataset:
+    """A real public churn table shipped inside a registry package, read as a customer CSV."""
+    from churnops.data.datasets.public import (
+        ID_COLUMN,
+        PUBLIC_TABLES,
+        feature_columns,
+        write_public_table,
+    )
+
+    if name not in PUBLIC_TABLES:
+        raise SystemExit(f"--datasets: public:{name} unknown; expected public:NAME with NAME in "
+                         f"{', '.join(PUBLIC_TABLES)}")  # fmt: skip
+    table = PUBLIC_TABLES[name]
+    return Dataset(
+        f"{name} (public)",
+        write_public_table(name, workdir / "public"),
+        f"customer table: {table.description}",
+        [
+            f"features.columns={feature_columns(name)}",
+            f"features.categorical={list(table.categorical)}",
+            f"data.id_column={ID_COLUMN}",
+            f"data.label_column={table.label_column}",
         ],
     )
 
