@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,23 +25,25 @@ import numpy as np
 
 from churnops.benchmarks.report import write_results
 
+# Cheapest first within a dataset, the tuned (searched) rows last: results are written after
+# every row, so a run cut short still shows the comparisons that finished.
 MODELS = (
     "mlp",
-    "mlp_tuned",
     "random_forest",
     "logistic_regression",
     "xgboost",
-    "xgboost_tuned",
     "recency",
+    "xgboost_tuned",
+    "mlp_tuned",
 )
 TUNED = ("mlp_tuned", "xgboost_tuned")  # searched on the fit rows alone: nested inside the CV
 DATASETS = (
+    "public:telco",
+    "public:phone-plan",
+    "telecom",
     "cdnow@1997-09-30/180",
     "cdnow@1997-12-31/180",
     "cdnow@1997-06-30/90",
-    "telecom",
-    "public:telco",
-    "public:phone-plan",
 )
 TELECOM_CUSTOMERS = 5000
 COLUMNS = [
@@ -94,9 +97,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def run_baselines(
-    cfg: Any, models: list[str], price_per_hour: float, dataset: Dataset
+    cfg: Any,
+    models: list[str],
+    price_per_hour: float,
+    dataset: Dataset,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per model family: CV and hold-out metrics, fit time and cost."""
+    """One row per model family: CV and hold-out metrics, fit time and cost; `on_row` is
+    called with each row as soon as it is done."""
     from churnops.trainers.data import load_training_arrays
     from churnops.trainers.evaluation import binary_metrics
     from churnops.trainers.splits import cv_folds, split_train_test
@@ -140,6 +148,8 @@ def run_baselines(
                 "cost_usd": round(fit_seconds * price_per_hour / 3600, 6),
             }
         )
+        if on_row is not None:
+            on_row(rows[-1])
     return rows
 
 
@@ -296,6 +306,39 @@ def public_dataset(workdir: Path, name: str) -> Dataset:
     )
 
 
+def protocol_notes(price_per_hour: float) -> list[str]:
+    """How the rows were measured, for the results page."""
+    from churnops.benchmarks.tuned_net import NET_SEARCH
+    from churnops.models.tuned_xgboost import INNER_FOLDS, SEARCH_SPACE
+
+    return [
+        "Protocol: a stratified 80%/20% split with a fixed seed; k-fold stratified CV on the 80% "
+        "(roc_auc_cv_*, log_loss_cv, brier_cv, ece_cv: means over the folds); each model then "
+        "fitted on the whole 80% and scored once on the 20% (roc_auc, log_loss).",
+        "ece: expected calibration error over 10 equal-width bins of P(churn).",
+        "mlp: TabularChurnNet (TabM, k=8, over periodic numeric embeddings; docs/training.md) "
+        "through Lightning on CPU, 1 process, 1 thread, its default config; 10% of its fit rows "
+        "held out for checkpointing on val/auroc (never inside the one-cycle warm-up) and for "
+        "the temperature that calibrates it.",
+        f"xgboost_tuned: inside every fit (each CV fold and the final fit), {len(SEARCH_SPACE)} "
+        f"fixed candidates (max_depth 2/4/6 x (lr 0.05, 300 trees, min_child_weight 1 | "
+        f"lr 0.1, 150 trees, min_child_weight 5), subsample and colsample 0.8) scored by "
+        f"{INNER_FOLDS}-fold "
+        "inner CV ROC AUC on the fit rows alone, the best refitted on them: a nested CV.",
+        f"mlp_tuned: inside every fit, {len(NET_SEARCH)} fixed candidates "
+        f"({'; '.join(_describe(c) for c in NET_SEARCH)}) each fitted once; the one with the best "
+        "ROC AUC on its validation split (of the fit rows) is kept: a nested CV.",
+        f"fit_seconds: wall time of the final fit on the shared machine (CPU). cost_usd = "
+        f"fit_seconds x {price_per_hour} USD/hour. Load while running: "
+        f"{', '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15-min average when written).",
+    ]
+
+
+def _describe(overrides: dict[str, dict[str, Any]]) -> str:
+    pairs = [f"{k}={v}" for section in overrides.values() for k, v in section.items()]
+    return ", ".join(pairs) or "the defaults"
+
+
 def main(argv: list[str]) -> int:
     from churnops.trainers.config import load_train_config
 
@@ -307,33 +350,32 @@ def main(argv: list[str]) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     base = [f"workdir={args.workdir}", "logger=none", "trainer.progress_bar=false"]
     cfg = load_train_config([*base, *args.overrides], path=args.config)
-    rows, notes = [], []
-    for dataset in resolve_datasets(args, cfg):
+    rows: list[dict[str, Any]] = []
+    datasets = resolve_datasets(args, cfg)
+
+    def publish(final: bool) -> None:
+        names = list(dict.fromkeys(r["dataset"] for r in rows))
+        lines = [verdict([r for r in rows if r["dataset"] == n]) for n in names]
+        notes = [line for line in lines if line]
+        if not final:
+            notes.append(f"PARTIAL: {len(rows)} rows so far; the run was still going.")
+        write_results(
+            "baselines",
+            rows,
+            COLUMNS,
+            "Baselines: the net vs RandomForest, logistic regression, XGBoost (untuned and "
+            "tuned), recency",
+            [*notes, *protocol_notes(args.price_per_hour)],
+            results_dir=Path(args.results_dir) if args.results_dir else None,
+        )
+
+    for dataset in datasets:
         ds_cfg = load_train_config([*base, *dataset.overrides, *args.overrides], path=args.config)
         print(f"{dataset.name}: {dataset.path} (seed {ds_cfg.seed}, "
               f"{ds_cfg.data.cv_folds}-fold CV)", flush=True)  # fmt: skip
-        ds_rows = run_baselines(ds_cfg, models, args.price_per_hour, dataset)
-        rows += ds_rows
-        line = verdict(ds_rows)
-        if line:
-            notes.append(line)
-    notes += [
-        "Protocol: a stratified 80%/20% split with a fixed seed; k-fold stratified CV on the 80% "
-        "(roc_auc_cv_*, log_loss_cv, brier_cv, ece_cv: means over the folds); each model then "
-        "fitted on the whole 80% and scored once on the 20% (roc_auc, log_loss).",
-        "ece: expected calibration error over 10 equal-width bins of P(churn).",
-        "mlp: TabularChurnNet through Lightning on CPU, 1 process; 10% of its fit rows held out "
-        "for checkpointing on val/auroc (never inside the one-cycle warm-up) and for the "
-        "temperature that calibrates it.",
-        f"cost_usd = fit_seconds x {args.price_per_hour} USD/hour. Load while running: "
-        f"{', '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15-min average at the end).",
-    ]
-    write_results(
-        "baselines",
-        rows,
-        COLUMNS,
-        "Baselines: the net vs RandomForest, logistic regression, XGBoost, recency",
-        notes,
-        results_dir=Path(args.results_dir) if args.results_dir else None,
-    )
+        run_baselines(
+            ds_cfg, models, args.price_per_hour, dataset,
+            on_row=lambda row: (rows.append(row), publish(final=False)),
+        )  # fmt: skip
+    publish(final=True)
     return 0

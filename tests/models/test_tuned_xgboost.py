@@ -39,7 +39,7 @@ def test_the_same_seed_gives_the_same_search():
 
 
 def test_the_documented_space_is_fixed_and_bad_settings_are_refused():
-    assert len(SEARCH_SPACE) == 12 and len({tuple(sorted(c.items())) for c in SEARCH_SPACE}) == 12
+    assert len(SEARCH_SPACE) == 6 and len({tuple(sorted(c.items())) for c in SEARCH_SPACE}) == 6
     with pytest.raises(ValueError, match="inner_folds"):
         TunedXGBoostChurnModel(inner_folds=1)
     with pytest.raises(ValueError, match="space"):

@@ -43,5 +43,5 @@ def test_written_csv_reads_back_as_a_customer_table(tmp_path):
 
 
 def test_an_unknown_table_is_refused_with_the_known_names():
-    with pytest.raises(ValueError, match="'nope'.*telco, phone-plan"):
+    with pytest.raises(ValueError, match=r"'nope'.*telco, phone-plan"):
         load_public_table("nope")
