@@ -16,6 +16,8 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
+from churnops.models.net import pool_member_logits
+
 # The one name the checkpoint, early stopping, the tuner and the validation gate all read.
 MONITOR = "val/auroc"
 ONECYCLE_WARMUP = 0.3  # fraction of the steps the one-cycle schedule spends raising the lr
@@ -76,6 +78,12 @@ class ChurnLitModule(pl.LightningModule):
         weight_decay: AdamW weight decay.
         pos_weight: weight of the positive class in the training loss (None = 1).
         scheduler: "onecycle" (warm-up then anneal), "cosine" or "none".
+        label_smoothing: training targets pulled towards 0.5 by this much (RealMLP uses 0.1
+            for classification); the metrics and the validation loss read the true labels.
+
+    A net with `member_logits(x) -> [B, k]` (an ensemble, e.g. TabM) is trained on the mean of
+    its members' losses, each member on every row, as TabM trains; val and test read the
+    pooled `net(x)`.
     """
 
     pos_weight: torch.Tensor
@@ -87,12 +95,16 @@ class ChurnLitModule(pl.LightningModule):
         weight_decay: float = 1e-4,
         pos_weight: float | None = None,
         scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         self.net = net
         self.lr = lr
         self.weight_decay = weight_decay
         self.scheduler = scheduler
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
         self.history: list[dict[str, float]] = []  # one row per epoch: {"epoch", "train/...", ...}
         self.epoch_values: dict[str, float] = {}
         self.register_buffer("pos_weight", torch.tensor(1.0 if pos_weight is None else pos_weight))
@@ -120,22 +132,40 @@ class ChurnLitModule(pl.LightningModule):
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
         x, y = batch
-        logits = self.net(x).float()
         y = y.float()
+        if split == "train":
+            return self._train_step(x, y)
+        logits = self.net(x).float()
         loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
-        if split == "train":  # logits: the sigmoid runs once per epoch, in the flush
-            self.train_outputs.append((logits.detach(), y, loss.detach()))
-            # A progress-bar value is read back to the host when logged, stalling the GPU
-            # queue, so the step loss is shown every `log_every_n_steps` steps.
-            if self._log_this_step():
-                self.log("train/loss_step", loss, prog_bar=True, logger=False)
-            return loss
         probs = torch.sigmoid(logits.detach())
         metrics: Any = self.metrics[f"{split}_metrics"]
         metrics["auroc"].update(probs, y.long())
         metrics["pr_auc"].update(probs, y.long())
         metrics["log_loss"].update(F.binary_cross_entropy_with_logits(logits, y, reduction="none"))
         metrics["loss"].update(loss.detach())
+        return loss
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        member_logits = getattr(self.net, "member_logits", None)
+        if member_logits is not None:
+            members = member_logits(x).float()  # [B, k]: every member learns from every row
+            logits = pool_member_logits(members.detach()) / self.net.temperature
+        else:
+            members = logits = self.net(x).float()
+        target = (
+            y
+            if self.label_smoothing == 0
+            else y * (1 - self.label_smoothing) + (self.label_smoothing / 2)
+        )
+        if members.ndim == 2:
+            target = target[:, None].expand_as(members)
+        loss = F.binary_cross_entropy_with_logits(members, target, pos_weight=self.pos_weight)
+        # logits: the sigmoid runs once per epoch, in the flush
+        self.train_outputs.append((logits.detach(), y, loss.detach()))
+        # A progress-bar value is read back to the host when logged, stalling the GPU
+        # queue, so the step loss is shown every `log_every_n_steps` steps.
+        if self._log_this_step():
+            self.log("train/loss_step", loss, prog_bar=True, logger=False)
         return loss
 
     def _flush_train_outputs(self) -> None:

@@ -343,7 +343,9 @@ def pip_requirements(flavor: str, churnops_requirement: str | None = None) -> li
     version.
     """
     names = ["mlflow", "numpy", "pandas", "scikit-learn", "cloudpickle"]
-    names += {"pytorch": ["torch"], "xgboost": ["xgboost"]}.get(flavor, [])
+    # The net's layers come from the TabM authors' packages: a fresh environment needs them too.
+    by_flavor = {"pytorch": ["torch", "tabm", "rtdl-num-embeddings"], "xgboost": ["xgboost"]}
+    names += by_flavor.get(flavor, [])
     out = []
     for name in names:
         try:

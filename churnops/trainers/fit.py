@@ -81,6 +81,11 @@ def build_net(job: NetFitJob) -> TabularChurnNet:
         hidden_sizes=job.model.hidden_sizes,
         dropout=job.model.dropout,
         norm=job.model.norm,
+        numeric_embedding=job.model.numeric_embedding,
+        numeric_embedding_dim=job.model.numeric_embedding_dim,
+        n_frequencies=job.model.n_frequencies,
+        frequency_scale=job.model.frequency_scale,
+        ensemble_size=job.model.ensemble_size,
     )
 
 
@@ -123,6 +128,7 @@ def fit_net(
         weight_decay=job.model.weight_decay,
         pos_weight=job.pos_weight,
         scheduler=job.model.scheduler,
+        label_smoothing=job.model.label_smoothing,
     )
     # Neither keeps a checkpoint nor stops inside the lr warm-up (see `warmup_epochs`).
     warmup = warmup_epochs(job.model.scheduler, job.trainer.max_epochs)

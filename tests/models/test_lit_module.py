@@ -76,3 +76,31 @@ def test_no_checkpoint_kept_and_no_stop_taken_inside_the_warmup(tmp_path):
     )
     assert checkpoint.best_model_path.endswith("best-epoch=3.ckpt")
     assert trainer.current_epoch == 5  # checked from epoch 3, stopped after epoch 4
+
+
+def test_each_member_of_an_ensemble_learns_from_every_row():
+    """The train loss is the mean of the k members' losses, not the pooled prediction's."""
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(64, 2)).astype(np.float32))
+    y = torch.as_tensor((rng.random(64) < 0.5).astype(np.int64))
+    torch.manual_seed(0)
+    net = TabularChurnNet(FeaturePreprocessor.fit(x.numpy()), [0, 1], dropout=0.0, ensemble_size=4)
+    module = ChurnLitModule(net, label_smoothing=0.1)
+    loss = module._train_step(x, y.float())
+    members = net.member_logits(x)
+    target = (y.float() * 0.9 + 0.05)[:, None].expand_as(members)
+    assert torch.allclose(loss, F.binary_cross_entropy_with_logits(members, target))
+    loss.backward()
+    assert all(p.grad is not None for p in net.mlp.parameters())  # every member's adapters
+    logits, _, _ = module.train_outputs[-1]
+    assert torch.allclose(logits, net(x).detach())  # the pooled logit feeds the train metrics
+
+
+def test_label_smoothing_outside_zero_one_is_refused():
+    import pytest
+
+    net = TabularChurnNet(FeaturePreprocessor.fit(np.ones((4, 1))), [0])
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ChurnLitModule(net, label_smoothing=1.0)

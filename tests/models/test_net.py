@@ -57,3 +57,66 @@ def test_fit_temperature_recovers_the_scale_of_overconfident_logits():
 def test_mismatched_categorical_spec_is_an_error():
     with pytest.raises(ValueError, match="cardinalities"):
         _net(categorical_index=[1], cardinalities=[])
+
+
+def test_numeric_embeddings_and_members_have_the_configured_shapes():
+    net = _net(ensemble_size=4, numeric_embedding_dim=6, n_frequencies=5, hidden_sizes=[16])
+    x = torch.rand(7, 3)
+    numeric = net.preprocessor(x[:, net.numeric_index])
+    assert net.numeric_embeddings(numeric).shape == (7, 3, 6)  # one embedding per column
+    assert net.numeric_embeddings.periodic.weight.shape == (3, 5)
+    assert net.member_logits(x).shape == (7, 4)  # one logit per row and member
+    assert net.architecture()["ensemble_size"] == 4
+
+
+def test_the_net_answers_the_logit_of_its_members_mean_probability():
+    net = _net(ensemble_size=5).eval()
+    x = torch.rand(9, 3)
+    members = net.member_logits(x)
+    assert not torch.allclose(members[:, 0], members[:, 1])  # the members differ
+    mean_p = torch.sigmoid(members.double()).mean(dim=1)
+    assert torch.allclose(torch.sigmoid(net(x).double()), mean_p, atol=1e-6)
+    one = _net(ensemble_size=1).eval()
+    assert torch.equal(one(x), one.member_logits(x)[:, 0])
+
+
+def test_pool_member_logits_is_stable_for_large_logits():
+    from churnops.models.net import pool_member_logits
+
+    pooled = pool_member_logits(torch.tensor([[80.0, 90.0], [-80.0, -90.0]]))
+    assert torch.isfinite(pooled).all() and pooled[0] > 70 and pooled[1] < -70
+
+
+def test_the_same_seed_builds_the_same_net():
+    torch.manual_seed(3)
+    a = _net().eval()
+    torch.manual_seed(3)
+    b = _net().eval()
+    x = torch.rand(6, 3)
+    assert torch.equal(a(x), b(x))
+    torch.manual_seed(4)
+    assert not torch.equal(_net().eval()(x), a(x))
+
+
+def test_a_net_rebuilt_from_its_columns_takes_any_trained_architecture():
+    """What serving does: a net built with default settings loads weights of another shape."""
+    trained = _net(
+        hidden_sizes=[16, 8], norm="layer", ensemble_size=3, numeric_embedding_dim=4,
+        n_frequencies=6,
+    ).eval()  # fmt: skip
+    trained.temperature.fill_(1.5)
+    fresh = _net()
+    fresh.load_state_dict(trained.state_dict())
+    fresh.eval()
+    x = torch.rand(4, 3)
+    assert torch.equal(fresh(x), trained(x))
+    assert fresh.architecture() == trained.architecture()
+    plain = _net(numeric_embedding="none", norm="batch", hidden_sizes=[]).eval()
+    fresh.load_state_dict(plain.state_dict())
+    assert fresh.eval().architecture()["numeric_embedding"] == "none"
+    assert torch.equal(fresh(x), plain(x))
+
+
+def test_a_state_dict_of_something_else_is_refused_by_name():
+    with pytest.raises(ValueError, match="ensemble head"):
+        _net().load_state_dict({"mlp.0.weight": torch.zeros(2, 2)})
