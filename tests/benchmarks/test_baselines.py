@@ -75,7 +75,7 @@ def test_tuned_rows_search_on_the_fit_rows_and_report_like_any_other(tmp_path):
         csv, index=False
     )
     cfg = _cfg(tmp_path, [
-        "features.columns=[a,b,c]", "data.id_column=id", "data.label_column=y",
+        f"data.path={csv}", "features.columns=[a,b,c]", "data.id_column=id", "data.label_column=y",
         "data.cv_folds=2", "trainer.max_epochs=2", "trainer.batch_size=64",
         "model.mlp.hidden_sizes=[16]", "model.mlp.ensemble_size=2", "model.xgboost.n_jobs=1",
     ])  # fmt: skip
