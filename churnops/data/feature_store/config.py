@@ -44,8 +44,10 @@ class FeatureStoreConfig(StrictConfig):
     def _backend_parts_agree(self) -> FeatureStoreConfig:
         # Each backend has its own engine and online store: a mix would fail mid-job, so refuse it.
         if self.backend == "databricks":
-            wanted = {"engine": (self.engine, "spark"), "online.kind": (self.online.kind,
-                                                                        "databricks")}  # fmt: skip
+            wanted = {
+                "engine.name": (self.engine.name, "spark"),
+                "online.kind": (self.online.kind, "databricks"),
+            }
             for field_name, (value, expected) in wanted.items():
                 if value != expected:
                     raise ValueError(

@@ -29,8 +29,10 @@ class FeatureEngineeringInputs(RunInputs):
     @model_validator(mode="after")
     def _engine_fits_store(self) -> FeatureEngineeringInputs:
         fs = self.feature_store
-        if fs is not None and fs.engine != self.engine:
-            raise ValueError(f"engine={self.engine!r}: feature_store.engine is {fs.engine!r}")
+        if fs is not None and fs.engine.name != self.engine.name:
+            raise ValueError(
+                f"engine.name={self.engine.name!r}: feature_store.engine.name is {fs.engine.name!r}"
+            )
         return self
 
 

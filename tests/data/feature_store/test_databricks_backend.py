@@ -50,7 +50,7 @@ def test_the_factory_builds_the_backend_the_config_names(tmp_path: Path) -> None
 
 def test_the_shipped_databricks_config_loads() -> None:
     cfg = load_config(FeatureStoreConfig, CONFIG_DIR / "feature_store" / "databricks.yaml")
-    assert (cfg.backend, cfg.engine, cfg.online.kind) == ("databricks", "spark", "databricks")
+    assert (cfg.backend, cfg.engine.name, cfg.online.kind) == ("databricks", "spark", "databricks")
     assert cfg.timeseries_table.startswith("main.churnops.")
     assert isinstance(get_online_store(cfg.online), DatabricksOnlineTables)
 
@@ -58,7 +58,7 @@ def test_the_shipped_databricks_config_loads() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"engine": "duckdb"}, "engine='duckdb': backend 'databricks' needs 'spark'"),
+        ({"engine": "duckdb"}, "engine.name='duckdb': backend 'databricks' needs 'spark'"),
         ({"online": {"kind": "sqlite"}}, "online.kind='sqlite': backend 'databricks' needs"),
         ({"timeseries_table": "churnops.cdnow.ts"}, "timeseries_table='churnops.cdnow.ts'"),
         ({"backend": "dbx"}, "backend"),
@@ -77,7 +77,8 @@ def test_databricks_online_tables_need_the_databricks_backend() -> None:
 
 def test_the_features_task_refuses_an_engine_its_store_does_not_use() -> None:
     with pytest.raises(
-        ValidationError, match=re.escape("engine='duckdb': feature_store.engine is 'spark'")
+        ValidationError,
+        match=re.escape("engine.name='duckdb': feature_store.engine.name is 'spark'"),
     ):
         FeatureEngineeringInputs(feature_store=FeatureStoreConfig.model_validate(DATABRICKS))
 
@@ -122,7 +123,7 @@ def test_the_training_jobs_features_task_selects_the_databricks_backend(bundle: 
     inputs = _feature_inputs(bundle, job)
     fs = inputs.feature_store
     assert fs is not None and fs.backend == "databricks" and fs.online.kind == "databricks"
-    assert inputs.engine == "spark" and inputs.feature_table == fs.timeseries_table
+    assert inputs.engine.name == "spark" and inputs.feature_table == fs.timeseries_table
     assert inputs.feature_table.startswith("main.churnops.")
     # The same job run locally keeps the local store: the spec itself names no backend.
     assert "feature_store" not in load_job_spec(job).task("feature_engineering").parameters
@@ -145,7 +146,7 @@ def test_the_training_jobs_model_is_logged_through_the_databricks_store(bundle: 
 def test_the_demo_job_keeps_the_local_store_on_spark(bundle: Path) -> None:
     # Its serving_check and batch_inference read churnops' own online store and local tables.
     inputs = _feature_inputs(bundle, "demo")
-    assert inputs.feature_store is None and inputs.engine == "spark"
+    assert inputs.feature_store is None and inputs.engine.name == "spark"
 
 
 @pytest.mark.slow
