@@ -168,6 +168,8 @@ def measure_step(
     if master:
         command += ["--spark-master", master]
     env = {**os.environ, "CHURNOPS_ORDERS_CACHE": str(workdir.parent / "orders-cache")}
+    # Spark's Python workers run this interpreter (pandas, mlflow), not whatever `python3` is.
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
     _become_subreaper()
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
