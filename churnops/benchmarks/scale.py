@@ -168,6 +168,8 @@ def measure_step(
     if master:
         command += ["--spark-master", master]
     env = {**os.environ, "CHURNOPS_ORDERS_CACHE": str(workdir.parent / "orders-cache")}
+    # Spark's Python workers run this interpreter (pandas, mlflow), not whatever `python3` is.
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
     _become_subreaper()
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
@@ -359,7 +361,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def publish(
-    rows: list[dict[str, Any]], name: str, results_dir: Path | None, spark_master: str | None
+    rows: list[dict[str, Any]],
+    name: str,
+    results_dir: Path | None,
+    spark_master: str | None,
+    extra_notes: list[str] = (),  # type: ignore[assignment]
 ) -> None:
     """Write the rows, with the exponents and the targets' verdicts, as NAME.json / NAME.md."""
     machine = report_machine()
@@ -368,9 +374,10 @@ def publish(
     notes = [
         f"Synthetic customers (seed 0), features as of {CUTOFF}, churn over {HORIZON_DAYS} days; "
         f"{machine}; each step its own process.",
-        "cpu_seconds: user + system of the step's processes; peak_rss_gb: the largest resident "
-        "set among them (rusage maxrss; a Spark step's JVM counts on its own, not added to the "
-        "Python driver's). load: 1-minute load average during the step.",
+        "cpu_seconds: user + system of the step's processes, Spark's JVM included; "
+        "peak_rss_gb: the larger of the largest process's maxrss and the largest sum of the "
+        "step's processes' resident sets sampled every 0.2 s (a Spark step: driver + JVM). "
+        "load: 1-minute load average during the step (2 cores, shared).",
         "CPU-time exponent between the two largest DuckDB sizes (target <= "
         f"{TARGET_EXPONENT}): "
         + (", ".join(f"{s} {e}" for s, e in slopes.items()) or "needs two sizes"),
@@ -388,6 +395,7 @@ def publish(
     ]
     if not spark_master and not any(r["engine"] == "spark-cluster" for r in rows):
         notes.append("spark-cluster rows: not run (no --spark-master given).")
+    notes += list(extra_notes)
     write_results(name, rows, COLUMNS,
                   "Scale: each step's CPU time and peak memory by customers", notes,
                   results_dir=results_dir)  # fmt: skip

@@ -39,7 +39,7 @@ def _mib(text: str) -> float:
 def test_default_limit_is_bounded_and_spills_to_a_folder_of_the_process(restore_defaults):
     engine = DuckDBEngine()
     limit = _mib(_setting(engine, "memory_limit"))
-    # Not DuckDB's own default (80% of RAM): at most 2 GiB, and no more than a quarter of RAM.
+    # Not DuckDB's own default (80% of RAM): at most 3 GiB, and no more than a quarter of RAM.
     assert limit <= DEFAULT_MEMORY_CAP >> 20
     assert limit <= physical_memory() / 4 / (1 << 20) + 1
     spill = Path(_setting(engine, "temp_directory"))
