@@ -95,6 +95,12 @@ class LogisticChurnModel(_EncodedModel):
         return np.hstack(parts)
 
     def fit(self, x: Any, y: np.ndarray) -> LogisticChurnModel:
+        self.model.fit(self._fit_design(x), y)
+        return self
+
+    def _fit_design(self, x: Any) -> np.ndarray:
+        """Fit the encoder and the numeric statistics on `x`; its design matrix (a Spark fit
+        trains on the same one)."""
         codes = self._fit_encoder(x)
         assert self.encoder is not None
         numeric = self.encoder.numeric_columns
@@ -102,8 +108,7 @@ class LogisticChurnModel(_EncodedModel):
             codes[:, self.encoder.numeric_index].reshape(len(codes), len(numeric)),
             [self.encoder.numeric_transforms[c] for c in numeric],
         ) if numeric else None  # fmt: skip
-        self.model.fit(self._design(codes), y)
-        return self
+        return self._design(codes)
 
     def predict_proba(self, x: Any) -> np.ndarray:
         return self.model.predict_proba(self._design(self._encode(x)))

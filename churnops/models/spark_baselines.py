@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from churnops.models.baselines import LogisticChurnModel, XGBoostChurnModel
-from churnops.models.encoding import NumericStatistics, TableEncoder
+from churnops.models.encoding import TableEncoder
 
 
 class SparkLogisticChurnModel(LogisticChurnModel):
@@ -40,14 +40,7 @@ class SparkLogisticChurnModel(LogisticChurnModel):
     def fit(self, x: Any, y: np.ndarray) -> SparkLogisticChurnModel:
         from churnops.data.engines.spark import SparkEngine
 
-        codes = self._fit_encoder(x)
-        assert self.encoder is not None
-        numeric = self.encoder.numeric_columns
-        self.numeric = NumericStatistics(
-            codes[:, self.encoder.numeric_index].reshape(len(codes), len(numeric)),
-            [self.encoder.numeric_transforms[c] for c in numeric],
-        ) if numeric else None  # fmt: skip
-        design = self._design(codes)
+        design = self._fit_design(x)
         options = self.spark.model_dump() if self.spark is not None else {}
         engine = SparkEngine(**options)
         try:
