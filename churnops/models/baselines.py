@@ -86,13 +86,18 @@ class LogisticChurnModel(_EncodedModel):
         self.model = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
 
     def _design(self, codes: np.ndarray) -> np.ndarray:
+        """The float64 design matrix, written into one array: the numeric part block by
+        block, then each category's one-hot columns (no per-part copies to stack)."""
         assert self.encoder is not None
-        parts = []
+        numeric = self.numeric.width if self.numeric is not None else 0
+        out = np.zeros((len(codes), numeric + sum(self.encoder.cardinalities)), np.float64)
         if self.numeric is not None:
-            parts.append(self.numeric.apply(codes[:, self.encoder.numeric_index]))
+            self.numeric.apply(self.encoder.numeric_part(codes), out=out[:, :numeric])
+        offset, rows = numeric, np.arange(len(codes))
         for i, size in zip(self.encoder.categorical_index, self.encoder.cardinalities, strict=True):
-            parts.append(np.eye(size)[codes[:, i].astype(np.int64)])
-        return np.hstack(parts)
+            out[rows, offset + codes[:, i].astype(np.int64)] = 1.0
+            offset += size
+        return out
 
     def fit(self, x: Any, y: np.ndarray) -> LogisticChurnModel:
         self.model.fit(self._fit_design(x), y)
@@ -105,7 +110,7 @@ class LogisticChurnModel(_EncodedModel):
         assert self.encoder is not None
         numeric = self.encoder.numeric_columns
         self.numeric = NumericStatistics(
-            codes[:, self.encoder.numeric_index].reshape(len(codes), len(numeric)),
+            self.encoder.numeric_part(codes),
             [self.encoder.numeric_transforms[c] for c in numeric],
         ) if numeric else None  # fmt: skip
         return self._design(codes)

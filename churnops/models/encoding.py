@@ -72,6 +72,12 @@ class TableEncoder:
     def numeric_index(self) -> list[int]:
         return [i for i, c in enumerate(self.columns) if c not in self.categorical]
 
+    def numeric_part(self, codes: np.ndarray) -> np.ndarray:
+        """The numeric columns of encoded rows [N, len(numeric_columns)]: `codes` itself when
+        every column is numeric (no copy of a 10M-row matrix)."""
+        index = self.numeric_index
+        return codes if index == list(range(codes.shape[1])) else codes[:, index]
+
     @property
     def numeric_columns(self) -> list[str]:
         return [self.columns[i] for i in self.numeric_index]
@@ -96,11 +102,10 @@ class TableEncoder:
         numeric = self.numeric_columns
         self.numeric_transforms = {}
         if numeric:
-            values = np.column_stack([parse_numbers(raw[c], c) for c in numeric])
-            resolved = resolve_transforms(
-                values, [self.requested.get(c, self.default_transform) for c in numeric]
-            )
-            self.numeric_transforms = dict(zip(numeric, resolved, strict=True))
+            for c in numeric:  # one column at a time: no float64 copy of the whole table
+                values = parse_numbers(raw[c], c)[:, None]
+                requested = [self.requested.get(c, self.default_transform)]
+                self.numeric_transforms[c] = resolve_transforms(values, requested)[0]
         return self
 
     def transform(self, x: Any) -> np.ndarray:
@@ -145,13 +150,28 @@ class TableEncoder:
 
 
 def resolve_transforms(x: np.ndarray, requested: Sequence[str]) -> list[str]:
-    """Each "auto" becomes "log1p" (non-negative, skewed column) or "standardize"."""
-    filled = np.where(np.isnan(x), np.nanmedian(np.where(np.isnan(x).all(0), 0.0, x), 0), x)
-    skewed = (np.nanmin(filled, axis=0) >= 0) & (_skew(filled) > SKEW_THRESHOLD)
-    return [
-        ("log1p" if skewed[i] else "standardize") if t == "auto" else t
-        for i, t in enumerate(requested)
-    ]
+    """Each "auto" becomes "log1p" (non-negative, skewed column) or "standardize".
+
+    Column by column: a float64 copy of one column at a time, never of the whole matrix.
+    """
+    resolved = []
+    for i, t in enumerate(requested):
+        if t == "auto":
+            filled, _, _ = _filled_column(x[:, i])
+            t = "log1p" if filled.min() >= 0 and _skew(filled) > SKEW_THRESHOLD else "standardize"
+        resolved.append(t)
+    return resolved
+
+
+def _filled_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """A column as float64 with its gaps filled, its missing mask, and the fill: the median of
+    the rest (0 when all are missing)."""
+    col = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(col)
+    if not missing.any():
+        return col, missing, float(np.median(col))
+    fill = 0.0 if missing.all() else float(np.median(col[~missing]))
+    return np.where(missing, fill, col), missing, fill
 
 
 def _labels(values: np.ndarray) -> list[str | None]:
@@ -208,35 +228,59 @@ class NumericStatistics:
     """
 
     def __init__(self, x: np.ndarray, transforms: Sequence[str]):
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
         if x.ndim != 2 or len(x) == 0:
             raise ValueError(f"x: expected a non-empty 2-D array, got shape {x.shape}")
         if len(transforms) != x.shape[1]:
             raise ValueError(
                 f"transforms: expected {x.shape[1]} (one per column), got {len(transforms)}"
             )
-        missing = np.isnan(x)
-        self.missing_columns = [int(i) for i in np.flatnonzero(missing.any(axis=0))]
-        self.fill = np.nan_to_num(np.nanmedian(np.where(missing.all(axis=0), 0.0, x), axis=0))
+        k = x.shape[1]
         self.log_mask = np.array([t == "log1p" for t in transforms], dtype=bool)
         scale = np.array([t != "none" for t in transforms], dtype=bool)
-        filled = np.where(missing, self.fill, x)
-        logged = np.where(self.log_mask, np.log1p(np.clip(filled, 0, None)), filled)
-        std = logged.std(axis=0)
-        self.mean = np.where(scale, logged.mean(axis=0), 0.0)
-        self.std = np.where(scale & (std > 1e-12), std, 1.0)
+        self.fill, self.mean, self.std = np.zeros(k), np.zeros(k), np.ones(k)
+        self.missing_columns: list[int] = []
+        # One column at a time: a few float64 copies of one column, not of the matrix (at 10M
+        # rows the whole-matrix version held 5 GB of temporaries).
+        for j in range(k):
+            filled, missing, self.fill[j] = _filled_column(x[:, j])
+            if missing.any():
+                self.missing_columns.append(j)
+            if self.log_mask[j]:
+                filled = np.log1p(np.clip(filled, 0, None))
+            if scale[j]:
+                std = filled.std()
+                self.mean[j] = filled.mean()
+                self.std[j] = std if std > 1e-12 else 1.0
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """The transformed rows plus one missing-indicator per column that had gaps."""
-        x = np.asarray(x, dtype=np.float64)
-        missing = np.isnan(x)
-        x = np.where(missing, self.fill, x)
-        x = np.where(self.log_mask, np.log1p(np.clip(x, 0, None)), x)
-        x = (x - self.mean) / self.std
-        return np.hstack([x, missing[:, self.missing_columns].astype(np.float64)])
+    @property
+    def width(self) -> int:
+        """Columns `apply` returns: the numeric columns and one indicator per gappy column."""
+        return len(self.fill) + len(self.missing_columns)
+
+    def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The transformed rows plus one missing-indicator per column that had gaps, as
+        float64, written into `out` ([N, width], e.g. a slice of a design matrix) when given.
+        Row blocks at a time, so the temporaries stay a block's size."""
+        x = np.asarray(x)
+        k = len(self.fill)
+        if out is None:
+            out = np.empty((len(x), self.width), dtype=np.float64)
+        for start in range(0, len(x), _ROWS_PER_BLOCK):
+            block = np.asarray(x[start : start + _ROWS_PER_BLOCK], dtype=np.float64)
+            missing = np.isnan(block)
+            block = np.where(missing, self.fill, block)
+            block = np.where(self.log_mask, np.log1p(np.clip(block, 0, None)), block)
+            rows = slice(start, start + len(block))
+            out[rows, :k] = (block - self.mean) / self.std
+            out[rows, k:] = missing[:, self.missing_columns]
+        return out
 
 
-def _skew(x: np.ndarray) -> np.ndarray:
-    centred = x - x.mean(axis=0)
-    std = centred.std(axis=0)
-    return np.where(std > 0, (centred**3).mean(axis=0) / np.where(std > 0, std, 1) ** 3, 0.0)
+_ROWS_PER_BLOCK = 65536
+
+
+def _skew(x: np.ndarray) -> float:
+    centred = x - x.mean()
+    std = centred.std()
+    return float((centred**3).mean() / std**3) if std > 0 else 0.0

@@ -57,7 +57,7 @@ class FeaturePreprocessor(nn.Module):
                 when `transforms` is None.
             transforms: one of "auto" | "log1p" | "standardize" | "none" per column.
         """
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)  # float32 as it comes: the statistics read one column at a time
         if x.ndim != 2 or len(x) == 0:
             raise ValueError(f"x: expected a non-empty 2-D array, got shape {x.shape}")
         if transforms is None:

@@ -26,7 +26,6 @@ from churnops.models.feature_spec import FeatureSpec, FeatureSpecError
 
 PREDICTOR_FILE = "predictor.pkl"
 ONLINE_ENV = "CHURNOPS_ONLINE_STORE"  # sqlite path or redis:// URL, overrides the logged store
-_NET_CHUNK = 65536  # rows per forward pass of the net: bounds its activations' memory
 
 
 # ---- the predictor: every family behind predict_proba(x) -----------------------------------
@@ -90,17 +89,14 @@ class NetPredictor:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         import torch
 
+        from churnops.models.net import forward_in_blocks
+
         if self.encoder is not None:
             x = self.encoder.transform(x)
-        # inference_mode: no autograd bookkeeping at all (no_grad still tracks versions); a
-        # request's few rows in one call, without the split and concatenation large inputs need.
+        # inference_mode: no autograd bookkeeping at all (no_grad still tracks versions).
         with torch.inference_mode():
             xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-            if len(xt) <= _NET_CHUNK:
-                p = torch.sigmoid(self.net(xt)).float().numpy()
-            else:
-                chunks = xt.split(_NET_CHUNK)
-                p = torch.cat([torch.sigmoid(self.net(b)).float() for b in chunks]).numpy()
+            p = torch.sigmoid(forward_in_blocks(self.net, xt)).numpy()
         return np.column_stack([1 - p, p])
 
     def __getstate__(self) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class NetChurnModel:
         if loader != "in-memory":
             check_loader_for_ranks(loader, self.launcher.num_workers)  # up front
             job.train_path, job.val_path = _write_splits(job)
+            # The loaders read the files: a launcher must not ship (or hold) the rows again.
+            job.x_train, job.x_val = job.x_train[:0], job.x_val[:0]
         self.fit_result = self.launcher.launch(job)
         net = build_net(job)
         net.load_state_dict(self.fit_result.state_dict)
@@ -73,11 +75,13 @@ class NetChurnModel:
     def _logits(self, codes: np.ndarray) -> np.ndarray:
         import torch
 
+        from churnops.models.net import forward_in_blocks
+
         assert self.net is not None
         device = next(self.net.parameters()).device
         with torch.no_grad():
             xt = torch.as_tensor(np.asarray(codes, dtype=np.float32), device=device)
-            return torch.cat([self.net(b).float() for b in xt.split(65536)]).cpu().numpy()
+            return forward_in_blocks(self.net, xt).cpu().numpy()
 
     def predict_proba(self, x: Any) -> np.ndarray:
         if self.net is None:
@@ -103,7 +107,7 @@ def make_fit_job(
 
     numeric = encoder.numeric_columns
     preprocessor = FeaturePreprocessor.fit(
-        x_fit[:, encoder.numeric_index].reshape(len(x_fit), len(numeric)),
+        encoder.numeric_part(x_fit),
         transforms=[encoder.numeric_transforms[c] for c in numeric],
     )
     pos_weight = cfg.model.mlp.pos_weight
@@ -151,12 +155,19 @@ def _write_splits(job: NetFitJob) -> tuple[str, str]:
     folder = Path(f"{job.checkpoint_dir}-splits")  # not inside: checkpoints want their own dir
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
+    schema = pa.schema([*((c, pa.float32()) for c in job.feature_columns), (LABEL, pa.float32())])
     for name, x, y in (("train", job.x_train, job.y_train), ("val", job.x_val, job.y_val)):
-        columns = {c: x[:, i] for i, c in enumerate(job.feature_columns)}
         path = folder / f"{name}.parquet"
-        pq.write_table(pa.table({**columns, LABEL: y.astype(np.float32)}), path)
+        with pq.ParquetWriter(path, schema) as writer:  # a block of rows at a time: no Arrow copy
+            for start in range(0, len(x), _SPLIT_BLOCK_ROWS):  # of the whole split
+                block = np.asarray(x[start : start + _SPLIT_BLOCK_ROWS], dtype=np.float32)
+                label = y[start : start + _SPLIT_BLOCK_ROWS].astype(np.float32)
+                writer.write_batch(pa.record_batch([*block.T, label], schema=schema))
         paths.append(str(path))
     return paths[0], paths[1]
+
+
+_SPLIT_BLOCK_ROWS = 262_144
 
 
 def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:

@@ -105,6 +105,9 @@ def train(cfg: TrainConfig, log_model: Any = None) -> TrainResult:
     cfg, path = prepared.cfg, prepared.path
     data = load_training_arrays(path, cfg.features.names, cfg.data.label_column, cfg.data.id_column)
     train_idx, test_idx = split_train_test(data.y, cfg.data.test_size, cfg.seed)
+    y, columns = data.y, data.feature_columns
+    x_train, x_test = data.x[train_idx], data.x[test_idx]
+    del data  # the two splits hold every row: the whole matrix beside them was a second copy
     model = build_model(cfg)
     launcher = cfg.launcher.name if cfg.model.name == "mlp" else "in-process"
     tracker = make_tracker(cfg.logger, cfg.workdir)
@@ -112,19 +115,20 @@ def train(cfg: TrainConfig, log_model: Any = None) -> TrainResult:
     model_uri = model_version = None
     with tracker.start_run(run_name):
         tracker.log_config(cfg)
-        tracker.log_lineage(training_set_lineage(path, cfg, len(data.y)))
+        tracker.log_lineage(training_set_lineage(path, cfg, len(y)))
         start = time.perf_counter()
-        model.fit(data.x[train_idx], data.y[train_idx])
+        model.fit(x_train, y[train_idx])
         fit_seconds = time.perf_counter() - start
-        p = model.predict_proba(data.x[test_idx])[:, 1]
-        y_test = data.y[test_idx]
+        del x_train  # the model holds what it needs; scoring the test rows needs only them
+        p = model.predict_proba(x_test)[:, 1]
+        y_test = y[test_idx]
         metrics = binary_metrics(y_test, p, "test")
         history = getattr(getattr(model, "fit_result", None), "history", None) or []
         tracker.log_history(history)
         tracker.log_metrics({**metrics, "fit_seconds": fit_seconds})
         if cfg.logger.name == "mlflow":
             if cfg.logger.log_plots:
-                _log_plots(tracker, cfg, model, y_test, p, data.feature_columns)
+                _log_plots(tracker, cfg, model, y_test, p, columns)
             model_uri, model_version = _log_and_register(
                 cfg, model, prepared, metrics, tracker, log_model
             )
