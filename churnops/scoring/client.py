@@ -110,12 +110,28 @@ class ScoringClient:
         )
 
     def score_batch(self, model_uri: str, df: Any, params: dict[str, Any] | None = None) -> Any:
-        """`df` with the model's features looked up and `probability` / `prediction` added
-        (on Databricks, one struct column `prediction` holding both, as the client returns)."""
+        """`df` with the model's features looked up and `probability` / `prediction` added, on
+        every backend (on Databricks the client's one struct column `prediction` is split into
+        the two, so readers of the predictions see the same columns everywhere)."""
         if isinstance(self.store, DatabricksFeatureStore):
             if params:
                 raise ValueError(f"params={params!r}: the Databricks client takes no params")
-            return self.store.client.score_batch(
+            scored = self.store.client.score_batch(
                 model_uri=model_uri, df=df, result_type=RESULT_TYPE
             )
+            return split_result(scored)
         return batch.score_batch(self.store, model_uri, df, params=params)
+
+
+def split_result(scored: Any) -> Any:
+    """The client's `score_batch` output (a struct column `prediction` of `RESULT_TYPE`) with
+    that struct as two columns, `probability` and `prediction`, last, as churnops writes them."""
+    from pyspark.sql import functions as F
+
+    result = F.col("prediction")
+    kept = [F.col(f"`{c}`") for c in scored.columns if c != "prediction"]
+    return scored.select(
+        *kept,
+        result.getField("probability").alias("probability"),
+        result.getField("prediction").alias("prediction"),
+    )

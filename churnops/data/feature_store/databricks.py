@@ -223,10 +223,16 @@ class DatabricksTrainingSet:
         """Write the set as a Parquet folder with Spark (on the cluster, never collected to the
         driver), sorted by `sort_by`; returns the rows written."""
         df = self.load_df()
-        if sort_by:
-            df = df.orderBy(*sort_by)
-        df.write.mode("overwrite").parquet(str(path))
+        write_spark_parquet(df, path, sort_by)
         return int(df.sparkSession.read.parquet(str(path)).count())
+
+
+def write_spark_parquet(df: Any, path: str | Path, sort_by: list[str] | None = None) -> None:
+    """Write a Spark DataFrame as a Parquet folder at `path` (overwritten), sorted by
+    `sort_by`: the executors write it, nothing is collected on the driver."""
+    if sort_by:
+        df = df.orderBy(*sort_by)
+    df.write.mode("overwrite").parquet(str(path))
 
 
 @dataclass

@@ -63,7 +63,8 @@ class Runtime(StrictConfig):
 
     spark_version: str  # the prefix of every job cluster's spark_version, e.g. "17.3.x"
     libraries: dict[str, str] = Field(default_factory=dict)  # distribution -> version
-    source: str = ""  # the page the versions come from
+    source: str = ""  # the page the Spark, MLflow and client versions come from
+    libraries_source: str = ""  # the page the Python library versions come from
 
 
 class BundleConfig(StrictConfig):

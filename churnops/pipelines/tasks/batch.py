@@ -1,25 +1,72 @@
 """`batch_inference`: score every customer as of a day with a registered model, features looked
-up point-in-time from the feature table, written as Parquet."""
+up point-in-time from the feature store, written as Parquet.
+
+Locally (and with any `feature_store` on the local backend) churnops joins the features and
+streams the scored rows into one Parquet file. With `feature_store.backend: databricks` the
+Feature Engineering client's `score_batch` looks the features up from the model's own feature
+spec (the model was logged with `fe.log_model`) on the cluster's Spark session, and Spark writes
+the predictions as a Parquet folder, never collected on the driver.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.engines.config import EngineConfig
+from churnops.data.feature_store.config import FeatureStoreConfig
 from churnops.pipelines.tasks.base import RunInputs
 
 
 class BatchInferenceInputs(RunInputs):
     orders_path: str  # customers with an order on or before `as_of` are scored
     as_of: date
-    feature_store_root: str
+    # The local store's root; None: <tables_root or workdir>/feature_store, where the features
+    # task writes it. Not used by the databricks backend, which reads Unity Catalog.
+    feature_store_root: str | None = None
     feature_table: str = "churnops.cdnow.customer_features_monthly"
     model_uri: str = "models:/churnops_churn@champion"
-    output: str | None = None  # None: <workdir>/predictions/<as_of>.parquet
+    output: str | None = None  # None: <tables_root or workdir>/predictions/<as_of>.parquet
     engine: EngineConfig = Field(default_factory=EngineConfig)  # or a bare name: duckdb | spark
+    # None: the local store at `feature_store_root`. `backend: databricks`: the client's
+    # `score_batch` over the Unity Catalog tables of the model's feature spec, on Spark.
+    feature_store: FeatureStoreConfig | None = None
+
+    @model_validator(mode="after")
+    def _store_fits(self) -> BatchInferenceInputs:
+        fs = self.feature_store
+        if fs is None:
+            return self
+        if fs.engine.name != self.engine.name:
+            raise ValueError(
+                f"engine.name={self.engine.name!r}: feature_store.engine.name is {fs.engine.name!r}"
+            )
+        if fs.backend == "databricks":
+            if self.feature_store_root is not None:
+                raise ValueError(
+                    f"feature_store_root={self.feature_store_root!r}: the databricks backend "
+                    "reads Unity Catalog tables, not a local store; expected it unset"
+                )
+            if self.feature_table != fs.timeseries_table:
+                raise ValueError(
+                    f"feature_table={self.feature_table!r}: the databricks backend scores with "
+                    f"the model's lookups of feature_store.timeseries_table "
+                    f"{fs.timeseries_table!r}; expected the same table"
+                )
+        return self
+
+    def store_config(self) -> FeatureStoreConfig:
+        """The feature store to score from: `feature_store`, the local one rooted at
+        `feature_store_root` (or the run's), on this task's engine."""
+        fs = self.feature_store or FeatureStoreConfig.model_validate({"engine": self.engine})
+        if fs.backend == "databricks":
+            return fs
+        return fs.model_copy(
+            update={"root": self.feature_store_root or self.table_path("feature_store")}
+        )
 
 
 class BatchInferenceOutputs(StrictConfig):
@@ -34,13 +81,7 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     `score_batch` with the model at `model_uri`."""
     from churnops.data import storage
     from churnops.data.engines import get_engine
-    from churnops.data.engines.api import dataframe_api
-    from churnops.data.feature_store.base import FeatureLookup
-    from churnops.data.feature_store.local import LocalFeatureStore
-    from churnops.data.feature_store.timeseries import ENTITY_KEY
-    from churnops.models.pyfunc import load_feature_spec
-    from churnops.scoring.batch import score_batches
-    from churnops.scoring.table import write_parquet_batches
+    from churnops.data.feature_store.config import get_feature_store
     from churnops.trainers.registry.registry import ModelRegistry, RegistryError
 
     inputs.use_tracking()
@@ -49,33 +90,79 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
         version: str | None = str(registry.resolve(inputs.model_uri).version)
     except RegistryError:  # a runs:/ or logged-model URI: no registered version to report
         version = None
-    columns = load_feature_spec(inputs.model_uri).feature_columns
+    fs = inputs.store_config()
     engine = get_engine(inputs.engine)
     if engine.name == "duckdb":
         engine.connection.execute("SET enable_progress_bar = false")  # a task's log, no terminal
+    out = storage.native(
+        inputs.output or inputs.table_path("predictions", f"{inputs.as_of}.parquet")
+    )
     try:
-        store = LocalFeatureStore(inputs.feature_store_root, engine=engine)
+        store = get_feature_store(fs, engine=engine)
         orders = storage.read_parquet_frame(engine, inputs.orders_path)
-        F, _ = dataframe_api(orders)
-        cutoff = F.to_date(F.lit(str(inputs.as_of)))
-        customers = (
-            orders.where(F.col("order_date") <= cutoff)
-            .select(ENTITY_KEY).distinct().select(ENTITY_KEY, cutoff.alias("cutoff"))
-        )  # fmt: skip
-        lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
-                               feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
-        features = store.create_training_set(customers, [lookup], label=None).load_df()
-        default = inputs.table_path("predictions", f"{inputs.as_of}.parquet")
-        out = storage.native(inputs.output or default)
-        # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
-        scored = score_batches(store, inputs.model_uri, features, order_by=[ENTITY_KEY])
-        rows = write_parquet_batches(scored, out)
+        customers = customers_at(orders, inputs.as_of)
+        if fs.backend == "databricks":
+            rows, churn_rate = score_on_spark(store, inputs.model_uri, customers, out)
+        else:
+            rows, churn_rate = _score_locally(store, inputs, customers, out)
     finally:
         engine.stop()
-    predicted = storage.read_parquet(out, columns=["prediction"])["prediction"].to_numpy()
     return BatchInferenceOutputs(
-        predictions=str(out),
-        rows=rows,
-        churn_rate=float(predicted.mean()) if len(predicted) else float("nan"),
-        model_version=version,
+        predictions=str(out), rows=rows, churn_rate=churn_rate, model_version=version
     )
+
+
+def customers_at(orders: Any, as_of: date) -> Any:
+    """One row per customer with an order on or before `as_of`: `customer_id` and `cutoff`
+    (= `as_of`, the point-in-time lookup key), in the orders' engine."""
+    from churnops.data.engines.api import dataframe_api
+    from churnops.data.feature_store.timeseries import ENTITY_KEY
+
+    F, _ = dataframe_api(orders)
+    cutoff = F.to_date(F.lit(str(as_of)))
+    return (
+        orders.where(F.col("order_date") <= cutoff)
+        .select(ENTITY_KEY).distinct().select(ENTITY_KEY, cutoff.alias("cutoff"))
+    )  # fmt: skip
+
+
+def score_on_spark(store: Any, model_uri: str, customers: Any, out: Any) -> tuple[int, float]:
+    """Score `customers` through `ScoringClient(store).score_batch` (on Databricks, the client's,
+    which looks the features up itself) and write the rows with Spark as a Parquet folder at
+    `out`, sorted by customer; returns the rows written and the share predicted to churn, both
+    computed by Spark from what was written."""
+    from pyspark.sql import functions as F
+
+    from churnops.data import storage
+    from churnops.data.feature_store.databricks import write_spark_parquet
+    from churnops.data.feature_store.timeseries import ENTITY_KEY
+    from churnops.scoring.client import ScoringClient
+
+    scored = ScoringClient(store).score_batch(model_uri, customers)
+    path = storage.spark_uri(out)
+    write_spark_parquet(scored, path, sort_by=[ENTITY_KEY])
+    written = scored.sparkSession.read.parquet(path)
+    rows, rate = written.agg(F.count(F.lit(1)), F.avg("prediction")).first()
+    return int(rows), float(rate) if rate is not None else float("nan")
+
+
+def _score_locally(
+    store: Any, inputs: BatchInferenceInputs, customers: Any, out: Any
+) -> tuple[int, float]:
+    """churnops' own lookups and scoring, streamed by the engine into one Parquet file."""
+    from churnops.data import storage
+    from churnops.data.feature_store.base import FeatureLookup
+    from churnops.data.feature_store.timeseries import ENTITY_KEY
+    from churnops.models.pyfunc import load_feature_spec
+    from churnops.scoring.batch import score_batches
+    from churnops.scoring.table import write_parquet_batches
+
+    columns = load_feature_spec(inputs.model_uri).feature_columns
+    lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
+                           feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
+    features = store.create_training_set(customers, [lookup], label=None).load_df()
+    # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
+    scored = score_batches(store, inputs.model_uri, features, order_by=[ENTITY_KEY])
+    rows = write_parquet_batches(scored, out)
+    predicted = storage.read_parquet(out, columns=["prediction"])["prediction"].to_numpy()
+    return rows, float(predicted.mean()) if len(predicted) else float("nan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.storage import join
@@ -23,6 +23,23 @@ class MonitorRefreshInputs(RunInputs):
     ab: ABConfig | None = None  # the split under test (None: the config's); its SRM gates
     full: bool = False
     report: bool = True  # the plots and the HTML page, logged to MLflow
+    # A Unity Catalog name (catalog.schema.table): the predictions Delta table is registered
+    # under it (CREATE TABLE IF NOT EXISTS ... LOCATION) through the job cluster's Spark
+    # session, for a quality monitor to watch; `tables_root` must then be an external location.
+    predictions_table: str | None = None
+
+    @model_validator(mode="after")
+    def _registrable(self) -> MonitorRefreshInputs:
+        # Checked before any work: a table that cannot be registered fails the task up front.
+        if self.predictions_table is not None:
+            from churnops.pipelines.databricks.unity_catalog import (
+                check_external_location,
+                check_table_name,
+            )
+
+            check_table_name("predictions_table", self.predictions_table)
+            check_external_location("tables_root", self.tables_root or self.workdir)
+        return self
 
 
 class MonitorRefreshOutputs(StrictConfig):
@@ -37,6 +54,7 @@ class MonitorRefreshOutputs(StrictConfig):
     reasons: list[str]
     blocked_by: list[str]
     report: str | None  # the HTML page, when written
+    predictions_table: str | None  # the Unity Catalog name the predictions are registered under
 
 
 def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
@@ -50,6 +68,11 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     from churnops.monitoring.experiment import split_pvalue
     from churnops.monitoring.refresh import refresh_monitor
 
+    catalog = None
+    if inputs.predictions_table:  # before any work: no session, nothing to register it with
+        from churnops.pipelines.databricks.unity_catalog import catalog_session
+
+        catalog = catalog_session(inputs.predictions_table)
     inputs.use_tracking()
     folder = inputs.table_path("monitoring")
     path = Path(inputs.monitor)
@@ -69,6 +92,12 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     if inputs.training_set and inputs.model_uri and not table_exists(baseline):
         write_baseline(inputs.training_set, inputs.model_uri, baseline)
     result = refresh_monitor(cfg, full=inputs.full)
+    registered = None
+    if inputs.predictions_table and table_exists(cfg.table):  # nothing unpacked yet: next run
+        from churnops.pipelines.databricks.unity_catalog import register_external_table
+
+        register_external_table(inputs.predictions_table, cfg.table, catalog)
+        registered = inputs.predictions_table
     srm = split_pvalue(cfg)
     decision = decide_retraining(cfg, srm_pvalue=srm)
     page = None
@@ -89,4 +118,5 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
         reasons=decision.reasons,
         blocked_by=decision.blocked_by,
         report=page,
+        predictions_table=registered,
     )

@@ -4,8 +4,10 @@ bundle's Databricks tasks selecting the databricks backend (local runs stay loca
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -118,6 +120,22 @@ def _feature_inputs(bundle: Path, job: str) -> FeatureEngineeringInputs:
     )
 
 
+def _task_inputs(bundle: Path, job: str, task_key: str, model: type) -> Any:
+    """The exported task's inputs as its notebook gets them: each widget's job-parameter
+    references filled as text with the exported job's defaults, then parsed back."""
+    spec = yaml.safe_load((bundle / f"resources/{job}.job.yml").read_text())["resources"]["jobs"]
+    defaults = {p["name"]: p["default"] for p in spec[job]["parameters"]}
+    (task,) = [t for t in spec[job]["tasks"] if t["task_key"] == task_key]
+    texts = {
+        k[len(INPUT_PREFIX) :]: re.sub(
+            r"\{\{job\.parameters\.(\w+)\}\}", lambda m: defaults[m.group(1)], v
+        )
+        for k, v in task["notebook_task"]["base_parameters"].items()
+        if k.startswith(INPUT_PREFIX)
+    }
+    return model.model_validate(inputs_from_text(model, texts))
+
+
 def test_the_training_jobs_features_task_selects_the_databricks_backend(bundle: Path) -> None:
     job = "training"
     inputs = _feature_inputs(bundle, job)
@@ -141,6 +159,41 @@ def test_the_training_jobs_model_is_logged_through_the_databricks_store(bundle: 
     assert store.backend == "databricks"
     assert store.timeseries_table == _feature_inputs(bundle, "training").feature_table
     assert "feature_store" not in load_job_spec("training").task("model_training").parameters
+
+
+def test_the_batch_job_scores_from_the_databricks_store_on_spark(bundle: Path) -> None:
+    from churnops.pipelines.tasks.batch import BatchInferenceInputs
+
+    inputs = _task_inputs(bundle, "batch_inference", "batch_inference", BatchInferenceInputs)
+    fs = inputs.feature_store
+    assert fs is not None and fs.backend == "databricks" and inputs.engine.name == "spark"
+    assert inputs.store_config() == fs  # no local root: Unity Catalog holds the tables
+    # The table the training job's features task writes and its model looks up.
+    assert inputs.feature_table == fs.timeseries_table
+    assert inputs.feature_table == _feature_inputs(bundle, "training").feature_table
+    assert inputs.feature_store_root is None and inputs.orders_path.startswith("/Volumes/")
+    assert inputs.model_uri == "models:/main.churnops.churnops_churn@champion"
+    local = load_job_spec("batch_inference").task("batch_inference").parameters
+    assert "feature_store" not in local and "feature_store_root" not in local
+
+
+def test_the_monitoring_job_registers_the_table_the_monitor_watches(bundle: Path) -> None:
+    from churnops.data.storage import join
+    from churnops.pipelines.databricks.bundle import load_bundle_config
+    from churnops.pipelines.databricks.unity_catalog import external_table_sql
+    from churnops.pipelines.tasks.monitoring import MonitorRefreshInputs
+
+    inputs = _task_inputs(bundle, "monitoring", "monitor_refresh", MonitorRefreshInputs)
+    (monitor,) = load_bundle_config().monitors
+    assert inputs.predictions_table == monitor.table_name == "main.churnops.churn_predictions"
+    location = join(inputs.table_path("monitoring"), "predictions")  # where unpack writes it
+    assert location.startswith("s3://")  # an external location, not the workdir's Volume
+    assert external_table_sql(inputs.predictions_table, location) == (
+        "CREATE TABLE IF NOT EXISTS `main`.`churnops`.`churn_predictions` USING DELTA "
+        f"LOCATION '{location}'"
+    )
+    local = load_job_spec("monitoring").task("monitor_refresh").parameters
+    assert "predictions_table" not in local  # a local run registers nothing
 
 
 def test_the_demo_job_keeps_the_local_store_on_spark(bundle: Path) -> None:
@@ -211,3 +264,44 @@ def test_the_spark_side_of_the_adapter_on_a_real_session(spark_engine, tmp_path:
     )
     assert rows == 3 and out.is_dir()  # a Parquet folder, as Spark writes it
     assert pq.read_table(out).column("customer_id").to_pylist() == [1, 2, 3]
+
+
+@pytest.mark.spark
+def test_batch_scoring_on_the_databricks_store_on_a_real_session(spark_engine, tmp_path) -> None:
+    # The batch task's Databricks path on real Spark: the customers known at the day, the
+    # client's score_batch (a stand-in returning the client's documented shape: a struct column
+    # `prediction`), Spark writing the sorted rows; the client's real signature is bound in
+    # test_databricks_client.py.
+    import pyarrow.parquet as pq
+
+    from churnops.pipelines.tasks.batch import customers_at, score_on_spark
+    from churnops.scoring.client import RESULT_TYPE
+
+    spark = spark_engine.session
+    seen: list = []
+
+    class Client:
+        def score_batch(self, model_uri, df, result_type):
+            from pyspark.sql import functions as F
+
+            seen.append((model_uri, result_type, sorted(df.columns)))
+            odd = (F.col("customer_id") % 2).cast("bigint")
+            result = F.struct((odd * 0.5 + 0.25).alias("probability"), odd.alias("prediction"))
+            return df.withColumn("recency_days", F.lit(3)).withColumn("prediction", result)
+
+    orders = spark.createDataFrame(
+        [(3, "1997-01-05"), (1, "1997-02-01"), (2, "1997-03-01"), (1, "1997-03-02"),
+         (4, "1998-01-01")],  # customer 4 first orders after the day: not known yet
+        "customer_id bigint, order_date string",
+    ).selectExpr("customer_id", "to_date(order_date) AS order_date")  # fmt: skip
+    customers = customers_at(orders, date(1997, 12, 31))
+    store = DatabricksFeatureStore(client=Client(), spark=spark)
+    out = tmp_path / "predictions" / "1997-12-31.parquet"
+    rows, churn_rate = score_on_spark(store, "models:/m@champion", customers, out)
+    assert seen == [("models:/m@champion", RESULT_TYPE, ["customer_id", "cutoff"])]
+    table = pq.read_table(out)
+    assert (rows, table.num_rows) == (3, 3) and churn_rate == pytest.approx(2 / 3)
+    assert table.column_names == ["customer_id", "cutoff", "recency_days", "probability",
+                                  "prediction"]  # fmt: skip
+    assert table.column("customer_id").to_pylist() == [1, 2, 3]
+    assert {str(d) for d in table.column("cutoff").to_pylist()} == {"1997-12-31"}

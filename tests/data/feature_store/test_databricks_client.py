@@ -200,7 +200,33 @@ def test_publish_to_online_tables_creates_then_syncs(store: DatabricksFeatureSto
     assert spec.primary_key_columns == ["customer_id"] and spec.timeseries_key == "snapshot_date"
 
 
-def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path, monkeypatch) -> None:
+@pytest.fixture(scope="module")
+def spark() -> Any:
+    """A local session of the runtime's pyspark (4.0.0): what the client's score_batch returns
+    is a Spark DataFrame, and churnops reshapes it on Spark."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]").appName("churnops-fe-test")
+        .config("spark.sql.shuffle.partitions", "1").config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )  # fmt: skip
+    yield session
+    session.stop()
+
+
+def client_scored(spark: Any) -> Any:
+    """The client's score_batch output as documented: the input columns, the looked-up
+    features, and one column `prediction` of the requested `result_type` (a struct here)."""
+    from churnops.scoring.client import RESULT_TYPE
+
+    return spark.createDataFrame(
+        [(1, "1997-12-31", 3.0, (0.8, 1)), (2, "1997-12-31", 1.0, (0.1, 0))],
+        f"customer_id bigint, cutoff string, total_orders double, prediction {RESULT_TYPE}",
+    )
+
+
+def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path, monkeypatch, spark) -> None:
     import mlflow.pyfunc
 
     # mlflow-skinny has no SQL store: a file store under tmp_path holds the run.
@@ -213,7 +239,7 @@ def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path, monkeypatch
 
     rng = np.random.default_rng(0)
     model = LogisticRegression().fit(rng.normal(size=(40, 2)), np.arange(40) % 2)
-    client = SignatureCheckedClient()
+    client = SignatureCheckedClient({"score_batch": client_scored(spark)})
     scoring = ScoringClient(DatabricksFeatureStore(client=client, spark=object()))
     training_set = DatabricksTrainingSet(client_set="CLIENT_TRAINING_SET")
     logged = scoring.log_model(
@@ -222,11 +248,16 @@ def test_log_model_and_score_batch_bind_to_the_real_client(tmp_path, monkeypatch
     )  # fmt: skip
     # The client returns nothing; the URI is the run it logged into, which train registers.
     assert logged.model_uri.startswith("runs:/") and logged.model_uri.endswith("/model")
-    scoring.score_batch("models:/main.churnops.churnops_churn/1", "DF")
+    scored = scoring.score_batch("models:/main.churnops.churnops_churn/1", "DF")
     (log, log_kwargs), (score, score_kwargs) = client.calls
     assert (log, score) == ("log_model", "score_batch")
     assert log_kwargs["training_set"] == "CLIENT_TRAINING_SET"  # the client's, not our wrapper
     assert score_kwargs["result_type"] == RESULT_TYPE
+    # The client's struct becomes the two columns churnops writes everywhere.
+    assert scored.columns == ["customer_id", "cutoff", "total_orders", "probability", "prediction"]
+    assert [tuple(r) for r in scored.select("probability", "prediction").collect()] == [
+        (0.8, 1), (0.1, 0),
+    ]  # fmt: skip
     # fe.log_model hands the rest to flavor.save_model(path, mlflow_model=..., python_model=model,
     # **kwargs): those keywords must bind to mlflow.pyfunc.save_model too.
     rest = {
@@ -245,3 +276,27 @@ def test_the_clients_table_entity_reads_back() -> None:
     table = from_client_table(client_table())
     assert isinstance(table, FeatureTable) and table.name == TABLE
     assert table.key_columns == ["customer_id", "snapshot_date"]
+
+
+def test_batch_scoring_on_the_databricks_store_binds_and_writes_with_spark(spark, tmp_path) -> None:
+    # The batch_inference task's Databricks path: the customers go to the client's score_batch
+    # (bound to the real signature), and Spark writes what comes back, sorted, as Parquet.
+    import pyarrow.parquet as pq
+
+    from churnops.pipelines.tasks.batch import score_on_spark
+    from churnops.scoring.client import RESULT_TYPE
+
+    client = SignatureCheckedClient({"score_batch": client_scored(spark).orderBy("total_orders")})
+    store = DatabricksFeatureStore(client=client, spark=spark)
+    customers = spark.createDataFrame([(2, "1997-12-31"), (1, "1997-12-31")],
+                                      "customer_id bigint, cutoff string")  # fmt: skip
+    out = tmp_path / "predictions" / "1997-12-31.parquet"
+    rows, churn_rate = score_on_spark(store, "models:/main.churnops.churnops_churn@champion",
+                                      customers, out)  # fmt: skip
+    ((name, kwargs),) = client.calls
+    assert name == "score_batch" and kwargs["df"] is customers
+    assert kwargs["result_type"] == RESULT_TYPE
+    assert (rows, churn_rate) == (2, 0.5)
+    written = pq.read_table(out)  # a Parquet folder, as Spark writes it
+    assert written.column("customer_id").to_pylist() == [1, 2]
+    assert written.column_names[-2:] == ["probability", "prediction"]

@@ -12,6 +12,7 @@ from databricks.sdk.service import catalog, jobs
 from churnops.config import ConfigError
 from churnops.pipelines.databricks.bundle import (
     BundleConfig,
+    job_names,
     job_settings,
     load_bundle_config,
     write_bundle,
@@ -153,6 +154,30 @@ def test_workspace_parameters_default_to_workspace_paths(bundle: Path) -> None:
         for p in _job(bundle, name).get("parameters", []):
             default = p["default"]
             assert not default.startswith((".churnops", "sqlite:")), (name, p)
+            if "/" in default:  # a path: in a Volume, or an external location's URI
+                assert default.startswith(("/Volumes/", "s3://", "abfss://", "gs://")), (name, p)
+        # and no literal local path in any task's inputs either
+        for task in _job(bundle, name)["tasks"]:
+            params = task.get("notebook_task", {}).get("base_parameters", {})
+            assert not [v for v in params.values() if ".churnops/" in v], (name, task["task_key"])
+
+
+@pytest.mark.parametrize("where", ["local", "workspace"])
+def test_batch_and_monitoring_defaults_read_what_the_training_job_writes(
+    bundle: Path, where: str
+) -> None:
+    # feature_engineering writes <workdir>/training_set.parquet and the cleaned orders beside
+    # it as training_set-orders.parquet (build_training_set); the other jobs' defaults must
+    # name those very paths, locally and on the workspace.
+    if where == "local":
+        defaults = {n: load_job_spec(n).parameter_defaults() for n in job_names()}
+    else:
+        defaults = {n: {p["name"]: p["default"] for p in _job(bundle, n)["parameters"]}
+                    for n in ("training", "batch_inference", "monitoring")}  # fmt: skip
+    workdir = defaults["training"]["workdir"]
+    assert defaults["batch_inference"]["workdir"] == defaults["monitoring"]["workdir"] == workdir
+    assert defaults["batch_inference"]["orders_path"] == f"{workdir}/training_set-orders.parquet"
+    assert defaults["monitoring"]["training_set"] == f"{workdir}/training_set.parquet"
 
 
 def test_one_registered_model_name_everywhere(bundle: Path) -> None:
@@ -231,7 +256,16 @@ def test_the_runtime_named_in_the_bundle_meets_the_wheels_dependency_ranges(bund
         if version is not None:
             assert req.specifier.contains(version), (str(req), version)
             checked.add(req.name)
-    assert checked == {"pyspark", "mlflow"}  # what the wheel pins that the runtime publishes
+    # Every published version is checked against a range of the wheel, but the client's,
+    # which the wheel does not depend on: its test env pins the runtime's (with its Spark).
+    assert checked == set(runtime.libraries) - {"databricks-feature-engineering"}
+    assert {"pyarrow", "pandas", "numpy", "torch"} <= checked
+    pins = [Requirement(line) for line in (REPO / "requirements/databricks-fe.txt").read_text()
+            .splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
+    for name in ("databricks-feature-engineering", "pyspark"):
+        (pin,) = [str(r.specifier) for r in pins if r.name == name]
+        assert pin == f"=={runtime.libraries[name]}", (name, pin)
+    assert runtime.libraries_source.endswith("/release-notes/runtime/17.3lts-ml")
 
 
 def test_a_cluster_on_another_runtime_is_refused() -> None:

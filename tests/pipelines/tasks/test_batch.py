@@ -31,3 +31,20 @@ def test_scores_every_customer_known_at_the_day(run, features, duckdb_engine):
     assert {"probability", "prediction", "total_orders"} <= set(table.column_names)
     assert out.model_version == "1"
     assert 0 < out.churn_rate < 1
+
+
+def test_scores_from_the_store_the_features_task_wrote_by_default(tmp_path, run, features):
+    # No feature_store_root: the local store under the tables root, where feature_engineering
+    # writes it (here the features run's folder), as the batch_inference job relies on.
+    from pathlib import Path
+
+    train_logistic(run, features, alias="champion")
+    out = batch_inference(
+        BatchInferenceInputs(
+            **run, tables_root=str(Path(features.feature_store_root).parent),
+            orders_path=features.orders_path, as_of="1997-12-31",
+            output=str(tmp_path / "predictions.parquet"),
+        )
+    )  # fmt: skip
+    assert out.predictions == str(tmp_path / "predictions.parquet")
+    assert out.rows == pq.read_table(out.predictions).num_rows > 0
