@@ -9,7 +9,6 @@ batch before the commit.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,25 +42,6 @@ def _widens(src: pa.DataType, dst: pa.DataType) -> bool:
     if pa.types.is_date(src) and pa.types.is_date(dst):
         return True
     return pa.types.is_null(src)
-
-
-def validate_batch(
-    batch: pa.Table, *, table: str, key_columns: list[str], table_schema: pa.Schema | None
-) -> pa.Table:
-    """Return `batch` cast to the table's types, or raise naming the first problem found.
-
-    Args:
-        batch: the rows to write.
-        table: the feature table's name, for messages.
-        key_columns: primary keys plus the timeseries column, when there is one.
-        table_schema: the table's current schema; None when the table is being created.
-    """
-    target = validated_schema(
-        batch.schema, table=table, key_columns=key_columns, table_schema=table_schema
-    )
-    _check_null_keys(batch, table, key_columns)
-    _check_unique_keys(batch.select(key_columns), table, key_columns)
-    return _cast(batch, target)
 
 
 def validated_schema(
@@ -163,7 +143,7 @@ class ValidatedStream:
             raise self.error
 
 
-def _check_null_keys(batch: pa.Table | pa.RecordBatch, table: str, keys: list[str]) -> None:
+def _check_null_keys(batch: pa.RecordBatch, table: str, keys: list[str]) -> None:
     for key in keys:
         nulls = batch.column(key).null_count
         if nulls:
@@ -185,15 +165,14 @@ def _check_unique_keys(keys: pa.Table, table: str, key_columns: list[str]) -> No
         )
 
 
-def _cast(batch: pa.Table | pa.RecordBatch, schema: pa.Schema) -> Any:
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.equals(schema):
         return batch
     columns = [
         c.cast(f.type) if c.type != f.type else c
         for c, f in zip(batch.columns, schema, strict=True)
     ]
-    kind = pa.Table if isinstance(batch, pa.Table) else pa.RecordBatch
-    return kind.from_arrays(columns, schema=schema)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _described(schema: pa.Schema) -> str:
