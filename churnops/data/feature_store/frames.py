@@ -83,7 +83,11 @@ def open_batches(data: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReade
     if isinstance(data, str | Path):
         from churnops.data import storage
 
-        return storage.parquet_dataset(data).scanner(batch_size=batch_rows).to_reader()
+        # Arrow's default read-ahead (16 batches of 4 files) would hold ~200 MB of a wide
+        # table ahead of the writer; the write is the slow side, so two batches keep it fed.
+        dataset = storage.parquet_dataset(data)
+        scanner = dataset.scanner(batch_size=batch_rows, batch_readahead=2, fragment_readahead=1)
+        return scanner.to_reader()
     if not isinstance(data, pa.Table | pa.RecordBatch) and _is_duckdb_frame(data):
         from churnops.data.engines.duckdb import record_batches
 

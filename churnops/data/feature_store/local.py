@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from churnops.data import storage
@@ -36,6 +36,11 @@ from churnops.data.feature_store.validation import ValidatedStream, normalise_sc
 
 METADATA_KEY = "churnops.featureTable"
 WRITE_MODES = ("merge", "overwrite")
+# delta-rs holds a data file's row groups until the file reaches its target size (100 MB of
+# Parquet by default) and a row group until 1M rows: smaller ones bound what a streamed write
+# holds, for a few more files per version.
+TARGET_FILE_BYTES = 32 << 20
+ROW_GROUP_ROWS = 1 << 17
 
 
 class LocalFeatureStore:
@@ -226,6 +231,7 @@ class LocalFeatureStore:
                 write_deltalake(
                     path, stream.reader, mode="error", partition_by=parts or None, name=name,
                     description=description, commit_properties=commit, storage_options=options,
+                    **_file_sizes(),
                 )  # fmt: skip
             except Exception:
                 # A bad batch stopped the write before its commit: no table, and none of the
@@ -280,7 +286,7 @@ class LocalFeatureStore:
                 if mode == "overwrite":
                     write_deltalake(
                         dt, stream.reader, mode="overwrite", schema_mode="merge",
-                        commit_properties=commit,
+                        commit_properties=commit, **_file_sizes(),
                     )  # fmt: skip
                 else:
                     self._merge(dt, stream.reader, key_columns, commit)
@@ -307,7 +313,7 @@ class LocalFeatureStore:
         # delta-rs streams the source through the merge (`streamed_exec`, its default).
         merger = dt.merge(
             rows, on, source_alias="s", target_alias="t", merge_schema=True,
-            commit_properties=commit,
+            commit_properties=commit, writer_properties=_file_sizes()["writer_properties"],
         )  # fmt: skip
         if updates:
             merger = merger.when_matched_update(updates)
@@ -375,6 +381,13 @@ class LocalFeatureStore:
         from churnops.data.feature_store.publish import publish_table
 
         return publish_table(self, name, online_store, mode=mode)
+
+
+def _file_sizes() -> dict[str, Any]:
+    return {
+        "target_file_size": TARGET_FILE_BYTES,
+        "writer_properties": WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+    }
 
 
 def _is_conflict(exc: Exception) -> bool:
