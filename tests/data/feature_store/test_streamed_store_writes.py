@@ -109,3 +109,11 @@ def test_a_key_repeated_across_sorted_batches_is_caught(store):
     assert store.list_tables() == []
     store.create_table(TABLE, "customer_id", df=stream(batch(0), batch(BATCH)))
     assert rows(store).num_rows == 2 * BATCH
+
+
+def test_an_engine_dataframe_is_written_on_either_engine(store, engine):
+    first = pa.Table.from_batches([batch(0), batch(BATCH)])
+    store.create_table(TABLE, "customer_id", df=engine.from_arrow(first))
+    update = pa.Table.from_batches([batch(BATCH, score=0.5), batch(2 * BATCH, score=0.5)])
+    assert store.write_table(TABLE, engine.from_arrow(update)) == 1
+    assert rows(store).equals(expected(*first.to_batches(), *update.to_batches()))
