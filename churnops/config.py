@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 # The default configs ship inside the package, so an installed wheel finds them from any folder.
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -57,9 +58,45 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class StrictConfig(BaseModel):
-    """Base for every config: unknown keys are errors, values are validated on assignment."""
+    """Base for every config: unknown keys are errors, values are validated on assignment.
+
+    A section may name a `shorthand` key: a bare value given for the whole section means that
+    key (see `expand_shorthands`).
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    # With `shorthand = "name"`, `engine: spark` means `engine: {name: spark}`: older configs
+    # wrote the name alone where a section now stands.
+    shorthand: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shorthands(cls, data: Any) -> Any:
+        # Every way a config is built (a file, overrides, a task's inputs, a constructor call)
+        # meets this one function.
+        return expand_shorthands(cls, data)
+
+
+def expand_shorthands(cls: type[BaseModel] | None, data: Any) -> Any:
+    """`data` (for config class `cls`) with each bare value given for a section that has a
+    `shorthand` key written out as `{shorthand: value}`, at any depth.
+
+    `expand_shorthands(FeaturesJobConfig, {"engine": "spark"})` is
+    `{"engine": {"name": "spark"}}`; dicts are copied, anything else is returned as it is.
+    """
+    if cls is None:
+        return data
+    shorthand = getattr(cls, "shorthand", None)
+    if shorthand and isinstance(data, str | int | float | bool):
+        return {shorthand: data}
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        model = _nested_model(cls, key)
+        if model is not None:
+            out[key] = expand_shorthands(model, value)
+    return out
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -76,20 +113,33 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of `data` with each `a.b=value` override set."""
-    out = _deep_copy(data)
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], cls: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """Return a copy of `data` with each `a.b=value` override set.
+
+    Given the config class `cls`, shorthands are written out first (`engine: spark` becomes
+    `engine: {name: spark}`, so `engine.spark.master=...` can follow it), and a bare value
+    set on such a section sets its shorthand key, keeping the section's other settings.
+    """
+    out = expand_shorthands(cls, _deep_copy(data))
     for text in overrides:
         path, value = parse_override(text)
-        node = out
+        node, model = out, cls
         for part in path[:-1]:
+            model = _nested_model(model, part)
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(
                     f"override {mask_secrets(text)!r}: {part!r} is a value, not a section"
                 )
             node = child
-        node[path[-1]] = value
+        section = _nested_model(model, path[-1])
+        shorthand = getattr(section, "shorthand", None)
+        if shorthand and isinstance(node.get(path[-1]), dict) and not isinstance(value, dict):
+            node[path[-1]][shorthand] = value  # `engine=spark` on a section: its name only
+        else:
+            node[path[-1]] = expand_shorthands(section, value)
     return out
 
 
@@ -135,7 +185,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     """Load `cls` from an optional YAML file, apply overrides, validate strictly."""
     data = load_yaml(path) if path else {}
     return build_config(
-        cls, apply_overrides(data, list(overrides)), source=str(path or cls.__name__)
+        cls, apply_overrides(data, list(overrides), cls), source=str(path or cls.__name__)
     )
 
 
@@ -149,15 +199,19 @@ def _suggestion(cls: type[BaseModel], loc: tuple) -> str:
 
     model: Any = cls
     for part in loc[:-1]:  # walk down nested configs; stop at lists and dicts
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = getattr(field, "annotation", None)
-        inner = [
-            a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)
-        ]
-        nested = [a for a in inner if issubclass(a, BaseModel)]
-        if not nested:
+        model = _nested_model(model, part)
+        if model is None:
             return ""
-        model = nested[0]
     known = list(model.model_fields)
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else f" (expected one of {known})"
+
+
+def _nested_model(cls: type[BaseModel] | None, key: Any) -> type[BaseModel] | None:
+    """The config class of field `key` of `cls` (through Optional), or None when the field is
+    not a config section (a value, a list, a dict) or `cls` has no such field."""
+    field = cls.model_fields.get(key) if cls is not None and isinstance(key, str) else None
+    annotation = getattr(field, "annotation", None)
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    nested = [a for a in (annotation, *options) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return nested[0] if nested else None

@@ -1,6 +1,12 @@
 import pytest
 
-from churnops.config import ConfigError, StrictConfig, apply_overrides, load_config
+from churnops.config import (
+    ConfigError,
+    StrictConfig,
+    apply_overrides,
+    expand_shorthands,
+    load_config,
+)
 
 
 class Inner(StrictConfig):
@@ -64,3 +70,32 @@ def test_a_yaml_syntax_error_names_the_place_not_the_line(tmp_path):
     with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+") as err:
         load_yaml(path)
     assert "yaml-secret-TOKEN" not in str(err.value)
+
+
+class Picked(StrictConfig):
+    shorthand = "name"
+
+    name: str = "a"
+    size: int = 1
+
+
+class WithSection(StrictConfig):
+    picked: Picked = Picked()
+    maybe: Picked | None = None
+
+
+def test_a_bare_value_for_a_shorthand_section_means_its_key_and_overrides_may_follow(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("picked: b\nmaybe: c\n")  # an older file: the name alone
+    cfg = load_config(WithSection, path, ["picked.size=3", "maybe.size=4"])
+    assert cfg.picked == Picked(name="b", size=3) and cfg.maybe == Picked(name="c", size=4)
+    # A bare value set on a written-out section sets its name and keeps its other settings.
+    cfg = load_config(WithSection, None, ["picked.size=5", "picked=d"])
+    assert cfg.picked == Picked(name="d", size=5)
+    assert WithSection(picked="e").picked.name == "e"  # constructors take it too
+    assert expand_shorthands(WithSection, {"picked": "f", "maybe": None}) == {
+        "picked": {"name": "f"},
+        "maybe": None,
+    }
+    with pytest.raises(ConfigError, match=r"'name' is a value, not a section"):
+        apply_overrides({"picked": {"name": "x"}}, ["picked.name.deeper=1"], WithSection)

@@ -67,7 +67,6 @@ def _source(customers: int, workdir: Path) -> Any:
 
 def run_step(step: str, customers: int, engine: str, workdir: Path, master: str | None) -> str:
     """Run one step in this process; returns a one-line note."""
-    import pyarrow.parquet as pq
 
     workdir.mkdir(parents=True, exist_ok=True)
     source = _source(customers, workdir)
@@ -92,7 +91,7 @@ def run_step(step: str, customers: int, engine: str, workdir: Path, master: str 
         try:
             built = build_features(cfg, engine=eng)
             store = LocalFeatureStore(str(workdir / "store"), engine=eng)
-            write_snapshots(store, TABLE, pq.read_table(built.features_path))
+            write_snapshots(store, TABLE, built.features_path)  # streamed from the file
         finally:
             eng.stop()
         return f"{built.customers:,} customers"

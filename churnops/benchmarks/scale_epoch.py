@@ -101,7 +101,7 @@ def build_training_set(orders_dir: Path, store_root: Path, path: Path) -> tuple[
     from churnops.data.feature_store import FeatureLookup, LocalFeatureStore
     from churnops.data.feature_store.timeseries import (
         ENTITY_KEY,
-        compute_snapshots,
+        snapshot_frame,
         write_snapshots,
     )
     from churnops.data.features import FEATURE_COLUMNS, compute_labels
@@ -111,7 +111,7 @@ def build_training_set(orders_dir: Path, store_root: Path, path: Path) -> tuple[
         start = time.perf_counter()
         store = LocalFeatureStore(str(store_root), engine=engine)
         orders = engine.read_parquet(orders_dir)
-        snapshots = compute_snapshots(orders, [CUTOFF])
+        snapshots = snapshot_frame(orders, [CUTOFF])
         write_snapshots(store, TABLE, snapshots, description="scale run: features at the cutoff")
         features_s = time.perf_counter() - start
         labels = compute_labels(orders, CUTOFF, HORIZON_DAYS)
@@ -122,7 +122,7 @@ def build_training_set(orders_dir: Path, store_root: Path, path: Path) -> tuple[
             timestamp_lookup_key="cutoff",
         )
         rows = store.create_training_set(labels, [lookup], label="churn").write_parquet(path)
-        return snapshots.num_rows, rows, features_s
+        return store.read_table(TABLE).count(), rows, features_s
     finally:
         engine.stop()
 

@@ -128,13 +128,18 @@ def run_build(args: argparse.Namespace) -> int:
     print_summary(result, cfg)
     if store_cfg is not None:
         from churnops.data import storage
+        from churnops.data.feature_store import LocalFeatureStore
         from churnops.data.feature_store.timeseries import write_snapshots
 
         name = args.table or default_table(store_cfg.features_table, cfg)
+        store = _local_store(store_cfg)
+        # The local store streams the file (a local path or an object-store URI) batch by
+        # batch; the Databricks client takes a DataFrame.
+        local = isinstance(store, LocalFeatureStore)
         table = write_snapshots(
-            _local_store(store_cfg),
+            store,
             name,
-            storage.read_parquet(result.features_path),  # a local file or an object-store URI
+            result.features_path if local else storage.read_parquet(result.features_path),
             description="customer features by cutoff (churnops features build)",
         )
         console.print(

@@ -66,7 +66,8 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
 
     Args:
         cfg: the monitor.
-        engine: an engine to reuse (default: a new `cfg.engine` one).
+        engine: an engine to reuse, left running (default: a new `cfg.engine` one, stopped
+            when the refresh ends; a Spark session it found running is left alone).
         full: recompute everything, even when nothing changed.
     """
     if cfg.storage is not None:
@@ -85,12 +86,17 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
         since = _changed_since(cfg, state, files, label_files)
         if since == {}:
             return RefreshResult("unchanged", None, 0, 0, 0, unpacked)
-    engine = engine or get_engine(cfg.engine)
     # Databricks' monitor_version: one more each time the monitor's settings change.
     version = 0 if not state else state.get("monitor_version", 0)
     version += bool(state) and state["fingerprint"] != _fingerprint(cfg)
-    run = _Refresh(cfg, engine, since, state, version)
-    result = run.execute()
+    owned = engine is None
+    engine = engine or get_engine(cfg.engine)
+    try:
+        run = _Refresh(cfg, engine, since, state, version)
+        result = run.execute()
+    finally:
+        if owned:  # a passed engine is the caller's; a session the new one attached to, the host's
+            engine.stop()
     _write_state(
         cfg,
         {

@@ -19,6 +19,7 @@ from churnops.config import (
     StrictConfig,
     apply_overrides,
     build_config,
+    expand_shorthands,
     load_yaml,
 )
 from churnops.data.engines.config import EngineConfig
@@ -327,7 +328,9 @@ def load_train_config(
         path: the root YAML; its `defaults` mapping names each group's file.
         config_dir: where the group folders are.
     """
-    root = load_yaml(path or config_dir / "train.yaml")
+    # `engine: spark` in an older root file is the section `{name: spark}`, which refines
+    # the engine group's file like any other section.
+    root = expand_shorthands(TrainConfig, load_yaml(path or config_dir / "train.yaml"))
     defaults = root.pop("defaults", {}) or {}
     unknown = set(defaults) - set(GROUPS)
     if unknown:
@@ -348,4 +351,6 @@ def load_train_config(
             data[key] = {**data[key], **value}  # a root section refines its group's file
         else:
             data[key] = value
-    return build_config(TrainConfig, apply_overrides(data, dotted), source="train config")
+    return build_config(
+        TrainConfig, apply_overrides(data, dotted, TrainConfig), source="train config"
+    )

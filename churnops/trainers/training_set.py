@@ -23,9 +23,9 @@ from churnops.data.feature_store.config import FeatureStoreConfig, get_feature_s
 from churnops.data.feature_store.local import LocalFeatureStore
 from churnops.data.feature_store.timeseries import (
     ENTITY_KEY,
-    compute_snapshots,
     month_ends,
     order_span,
+    snapshot_frame,
     write_snapshots,
 )
 from churnops.data.features import FEATURE_COLUMNS, compute_labels
@@ -115,7 +115,7 @@ def build_training_set(
             raise ValueError(f"data.source: {data.source.kind} has no orders")
         cutoffs = snapshot_cutoffs(first, data.as_of, last if monthly_history else None)
         table = write_snapshots(
-            store, feature_table, compute_snapshots(orders, cutoffs),
+            store, feature_table, snapshot_frame(orders, cutoffs),  # streamed into the store
             description=f"customer features at {len(cutoffs)} cutoffs, {cutoffs[0]}..{cutoffs[-1]}",
         )  # fmt: skip
         labels = compute_labels(orders, data.as_of, data.horizon_days)

@@ -1,14 +1,15 @@
 """`EngineConfig`: the one engine setting every command takes (`engine.name=spark`, ...).
 
-A bare name is shorthand: `engine: spark` in YAML or the override `engine=spark` means
-`engine: {name: spark}`, so older configs keep working.
+A bare name is shorthand: `engine: spark` in YAML, the override `engine=spark` or a task's
+input `"engine": "spark"` means `engine: {name: spark}` (`churnops.config.expand_shorthands`),
+so older configs keep working and `engine.spark.*` overrides may follow them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from churnops.config import StrictConfig
 
@@ -44,14 +45,11 @@ class SparkSettings(StrictConfig):
 class EngineConfig(StrictConfig):
     """Which DataFrame engine runs the data steps, and how it is set up."""
 
+    shorthand: ClassVar[str] = "name"  # `engine: spark` means `engine: {name: spark}`
+
     name: Literal["duckdb", "spark"] = "duckdb"
     duckdb: DuckDBSettings = Field(default_factory=DuckDBSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
 
     def __str__(self) -> str:
         if self.name == "spark" and self.spark.master:

@@ -7,6 +7,7 @@ find the session a DataFrame belongs to and read Arrow tables or Delta snapshots
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -51,6 +52,8 @@ def to_arrow(data: Any) -> pa.Table:
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
     if hasattr(data, "toArrow"):  # SQLFrame, pyspark >= 4
         return data.toArrow()
     if type(data).__module__.startswith("pandas."):
@@ -61,6 +64,48 @@ def to_arrow(data: Any) -> pa.Table:
         "expected a DataFrame (SQLFrame, pyspark, pandas) or a pyarrow.Table, "
         f"got {type(data).__qualname__}"
     )
+
+
+# Rows per record batch a stream hands the writer. delta-rs keeps about 16 batches in flight
+# (measured: its peak Arrow memory is 16 batches, whatever the table's size), so the batch size
+# bounds a streamed write's memory: ~50 MB for a 20-column feature table.
+BATCH_ROWS = 16_384
+
+
+def open_batches(data: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+    """A stream of record batches over `data`, read as the writer asks for them.
+
+    `data` is an engine DataFrame (DuckDB runs the query and streams its result, spilling a
+    sort; a Spark DataFrame still comes back through one Arrow table), a Parquet file or folder
+    (a path or object-store URI, read batch by batch), a `pyarrow.RecordBatchReader` (read
+    once: returned as it is), an Arrow table or batch, or a pandas DataFrame. Each call opens
+    the source anew, except a reader, which can be read only once (see `reopenable`).
+    """
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, str | Path):
+        from churnops.data import storage
+
+        # Arrow's default read-ahead (16 batches of 4 files) would hold ~200 MB of a wide
+        # table ahead of the writer; the write is the slow side, so two batches keep it fed.
+        dataset = storage.parquet_dataset(data)
+        scanner = dataset.scanner(batch_size=batch_rows, batch_readahead=2, fragment_readahead=1)
+        return scanner.to_reader()
+    if not isinstance(data, pa.Table | pa.RecordBatch) and _is_duckdb_frame(data):
+        from churnops.data.engines.duckdb import record_batches
+
+        return record_batches(data, batch_rows=batch_rows)
+    return to_arrow(data).to_reader(max_chunksize=batch_rows)
+
+
+def reopenable(data: Any) -> bool:
+    """Whether `open_batches(data)` can be called again (a write retried after losing a
+    commit race reads its rows anew): everything but a `pyarrow.RecordBatchReader`."""
+    return not isinstance(data, pa.RecordBatchReader)
+
+
+def _is_duckdb_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("sqlframe.") and hasattr(data, "toArrow")
 
 
 def arrow_to_frame(like: Any, table: pa.Table) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from churnops.data import storage
@@ -31,13 +31,16 @@ from churnops.data.feature_store.base import (
     as_list,
     split_table_name,
 )
-from churnops.data.feature_store.frames import (
-    to_arrow,
-)
-from churnops.data.feature_store.validation import normalise_schema, validate_batch
+from churnops.data.feature_store.frames import open_batches, reopenable
+from churnops.data.feature_store.validation import ValidatedStream, normalise_schema
 
 METADATA_KEY = "churnops.featureTable"
 WRITE_MODES = ("merge", "overwrite")
+# delta-rs holds a data file's row groups until the file reaches its target size (100 MB of
+# Parquet by default) and a row group until 1M rows: smaller ones bound what a streamed write
+# holds, for a few more files per version.
+TARGET_FILE_BYTES = 32 << 20
+ROW_GROUP_ROWS = 1 << 17
 
 
 class LocalFeatureStore:
@@ -171,6 +174,10 @@ class LocalFeatureStore:
     ) -> FeatureTable:
         """Create a feature table from `df` (written as version 0) or an empty one from `schema`.
 
+        `df` may be a stream (see `frames.open_batches`: an engine DataFrame, a Parquet path, a
+        `pyarrow.RecordBatchReader`) as well as a table: it is written batch by batch. Its
+        schema is checked before anything is written, each batch before the commit.
+
         Raises:
             FeatureStoreError: the name is taken or malformed, neither df nor schema is given, a
                 key is missing, or `df` fails validation (nothing is created then).
@@ -190,13 +197,14 @@ class LocalFeatureStore:
         if df is None and schema is None:
             raise FeatureStoreError(f"table {name!r}: give df or schema to create it")
         key_columns = keys + ([timeseries_column] if timeseries_column else [])
-        if df is not None:
-            batch = validate_batch(
-                to_arrow(df), table=name, key_columns=key_columns, table_schema=None
+        stream = None
+        if df is not None:  # the schema is checked here, each batch as the write reads it
+            stream = ValidatedStream(
+                open_batches(df), table=name, key_columns=key_columns, table_schema=None
             )
-            arrow_schema = batch.schema
+            arrow_schema = stream.schema
         else:
-            batch, arrow_schema = None, _arrow_schema(schema)
+            arrow_schema = _arrow_schema(schema)
             missing = [k for k in key_columns if k not in arrow_schema.names]
             if missing:
                 raise FeatureStoreError(f"table {name!r}: schema lacks key column(s) {missing}")
@@ -218,11 +226,20 @@ class LocalFeatureStore:
         storage.makedirs(storage.location(path).parent)
         commit = self._commit(meta, "CREATE TABLE")
         options = storage.delta_options(path)
-        if batch is not None:
-            write_deltalake(
-                path, batch, mode="error", partition_by=parts or None, name=name,
-                description=description, commit_properties=commit, storage_options=options,
-            )  # fmt: skip
+        if stream is not None:
+            try:
+                write_deltalake(
+                    path, stream.reader, mode="error", partition_by=parts or None, name=name,
+                    description=description, commit_properties=commit, storage_options=options,
+                    **_file_sizes(),
+                )  # fmt: skip
+            except Exception:
+                # A bad batch stopped the write before its commit: no table, and none of the
+                # files written before it either.
+                if not table_exists(path):
+                    storage.remove(path)
+                stream.raise_error()
+                raise
         else:
             DeltaTable.create(
                 path, normalise_schema(arrow_schema), mode="error",
@@ -234,8 +251,11 @@ class LocalFeatureStore:
     def write_table(self, name: str, df: Any, mode: str = "merge") -> int:
         """Upsert `df` into the table by its keys (`merge`), or replace its rows (`overwrite`).
 
-        New columns become new features; rows absent from `df` are kept (merge). The batch is
-        validated first: on error nothing is written. A lost commit race is retried.
+        New columns become new features; rows absent from `df` are kept (merge). `df` may be a
+        stream, as in `create_table`, and is written batch by batch. Its schema is checked
+        before the write starts and each batch before the commit: on error nothing is written.
+        A lost commit race is retried, reading `df` anew (a `RecordBatchReader`, readable once,
+        is not retried).
 
         Returns:
             The Delta version the write created.
@@ -247,23 +267,32 @@ class LocalFeatureStore:
         key_columns = meta["primary_keys"] + (
             [meta["timeseries_column"]] if meta["timeseries_column"] else []
         )
-        batch = validate_batch(
-            to_arrow(df),
-            table=name,
-            key_columns=key_columns,
-            table_schema=pa.schema(dt.schema().to_arrow()),
-        )
         commit = self._commit(meta, f"WRITE {mode.upper()}")
         for attempt in range(self.max_commit_retries + 1):
+            if attempt and not reopenable(df):
+                raise FeatureStoreError(
+                    f"feature table {name!r}: another writer committed first and the rows "
+                    "came as a RecordBatchReader, which can be read only once; nothing was "
+                    "written. Pass a DataFrame, an Arrow table or a Parquet path to have the "
+                    "write retried"
+                )
+            stream = ValidatedStream(
+                open_batches(df),
+                table=name,
+                key_columns=key_columns,
+                table_schema=pa.schema(dt.schema().to_arrow()),
+            )
             try:
                 if mode == "overwrite":
                     write_deltalake(
-                        dt, batch, mode="overwrite", schema_mode="merge", commit_properties=commit
-                    )
+                        dt, stream.reader, mode="overwrite", schema_mode="merge",
+                        commit_properties=commit, **_file_sizes(),
+                    )  # fmt: skip
                 else:
-                    self._merge(dt, batch, key_columns, commit)
+                    self._merge(dt, stream.reader, key_columns, commit)
                 return open_table(self.table_path(name)).version()
-            except (CommitFailedError, DeltaError) as exc:
+            except Exception as exc:
+                stream.raise_error()  # a bad batch: the table is as it was
                 if not _is_conflict(exc) or attempt == self.max_commit_retries:
                     raise
                 # Another writer committed first: reload and redo the merge on its result.
@@ -273,14 +302,18 @@ class LocalFeatureStore:
 
     @staticmethod
     def _merge(
-        dt: DeltaTable, batch: pa.Table, key_columns: list[str], commit: CommitProperties
+        dt: DeltaTable,
+        rows: pa.RecordBatchReader,
+        key_columns: list[str],
+        commit: CommitProperties,
     ) -> None:
         on = " AND ".join(f"t.{k} = s.{k}" for k in key_columns)
-        values = {c: f"s.{c}" for c in batch.column_names}
+        values = {c: f"s.{c}" for c in rows.schema.names}
         updates = {c: v for c, v in values.items() if c not in key_columns}
+        # delta-rs streams the source through the merge (`streamed_exec`, its default).
         merger = dt.merge(
-            batch, on, source_alias="s", target_alias="t", merge_schema=True,
-            commit_properties=commit,
+            rows, on, source_alias="s", target_alias="t", merge_schema=True,
+            commit_properties=commit, writer_properties=_file_sizes()["writer_properties"],
         )  # fmt: skip
         if updates:
             merger = merger.when_matched_update(updates)
@@ -350,9 +383,18 @@ class LocalFeatureStore:
         return publish_table(self, name, online_store, mode=mode)
 
 
+def _file_sizes() -> dict[str, Any]:
+    return {
+        "target_file_size": TARGET_FILE_BYTES,
+        "writer_properties": WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+    }
+
+
 def _is_conflict(exc: Exception) -> bool:
     if isinstance(exc, CommitFailedError):
         return True
+    if not isinstance(exc, DeltaError):
+        return False
     text = str(exc).lower()
     return "conflict" in text or "concurrent" in text or "version already exists" in text
 

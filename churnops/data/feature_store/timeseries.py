@@ -39,27 +39,38 @@ def order_span(orders: Any) -> tuple[date, date]:
     return row["lo"], row["hi"]
 
 
-def compute_snapshots(orders: Any, cutoffs: list[date]) -> pa.Table:
-    """Customer features at each cutoff, stacked: columns `customer_id`, `as_of`, features."""
+def snapshot_frame(orders: Any, cutoffs: list[date]) -> Any:
+    """Customer features at each cutoff, stacked and sorted by (`customer_id`, `as_of`): an
+    engine DataFrame, computed when it is read (`write_snapshots` streams it into the store)."""
     if not cutoffs:
         raise FeatureStoreError("cutoffs: expected at least one date")
     stacked = compute_customer_features(orders, cutoffs[0])
     for cutoff in cutoffs[1:]:
         stacked = stacked.unionByName(compute_customer_features(orders, cutoff))
-    order = [ENTITY_KEY, TIMESERIES_COLUMN]
-    if frame_kind(stacked) == "duckdb":
+    return stacked.orderBy(ENTITY_KEY, TIMESERIES_COLUMN)
+
+
+def compute_snapshots(orders: Any, cutoffs: list[date]) -> pa.Table:
+    """`snapshot_frame` collected to one Arrow table: columns `customer_id`, `as_of`, features."""
+    frame = snapshot_frame(orders, cutoffs)
+    if frame_kind(frame) == "duckdb":
         # The engine stacks and sorts (spilling past its memory limit) and hands Arrow over
         # once: no per-cutoff parts held beside their concatenation and its sorted copy.
         from churnops.data.engines.duckdb import record_batches
 
-        return record_batches(stacked, order_by=order).read_all()
-    return to_arrow(stacked.orderBy(*order))
+        return record_batches(frame).read_all()
+    return to_arrow(frame)
 
 
 def write_snapshots(
-    store: Any, name: str, snapshots: pa.Table, description: str | None = None
+    store: Any, name: str, snapshots: Any, description: str | None = None
 ) -> FeatureTable:
-    """Create the time-series table from `snapshots`, or merge them into it when it exists."""
+    """Create the time-series table from `snapshots`, or merge them into it when it exists.
+
+    `snapshots` is whatever the store writes: an engine DataFrame (`snapshot_frame`), a
+    Parquet path or a `pyarrow.RecordBatchReader`, which the local store writes batch by batch,
+    or an Arrow table.
+    """
     if name in store.list_tables():
         store.write_table(name, snapshots)
         return store.get_table(name)
@@ -89,6 +100,6 @@ def build_monthly_table(
     return write_snapshots(
         store,
         name,
-        compute_snapshots(orders, cutoffs),
+        snapshot_frame(orders, cutoffs),
         description=f"customer features at month ends {cutoffs[0]}..{cutoffs[-1]}",
     )

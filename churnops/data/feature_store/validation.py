@@ -1,11 +1,16 @@
 """Check a batch against a feature table before anything is written.
 
 A batch with a missing key column, a null or duplicate key, or a type that conflicts with the
-table fails here, so a failed write leaves the table exactly as it was.
+table fails here, so a failed write leaves the table exactly as it was. A stream of batches is
+checked as the writer reads it (`ValidatedStream`): its schema before the write starts, each
+batch before the commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -40,49 +45,28 @@ def _widens(src: pa.DataType, dst: pa.DataType) -> bool:
     return pa.types.is_null(src)
 
 
-def validate_batch(
-    batch: pa.Table, *, table: str, key_columns: list[str], table_schema: pa.Schema | None
-) -> pa.Table:
-    """Return `batch` cast to the table's types, or raise naming the first problem found.
-
-    Args:
-        batch: the rows to write.
-        table: the feature table's name, for messages.
-        key_columns: primary keys plus the timeseries column, when there is one.
-        table_schema: the table's current schema; None when the table is being created.
-    """
-    for name in batch.column_names:
+def validated_schema(
+    schema: pa.Schema, *, table: str, key_columns: list[str], table_schema: pa.Schema | None
+) -> pa.Schema:
+    """The schema rows of `schema` are written with (the table's types where it has the
+    column), or raise naming the first problem: a column name, a missing key column, a type
+    that conflicts with the table's, a new column with no type. Checked before any write."""
+    for name in schema.names:
         if not NAME_PART.match(name):
             raise FeatureStoreError(
                 f"table {table!r}: column name {name!r} is not a plain identifier "
                 "(letters, digits, underscores)"
             )
-    missing = [k for k in key_columns if k not in batch.column_names]
+    missing = [k for k in key_columns if k not in schema.names]
     if missing:
         raise FeatureStoreError(
             f"table {table!r}: the batch lacks key column(s) {missing}; "
             f"every write needs {key_columns}"
         )
-    for key in key_columns:
-        nulls = batch[key].null_count
-        if nulls:
-            raise FeatureStoreError(
-                f"table {table!r}: key column {key!r} has {nulls} null value(s); keys must be set"
-            )
-    if batch.num_rows:
-        counts = batch.select(key_columns).group_by(key_columns).aggregate([([], "count_all")])
-        dups = counts.filter(pc.greater(counts["count_all"], 1))
-        if dups.num_rows:
-            example = {k: dups[k][0].as_py() for k in key_columns}
-            raise FeatureStoreError(
-                f"table {table!r}: {dups.num_rows} key(s) appear more than once in the batch, "
-                f"e.g. {example} ({dups['count_all'][0].as_py()} rows); keys must be unique"
-            )
     target = normalise_schema(table_schema) if table_schema is not None else None
-    columns, fields = [], []
-    for f in batch.schema:
+    fields = []
+    for f in schema:
         src = normalise_type(f.type)
-        column = batch[f.name]
         if target is not None and f.name in target.names:
             dst = target.field(f.name).type
             if src != dst and not _widens(src, dst):
@@ -96,6 +80,123 @@ def validate_batch(
                 f"table {table!r}: new column {f.name!r} has no type (every value is null); "
                 "give it a typed column"
             )
-        columns.append(column.cast(src) if column.type != src else column)
         fields.append(pa.field(f.name, src))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    return pa.schema(fields)
+
+
+class ValidatedStream:
+    """A stream of record batches checked and cast batch by batch while a writer reads it.
+
+    The schema is checked when the stream is made, before the writer starts; each batch is
+    checked as it passes (its schema equals the stream's, no null keys), and no key may appear
+    twice in the whole stream. A failing batch raises inside the writer's read, so the write
+    aborts before its commit and the table is left as it was; `error` keeps the exception,
+    which the writer's own error wraps. Python holds one batch and the key columns, never the
+    whole table.
+
+    Args:
+        source: the rows to write.
+        table: the feature table's name, for messages.
+        key_columns: primary keys plus the timeseries column, when there is one.
+        table_schema: the table's current schema; None when the table is being created.
+    """
+
+    def __init__(
+        self,
+        source: pa.RecordBatchReader,
+        *,
+        table: str,
+        key_columns: list[str],
+        table_schema: pa.Schema | None,
+    ):
+        self.table, self.key_columns = table, key_columns
+        self.schema = validated_schema(
+            source.schema, table=table, key_columns=key_columns, table_schema=table_schema
+        )
+        self.error: Exception | None = None
+        self.rows = 0
+        self.reader = pa.RecordBatchReader.from_batches(self.schema, self._batches(source))
+
+    def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        keys: list[pa.Table] = []
+        # A stream in strictly increasing key order (what the engine's sorted writes give)
+        # cannot repeat a key: the hash check over all keys at the end is skipped then.
+        ordered, last = True, None
+        try:
+            for i, batch in enumerate(source):
+                if not batch.schema.equals(source.schema):
+                    raise FeatureStoreError(
+                        f"table {self.table!r}: batch {i} has columns {_described(batch.schema)}"
+                        f" but the stream declared {_described(source.schema)}; every batch "
+                        "must have the stream's schema"
+                    )
+                _check_null_keys(batch, self.table, self.key_columns)
+                key_batch = batch.select(self.key_columns)
+                keys.append(pa.Table.from_batches([key_batch]))
+                if ordered and key_batch.num_rows:
+                    first = tuple(c[0].as_py() for c in key_batch.columns)
+                    ordered = (last is None or last < first) and _increasing(key_batch)
+                    last = tuple(c[-1].as_py() for c in key_batch.columns)
+                self.rows += batch.num_rows
+                yield _cast(batch, self.schema)
+            if keys and not ordered:
+                _check_unique_keys(pa.concat_tables(keys), self.table, self.key_columns)
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    def raise_error(self) -> None:
+        """Re-raise a batch's problem (or the source's own error) as it was, when there was
+        one; the writer wraps it in its own error type."""
+        if self.error is not None:
+            raise self.error
+
+
+def _check_null_keys(batch: pa.RecordBatch, table: str, keys: list[str]) -> None:
+    for key in keys:
+        nulls = batch.column(key).null_count
+        if nulls:
+            raise FeatureStoreError(
+                f"table {table!r}: key column {key!r} has {nulls} null value(s); keys must be set"
+            )
+
+
+def _increasing(keys: pa.RecordBatch) -> bool:
+    """Whether every row's key is strictly greater than the row's before it (in order of the
+    key columns, as a tuple)."""
+    if keys.num_rows < 2:
+        return True
+    greater = pa.array(np.zeros(keys.num_rows - 1, dtype=bool))
+    equal = pa.array(np.ones(keys.num_rows - 1, dtype=bool))
+    for column in keys.columns:
+        before, after = column.slice(0, len(column) - 1), column.slice(1)
+        greater = pc.or_(greater, pc.and_(equal, pc.greater(after, before)))
+        equal = pc.and_(equal, pc.equal(after, before))
+    return bool(pc.all(greater).as_py())
+
+
+def _check_unique_keys(keys: pa.Table, table: str, key_columns: list[str]) -> None:
+    if not keys.num_rows:
+        return
+    counts = keys.group_by(key_columns).aggregate([([], "count_all")])
+    dups = counts.filter(pc.greater(counts["count_all"], 1))
+    if dups.num_rows:
+        example = {k: dups[k][0].as_py() for k in key_columns}
+        raise FeatureStoreError(
+            f"table {table!r}: {dups.num_rows} key(s) appear more than once in the batch, "
+            f"e.g. {example} ({dups['count_all'][0].as_py()} rows); keys must be unique"
+        )
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        c.cast(f.type) if c.type != f.type else c
+        for c, f in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _described(schema: pa.Schema) -> str:
+    return "(" + ", ".join(f"{f.name}: {f.type}" for f in schema) + ")"

@@ -113,3 +113,54 @@ def test_every_engine_command_takes_engine_overrides(tmp_path, capsys):
     for command in commands:
         assert main([*command, "engine.spark.mastr=x"]) == 2, command
         assert "unknown key 'engine.spark.mastr'" in capsys.readouterr().err, command
+
+
+# An older YAML wrote the engine as a bare name; overrides of its settings follow it.
+OLD_ENGINE = "engine: spark\n"
+SPARK_OVERRIDES = ["engine.spark.master=spark://head:7077", "engine.spark.conf.spark.x=1"]
+
+
+def _spark_at_head(engine: EngineConfig) -> None:
+    assert (engine.name, engine.spark.master) == ("spark", "spark://head:7077")
+    assert engine.spark.conf == {"spark.x": "1"}
+
+
+def test_an_old_train_config_with_a_bare_engine_takes_engine_overrides(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("defaults:\n  engine: duckdb\n" + OLD_ENGINE)
+    _spark_at_head(load_train_config(SPARK_OVERRIDES, path=path).engine)
+
+
+def test_an_old_features_config_with_a_bare_engine_takes_flags_and_overrides(tmp_path):
+    from churnops.cli import build_parser  # the flags `features build` takes
+    from churnops.cli.features import job_config, store_config
+
+    path = tmp_path / "features.yaml"
+    path.write_text(OLD_ENGINE)
+    _spark_at_head(load_config(FeaturesJobConfig, path, SPARK_OVERRIDES).engine)
+    store = tmp_path / "store.yaml"
+    store.write_text(f"root: {tmp_path / 'fs'}\n" + OLD_ENGINE)
+    args = build_parser().parse_args(
+        ["features", "build", "--config", str(path), "--store-config", str(store),
+         "--engine", "spark", *SPARK_OVERRIDES]
+    )  # fmt: skip
+    _spark_at_head(job_config(args).engine)
+    assert store_config(args).engine.name == "spark"
+
+
+def test_an_old_monitor_config_with_a_bare_engine_takes_engine_overrides(tmp_path):
+    from churnops.monitoring.config import MonitorConfig
+
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"table: {tmp_path / 'p'}\noutput_dir: {tmp_path / 'o'}\n" + OLD_ENGINE)
+    _spark_at_head(load_config(MonitorConfig, path, SPARK_OVERRIDES).engine)
+
+
+def test_pipeline_task_inputs_take_a_bare_engine_at_any_depth():
+    from churnops.config import build_config
+    from churnops.pipelines.task_main import inputs_model
+    from churnops.pipelines.tasks.features import feature_engineering
+
+    model = inputs_model(feature_engineering)
+    inputs = build_config(model, {"engine": "spark", "feature_store": {"engine": "spark"}})
+    assert inputs.engine.name == inputs.feature_store.engine.name == "spark"
