@@ -283,6 +283,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     plan = [(n, "duckdb") for n in args.sizes] + [(n, "spark-local") for n in args.spark_sizes]
     if args.spark_master:
         plan += [(n, "spark-cluster") for n in args.spark_sizes]
+    plan = [(n, engine) for n, engine in plan if engine in args.engines]
     rows = []
     for customers, engine in plan:
         workdir = root / f"c{customers}"
@@ -337,6 +338,17 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+ENGINES = ("duckdb", "spark-local", "spark-cluster")
+
+
+def _engines(text: str) -> list[str]:
+    engines = [e.strip() for e in text.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(ENGINES)}")
+    return engines
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scripts/benchmark scale", description=__doc__)
     p.add_argument("--sizes", type=_sizes, default=[100_000, 1_000_000, 10_000_000],
@@ -344,6 +356,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--spark-sizes", type=_sizes, default=[1_000_000],
                    help="customers per Spark run ('' for none)")  # fmt: skip
     p.add_argument("--spark-master", help="a Spark master URL: adds spark-cluster rows")
+    p.add_argument("--engines", type=_engines, default=list(ENGINES),
+                   help="engines to run, comma-separated (default: all)")  # fmt: skip
     p.add_argument("--workdir", default=".churnops/scale")
     p.add_argument("--keep", action="store_true", help="keep every size's data")
     p.add_argument("--keep-source", action="store_true",

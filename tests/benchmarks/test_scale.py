@@ -51,6 +51,13 @@ def test_the_page_names_the_exponents_and_a_missed_target(tmp_path):
     assert len(json.loads((tmp_path / "scale.json").read_text())) == 2
 
 
+def test_engines_pick_the_rows_to_run_and_refuse_a_name_they_do_not_know():
+    args = scale.parse_args(["--engines", "spark-cluster", "--spark-master", "spark://h:7077"])
+    assert args.engines == ["spark-cluster"]
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--engines", "spark-yarn"])
+
+
 def test_sizes_must_be_counts():
     with pytest.raises(SystemExit):
         scale.parse_args(["--sizes", "ten"])
