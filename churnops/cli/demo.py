@@ -38,8 +38,28 @@ def output_rows(outputs: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def story_line(month: dict[str, Any]) -> str:
+    """One month of the replayed loop: window, rows, top drift, realized and estimated AUC, and
+    the decision."""
+    drift = f"{month['top_drift']} {month['top_drift_value']:.2f}" if month["top_drift"] else "-"
+    estimated = month["estimated_roc_auc"]
+    realized = month["realized_roc_auc"]
+    landed = (
+        f"{realized:.3f} ({month['realized_window'][:7]} labels landed)"
+        if realized is not None
+        else "-"
+    )
+    decision = "RETRAIN" if month["retrain"] else ("held" if month["blocked_by"] else "no")
+    return (
+        f"{month['month_end']}  {month['rows']:>6,} rows  drift {drift:<30}  "
+        f"est. AUC {'-' if estimated is None else f'{estimated:.3f}'}  realized {landed:<30}  "
+        f"{decision}"
+    )
+
+
 def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None:
-    """The monitor's latest baseline drift per feature and the A/B split's per-version table."""
+    """The replayed loop as a story (one line per month, the reasons where the policy fired),
+    then the latest drift per feature and the A/B split's per-version table and verdict."""
     from churnops.cli.monitor import DEFAULT_CONFIG
     from churnops.config import load_config
     from churnops.monitoring.ab import ABConfig
@@ -47,20 +67,55 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
     from churnops.monitoring.experiment import analyze_monitor_ab
     from churnops.monitoring.show import latest_drift
 
+    months = outputs.get("months", [])
+    if months:
+        console.print("the loop, month by month (PSI against the training set; AUC all versions)")
+        fired = False
+        for month in months:
+            console.print(story_line(month))
+            if month["retrain"] and not fired:  # the first time the policy fires: say why
+                for reason in month["reasons"]:
+                    console.print(f"    reason: {reason}")
+                fired = True
+        console.print(
+            f"{outputs['windows']} monthly windows, {outputs['labelled_windows']} with labels; "
+            f"policy first fired {outputs['first_retrain'] or 'never'}; today's decision: "
+            f"retrain={outputs['retrain']}, train on the cutoff {outputs['retrain_as_of']}"
+        )
+        for blocked in outputs.get("blocked_by", []):
+            console.print(f"    blocked by: {blocked}")
     folder = Path(outputs["drift_metrics"]).parent
-    cfg = load_config(MonitorConfig, DEFAULT_CONFIG,
-                      [f"table={outputs['predictions']}", f"output_dir={folder}"])  # fmt: skip
+    windows = 'granularities=["1 month"]' if months else 'granularities=["1 day"]'
+    where = [f"table={outputs['predictions']}", f"output_dir={folder}", windows]
+    cfg = load_config(MonitorConfig, DEFAULT_CONFIG, where)
     drift = sorted(latest_drift(cfg, windows=1), key=lambda r: -(r.get("psi") or 0))
     print_table("drift against the training set (latest window, all versions)", drift)
-    if ab:
-        split = cfg.model_copy(update={"ab": ABConfig.model_validate(ab)})
+    split = cfg.model_copy(update={"ab": ABConfig.model_validate(ab)}) if ab else cfg
+    if split.ab is not None:
         report = analyze_monitor_ab(split, with_labels=False)
         print_table("A/B: per served entity", report.versions.to_dict("records"))
-        srm = report.srm
-        console.print(
-            f"split check: customers {srm['counts']} against {srm['expected']}, "
-            f"p={srm['p_value']:.3g} ({'ALARM' if srm['alarm'] else 'ok'}); {report.reason}"
-        )
+    if outputs.get("ab_verdict"):
+        console.print(f"A/B verdict: {outputs['ab_verdict']}: {outputs['ab_reason']}")
+
+
+def print_aliases(workdir: Path) -> None:
+    """Which registered version holds each alias once the run is over."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    store = demo_parameters(workdir)["tracking_uri"]
+    client = MlflowClient(store, store)
+    rows = []
+    for alias in ("champion", "challenger"):
+        try:
+            version = client.get_model_version_by_alias("churnops_churn", alias)
+        except MlflowException:
+            continue  # the run stopped before that alias was set
+        run = client.get_run(version.run_id) if version.run_id else None
+        name = (run.data.tags.get("mlflow.runName") if run else None) or "-"
+        rows.append({"alias": alias, "version": version.version, "run": name})
+    if rows:
+        print_table("registry aliases after the run", rows)
 
 
 def demo_parameters(workdir: Path, requests: int = 400) -> dict[str, str]:
@@ -103,9 +158,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 print_table("test metrics (held-out 20%, stratified, seed 42)", compared)
         elif done.outputs:
             console.rule(title)
-            print_table(task.task_key, output_rows(done.outputs))
-            if task.task == "monitor_refresh":
+            shown = {k: v for k, v in done.outputs.items() if k != "months"}  # the story's
+            print_table(task.task_key, output_rows(shown))
+            if task.task in ("monitor_refresh", "monitor_replay"):
                 print_monitoring(done.outputs, task.parameters.get("ab"))
+    print_aliases(workdir)
     console.rule(
         f"{result.state} in {time.perf_counter() - start:.0f} s; outputs under {workdir}/, "
         f"task logs under {result.run_dir}/"
