@@ -39,21 +39,16 @@ def output_rows(outputs: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def story_line(month: dict[str, Any]) -> str:
-    """One month of the replayed loop: window, rows, top drift, realized and estimated AUC, and
-    the decision."""
+    """One month of the replayed loop: window, rows, top drift, the label-free and the realized
+    AUC (of the window whose labels landed that month), and the policy's decision."""
     drift = f"{month['top_drift']} {month['top_drift_value']:.2f}" if month["top_drift"] else "-"
-    estimated = month["estimated_roc_auc"]
-    realized = month["realized_roc_auc"]
-    landed = (
-        f"{realized:.3f} ({month['realized_window'][:7]} labels landed)"
-        if realized is not None
-        else "-"
-    )
+    estimated, realized = month["estimated_roc_auc"], month["realized_roc_auc"]
+    landed = f"{realized:.3f} ({month['realized_window'][:7]})" if realized is not None else "-"
     decision = "RETRAIN" if month["retrain"] else ("held" if month["blocked_by"] else "no")
     return (
-        f"{month['month_end']}  {month['rows']:>6,} rows  drift {drift:<30}  "
-        f"est. AUC {'-' if estimated is None else f'{estimated:.3f}'}  realized {landed:<30}  "
-        f"{decision}"
+        f"{month['month_end']}  {month['rows']:>6,} rows  top drift {drift:<28} "
+        f"est. AUC {'-' if estimated is None else f'{estimated:.3f}':<6} "
+        f"realized AUC {landed:<16} {decision}"
     )
 
 
@@ -69,13 +64,16 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
 
     months = outputs.get("months", [])
     if months:
-        console.print("the loop, month by month (PSI against the training set; AUC all versions)")
+        console.print(
+            "the loop, month by month: drift against the training set, AUC of all versions "
+            "(realized: the window whose labels landed that month), the policy's decision"
+        )
         fired = False
         for month in months:
-            console.print(story_line(month))
+            console.print(story_line(month), soft_wrap=True, highlight=False)
             if month["retrain"] and not fired:  # the first time the policy fires: say why
                 for reason in month["reasons"]:
-                    console.print(f"    reason: {reason}")
+                    console.print(f"    reason: {reason}", soft_wrap=True, highlight=False)
                 fired = True
         console.print(
             f"{outputs['windows']} monthly windows, {outputs['labelled_windows']} with labels; "
@@ -92,8 +90,9 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
     print_table("drift against the training set (latest window, all versions)", drift)
     split = cfg.model_copy(update={"ab": ABConfig.model_validate(ab)}) if ab else cfg
     if split.ab is not None:
-        report = analyze_monitor_ab(split, with_labels=False)
-        print_table("A/B: per served entity", report.versions.to_dict("records"))
+        report = analyze_monitor_ab(split, with_labels=False)  # the verdict below has labels
+        versions = report.versions.drop(columns=["labelled", "actual_churn_rate"], errors="ignore")
+        print_table("A/B: per served entity", versions.to_dict("records"))
     if outputs.get("ab_verdict"):
         console.print(f"A/B verdict: {outputs['ab_verdict']}: {outputs['ab_reason']}")
 

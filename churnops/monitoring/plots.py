@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 # The object API with no pyplot: figures draw on the Agg canvas, never touch the user's backend.
-from matplotlib.colors import LogNorm
+from matplotlib import colormaps
+from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -83,17 +84,18 @@ def drift_heatmap(
     values_grid = grid.to_numpy(dtype=float)
     fig = Figure(figsize=(max(6, 0.8 * grid.shape[1] + 4), 0.38 * len(grid) + 2.2))
     ax = fig.subplots()
-    # A log scale from `floor`: one feature drifting by 8 would otherwise paint 0.1 and 0.5 alike.
+    # Logarithmic above `floor`, linear below: one feature drifting by 8 would otherwise paint
+    # 0.1 and 0.5 alike; zero stays zero, and a missing cell shows grey.
     floor = min(threshold / 10, 0.01) if threshold else 0.01
-    top = max(float(np.nanmax(values_grid)) if np.isfinite(values_grid).any() else 1.0,
-              (threshold or 0) * 2, floor * 10)  # fmt: skip
-    norm = LogNorm(vmin=floor, vmax=top, clip=True)
-    shown = np.where(np.isfinite(values_grid), np.maximum(values_grid, floor), np.nan)
-    image = ax.imshow(shown, aspect="auto", cmap="magma_r", norm=norm)
+    finite = values_grid[np.isfinite(values_grid)]
+    top = max(float(finite.max()) if finite.size else 1.0, (threshold or 0) * 2, floor * 10)
+    norm = SymLogNorm(linthresh=floor, vmin=0, vmax=top, base=10, clip=True)
+    cmap = colormaps["magma_r"].with_extremes(bad="#dddddd")
+    image = ax.imshow(values_grid, aspect="auto", cmap=cmap, norm=norm)
     for (i, j), value in np.ndenumerate(values_grid):
         if np.isfinite(value):  # the number itself, bold where the policy's threshold is passed
             above = threshold is not None and value > threshold
-            dark = norm(max(value, floor)) > 0.55
+            dark = norm(value) > 0.55
             style = {"color": "white" if dark else "black", "weight": "bold" if above else "normal"}
             ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize="x-small", **style)
     ax.set_xticks(
