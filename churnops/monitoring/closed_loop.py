@@ -115,7 +115,9 @@ def replay_monitor(
     from churnops.data.engines import get_engine
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
-    from churnops.monitoring.experiment import split_pvalue
+    from churnops.monitoring.ab import analyze_ab
+    from churnops.monitoring.experiment import read_predictions
+    from churnops.monitoring.monitor_report import baseline_calibration
     from churnops.monitoring.refresh import refresh_monitor
 
     _check_wiring(replay_cfg, monitor_cfg)
@@ -136,6 +138,7 @@ def replay_monitor(
     labels_from = replay_cfg.labels_from or month_ends(back, replay_cfg.start)[0]
     stories: list[MonthStory] = []
     decision = Decision(False)
+    calibration = baseline_calibration(monitor_cfg)  # the baseline stays as it is
     engine = get_engine(monitor_cfg.engine)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -150,18 +153,25 @@ def replay_monitor(
                 )  # fmt: skip
                 scored = replay(month, models)
                 refreshed = refresh_monitor(monitor_cfg, engine=engine)
+                predictions = read_predictions(monitor_cfg)
+                srm = None
+                if monitor_cfg.ab is not None:  # the split check gates the decision
+                    srm = float(analyze_ab(predictions, None, monitor_cfg.ab).srm["p_value"])
                 decision = decide_retraining(
-                    monitor_cfg, engine, srm_pvalue=split_pvalue(monitor_cfg),
+                    monitor_cfg, engine, srm_pvalue=srm,
                     now=dt.datetime.combine(month_end, dt.time(23, 59, 59), dt.UTC),
                 )  # fmt: skip
-                story = _story(monitor_cfg, month_end, scored, refreshed.mode, decision)
+                quality = _quality(monitor_cfg, predictions, calibration)
+                story = _story(
+                    monitor_cfg, month_end, scored, refreshed.mode, decision, predictions, quality
+                )
                 stories.append(story)
                 if on_month is not None:
                     on_month(story)
     finally:
         engine.stop()
     landed = sorted({c for m in stories for c in m.labels_landed})
-    quality = _quality(monitor_cfg)
+    quality = _quality(monitor_cfg, read_predictions(monitor_cfg), calibration)
     windows = 0
     if quality is not None:
         everyone = quality[quality["model_version"] == "*"]
@@ -192,16 +202,18 @@ def _load_models(cfg: ReplayConfig) -> dict[str, Any]:
 
 
 def _story(
-    cfg: MonitorConfig, month_end: dt.date, scored: ReplayResult, mode: str, decision: Decision
+    cfg: MonitorConfig,
+    month_end: dt.date,
+    scored: ReplayResult,
+    mode: str,
+    decision: Decision,
+    predictions: pd.DataFrame,
+    quality: pd.DataFrame | None,
 ) -> MonthStory:
     """The month's line: rows, top drift, the estimate now and the quality that just landed."""
-    from churnops.monitoring.experiment import read_predictions
-
     window = pd.Timestamp(month_end.replace(day=1))
-    predictions = read_predictions(cfg)
     live = predictions[~predictions["is_shadow"].astype(bool)]
     rows = int((pd.to_datetime(live["date"]) == pd.Timestamp(month_end)).sum())
-    quality = _quality(cfg, predictions)
     estimated = realized = None
     realized_window = None
     if quality is not None:
@@ -231,14 +243,13 @@ def _story(
     )
 
 
-def _quality(cfg: MonitorConfig, predictions: pd.DataFrame | None = None) -> pd.DataFrame | None:
+def _quality(
+    cfg: MonitorConfig, predictions: pd.DataFrame, calibration: Any
+) -> pd.DataFrame | None:
     """Realized and estimated quality per monthly window and version (the report's frame)."""
-    from churnops.monitoring.experiment import read_predictions
     from churnops.monitoring.monitor_report import window_quality
 
-    if predictions is None:
-        predictions = read_predictions(cfg)
-    return window_quality(cfg, predictions, "1 month")
+    return window_quality(cfg, predictions, "1 month", calibration)
 
 
 def _top_drift(cfg: MonitorConfig, window: pd.Timestamp) -> tuple[str | None, float | None]:

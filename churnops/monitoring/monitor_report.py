@@ -12,6 +12,7 @@ from churnops.data.delta_tables import table_exists
 from churnops.monitoring.ab import ABReport
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
 from churnops.monitoring.estimate import GRANULARITIES as ESTIMATE_WINDOWS
+from churnops.monitoring.estimate import CalibrationCheck
 from churnops.monitoring.experiment import (
     analyze_monitor_ab,
     read_delta,
@@ -70,19 +71,23 @@ def monitor_report(
 
 
 def window_quality(
-    cfg: MonitorConfig, predictions: pd.DataFrame, granularity: str
+    cfg: MonitorConfig,
+    predictions: pd.DataFrame,
+    granularity: str,
+    calibration: CalibrationCheck | None = None,
 ) -> pd.DataFrame | None:
     """`estimate_performance` per window and version: realized quality where labels landed, the
     label-free estimate (when the baseline shows the model calibrated), label coverage; None
-    without a baseline holding the label and the score."""
-    from churnops.monitoring.estimate import calibration_check, estimate_performance
+    without a baseline holding the label and the score.
 
-    if not cfg.baseline_table:
+    Args:
+        calibration: `baseline_calibration(cfg)` when the caller has it (default: read here).
+    """
+    from churnops.monitoring.estimate import estimate_performance
+
+    check = calibration or baseline_calibration(cfg)
+    if check is None:
         return None
-    baseline = read_delta(cfg.baseline_table)
-    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
-        return None
-    check = calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
     return estimate_performance(
         predictions,
         check,
@@ -90,3 +95,16 @@ def window_quality(
         granularity=granularity,
         max_label_age_days=cfg.max_label_age_days,
     )
+
+
+def baseline_calibration(cfg: MonitorConfig) -> CalibrationCheck | None:
+    """Whether the baseline shows the model calibrated (so the estimates may be reported); None
+    without a baseline holding the label and the score."""
+    from churnops.monitoring.estimate import calibration_check
+
+    if not cfg.baseline_table:
+        return None
+    baseline = read_delta(cfg.baseline_table)
+    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
+        return None
+    return calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
