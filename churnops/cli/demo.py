@@ -97,6 +97,34 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
         console.print(f"A/B verdict: {outputs['ab_verdict']}: {outputs['ab_reason']}")
 
 
+def print_child_run(run_id: str, home: Path) -> None:
+    """What a run_job_task's run did, task by task: the retraining's cutoff, gate and alias."""
+    from churnops.pipelines.records import RunRecords
+
+    view = RunRecords(home).run(run_id)
+    params = view.run.parameters
+    console.print(
+        f"training run {run_id}: {view.run.state}, as of {params.get('as_of')} "
+        f"(horizon {params.get('horizon_days')} days), model {params.get('model')}"
+    )
+    gate = view.tasks.get("model_validation")
+    if gate is not None and gate.outputs:
+        out = gate.outputs
+        console.print(
+            f"  gate: v{out['challenger_version']} against champion v{out['champion_version']}: "
+            f"{out['status']} ({', '.join(k for k, ok in out['checks'].items() if ok)} passed)"
+        )
+    deploy = view.tasks.get("model_deployment")
+    if deploy is not None and deploy.outputs:
+        out = deploy.outputs
+        console.print(
+            f"  deployed: champion v{out['champion_version']}, challenger "
+            f"v{out['challenger_version']}, traffic {out['traffic']}"
+        )
+    elif deploy is not None:
+        console.print(f"  deployment: {deploy.state} (the gate decides)")
+
+
 def print_aliases(workdir: Path) -> None:
     """Which registered version holds each alias once the run is over."""
     from mlflow import MlflowClient
@@ -143,7 +171,8 @@ def run_demo(args: argparse.Namespace) -> int:
         if done is None:
             continue
         seconds = f"{done.seconds:.1f} s" if done.seconds is not None else "-"
-        title = f"{task.task_key} ({task.task or 'condition'}): {done.state}, {seconds}"
+        kind = task.task or (f"job {task.run_job_task.job}" if task.run_job_task else "condition")
+        title = f"{task.task_key} ({kind}): {done.state}, {seconds}"
         if done.error:
             console.rule(title)
             console.print(f"[red]{done.error}[/]  log: {done.log_path}")
@@ -161,6 +190,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print_table(task.task_key, output_rows(shown))
             if task.task in ("monitor_refresh", "monitor_replay"):
                 print_monitoring(done.outputs, task.parameters.get("ab"))
+            if task.run_job_task is not None and done.outputs.get("run_id"):
+                print_child_run(done.outputs["run_id"], workdir / "pipelines")
     print_aliases(workdir)
     console.rule(
         f"{result.state} in {time.perf_counter() - start:.0f} s; outputs under {workdir}/, "
