@@ -25,8 +25,8 @@ def test_a_month_reads_window_rows_drift_both_aucs_and_the_decision():
 
 
 def test_a_month_without_labels_or_estimate_and_a_held_decision():
-    month = {**MONTH, "estimated_roc_auc": None, "realized_roc_auc": None,
-             "realized_window": None, "retrain": False, "blocked_by": ["cooldown: ..."]}  # fmt: skip
+    unknown = dict.fromkeys(("estimated_roc_auc", "realized_roc_auc", "realized_window"))
+    month = {**MONTH, **unknown, "retrain": False, "blocked_by": ["cooldown: ..."]}
     line = story_line(month)
     assert "est. AUC -" in line and "realized AUC -" in line and line.endswith("held")
     assert story_line({**month, "blocked_by": []}).endswith("no")
