@@ -93,6 +93,9 @@ class MonitorReplayInputs(RunInputs):
     start: date | None = None  # the first and last month end replayed (None: the replay's)
     end: date | None = None
     horizon_days: int | None = Field(default=None, gt=0)  # the labels' (None: the replay's)
+    # Each arm serves this registered model's alias of the arm's name (`models:/<name>@champion`);
+    # None: the replay config's model URIs.
+    model_name: str | None = None
     monitor: str = "churn"  # configs/monitor/<name>.yaml, or a YAML path
     overrides: list[str] = Field(default_factory=list)  # monitor config `a.b=value`
     training_set: str  # with model_uri: the baseline, scored once
@@ -139,6 +142,12 @@ def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
            if (v := getattr(inputs, k)) is not None],
          *inputs.replay_overrides],
     )  # fmt: skip
+    if inputs.model_name:
+        arms = [
+            a.model_copy(update={"model_uri": f"models:/{inputs.model_name}@{a.name}"})
+            for a in replay_cfg.arms
+        ]
+        replay_cfg = replay_cfg.model_copy(update={"arms": arms})
     baseline = join(folder, "baseline")
     cfg = _monitor_config(
         inputs.monitor,

@@ -18,12 +18,14 @@ def test_monitor_replay_tells_the_loop_and_writes_the_report(run, features):
     from churnops.pipelines.tasks.monitoring import MonitorReplayInputs, monitor_replay
 
     for alias in ("champion", "challenger"):
-        version = train_logistic(run, features).model_version
-        MlflowClient().set_registered_model_alias("churnops_churn", alias, version)
+        version = train_logistic(run, features, model_name="churn_t").model_version
+        MlflowClient().set_registered_model_alias("churn_t", alias, version)
     out = monitor_replay(
         MonitorReplayInputs(
             **run,
             training_set=features.training_set,
+            model_uri="models:/churn_t@champion",
+            model_name="churn_t",  # the arms serve its aliases, not the replay config's model
             start="1998-04-30",
             end="1998-06-30",
             horizon_days=30,
