@@ -96,8 +96,9 @@ def drift_heatmap(
         if np.isfinite(value):  # the number itself, bold where the policy's threshold is passed
             above = threshold is not None and value > threshold
             dark = norm(value) > 0.55
-            style = {"color": "white" if dark else "black", "weight": "bold" if above else "normal"}
-            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize="x-small", **style)
+            color, weight = ("white" if dark else "black"), ("bold" if above else "normal")
+            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize="x-small",
+                    color=color, weight=weight)  # fmt: skip
     ax.set_xticks(
         range(grid.shape[1]),
         [_window_label(w, granularity) for w in grid.columns],
@@ -235,7 +236,9 @@ def quality_over_time(
         bottom.bar(x + offset, g["label_coverage"], width=width, color=line.get_color())
     top.set_ylabel(metric)
     top.set_title(f"{metric} over time: realized where labels landed, estimated before")
-    suppressed = quality[~quality["reported"].astype(bool)] if "reported" in quality else []
+    suppressed = (
+        quality[~quality["reported"].astype(bool)] if "reported" in quality else quality[:0]
+    )
     if len(suppressed) and "reason" in quality:
         fig.text(
             0.01,
