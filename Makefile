@@ -18,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install demo test test-petastorm test-databricks-fe lint format typecheck bench serve gpu-check diagrams clean
+.PHONY: help prereqs install browser demo test test-petastorm test-databricks-fe lint format typecheck bench serve gpu-check diagrams clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,7 +45,19 @@ demo: $(STAMP) ## run the end-to-end demo on embedded defaults
 # 2 cores; the Ray tests share one worker (tests/conftest.py). PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
 
-test: $(STAMP) lint ## lint, the suite (2 workers), then the Petastorm and Databricks client tests in their own envs
+# The report's browser test drives headless Chromium (Debian's `chromium`) over the DevTools
+# protocol: as root with apt-get it is installed here; otherwise that test skips and says why.
+CHROMIUM ?= /usr/bin/chromium
+
+browser: ## install headless Chromium for the report's browser test (as root with apt-get)
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium (the report's browser test)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "apt-get could not install chromium: the report's browser test will skip"; \
+	else echo "no $(CHROMIUM), and not root with apt-get: the report's browser test will skip"; fi
+
+test: $(STAMP) lint browser ## lint, the suite (2 workers), then the Petastorm and Databricks client tests in their own envs
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	$(MAKE) --no-print-directory test-petastorm
 	$(MAKE) --no-print-directory test-databricks-fe

@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.data.delta_tables import table_exists
+from churnops.monitoring.ab import ABReport
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
 from churnops.monitoring.estimate import GRANULARITIES as ESTIMATE_WINDOWS
+from churnops.monitoring.estimate import CalibrationCheck
 from churnops.monitoring.experiment import (
     analyze_monitor_ab,
     read_delta,
@@ -19,9 +21,20 @@ from churnops.monitoring.experiment import (
 )
 from churnops.monitoring.report import ReportFiles, log_report, write_report
 
+# The retraining policy's drift metric -> its column (or struct field) in the drift table.
+DRIFT_COLUMNS = {
+    "population_stability_index": "population_stability_index",
+    "js_distance": "js_distance",
+    "ks_statistic": "ks_test.statistic",
+}
+
 
 def monitor_report(
-    cfg: MonitorConfig, out_dir: str | Path | None = None, *, log_to_mlflow: bool = False
+    cfg: MonitorConfig,
+    out_dir: str | Path | None = None,
+    *,
+    log_to_mlflow: bool = False,
+    ab: ABReport | None = None,
 ) -> ReportFiles:
     """Write the report of `cfg` under `out_dir` (default `<output_dir>/<name>_report`).
 
@@ -29,6 +42,7 @@ def monitor_report(
     baseline holding the label and the score (the estimates are suppressed where it shows the
     model uncalibrated); the A/B section needs the config's `ab`. The windows are the coarsest
     of the monitor's granularities that the estimates know (day, week, month; else a day).
+    `ab` is the A/B analysis when the caller has it already (default: analysed here).
     """
     drift_path = cfg.table_path("drift_metrics")
     if not table_exists(drift_path):
@@ -44,9 +58,11 @@ def monitor_report(
         out_dir or cfg.table_path("report"),
         drift_metrics=read_delta(drift_path).rename(columns={cfg.model_id_col: "model_version"}),
         predictions=predictions,
-        quality=_quality(cfg, predictions, granularity),
-        ab=analyze_monitor_ab(cfg) if cfg.ab is not None else None,
+        quality=window_quality(cfg, predictions, granularity),
+        ab=ab if ab is not None or cfg.ab is None else analyze_monitor_ab(cfg),
         title=f"churnops monitor {cfg.name}",
+        drift_statistic=DRIFT_COLUMNS[cfg.retrain.drift_metric],
+        drift_threshold=cfg.retrain.drift_threshold,
         granularity=granularity,
     )
     if log_to_mlflow:
@@ -54,18 +70,24 @@ def monitor_report(
     return files
 
 
-def _quality(
-    cfg: MonitorConfig, predictions: pd.DataFrame, granularity: str
+def window_quality(
+    cfg: MonitorConfig,
+    predictions: pd.DataFrame,
+    granularity: str,
+    calibration: CalibrationCheck | None = None,
 ) -> pd.DataFrame | None:
-    """`estimate_performance` per window and version, or None without a usable baseline."""
-    from churnops.monitoring.estimate import calibration_check, estimate_performance
+    """`estimate_performance` per window and version: realized quality where labels landed, the
+    label-free estimate (when the baseline shows the model calibrated), label coverage; None
+    without a baseline holding the label and the score.
 
-    if not cfg.baseline_table:
+    Args:
+        calibration: `baseline_calibration(cfg)` when the caller has it (default: read here).
+    """
+    from churnops.monitoring.estimate import estimate_performance
+
+    check = calibration or baseline_calibration(cfg)
+    if check is None:
         return None
-    baseline = read_delta(cfg.baseline_table)
-    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
-        return None
-    check = calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
     return estimate_performance(
         predictions,
         check,
@@ -73,3 +95,16 @@ def _quality(
         granularity=granularity,
         max_label_age_days=cfg.max_label_age_days,
     )
+
+
+def baseline_calibration(cfg: MonitorConfig) -> CalibrationCheck | None:
+    """Whether the baseline shows the model calibrated (so the estimates may be reported); None
+    without a baseline holding the label and the score."""
+    from churnops.monitoring.estimate import calibration_check
+
+    if not cfg.baseline_table:
+        return None
+    baseline = read_delta(cfg.baseline_table)
+    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
+        return None
+    return calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])

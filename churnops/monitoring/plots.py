@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 # The object API with no pyplot: figures draw on the Agg canvas, never touch the user's backend.
+from matplotlib import colormaps
+from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from churnops.monitoring.estimate import ALL_VERSIONS, window_start
 
@@ -40,8 +43,10 @@ def drift_heatmap(
     model_id_col: str = "model_version",
     model_id: str = ALL_VERSIONS,
     granularity: str | None = None,
+    threshold: float | None = None,
 ) -> Figure:
-    """Feature x window heatmap of a drift statistic from a `_drift_metrics` table.
+    """Feature x window heatmap of a drift statistic from a `_drift_metrics` table, on a log
+    colour scale (small drifts stay visible beside a large one), each cell labelled.
 
     Args:
         drift_metrics: the drift table (contract 3) as pandas.
@@ -51,6 +56,8 @@ def drift_heatmap(
         drift_type: `BASELINE` or `CONSECUTIVE`.
         model_id_col, model_id: which version's rows (`'*'`: all versions together).
         granularity: keep only this granularity (default: the first one present).
+        threshold: the retraining policy's level for this statistic, marked on the colour bar
+            (cells above it in bold); None marks nothing.
     """
     column, _, field = statistic.partition(".")
     needed = ["column_name", "drift_type", "slice_key", model_id_col, column]
@@ -74,21 +81,65 @@ def drift_heatmap(
         {"feature": rows["column_name"], "window": _window_starts(rows), "value": values.to_numpy()}
     )
     grid = data.pivot_table(index="feature", columns="window", values="value", aggfunc="first")
-    fig = Figure(figsize=(max(6, 0.7 * grid.shape[1] + 3), 0.35 * len(grid) + 2))
+    values_grid = grid.to_numpy(dtype=float)
+    fig = Figure(figsize=(max(6, 0.8 * grid.shape[1] + 4), 0.38 * len(grid) + 2.2))
     ax = fig.subplots()
-    image = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="magma_r")
+    # Logarithmic above `floor`, linear below: one feature drifting by 8 would otherwise paint
+    # 0.1 and 0.5 alike; zero stays zero, and a missing cell shows grey.
+    floor = min(threshold / 10, 0.01) if threshold else 0.01
+    finite = values_grid[np.isfinite(values_grid)]
+    top = max(float(finite.max()) if finite.size else 1.0, (threshold or 0) * 2, floor * 10)
+    norm = SymLogNorm(linthresh=floor, vmin=0, vmax=top, base=10, clip=True)
+    cmap = colormaps["magma_r"].with_extremes(bad="#dddddd")
+    image = ax.imshow(values_grid, aspect="auto", cmap=cmap, norm=norm)
+    for (i, j), value in np.ndenumerate(values_grid):
+        if np.isfinite(value):  # the number itself, bold where the policy's threshold is passed
+            above = threshold is not None and value > threshold
+            dark = norm(value) > 0.55
+            color, weight = ("white" if dark else "black"), ("bold" if above else "normal")
+            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize="x-small",
+                    color=color, weight=weight)  # fmt: skip
     ax.set_xticks(
         range(grid.shape[1]),
-        [w.strftime("%Y-%m-%d") for w in grid.columns],
+        [_window_label(w, granularity) for w in grid.columns],
         rotation=45,
         ha="right",
     )
     ax.set_yticks(range(len(grid)), grid.index)
-    fig.colorbar(image, ax=ax)  # the statistic is named in the title
+    bar = fig.colorbar(image, ax=ax)
+    if threshold is not None:
+        bar.ax.axhline(threshold, color="tab:blue", linewidth=2)
+        where = bar.ax.get_yaxis_transform()
+        bar.ax.text(1.05, threshold, f" policy {threshold:g}", color="tab:blue", transform=where,
+                    va="center", fontsize="small")  # fmt: skip
     # Two lines: with few windows the figure is narrower than the title.
-    ax.set_title(f"{drift_type.lower()} drift by feature and window\n{statistic}")
+    marked = f"; bold: above the policy's {threshold:g}" if threshold is not None else ""
+    ax.set_title(
+        f"{drift_type.lower()} drift by feature and window\n{statistic} (log colour{marked})"
+    )
     fig.tight_layout()
     return fig
+
+
+def _window_label(start: pd.Timestamp, granularity: str | None) -> str:
+    """A window's tick: the month for monthly windows, the day otherwise."""
+    return start.strftime("%Y-%m") if granularity == "1 month" else start.strftime("%Y-%m-%d")
+
+
+def _date_axis(ax: Any, starts: pd.Series, granularity: str | None = None) -> None:
+    """A time axis spanning the windows shown, half a window either side, with short labels:
+    one window's point gets a window-wide axis, not years of empty range."""
+    import matplotlib.dates as mdates
+
+    starts = pd.to_datetime(pd.Series(starts)).dropna()
+    if starts.empty:
+        return
+    step = {"1 hour": "1h", "1 day": "1D", "1 week": "7D"}.get(granularity or "", "31D")
+    pad = pd.Timedelta(step) / 2
+    ax.set_xlim(starts.min() - pad, starts.max() + pad)
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def score_distribution(
@@ -127,9 +178,7 @@ def score_distribution(
         ax.fill_between(g.index, g[0.25], g[0.75], color=color, alpha=0.35, label="25-75%")
         ax.plot(g.index, g[0.5], marker="o", color=color, label="median")
         ax.set_title(f"version {version}", fontsize="medium")
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(45)
-            tick.set_ha("right")
+        _date_axis(ax, pd.Series(q.index.get_level_values(1)), granularity)
     axes[0].set_ylabel("P(churn)")
     axes[0].legend(fontsize="small")
     fig.suptitle(f"score distribution by version ({granularity} windows)")
@@ -145,7 +194,11 @@ def matplotlib_colors() -> list[str]:
 
 
 def quality_over_time(
-    quality: pd.DataFrame, metric: str = "roc_auc", *, model_id_col: str = "model_version"
+    quality: pd.DataFrame,
+    metric: str = "roc_auc",
+    *,
+    model_id_col: str = "model_version",
+    granularity: str | None = None,
 ) -> Figure:
     """Realized `metric` per version over time, the label-free estimate beside it (dashed),
     and the share of predictions already labelled below.
@@ -153,6 +206,7 @@ def quality_over_time(
     Args:
         quality: `estimate_performance`'s frame: `window_start`, the model id, `realized_<metric>`,
             `estimated_<metric>` (optional), `label_coverage`.
+        granularity: the windows' length, for the time axis's margins.
     """
     realized, estimated = f"realized_{metric}", f"estimated_{metric}"
     missing = [
@@ -163,23 +217,28 @@ def quality_over_time(
     fig = Figure(figsize=(9, 6))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     versions = sorted(quality[model_id_col].astype(str).unique())
-    width = pd.Timedelta(days=20) / max(len(versions), 1)
+    window = pd.Timedelta({"1 day": "1D", "1 week": "7D"}.get(granularity or "", "28D"))
+    width = window * 0.8 / max(len(versions), 1)
     for i, (version, g) in enumerate(quality.groupby(model_id_col, sort=True)):
         g = g.sort_values("window_start")
         x = pd.to_datetime(g["window_start"])
-        (line,) = top.plot(x, g[realized], marker="o", label=f"{version} realized")
+        name = "all versions" if version == ALL_VERSIONS else f"version {version}"
+        (line,) = top.plot(x, g[realized], marker="o", label=f"{name} realized")
         if estimated in g and g[estimated].notna().any():
             top.plot(
                 x,
                 g[estimated],
                 linestyle="--",
                 color=line.get_color(),
-                label=f"{version} estimated (CBPE)",
+                label=f"{name} estimated (CBPE)",
             )
-        bottom.bar(x + i * width, g["label_coverage"], width=width, color=line.get_color())
+        offset = (i - (len(versions) - 1) / 2) * width  # the bars of a window centred on it
+        bottom.bar(x + offset, g["label_coverage"], width=width, color=line.get_color())
     top.set_ylabel(metric)
     top.set_title(f"{metric} over time: realized where labels landed, estimated before")
-    suppressed = quality[~quality["reported"].astype(bool)] if "reported" in quality else []
+    suppressed = (
+        quality[~quality["reported"].astype(bool)] if "reported" in quality else quality[:0]
+    )
     if len(suppressed) and "reason" in quality:
         fig.text(
             0.01,
@@ -192,7 +251,7 @@ def quality_over_time(
     top.legend(fontsize="small", ncol=2)
     bottom.set_ylabel("labelled")
     bottom.set_ylim(0, 1)
-    fig.autofmt_xdate()
+    _date_axis(bottom, quality["window_start"], granularity)
     fig.tight_layout()
     return fig
 
@@ -217,6 +276,7 @@ def ab_differences(comparisons: pd.DataFrame, treatment: str = "treatment") -> F
         ax.axvline(0, color="grey", linewidth=1)
         ax.errorbar([d], [0], xerr=[[d - lo], [hi - d]], fmt="o", capsize=6, color="tab:blue")
         ax.set_xlim(-span, span)
+        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
         ax.set_yticks([])
         p = row.get("p_value")
         note = f"\nDeLong p={p:.3g}" if p is not None and not pd.isna(p) else ""

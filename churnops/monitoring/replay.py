@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -64,6 +64,10 @@ class ReplayConfig(StrictConfig):
         labels: the Delta table to write the labels to (overwritten).
         predictions: also write the unpacked predictions table here, or None.
         tracking_uri: MLflow tracking and registry URI for `models:/` URIs, or None.
+        mode: `overwrite` writes the tables anew; `append` adds this run's months to them (a
+            month-by-month replay), with the labels that landed by `end` and are not yet there.
+        labels_from: the first month end labelled (None: `start`); an appending replay passes
+            its first month, so each month's call lands the labels of the earlier ones.
     """
 
     source: SourceConfig = Field(default_factory=SourceConfig)
@@ -79,6 +83,8 @@ class ReplayConfig(StrictConfig):
     labels: str
     predictions: str | None = None
     tracking_uri: str | None = None
+    mode: Literal["overwrite", "append"] = "overwrite"
+    labels_from: dt.date | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ReplayConfig:
@@ -101,7 +107,8 @@ class ReplayResult:
 
     Attributes:
         cutoffs: the month ends scored.
-        labelled_cutoffs: the month ends whose horizon has passed (labels written).
+        labelled_cutoffs: the month ends whose labels this run wrote (horizon passed; in
+            `append` mode, only those not written before).
         log_rows: inference log rows (requests, shadow copies included).
         prediction_rows: scored customer rows (shadow included).
         predictions_path: the predictions Delta table (None when not asked for).
@@ -151,8 +158,8 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
         models: loaded pyfunc models by arm name, used instead of loading `model_uri`.
     """
     import pyarrow.parquet as pq
-    from deltalake import write_deltalake
 
+    from churnops.data.delta_tables import table_exists
     from churnops.data.engines import get_engine
     from churnops.data.feature_store.timeseries import month_ends, order_span
     from churnops.data.features.customer import compute_customer_features
@@ -178,8 +185,7 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
             orders_path = Path(tmp, "orders.parquet")
             prepare_orders(cfg.source, orders_path)
             orders = engine.read_parquet(orders_path)
-            _, last_order = order_span(orders)
-            labelled = [c for c in cutoffs if c + dt.timedelta(cfg.horizon_days) <= last_order]
+            labelled = _landed_labels(cfg, order_span(orders)[1])
             for cutoff in cutoffs:
                 month = _month_batches(engine, compute_customer_features(orders, cutoff))
                 for log, preds in _score_stream(cfg, served, router, cutoff, month):
@@ -197,11 +203,34 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
             if preds_writer is not None:
                 preds_writer.close()
         # Written only once everything is computed: a failure leaves no half-written table.
-        _write_delta(cfg.inference_log, _parquet_batches(log_path), write_deltalake)
-        _write_delta(cfg.labels, _parquet_batches(labels_path), write_deltalake)
+        _write_delta(cfg.inference_log, _parquet_batches(log_path), cfg.mode)
+        # An append with no label landed adds nothing, but the table exists from the first
+        # month on: a monitor reading it finds it empty rather than missing.
+        if labelled or cfg.mode == "overwrite" or not table_exists(cfg.labels):
+            _write_delta(cfg.labels, _parquet_batches(labels_path), cfg.mode)
         if cfg.predictions and preds_writer is not None:
-            _write_delta(cfg.predictions, _parquet_batches(preds_path), write_deltalake)
+            _write_delta(cfg.predictions, _parquet_batches(preds_path), cfg.mode)
     return ReplayResult(cutoffs, labelled, log_rows, prediction_rows, cfg.predictions, cfg.labels)
+
+
+def _landed_labels(cfg: ReplayConfig, last_order: dt.date) -> list[dt.date]:
+    """The month ends whose labels this run writes: from `labels_from` (or `start`) to `end`,
+    horizon passed by the last order (`overwrite`) or by `end` (`append`: the replay's "now"),
+    less those an appending run finds already written."""
+    from churnops.data.feature_store.timeseries import month_ends
+
+    horizon = dt.timedelta(cfg.horizon_days)
+    first = cfg.labels_from or cfg.start
+    if first > cfg.end:
+        raise ValueError(f"labels_from={first}: expected a date on or before end={cfg.end}")
+    landed_by = last_order if cfg.mode == "overwrite" else min(cfg.end, last_order)
+    written: set[dt.date] = set()
+    if cfg.mode == "append":
+        from churnops.data.delta_tables import table_exists
+
+        if table_exists(cfg.labels):
+            written = set(_read_delta(cfg.labels).column("cutoff").unique().to_pylist())
+    return [c for c in month_ends(first, cfg.end) if c + horizon <= landed_by and c not in written]
 
 
 def _month_batches(engine: Any, frame: Any) -> Any:
@@ -283,10 +312,13 @@ def _parquet_batches(path: Path) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(BATCH_ROWS))
 
 
-def _write_delta(path: str, batches: pa.RecordBatchReader, write_deltalake: Any) -> None:
+def _write_delta(path: str, batches: pa.RecordBatchReader, mode: str) -> None:
     from churnops.data.delta_tables import write_table  # a path or an object-store URI
 
-    write_table(path, batches, mode="overwrite", schema_mode="overwrite")
+    if mode == "append":  # one more commit of new files: a monitor refreshes incrementally
+        write_table(path, batches, mode="append")
+    else:
+        write_table(path, batches, mode="overwrite", schema_mode="overwrite")
 
 
 @dataclass

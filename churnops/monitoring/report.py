@@ -50,6 +50,7 @@ def write_report(
     ab: Any = None,
     title: str = "churnops monitoring report",
     drift_statistic: str = "population_stability_index",
+    drift_threshold: float | None = None,
     granularity: str = "1 month",
 ) -> ReportFiles:
     """Draw every plot the inputs allow, write PNGs and `report.html` under `out_dir`.
@@ -62,6 +63,7 @@ def write_report(
         ab: an `ABReport` for the verdict, tables and the differences plot.
         title: the page title.
         drift_statistic: the heatmap's statistic.
+        drift_threshold: the retraining policy's level for it, marked on the heatmap.
         granularity: the score distribution's window.
     """
     if all(x is None for x in (drift_metrics, predictions, quality, ab)):
@@ -72,13 +74,17 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Any] = {}
     if drift_metrics is not None:
-        figures["drift_heatmap"] = plots.drift_heatmap(drift_metrics, drift_statistic)
+        present = set(drift_metrics.get("granularity", pd.Series(dtype=str)).dropna())
+        figures["drift_heatmap"] = plots.drift_heatmap(
+            drift_metrics, drift_statistic, threshold=drift_threshold,
+            granularity=granularity if granularity in present else None,
+        )  # fmt: skip
     if predictions is not None:
         figures["score_distribution"] = plots.score_distribution(
             predictions, granularity=granularity
         )
     if quality is not None:
-        figures["quality_over_time"] = plots.quality_over_time(quality)
+        figures["quality_over_time"] = plots.quality_over_time(quality, granularity=granularity)
     if ab is not None and not ab.comparisons.empty:
         figures["ab_differences"] = plots.ab_differences(ab.comparisons)
     files = ReportFiles(out / "report.html")

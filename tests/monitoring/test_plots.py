@@ -168,3 +168,36 @@ def test_ab_differences_draws_each_interval_around_its_difference():
     # log loss: lower is better, so the shaded side is left of zero
     shade = fig.axes[1].patches[0].get_extents().transformed(fig.axes[1].transData.inverted())
     assert shade.x1 == pytest.approx(0.0, abs=1e-9) and shade.x0 < 0
+
+
+def test_drift_heatmap_keeps_small_drifts_visible_and_marks_the_policy_threshold():
+    frame = drift_rows()
+    big = frame["column_name"] == "spend"
+    frame.loc[big, "population_stability_index"] = 8.0  # one feature far off, as tenure is
+    fig = plots.drift_heatmap(frame, threshold=0.2)
+    ax, bar = fig.axes
+    image = ax.images[0]
+    # A log colour scale: 0.1 and 0.3 get colours far apart beside an 8, not the same pale one.
+    norm = image.norm
+    assert norm(0.3) - norm(0.1) > 0.1 and norm(0.0) == 0
+    labels = {t.get_text(): t.get_weight() for t in ax.texts}
+    assert labels["0.3"] == "bold" and labels["0.1"] == "normal"  # above the 0.2 threshold
+    lines = [ln for ln in bar.lines if np.allclose(ln.get_ydata(), 0.2)]
+    assert lines and any("policy 0.2" in t.get_text() for t in bar.texts)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1997-07", "1997-08", "1997-09",
+                                                           "1997-10"]  # fmt: skip
+
+
+def test_one_window_gets_a_window_wide_time_axis_not_years():
+    import matplotlib.dates as mdates
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-12-06 10:00"] * 50).tz_localize("UTC"),
+            "model_version": ["1"] * 50,
+            "probability": np.linspace(0, 1, 50),
+        }
+    )
+    fig = plots.score_distribution(frame, granularity="1 day")
+    low, high = (mdates.num2date(x) for x in fig.axes[0].get_xlim())
+    assert (high - low).days <= 1

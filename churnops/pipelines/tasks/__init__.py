@@ -16,4 +16,5 @@ TASKS: dict[str, str] = {
     "batch_inference": "churnops.pipelines.tasks.batch:batch_inference",
     "serving_check": "churnops.pipelines.tasks.serving:serving_check",
     "monitor_refresh": "churnops.pipelines.tasks.monitoring:monitor_refresh",
+    "monitor_replay": "churnops.pipelines.tasks.monitoring:monitor_replay",
 }
