@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -19,6 +20,11 @@ class MonitorRefreshInputs(RunInputs):
     monitor: str = "churn"  # configs/monitor/<name>.yaml, or a YAML path
     overrides: list[str] = Field(default_factory=list)  # monitor config `a.b=value`
     inference_log: str | None = None  # the serving log to unpack; None: the config's
+    # What `inference_log` is: churnops' serving log (`churnops serve`) or the payload table a
+    # Databricks Model Serving endpoint writes (legacy or AI Gateway-enabled inference table).
+    # Unpacking reads either by its columns; a log of the other kind, or one missing a column,
+    # is refused before anything is written.
+    inference_log_format: Literal["churnops", "databricks_payload"] = "churnops"
     training_set: str | None = None  # with model_uri: the baseline, scored once
     model_uri: str | None = None
     labels_table: str | None = None  # Delta: customer_id, cutoff, churn
@@ -77,6 +83,9 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     folder = inputs.table_path("monitoring")
     where = [f"table={join(folder, 'predictions')}", f"output_dir={folder}"]
     if inputs.inference_log:
+        from churnops.monitoring.unpack import check_inference_log
+
+        check_inference_log(inputs.inference_log, inputs.inference_log_format)
         where.append(f"inference_log={inputs.inference_log}")
     if inputs.labels_table:
         where.append(f"labels_table={inputs.labels_table}")
