@@ -55,8 +55,8 @@ def sample(name: str, annotation: Any) -> Any:
         return sample(name, next(a for a in args if a is not type(None)))
     if annotation is dict or origin is dict:
         return {"k": sample(name, args[1] if args else float)}
-    if origin is list:
-        return ["psi:recency"]
+    if origin is list:  # a list of texts (reasons) or of records (a story's months)
+        return ["psi:recency"] if not args or args[0] is str else [sample(name, args[0])]
     return {
         str: f"/Volumes/main/churnops/pipelines/{name}",
         int: 7,
