@@ -75,7 +75,33 @@ def decide_retraining(
 
     policy = cfg.retrain
     now = now or dt.datetime.now(dt.UTC)
+    owned = engine is None
     engine = engine or get_engine(cfg.engine)
+    try:
+        decision = _decide(cfg, engine)
+    finally:
+        if owned:  # a passed engine is the caller's; a session the new one attached to, the host's
+            engine.stop()
+    if srm_pvalue is not None and srm_pvalue < policy.srm_alpha:
+        decision.blocked_by.append(
+            f"srm: sample-ratio mismatch p={srm_pvalue:.2e} < {policy.srm_alpha}; "
+            "fix the traffic split before trusting per-version metrics"
+        )
+    last = _last_retrain(cfg)
+    if last and (now - last).total_seconds() < policy.cooldown_days * 86400:
+        decision.blocked_by.append(
+            f"cooldown: last retrain decision at {last.isoformat()}, "
+            f"within {policy.cooldown_days} days"
+        )
+    decision.retrain = bool(decision.reasons) and not decision.blocked_by
+    if record:
+        _append(cfg, decision, now)
+    return decision
+
+
+def _decide(cfg: MonitorConfig, engine: Any) -> Decision:
+    """The reasons `cfg.retrain` finds in the monitor's quality and drift tables."""
+    policy = cfg.retrain
     granularity = cfg.granularities[0]
     profile = _register(engine, cfg.table_path("profile_metrics"), f"{cfg.name}_profile_metrics")
     drift = _register(engine, cfg.table_path("drift_metrics"), f"{cfg.name}_drift_metrics")
@@ -96,7 +122,7 @@ def decide_retraining(
             granularity=granularity,
             min_rows=policy.min_rows,
         ),
-    )
+    ) if profile else []  # fmt: skip
     for version in sorted({r["model_id"] for r in q}):
         recent = [r for r in q if r["model_id"] == version][: policy.quality_recent]
         bad = [r for r in recent if r["value"] < policy.quality_floor]
@@ -111,8 +137,8 @@ def decide_retraining(
     value = {"ks_statistic": "ks_test.statistic"}.get(policy.drift_metric, policy.drift_metric)
     d = _rows(
         engine, DRIFT_QUERY.format(value=value, drift=drift, model=model, granularity=granularity)
-    )
-    counts = _window_counts(engine, profile, model, granularity)
+    ) if drift else []  # fmt: skip
+    counts = _window_counts(engine, profile, model, granularity) if profile else {}
     columns = policy.drift_columns or sorted({r["column_name"] for r in d})
     for column in columns:
         series = [r for r in d if r["column_name"] == column]
@@ -127,29 +153,18 @@ def decide_retraining(
             )
             decision.details[f"drift_{column}"] = [_plain(r) for r in latest]
 
-    if srm_pvalue is not None and srm_pvalue < policy.srm_alpha:
-        decision.blocked_by.append(
-            f"srm: sample-ratio mismatch p={srm_pvalue:.2e} < {policy.srm_alpha}; "
-            "fix the traffic split before trusting per-version metrics"
-        )
-    last = _last_retrain(cfg)
-    if last and (now - last).total_seconds() < policy.cooldown_days * 86400:
-        decision.blocked_by.append(
-            f"cooldown: last retrain decision at {last.isoformat()}, "
-            f"within {policy.cooldown_days} days"
-        )
-    decision.retrain = bool(decision.reasons) and not decision.blocked_by
-    if record:
-        _append(cfg, decision, now)
     return decision
 
 
-def _register(engine: Any, path: str, name: str) -> str:
-    """Make the Delta table queryable by `name` in the engine's SQL."""
+def _register(engine: Any, path: str, name: str) -> str | None:
+    """Make the Delta table queryable by `name` in the engine's SQL; None when it has no rows
+    yet (after the first window there is nothing to compare drift with)."""
     from churnops.monitoring.frames import delta_frame
 
     if not table_exists(path):
         raise FileNotFoundError(f"{path!r}: no metric table; run `churnops monitor refresh` first")
+    if not open_table(path).file_uris():
+        return None
     delta_frame(engine, path).createOrReplaceTempView(name)
     return name
 

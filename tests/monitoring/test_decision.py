@@ -61,3 +61,12 @@ def test_decision_before_any_refresh_names_the_missing_table(tmp_path):
     cfg = MonitorConfig(table=str(tmp_path / "preds"), output_dir=str(tmp_path / "out"))
     with pytest.raises(FileNotFoundError, match=r"churn_profile_metrics.*monitor refresh"):
         decide_retraining(cfg, now=NOW)
+
+
+def test_a_first_window_without_a_baseline_decides_nothing_instead_of_failing(tmp_path):
+    # One window and no baseline: the drift table exists but has nothing to compare yet.
+    write(tmp_path / "preds", predictions(1, 300, seed=14))
+    cfg = MonitorConfig(table=str(tmp_path / "preds"), output_dir=str(tmp_path / "out"))
+    refresh_monitor(cfg)
+    decision = decide_retraining(cfg, now=NOW)
+    assert decision.retrain is False and decision.reasons == []
