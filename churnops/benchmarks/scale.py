@@ -290,12 +290,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         source_kept = (
             args.keep_source and (_source_dir(customers, workdir) / "orders.parquet").exists()
         )
-        if engine == "duckdb":  # each size measured from scratch: no orders generated before
+        if engine == "duckdb" and args.steps == STEPS:  # each size from scratch (a subset of
+            # steps resumes: it reuses what the earlier steps of an earlier --keep run wrote)
             for folder in (workdir, _source_dir(customers, workdir), root / "orders-cache"):
                 if not (source_kept and folder == _source_dir(customers, workdir)):
                     shutil.rmtree(folder, ignore_errors=True)
         # The Spark runs reuse the DuckDB run's orders and model: their own steps are re-run.
         steps = STEPS if engine == "duckdb" else [s for s in STEPS if s in ENGINE_STEPS]
+        steps = [s for s in steps if s in args.steps]
         if engine != "duckdb" and not (workdir / "model_uri.txt").exists():
             steps = ["generate", "train_lr", *steps]
         master = args.spark_master if engine == "spark-cluster" else None
@@ -316,7 +318,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 def _kept_rows(
     results_dir: Path | None, name: str, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The earlier results' rows for (customers, engine) pairs this run did not measure."""
+    """The earlier results' rows for the (customers, engine, step)s this run did not measure."""
     import json
 
     from churnops.benchmarks.report import RESULTS_DIR
@@ -324,8 +326,12 @@ def _kept_rows(
     path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         return []
-    ran = {(r["customers"], r["engine"]) for r in rows}
-    return [r for r in json.loads(path.read_text()) if (r["customers"], r["engine"]) not in ran]
+    ran = {(r["customers"], r["engine"], r["step"]) for r in rows}
+    return [
+        r
+        for r in json.loads(path.read_text())
+        if (r["customers"], r["engine"], r["step"]) not in ran
+    ]
 
 
 def _sizes(text: str) -> list[int]:
@@ -339,6 +345,14 @@ def _sizes(text: str) -> list[int]:
 
 
 ENGINES = ("duckdb", "spark-local", "spark-cluster")
+
+
+def _steps(text: str) -> list[str]:
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not steps:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(STEPS)}")
+    return [s for s in STEPS if s in steps]  # in the pipeline's order
 
 
 def _engines(text: str) -> list[str]:
@@ -356,6 +370,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--spark-sizes", type=_sizes, default=[1_000_000],
                    help="customers per Spark run ('' for none)")  # fmt: skip
     p.add_argument("--spark-master", help="a Spark master URL: adds spark-cluster rows")
+    p.add_argument("--steps", type=_steps, default=list(STEPS),
+                   help="steps to run, resuming a --keep run (default: all)")  # fmt: skip
     p.add_argument("--engines", type=_engines, default=list(ENGINES),
                    help="engines to run, comma-separated (default: all)")  # fmt: skip
     p.add_argument("--workdir", default=".churnops/scale")
@@ -425,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["ok"] for r in rows)
     if args.append:
         rows = _kept_rows(args.results_dir, args.name, rows) + rows
+    rows.sort(key=lambda r: (ENGINES.index(r["engine"]), r["customers"], STEPS.index(r["step"])))
     publish(rows, args.name, args.results_dir, args.spark_master)
     return 0 if ok else 1
 

@@ -58,6 +58,12 @@ def test_engines_pick_the_rows_to_run_and_refuse_a_name_they_do_not_know():
         scale.parse_args(["--engines", "spark-yarn"])
 
 
+def test_steps_run_in_the_pipeline_order_whatever_order_they_are_given_in():
+    assert scale.parse_args(["--steps", "score,features"]).steps == ["features", "score"]
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--steps", "deploy"])
+
+
 def test_sizes_must_be_counts():
     with pytest.raises(SystemExit):
         scale.parse_args(["--sizes", "ten"])
