@@ -73,13 +73,42 @@ class TaskProcess:
         return self._process.exitcode is not None
 
 
+# The running server's socket, in the environment its tasks get: a task that runs a job (a
+# run_job_task's runner) forks that job's tasks from the same warm server.
+SERVER_ENV = "CHURNOPS_TASK_SERVER"
+
+
 def start_server() -> None:
-    """Start the fork server now, so its imports overlap the runner's own start-up."""
+    """Start the fork server now, so its imports overlap the runner's own start-up; in a task
+    forked from a server, use that server instead."""
     from churnops.pipelines.task_server_watch import PARENT_ENV
 
+    if _join_parent_server():
+        return
     os.environ[PARENT_ENV] = str(os.getpid())
     multiprocessing.forkserver.set_forkserver_preload(PRELOAD)
     multiprocessing.forkserver.ensure_running()
+    os.environ[SERVER_ENV] = str(multiprocessing.forkserver._forkserver._forkserver_address)
+
+
+def _join_parent_server() -> bool:
+    """In a task forked from a server (a run_job_task running its job), point multiprocessing
+    at that server rather than start a second one: a second server would spend seconds of CPU
+    importing `PRELOAD` again, which the task already holds.
+
+    A process the fork server forked holds the runner's keep-alive pipe but no server of its
+    own (no pid); the server's address comes from the environment the runner passed down.
+    """
+    server = multiprocessing.forkserver._forkserver
+    if server._forkserver_pid is not None:
+        return False  # this process started a server: it is a runner of its own
+    address = os.environ.get(SERVER_ENV)
+    if not address or server._forkserver_alive_fd is None or not os.path.exists(address):
+        return False  # not a process a server forked: start one
+    server._forkserver_address = address
+    # Not this process's to start or wait for (it is not its child): only to connect to.
+    server.ensure_running = lambda: None  # type: ignore[method-assign]
+    return True
 
 
 def start_task_process(argv: list[str], log_path: Path) -> TaskProcess:

@@ -136,3 +136,15 @@ def log_to_mlflow(inputs: LogInputs) -> LogOutputs:
             mlflow.log_metric("train/loss", 1.0 / (step + 1), step=step)
         mlflow.log_text("\n".join(str(i) for i in range(inputs.rows)), "data/rows.txt")
     return LogOutputs(mlflow_run_id=run.info.run_id)
+
+
+class ForkedFromInputs(StrictConfig):
+    note: str = ""
+
+
+class ForkedFromOutputs(StrictConfig):
+    parent_pid: int  # the process that forked this task: the runner's task server
+
+
+def forked_from(inputs: ForkedFromInputs) -> ForkedFromOutputs:
+    return ForkedFromOutputs(parent_pid=os.getppid())

@@ -241,6 +241,28 @@ def test_run_job_task_runs_the_other_job_when_the_condition_holds(
     assert child_run.job == "child" and child_run.trigger == "RUN_JOB_TASK"
 
 
+def test_a_run_job_tasks_tasks_fork_from_the_runners_task_server(
+    home: Path, tmp_path: Path
+) -> None:
+    """The child job's tasks come from the server the parent's tasks came from: no second
+    server importing everything again."""
+    from tests.pipelines.conftest import write_spec
+
+    write_spec(tmp_path, job("child", [{"task_key": "where", "task": "forked_from"}]))
+    parent = job(
+        "parent",
+        [{"task_key": "where", "task": "forked_from"},
+         {"task_key": "child", "depends_on": [{"task_key": "where"}],
+          "run_job_task": {"job": "child"}}],
+    )  # fmt: skip
+    ran = run_job(parent, home=home, spec_dir=tmp_path)
+    assert ran.state == "SUCCESS"
+    child_run = RunRecords(home).run(ran.tasks["child"].outputs["run_id"])
+    server = ran.tasks["where"].outputs["parent_pid"]
+    assert child_run.tasks["where"].outputs["parent_pid"] == server
+    assert server != os.getpid()  # a server, not the runner itself
+
+
 def test_job_timeout_stops_what_is_running_and_cancels_the_rest(home: Path) -> None:
     spec = job(
         "jobtimeout",

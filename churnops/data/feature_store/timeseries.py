@@ -12,7 +12,7 @@ import pyarrow as pa
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureStoreError, FeatureTable
 from churnops.data.feature_store.frames import frame_kind, to_arrow
-from churnops.data.features.customer import compute_customer_features
+from churnops.data.features.customer import compute_customer_snapshots
 
 ENTITY_KEY = "customer_id"
 TIMESERIES_COLUMN = "as_of"
@@ -44,10 +44,7 @@ def snapshot_frame(orders: Any, cutoffs: list[date]) -> Any:
     engine DataFrame, computed when it is read (`write_snapshots` streams it into the store)."""
     if not cutoffs:
         raise FeatureStoreError("cutoffs: expected at least one date")
-    stacked = compute_customer_features(orders, cutoffs[0])
-    for cutoff in cutoffs[1:]:
-        stacked = stacked.unionByName(compute_customer_features(orders, cutoff))
-    return stacked.orderBy(ENTITY_KEY, TIMESERIES_COLUMN)
+    return compute_customer_snapshots(orders, cutoffs).orderBy(ENTITY_KEY, TIMESERIES_COLUMN)
 
 
 def compute_snapshots(orders: Any, cutoffs: list[date]) -> pa.Table:

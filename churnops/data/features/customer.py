@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -51,10 +52,29 @@ def compute_customer_features(orders: Any, as_of: date | str) -> Any:
         orders: the engine's DataFrame of canonical orders (see `churnops.data.schema`).
         as_of: the cutoff day; orders dated on it count, later ones do not.
     """
+    return compute_customer_snapshots(orders, [as_of])
+
+
+def compute_customer_snapshots(orders: Any, cutoffs: Sequence[date | str]) -> Any:
+    """`compute_customer_features` at every cutoff, in one query: one row per (customer,
+    cutoff) where the customer has an order on or before the cutoff.
+
+    Each order is paired with the cutoffs it precedes, and the features are aggregated per
+    (customer, cutoff). One plan for every cutoff, not a union of one plan per cutoff: SQLFrame
+    copies the whole plan at each union, so eighteen month ends took 14 s of Python to plan.
+
+    Args:
+        orders: the engine's DataFrame of canonical orders (see `churnops.data.schema`).
+        cutoffs: the cutoff days; orders dated on a cutoff count for it, later ones do not.
+    """
+    if not cutoffs:
+        raise ValueError("cutoffs: expected at least one date")
     F, Window = dataframe_api(orders)
-    cutoff = F.to_date(F.lit(str(as_of)))
-    history = orders.where(F.col("order_date") <= cutoff)
-    by_customer = Window.partitionBy("customer_id").orderBy("order_date")
+    dates = [F.to_date(F.lit(str(c))) for c in cutoffs]
+    paired = orders.withColumn("as_of", F.explode(F.array(*dates)))
+    cutoff = F.col("as_of")
+    history = paired.where(F.col("order_date") <= cutoff)
+    by_customer = Window.partitionBy("customer_id", "as_of").orderBy("order_date")
     history = history.withColumn(
         "gap_days", F.datediff(F.col("order_date"), F.lag("order_date").over(by_customer))
     )
@@ -84,14 +104,14 @@ def compute_customer_features(orders: Any, as_of: date | str) -> Any:
             F.sum(F.when(recent(w), F.col("amount")).otherwise(0.0)).alias(f"spent_{w}d")
         )
 
-    per_customer = history.groupBy("customer_id").agg(*aggregates)
+    per_customer = history.groupBy("customer_id", "as_of").agg(*aggregates)
     derived = {
         "avg_order_value": F.col("total_spent") / F.col("total_orders"),
         "days_since_last_order": F.datediff(cutoff, F.col("last_order_date")),
         "tenure_days": F.datediff(cutoff, F.col("first_order_date")),
         "avg_quantity_per_order": F.col("total_quantity") / F.col("total_orders"),
     }
-    columns = [F.col("customer_id"), cutoff.alias("as_of")]
+    columns = [F.col("customer_id"), cutoff.cast("date").alias("as_of")]
     for name in FEATURE_COLUMNS:
         expr = derived.get(name, F.col(name))
         # Cast explicitly: engines differ in the integer width they pick for counts and datediff.

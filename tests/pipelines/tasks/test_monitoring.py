@@ -55,3 +55,47 @@ def test_monitor_replay_tells_the_loop_and_writes_the_report(run, features):
     )
     names = {a.path for a in MlflowClient().list_artifacts(runs[0].info.run_id, "monitoring")}
     assert "monitoring/report.html" in names and "monitoring/drift_heatmap.png" in names
+
+
+@pytest.mark.slow  # the demo's nine months of the CDNOW sample, then the training job once
+def test_the_demos_loop_meets_its_story_targets(run, features):
+    """The demo's own monitor_replay parameters (configs/pipeline/demo.yaml) give at least 8
+    monthly windows, 5 of them with realized quality, and a retraining decision whose training
+    job runs (`make demo` tells this story; its retrain task is this run_job_task)."""
+    from mlflow import MlflowClient
+
+    from churnops.pipelines.records import RunRecords
+    from churnops.pipelines.runner import run_job
+    from churnops.pipelines.spec import load_job_spec, resolve_references
+    from churnops.pipelines.tasks.monitoring import MonitorReplayInputs, monitor_replay
+
+    demo = load_job_spec("demo")
+    store = f"sqlite:///{Path(run['workdir']).resolve() / 'mlflow.db'}"
+    params = {p.name: p.default for p in demo.parameters}
+    params.update(workdir=run["workdir"], tracking_uri=store, registry_uri=store)
+    for alias in ("champion", "challenger"):
+        version = train_logistic(run, features, model_name=params["model_name"]).model_version
+        MlflowClient().set_registered_model_alias(params["model_name"], alias, version)
+
+    def lookup(ref: str, values: dict) -> object:
+        kind, name, *rest = ref.split(".")
+        return params[rest[0]] if kind == "job" else values[name][rest[-1]]
+
+    upstream = {"feature_engineering": {"training_set": features.training_set}}
+    inputs = resolve_references(
+        demo.task("monitor_replay").parameters, lambda r: lookup(r, upstream)
+    )
+    loop = monitor_replay(MonitorReplayInputs(**inputs))
+    assert loop.windows >= 8 and loop.labelled_windows >= 5
+    realized = [m for m in loop.months if m["realized_roc_auc"] is not None]
+    assert len(realized) >= 5
+    assert loop.retrain and loop.retrain_as_of is not None
+
+    retrain = demo.task("retrain").run_job_task
+    upstream["monitor_replay"] = loop.model_dump()
+    child = resolve_references(dict(retrain.job_parameters), lambda r: lookup(r, upstream))
+    home = Path(run["workdir"]) / "pipelines"
+    result = run_job(load_job_spec(retrain.job), {k: str(v) for k, v in child.items()}, home=home)
+    assert result.state == "SUCCESS"
+    trained = RunRecords(home).run(result.run_id).tasks["model_training"]
+    assert trained.state == "SUCCESS" and trained.outputs["model_version"]
