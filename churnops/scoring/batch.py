@@ -111,7 +111,7 @@ def _score_stream(
 
     from churnops.data.engines.duckdb import record_batches
 
-    model = mlflow.pyfunc.load_model(model_uri)
+    model = _predictor(mlflow.pyfunc.load_model(model_uri))
     types = _input_types(model_uri)
     source = record_batches(joined, batch_rows, order_by)
     schema = source.schema.append(pa.field("probability", pa.float64()))
@@ -123,6 +123,23 @@ def _score_stream(
                 yield _score_arrow(model, batch, columns, types, params, schema)
 
     return pa.RecordBatchReader.from_batches(schema, scored())
+
+
+def _predictor(model: Any) -> Any:
+    """`predict(frame, params)` of a loaded pyfunc. A churnops model reads and checks its own
+    inputs (ints or floats, blanks, missing columns named), so it is called directly: MLflow's
+    per-value check of its "any"-typed numeric columns was 60% of batch scoring's CPU. Any other
+    model goes through MLflow's predict, schema enforcement included."""
+    import contextlib
+
+    from churnops.models.pyfunc import ChurnPyfuncModel
+
+    python_model = None
+    with contextlib.suppress(Exception):  # not a python_function model: no python model
+        python_model = model.unwrap_python_model()
+    if isinstance(python_model, ChurnPyfuncModel):
+        return lambda frame, params: python_model.predict(None, frame, params)
+    return lambda frame, params: model.predict(frame, params=params)
 
 
 def _score_arrow(
@@ -140,7 +157,7 @@ def _score_arrow(
             frame[col] = frame[col].astype(np.int64)
         elif col in frame and kind == "double":
             frame[col] = frame[col].astype(np.float64)
-    out = model.predict(frame, params=params)
+    out = model(frame, params)
     arrays = [*batch.columns, pa.array(out["probability"], pa.float64()),
               pa.array(out["prediction"], pa.int64())]  # fmt: skip
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -23,13 +23,32 @@ def _model() -> LogisticChurnModel:
     return LogisticChurnModel().fit(x, (x[:, 0] > 0).astype(int))
 
 
-def test_databricks_logs_the_churnops_pyfunc_and_scores_through_the_client():
-    client = RecordingClient()
+class ScoringRecordingClient(RecordingClient):
+    """Records the calls; `score_batch` answers as the client does: the rows with one struct
+    column `prediction` of `RESULT_TYPE` (a real Spark frame)."""
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+
+    def score_batch(self, **kwargs):
+        self.calls.append(("score_batch", kwargs))
+        return self.session.createDataFrame(
+            [("c1", (0.75, 1))], f"customer_id string, prediction {RESULT_TYPE}"
+        )
+
+
+@pytest.mark.spark
+def test_databricks_logs_the_churnops_pyfunc_and_scores_through_the_client(spark_engine):
+    client = ScoringRecordingClient(spark_engine.session)
     scoring = ScoringClient(DatabricksFeatureStore(client=client))
     scoring.log_model(
         _model(), "model", "mlflow.sklearn", "TS", "main.churn.m", feature_columns=["a", "b"]
     )
-    scoring.score_batch("models:/main.churn.m@champion", "DF")
+    scored = scoring.score_batch("models:/main.churn.m@champion", "DF")
+    # The struct is split into the two columns every backend writes.
+    assert scored.columns == ["customer_id", "probability", "prediction"]
+    assert [tuple(r) for r in scored.collect()] == [("c1", 0.75, 1)]
     (log_name, log), (score_name, score) = client.calls
     assert log_name == "log_model" and log["flavor"] is mlflow.pyfunc
     assert isinstance(log["model"], ChurnPyfuncModel)
