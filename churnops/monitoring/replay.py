@@ -369,6 +369,8 @@ def _score_month(
 ) -> tuple[list[dict[str, Any]], pa.Table]:
     """Score a run of one arm's customers of one month end (the arm's rows from `offset` on):
     log rows and predictions rows."""
+    from churnops.models.pyfunc import predict_function
+
     missing = [c for c in served.columns if c not in rows.columns]
     if missing:
         raise ValueError(f"arm {arm!r}: the model reads column(s) {missing} that the features lack")
@@ -376,7 +378,7 @@ def _score_month(
     start = time.perf_counter()
     # The request carries the key too, as a client's does; the model reads only its inputs.
     out = (
-        served.model.predict(frame[served.inputs])
+        predict_function(served.model)(frame[served.inputs])
         if len(frame)
         else pd.DataFrame({"probability": [], "prediction": []})
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from churnops.models.pyfunc import load_feature_spec
+from churnops.models.pyfunc import load_feature_spec, predict_function
 
 OUTPUTS = ("probability", "prediction")
 
@@ -111,7 +111,7 @@ def _score_stream(
 
     from churnops.data.engines.duckdb import record_batches
 
-    model = _predictor(mlflow.pyfunc.load_model(model_uri))
+    model = predict_function(mlflow.pyfunc.load_model(model_uri))
     types = _input_types(model_uri)
     source = record_batches(joined, batch_rows, order_by)
     schema = source.schema.append(pa.field("probability", pa.float64()))
@@ -123,23 +123,6 @@ def _score_stream(
                 yield _score_arrow(model, batch, columns, types, params, schema)
 
     return pa.RecordBatchReader.from_batches(schema, scored())
-
-
-def _predictor(model: Any) -> Any:
-    """`predict(frame, params)` of a loaded pyfunc. A churnops model reads and checks its own
-    inputs (ints or floats, blanks, missing columns named), so it is called directly: MLflow's
-    per-value check of its "any"-typed numeric columns was 60% of batch scoring's CPU. Any other
-    model goes through MLflow's predict, schema enforcement included."""
-    import contextlib
-
-    from churnops.models.pyfunc import ChurnPyfuncModel
-
-    python_model = None
-    with contextlib.suppress(Exception):  # not a python_function model: no python model
-        python_model = model.unwrap_python_model()
-    if isinstance(python_model, ChurnPyfuncModel):
-        return lambda frame, params: python_model.predict(None, frame, params)
-    return lambda frame, params: model.predict(frame, params=params)
 
 
 def _score_arrow(
