@@ -177,7 +177,7 @@ def measure_step(
     env = {**os.environ, "CHURNOPS_ORDERS_CACHE": str(workdir.parent / "orders-cache")}
     # Spark's Python workers run this interpreter (pandas, mlflow), not whatever `python3` is.
     env.setdefault("PYSPARK_PYTHON", sys.executable)
-    _become_subreaper()
+    _set_subreaper(True)
     load_start = os.getloadavg()[0]
     start = time.perf_counter()
     tree_peak, seen = 0, set()
@@ -197,6 +197,9 @@ def measure_step(
     for orphan in _reap_orphans(seen - {child.pid}):
         cpu += orphan.ru_utime + orphan.ru_stime
         maxrss = max(maxrss, orphan.ru_maxrss)
+    # Back to normal: orphans of anything else this process starts later (a test's runner)
+    # go to init again, which reaps them; we would leave them zombies.
+    _set_subreaper(False)
     seconds = time.perf_counter() - start
     peak = max(maxrss * 1024, tree_peak)  # ru_maxrss is in KiB on Linux
     return {
@@ -212,13 +215,13 @@ def measure_step(
     }
 
 
-def _become_subreaper() -> None:
-    """Orphaned descendants (a JVM its Python parent never waited for) become our children,
-    so their CPU time can be collected (Linux prctl PR_SET_CHILD_SUBREAPER)."""
+def _set_subreaper(on: bool) -> None:
+    """While on, orphaned descendants (a JVM its Python parent never waited for) become our
+    children, so their CPU time can be collected (Linux prctl PR_SET_CHILD_SUBREAPER)."""
     import ctypes
 
     with contextlib.suppress(OSError, AttributeError):  # not Linux: orphans go unmeasured
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(36, int(on), 0, 0, 0)
 
 
 def _reap_orphans(pids: set[int], grace_s: float = 60.0) -> list[Any]:

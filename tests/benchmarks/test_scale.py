@@ -78,7 +78,7 @@ def test_cpu_of_a_process_its_parent_never_waited_for_is_collected(tmp_path):
     script = """
 import os, subprocess, sys, time
 from churnops.benchmarks import scale
-scale._become_subreaper()
+scale._set_subreaper(True)
 busy = "import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.5: pass"
 # The parent starts a busy grandchild and exits without waiting for it.
 start = f"import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', {busy!r}]).pid)"
