@@ -330,3 +330,33 @@ def test_a_model_that_cannot_score_its_example_is_refused_at_log_time(mlflow_tmp
     pipe.fit(frame, y)
     with mlflow.start_run(), pytest.raises(ValueError, match="cannot score its input_example"):
         log_pyfunc_model(pipe, FeatureSpec(["plan", "spent"]), input_example=frame.head(2))
+
+
+def test_predict_function_answers_as_mlflow_predict_does(mlflow_tmp, data):
+    # Batch scoring and the replay call a churnops model directly: same answers, same refusals.
+    from sklearn.linear_model import LogisticRegression
+
+    from churnops.models.pyfunc import predict_function
+
+    frame, y = data
+    model = _fitted("logistic_regression", frame.to_numpy(np.float32), y)
+    with mlflow.start_run():
+        info = log_pyfunc_model(model, FeatureSpec(COLUMNS), input_example=frame.head(2))
+        stock = mlflow.sklearn.log_model(
+            LogisticRegression().fit(frame.fillna(0).to_numpy(), y), name="stock",
+            input_example=frame.head(2).fillna(0),
+        )  # fmt: skip
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    predict = predict_function(loaded)
+    mixed = frame.assign(orders=frame["orders"].astype(float))
+    mixed.loc[3, "orders"] = np.nan
+    for rows, params in ((frame, None), (mixed, None), (frame, {"threshold": 0.9})):
+        pd.testing.assert_frame_equal(predict(rows, params), loaded.predict(rows, params=params))
+    with pytest.raises(Exception, match=r"'spent'.*not numbers.*'many'"):
+        predict(frame.head(2).astype({"spent": object}).assign(spent=["many", "1"]))
+    with pytest.raises(ValueError, match=r"threshold=1\.5"):
+        predict(frame, {"threshold": 1.5})
+    stock_model = mlflow.pyfunc.load_model(stock.model_uri)  # not churnops: through MLflow
+    filled = frame.fillna(0)
+    stock_answer = predict_function(stock_model)(filled)
+    np.testing.assert_array_equal(stock_answer, stock_model.predict(filled))
