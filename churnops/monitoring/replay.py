@@ -143,6 +143,7 @@ def _read_delta(path: str) -> pa.Table:
 
 # Customers scored per model call: the month is streamed from the engine in batches this size.
 BATCH_ROWS = 65_536
+BATCH_BYTES = 64 << 20  # read-back batches of the replay's Parquet: about this many bytes
 
 
 def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayResult:
@@ -267,7 +268,7 @@ def _score_stream(
         offset[arm] += len(rows)
 
     for batch in month:
-        arm_of = np.array([router.choose(c) for c in batch["customer_id"]])
+        arm_of = np.array(router.choose_many(batch["customer_id"].tolist()))
         for arm in served:
             rows = batch[arm_of == arm]
             if arm in pending:
@@ -305,11 +306,21 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _parquet_batches(path: Path) -> pa.RecordBatchReader:
+def _parquet_batches(path: Path, max_bytes: int = BATCH_BYTES) -> pa.RecordBatchReader:
+    """The Parquet file at `path` as record batches of at most `BATCH_ROWS` rows and about
+    `max_bytes`: a log row carries a whole request (1,000 customers' features as JSON, about
+    0.6 MB), so a fixed row count would read back the entire log of a 10M-customer replay."""
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
-    return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(BATCH_ROWS))
+    meta = file.metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    rows = (
+        BATCH_ROWS
+        if not meta.num_rows
+        else max(1, min(BATCH_ROWS, max_bytes * meta.num_rows // max(size, 1)))
+    )
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(rows))
 
 
 def _write_delta(path: str, batches: pa.RecordBatchReader, mode: str) -> None:

@@ -237,3 +237,17 @@ def test_replay_streamed_in_small_batches_writes_the_same_log(
             assert a[name].equals(b[name]), name
     order = [("customer_id", "ascending"), ("cutoff", "ascending")]
     assert batched.labels.sort_by(order).equals(whole.labels.sort_by(order))
+
+
+def test_the_log_is_read_back_in_batches_of_bounded_bytes(tmp_path):
+    """A log row holds a whole request (1,000 customers' features at 10M customers): read back
+    by row count, one batch would be the whole log. Batches stay near the byte budget."""
+    import pyarrow.parquet as pq
+
+    from churnops.monitoring.replay import _parquet_batches
+
+    rows = pa.table({"n": range(200), "request": ["x" * 100_000 + str(i) for i in range(200)]})
+    pq.write_table(rows, tmp_path / "log.parquet", row_group_size=64)
+    batches = list(_parquet_batches(tmp_path / "log.parquet", max_bytes=1_000_000))
+    assert max(b.num_rows for b in batches) <= 10 and len(batches) >= 20
+    assert pa.Table.from_batches(batches).equals(rows)
