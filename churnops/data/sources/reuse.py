@@ -17,7 +17,7 @@ from churnops.data.sources.validation import RejectReport
 
 # The code that decides what a clean file holds: its text is part of the key, so a change to
 # the cleaning never reuses files cleaned by the older code.
-CLEANING_MODULES = ("config.py", "readers.py", "validation.py", "synthetic.py")
+CLEANING_MODULES = ("config.py", "readers.py", "validation.py", "sorted_orders.py", "synthetic.py")
 CACHE_ENV = "CHURNOPS_ORDERS_CACHE"  # the folder of clean orders; "off" cleans every time
 DEFAULT_CACHE = ".churnops/cache/orders"
 HASHED_BYTES = 16 << 20  # sources up to this size are hashed by content, larger by size and mtime

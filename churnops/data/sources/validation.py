@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from churnops.data.sources.config import ColumnMapping
+from churnops.data.sources.sorted_orders import write_sorted_orders
 
 
 class SourceError(ValueError):
@@ -62,7 +63,7 @@ def _typed_select(
     columns: dict[str, str], mapping: ColumnMapping, date_format: str | None
 ) -> tuple[str, str]:
     """SQL select list that types each canonical column, and the CASE that names a bad row."""
-    cust, dt, amt = (_quote(getattr(mapping, c)) for c in ("customer_id", "order_date", "amount"))
+    cust, dt = (_quote(getattr(mapping, c)) for c in ("customer_id", "order_date"))
     date_type = columns[mapping.order_date].upper()
     if date_type == "DATE" or date_type.startswith("TIMESTAMP"):
         date_sql = f"CAST({dt} AS DATE)"
@@ -72,7 +73,7 @@ def _typed_select(
     else:
         date_sql = f"TRY_CAST(TRIM(CAST({dt} AS VARCHAR)) AS DATE)"
     qty_sql = (
-        f"TRY_CAST(TRIM(CAST({_quote(mapping.quantity)} AS VARCHAR)) AS BIGINT)"
+        _number(mapping.quantity, columns[mapping.quantity], "BIGINT")
         if mapping.quantity
         else "CAST(1 AS BIGINT)"
     )
@@ -84,7 +85,8 @@ def _typed_select(
     select = (
         f"NULLIF(TRIM(CAST({cust} AS VARCHAR)), '') AS customer_id, {oid_sql} AS order_id, "
         f"{date_sql} AS order_date, "
-        f"TRY_CAST(TRIM(CAST({amt} AS VARCHAR)) AS DOUBLE) AS amount, {qty_sql} AS quantity"
+        f"{_number(mapping.amount, columns[mapping.amount], 'DOUBLE')} AS amount, "
+        f"{qty_sql} AS quantity"
     )
     reason = (
         "CASE WHEN customer_id IS NULL THEN 'null customer_id' "
@@ -95,6 +97,25 @@ def _typed_select(
         + "END"
     )
     return select, reason
+
+
+# Numbers are cast directly rather than through text: casting 110M doubles to VARCHAR and
+# back took about a third of cleaning synthetic orders. A fraction to BIGINT still goes through
+# text, whose rounding (2.5 -> 3) differs from the direct cast's (2.5 -> 2).
+_INTEGER_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+)  # fmt: skip
+_NUMBER_TYPES = (*_INTEGER_TYPES, "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _number(column: str, source_type: str, target: str) -> str:
+    """SQL for `column` as `target` (DOUBLE or BIGINT), NULL where it does not convert (text
+    that is no number, NaN, inf, overflow), with the verdicts of its text."""
+    name, kind = _quote(column), source_type.upper().split("(")[0]
+    if kind in (_INTEGER_TYPES if target == "BIGINT" else _NUMBER_TYPES):
+        return f"TRY_CAST({name} AS {target})"
+    return f"TRY_CAST(TRIM(CAST({name} AS VARCHAR)) AS {target})"
 
 
 def count_malformed(
@@ -173,18 +194,21 @@ def clean_orders(
     # Several source rows can make one order: CDNOW has one row per title bought, and we define
     # an order as customer + day when the source has no order id.
     if mapping.order_id:
-        orders_sql = (
+        aggregate = (
             "SELECT customer_id, order_id, min(order_date) AS order_date, sum(amount) AS amount, "
-            "CAST(sum(quantity) AS BIGINT) AS quantity "
-            "FROM typed WHERE reject_reason IS NULL GROUP BY ALL"
+            "CAST(sum(quantity) AS BIGINT) AS quantity FROM accepted_orders GROUP BY ALL"
         )
     else:
-        orders_sql = (
+        aggregate = (
             "SELECT customer_id, customer_id || ':' || strftime(order_date, '%Y%m%d') AS order_id, "
             "order_date, sum(amount) AS amount, CAST(sum(quantity) AS BIGINT) AS quantity "
-            "FROM typed WHERE reject_reason IS NULL GROUP BY customer_id, order_date"
+            "FROM accepted_orders GROUP BY customer_id, order_date"
         )
-    _copy_atomic(con, f"SELECT * FROM ({orders_sql}) ORDER BY customer_id, order_date", out_path)
+    accepted = (
+        "SELECT customer_id, order_id, order_date, amount, quantity FROM typed "
+        "WHERE reject_reason IS NULL"
+    )
+    write_sorted_orders(con, accepted, aggregate, report.rows_accepted, out_path)
     report.orders = con.execute(f"SELECT count(*) FROM read_parquet('{out_path}')").fetchall()[0][0]
     return report
 
