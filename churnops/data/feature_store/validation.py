@@ -8,11 +8,14 @@ batch before the commit.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from churnops.data.feature_store.base import NAME_PART, FeatureStoreError
 
@@ -84,6 +87,10 @@ def validated_schema(
     return pa.schema(fields)
 
 
+SPILL_ROWS = 1_000_000  # keys held in memory before they go to a temporary file
+SPILL_CHECK_MEMORY = "512MiB"  # DuckDB's cap for the repeated-key check of spilled keys
+
+
 class ValidatedStream:
     """A stream of record batches checked and cast batch by batch while a writer reads it.
 
@@ -91,8 +98,8 @@ class ValidatedStream:
     checked as it passes (its schema equals the stream's, no null keys), and no key may appear
     twice in the whole stream. A failing batch raises inside the writer's read, so the write
     aborts before its commit and the table is left as it was; `error` keeps the exception,
-    which the writer's own error wraps. Python holds one batch and the key columns, never the
-    whole table.
+    which the writer's own error wraps. Python holds one batch, never the whole table; the
+    key columns past `SPILL_ROWS` rows go to a temporary file.
 
     Args:
         source: the rows to write.
@@ -118,9 +125,9 @@ class ValidatedStream:
         self.reader = pa.RecordBatchReader.from_batches(self.schema, self._batches(source))
 
     def _batches(self, source: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-        keys: list[pa.Table] = []
+        keys = _KeySpill(self.key_columns)
         # A stream in strictly increasing key order (what the engine's sorted writes give)
-        # cannot repeat a key: the hash check over all keys at the end is skipped then.
+        # cannot repeat a key: the check over all keys at the end is skipped then.
         ordered, last = True, None
         try:
             for i, batch in enumerate(source):
@@ -132,18 +139,20 @@ class ValidatedStream:
                     )
                 _check_null_keys(batch, self.table, self.key_columns)
                 key_batch = batch.select(self.key_columns)
-                keys.append(pa.Table.from_batches([key_batch]))
+                keys.add(key_batch)
                 if ordered and key_batch.num_rows:
                     first = tuple(c[0].as_py() for c in key_batch.columns)
                     ordered = (last is None or last < first) and _increasing(key_batch)
                     last = tuple(c[-1].as_py() for c in key_batch.columns)
                 self.rows += batch.num_rows
                 yield _cast(batch, self.schema)
-            if keys and not ordered:
-                _check_unique_keys(pa.concat_tables(keys), self.table, self.key_columns)
+            if not ordered:
+                keys.check_unique(self.table)
         except Exception as exc:
             self.error = exc
             raise
+        finally:
+            keys.close()
 
     def raise_error(self) -> None:
         """Re-raise a batch's problem (or the source's own error) as it was, when there was
@@ -175,6 +184,71 @@ def _increasing(keys: pa.RecordBatch) -> bool:
     return bool(pc.all(greater).as_py())
 
 
+class _KeySpill:
+    """The key columns of a stream, kept for the repeated-key check: in memory up to
+    `SPILL_ROWS` rows, beyond that in a temporary Parquet file, checked by DuckDB within a
+    memory cap (spilling its hash table to disk). A 10M-row stream's keys held in Arrow, and
+    their group-by, took about half a GiB of a step's 4 GiB."""
+
+    def __init__(self, key_columns: list[str]):
+        self.key_columns = key_columns
+        self.batches: list[pa.RecordBatch] = []
+        self.rows = 0
+        self.path: str | None = None
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, keys: pa.RecordBatch) -> None:
+        self.batches.append(keys)
+        self.rows += keys.num_rows
+        if self.rows > SPILL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writer is None:
+            fd, self.path = tempfile.mkstemp(prefix="churnops-keys-", suffix=".parquet")
+            os.close(fd)
+            self.writer = pq.ParquetWriter(self.path, self.batches[0].schema)
+        for batch in self.batches:
+            self.writer.write_batch(batch)
+        self.batches = []
+
+    def check_unique(self, table: str) -> None:
+        """Raise naming a repeated key and how many keys repeat, if any does."""
+        if self.writer is None:
+            if self.batches:
+                _check_unique_keys(pa.Table.from_batches(self.batches), table, self.key_columns)
+            return
+        self._flush()
+        self.writer.close()
+        self.writer = None
+        import duckdb
+
+        from churnops.data.engines.duckdb import configure_connection
+
+        cols = ", ".join('"' + k.replace('"', '""') + '"' for k in self.key_columns)
+        con = duckdb.connect()
+        try:
+            configure_connection(con, threads=1, memory_limit=SPILL_CHECK_MEMORY)
+            found = con.execute(
+                f"WITH d AS (SELECT {cols}, count(*) AS n FROM read_parquet(?) GROUP BY ALL "
+                f"HAVING count(*) > 1) SELECT (SELECT count(*) FROM d), * FROM d LIMIT 1",
+                [self.path],
+            ).fetchone()
+        finally:
+            con.close()
+        if found:
+            example = dict(zip(self.key_columns, found[1:-1], strict=True))
+            _raise_repeated(table, found[0], example, found[-1])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.path is not None:
+            os.unlink(self.path)
+            self.path = None
+        self.batches = []
+
+
 def _check_unique_keys(keys: pa.Table, table: str, key_columns: list[str]) -> None:
     if not keys.num_rows:
         return
@@ -182,10 +256,14 @@ def _check_unique_keys(keys: pa.Table, table: str, key_columns: list[str]) -> No
     dups = counts.filter(pc.greater(counts["count_all"], 1))
     if dups.num_rows:
         example = {k: dups[k][0].as_py() for k in key_columns}
-        raise FeatureStoreError(
-            f"table {table!r}: {dups.num_rows} key(s) appear more than once in the batch, "
-            f"e.g. {example} ({dups['count_all'][0].as_py()} rows); keys must be unique"
-        )
+        _raise_repeated(table, dups.num_rows, example, dups["count_all"][0].as_py())
+
+
+def _raise_repeated(table: str, keys: int, example: dict, rows: int) -> None:
+    raise FeatureStoreError(
+        f"table {table!r}: {keys} key(s) appear more than once in the batch, "
+        f"e.g. {example} ({rows} rows); keys must be unique"
+    )
 
 
 def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

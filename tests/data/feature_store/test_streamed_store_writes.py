@@ -117,3 +117,24 @@ def test_an_engine_dataframe_is_written_on_either_engine(store, engine):
     update = pa.Table.from_batches([batch(BATCH, score=0.5), batch(2 * BATCH, score=0.5)])
     assert store.write_table(TABLE, engine.from_arrow(update)) == 1
     assert rows(store).equals(expected(*first.to_batches(), *update.to_batches()))
+
+
+def test_keys_past_the_memory_budget_are_checked_from_disk(store, monkeypatch):
+    """Past SPILL_ROWS the stream's keys go to a temporary file and DuckDB checks them: the
+    repeated key is named as before, nothing is written, and no file is left behind."""
+    import glob
+    import tempfile
+
+    from churnops.data.feature_store import validation
+
+    monkeypatch.setattr(validation, "SPILL_ROWS", 1_500)
+    before = set(glob.glob(f"{tempfile.gettempdir()}/churnops-keys-*"))
+    unsorted = [batch(2 * BATCH), batch(0), batch(3 * BATCH), batch(BATCH)]
+    repeated = [*unsorted, pa.record_batch({"customer_id": [2_345], "score": [0.0]})]
+    with pytest.raises(FeatureStoreError, match=r"1 key\(s\).*\{'customer_id': 2345\} \(2 rows\)"):
+        store.create_table(TABLE, "customer_id", df=stream(*repeated))
+    assert store.list_tables() == []
+
+    store.create_table(TABLE, "customer_id", df=stream(*unsorted))
+    assert rows(store)["customer_id"].to_pylist() == list(range(4 * BATCH))
+    assert set(glob.glob(f"{tempfile.gettempdir()}/churnops-keys-*")) == before
