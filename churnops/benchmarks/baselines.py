@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from churnops.benchmarks.report import write_results
+from churnops.benchmarks.report import kept_rows, write_results
 
 # Cheapest first within a dataset, the tuned (searched) rows last: results are written after
 # every row, so a run cut short still shows the comparisons that finished.
@@ -92,6 +92,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="USD per machine-hour for the cost column")  # fmt: skip
     parser.add_argument("--workdir", default=".churnops/benchmarks/baselines")
     parser.add_argument("--results-dir", help="where baselines.json/.md go (default docs/results)")
+    parser.add_argument("--append", action="store_true",
+                        help="keep earlier rows of datasets and models not run now")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="train config overrides, e.g. seed=7")
     return parser.parse_args(argv)
 
@@ -351,20 +353,28 @@ def main(argv: list[str]) -> int:
     rows: list[dict[str, Any]] = []
     datasets = resolve_datasets(args, cfg)
 
+    results_dir = Path(args.results_dir) if args.results_dir else None
+
     def publish(final: bool) -> None:
-        names = list(dict.fromkeys(r["dataset"] for r in rows))
-        lines = [verdict([r for r in rows if r["dataset"] == n]) for n in names]
+        page = rows
+        if args.append:  # earlier rows first, in their order; a row run now replaces its own
+            page = [*kept_rows("baselines", rows, ("dataset", "model"), results_dir), *rows]
+            order = {m: i for i, m in enumerate(MODELS)}
+            names = list(dict.fromkeys(r["dataset"] for r in page))
+            page = sorted(page, key=lambda r: (names.index(r["dataset"]), order[r["model"]]))
+        names = list(dict.fromkeys(r["dataset"] for r in page))
+        lines = [verdict([r for r in page if r["dataset"] == n]) for n in names]
         notes = [line for line in lines if line]
         if not final:
             notes.append(f"PARTIAL: {len(rows)} rows so far; the run was still going.")
         write_results(
             "baselines",
-            rows,
+            page,
             COLUMNS,
             "Baselines: the net vs RandomForest, logistic regression, XGBoost (untuned and "
             "tuned), recency",
             [*notes, *protocol_notes(args.price_per_hour)],
-            results_dir=Path(args.results_dir) if args.results_dir else None,
+            results_dir=results_dir,
         )
 
     for dataset in datasets:

@@ -51,6 +51,18 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join([head, sep, *body])
 
 
+def kept_rows(
+    name: str, rows: list[dict[str, Any]], key: tuple[str, ...], results_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """The rows of the earlier NAME.json whose `key` fields this run did not measure, with
+    their own machine, date and load (a page appended to says where each row was measured)."""
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
+    if not path.exists():
+        return []
+    ran = {tuple(r[k] for k in key) for r in rows}
+    return [r for r in json.loads(path.read_text()) if tuple(r[k] for k in key) not in ran]
+
+
 def write_results(
     name: str,
     rows: list[dict[str, Any]],
@@ -69,13 +81,22 @@ def write_results(
         "load_1m": round(load_1m, 2),
         "load_5m": round(load_5m, 2),
     }
-    json_rows = [{**r, **stamp} for r in rows]
+    json_rows = [{**stamp, **r} for r in rows]  # a kept row keeps its own stamp
     (out / f"{name}.json").write_text(json.dumps(json_rows, indent=2, default=str) + "\n")
     table = markdown_table(rows, columns)
     where = (
         f"Machine: {stamp['machine']}. Date: {stamp['date']}. Load average when written: "
         f"{load_1m:.1f} (1 min), {load_5m:.1f} (5 min) on {os.cpu_count()} cores."
     )
+    earlier = sorted(
+        {(r["machine"], r["date"]) for r in json_rows} - {(stamp["machine"], stamp["date"])}
+    )
+    if earlier:  # rows kept from earlier runs (--append)
+        runs = "; ".join(
+            f"{m}, {d} ({sum(1 for r in json_rows if (r['machine'], r['date']) == (m, d))} rows)"
+            for m, d in earlier
+        )
+        where += f" Rows kept from earlier runs, as measured there: {runs}."
     md = [f"# {title}", "", where, "", table]
     if notes:
         md += ["", *[f"- {n}" for n in notes]]

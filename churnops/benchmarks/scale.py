@@ -36,14 +36,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from churnops.benchmarks.report import kept_rows, write_results
 from churnops.benchmarks.report import machine as report_machine
-from churnops.benchmarks.report import write_results
 
 COLUMNS = ["step", "customers", "engine", "seconds", "cpu_seconds", "peak_rss_gb", "load", "ok",
            "note"]  # fmt: skip
 STEPS = ["generate", "features", "training_set", "train_lr", "train_net", "score", "monitor"]
 # Steps that run on a DataFrame engine; the others are the same whatever the engine.
 ENGINE_STEPS = ("features", "training_set", "score", "monitor")
+KEY = ("customers", "engine", "step")  # a row's identity: --append replaces rows by it
 CUTOFF = date(2025, 6, 30)  # configs/features/synthetic.yaml's as_of and horizon
 HORIZON_DAYS = 180
 TABLE = "scale.features.customer_ts"
@@ -328,25 +329,6 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def _kept_rows(
-    results_dir: Path | None, name: str, rows: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The earlier results' rows for the (customers, engine, step)s this run did not measure."""
-    import json
-
-    from churnops.benchmarks.report import RESULTS_DIR
-
-    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
-    if not path.exists():
-        return []
-    ran = {(r["customers"], r["engine"], r["step"]) for r in rows}
-    return [
-        r
-        for r in json.loads(path.read_text())
-        if (r["customers"], r["engine"], r["step"]) not in ran
-    ]
-
-
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
@@ -465,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args)
     ok = all(r["ok"] for r in rows)
     if args.append:
-        rows = _kept_rows(args.results_dir, args.name, rows) + rows
+        rows = kept_rows(args.name, rows, KEY, args.results_dir) + rows
     rows.sort(key=lambda r: (ENGINES.index(r["engine"]), r["customers"], STEPS.index(r["step"])))
     publish(rows, args.name, args.results_dir, args.spark_master)
     return 0 if ok else 1

@@ -29,6 +29,28 @@ def test_runs_on_the_generated_customer_table_and_names_its_protocol(tmp_path):
     assert "Load while running" in page
 
 
+def test_append_keeps_earlier_rows_with_their_own_machine_and_date(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    earlier = [
+        {"dataset": "telecom (generated)", "model": m, "roc_auc_cv_mean": 0.5,
+         "machine": "an older machine", "date": "2026-01-01 00:00 UTC"}
+        for m in ("logistic_regression", "xgboost")
+    ]  # fmt: skip
+    (results / "baselines.json").write_text(json.dumps(earlier))
+    args = ["--datasets", "telecom", "--models", "logistic_regression",
+            "--workdir", str(tmp_path / "work"), "--results-dir", str(results),
+            "data.cv_folds=2", "--append"]  # fmt: skip
+    assert baselines.main(args) == 0
+    rows = json.loads((results / "baselines.json").read_text())
+    # The row run now replaces its earlier one; the other keeps its own stamp, in model order.
+    assert [(r["model"], r["machine"]) for r in rows][1] == ("xgboost", "an older machine")
+    assert rows[0]["model"] == "logistic_regression" and rows[0]["roc_auc_cv_mean"] > 0.75
+    assert rows[0]["machine"] != "an older machine"
+    page = (results / "baselines.md").read_text()
+    assert "Rows kept from earlier runs, as measured there: an older machine, 2026-01-01" in page
+
+
 def test_verdict_checks_the_three_targets_with_their_figures():
     def row(model, auc, loss, seconds=1.0):
         return {"dataset": "d", "model": model, "roc_auc_cv_mean": auc, "roc_auc_cv_std": 0.01,
