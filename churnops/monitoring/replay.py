@@ -204,13 +204,13 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
             if preds_writer is not None:
                 preds_writer.close()
         # Written only once everything is computed: a failure leaves no half-written table.
-        _write_delta(cfg.inference_log, _parquet_batches(log_path), cfg.mode)
+        _write_delta(log_path, cfg.inference_log, cfg.mode)
         # An append with no label landed adds nothing, but the table exists from the first
         # month on: a monitor reading it finds it empty rather than missing.
         if labelled or cfg.mode == "overwrite" or not table_exists(cfg.labels):
-            _write_delta(cfg.labels, _parquet_batches(labels_path), cfg.mode)
+            _write_delta(labels_path, cfg.labels, cfg.mode)
         if cfg.predictions and preds_writer is not None:
-            _write_delta(cfg.predictions, _parquet_batches(preds_path), cfg.mode)
+            _write_delta(preds_path, cfg.predictions, cfg.mode)
     return ReplayResult(cutoffs, labelled, log_rows, prediction_rows, cfg.predictions, cfg.labels)
 
 
@@ -306,30 +306,46 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _parquet_batches(path: Path, max_bytes: int = BATCH_BYTES) -> pa.RecordBatchReader:
-    """The Parquet file at `path` as record batches of at most `BATCH_ROWS` rows and about
-    `max_bytes`: a log row carries a whole request (1,000 customers' features as JSON, about
-    0.6 MB), so a fixed row count would read back the entire log of a 10M-customer replay."""
+def _batch_rows(path: Path, max_bytes: int | None = None) -> int:
+    """Rows of the Parquet file at `path` that make about `max_bytes` (at most `BATCH_ROWS`):
+    a log row carries a whole request (1,000 customers' features as JSON, about 0.6 MB)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if not meta.num_rows:
+        return BATCH_ROWS
+    return max(1, min(BATCH_ROWS, (max_bytes or BATCH_BYTES) * meta.num_rows // max(size, 1)))
+
+
+def _parquet_batches(path: Path, max_bytes: int | None = None) -> pa.RecordBatchReader:
+    """The Parquet file at `path` in batches of about `max_bytes`: by row count alone, the
+    whole log of a 10M-customer replay (6 GB) came back as one batch."""
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
-    meta = file.metadata
-    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    rows = (
-        BATCH_ROWS
-        if not meta.num_rows
-        else max(1, min(BATCH_ROWS, max_bytes * meta.num_rows // max(size, 1)))
-    )
-    return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(rows))
+    batches = file.iter_batches(_batch_rows(path, max_bytes))
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, batches)
 
 
-def _write_delta(path: str, batches: pa.RecordBatchReader, mode: str) -> None:
+def _write_delta(path: Path, target: str, mode: str) -> None:
+    """The Parquet file at `path` as the Delta table `target`, in one commit. Row groups and
+    files are cut by bytes as the batches are: delta-rs gathers a row group's rows into one
+    array first, and a log's default row group (all 10,000 requests at 10M customers) overflowed
+    Arrow's 2 GiB string offsets."""
+    from deltalake import WriterProperties
+
     from churnops.data.delta_tables import write_table  # a path or an object-store URI
 
+    sizes = {
+        "writer_properties": WriterProperties(max_row_group_size=_batch_rows(path)),
+        "target_file_size": 4 * BATCH_BYTES,
+    }
+    batches = _parquet_batches(path)
     if mode == "append":  # one more commit of new files: a monitor refreshes incrementally
-        write_table(path, batches, mode="append")
+        write_table(target, batches, mode="append", **sizes)
     else:
-        write_table(path, batches, mode="overwrite", schema_mode="overwrite")
+        write_table(target, batches, mode="overwrite", schema_mode="overwrite", **sizes)
 
 
 @dataclass
