@@ -3,6 +3,7 @@ Arrow reads with its own file system (local, S3, GCS, Azure) where it can."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from churnops.data import storage
@@ -35,6 +36,65 @@ def write_table(target: storage.StorageTarget | DeltaTable, data: Any, **kwargs:
         loc = storage.location(target)
         storage.makedirs(loc.parent)
         write_deltalake(str(loc), data, storage_options=loc.storage_options(), **kwargs)
+
+
+def commit_parquet_file(
+    target: storage.StorageTarget, file: Path, mode: str, schema: pa.Schema
+) -> None:
+    """Make the Parquet file `file` the table's data (`overwrite`, replacing its rows and
+    schema) or add it (`append`), in one commit, without reading it: the file is moved (or
+    uploaded, then deleted) into the table's folder as it is and committed as an add action.
+
+    Why not `write_table`: delta-rs gathers a write's input before its files are done (writing
+    2.5 GB of 1 MB rows peaked at 6.9 GB) and concatenates it into Arrow arrays, whose 32-bit
+    string offsets overflowed on a 10M-customer replay's 6 GB log. A file already written in
+    bounded row groups needs neither. On an error the table is as it was.
+    """
+    import json
+    import shutil
+    import time
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import Schema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"mode={mode!r}: expected 'append' or 'overwrite'")
+    loc = storage.location(target)
+    name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+    rows = pq.ParquetFile(file).metadata.num_rows
+    size = Path(file).stat().st_size
+    storage.makedirs(loc)
+    if loc.is_local:
+        shutil.move(file, loc.local_path() / name)
+    else:
+        storage.upload(file, loc.join(name))
+        Path(file).unlink()  # consumed either way, as a move consumes it
+    add = AddAction(name, size, {}, int(time.time() * 1000), True, json.dumps({"numRecords": rows}))
+    try:
+        with storage.masked_errors():
+            if table_exists(target):
+                table = open_table(target)
+                # An overwrite's commit replaces the schema with the rows; an append's file
+                # must have the table's (a commit of files is not checked by delta-rs).
+                have = pa.schema(table.schema().to_arrow())
+                want = pa.schema(Schema.from_arrow(schema).to_arrow())
+                if mode == "append" and not have.equals(want):
+                    raise ValueError(
+                        f"{loc}: appended rows have columns ({_described(want)}) but the "
+                        f"table has ({_described(have)})"
+                    )
+                table.create_write_transaction([add], mode=mode, schema=schema)
+            else:
+                create_table_with_add_actions(
+                    str(loc), Schema.from_arrow(schema), [add], mode="error",
+                    storage_options=loc.storage_options(),
+                )  # fmt: skip
+    except BaseException:
+        storage.remove(loc.join(name))  # not in the log: no reader sees it; tidy it away
+        raise
 
 
 def arrow_dataset(table: DeltaTable) -> ds.Dataset:
@@ -92,3 +152,7 @@ def delta_frame(
     if files and not spark:  # DuckDB scans the Arrow dataset batch by batch
         return arrow_to_frame(like, arrow_dataset(dt)).select(*cols)
     return arrow_to_frame(like, read_table(dt, columns=cols))
+
+
+def _described(schema: pa.Schema) -> str:
+    return ", ".join(f"{f.name}: {f.type}" for f in schema)

@@ -143,7 +143,6 @@ def _read_delta(path: str) -> pa.Table:
 
 # Customers scored per model call: the month is streamed from the engine in batches this size.
 BATCH_ROWS = 65_536
-BATCH_BYTES = 64 << 20  # read-back batches of the replay's Parquet: about this many bytes
 
 
 def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayResult:
@@ -306,46 +305,15 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _batch_rows(path: Path, max_bytes: int | None = None) -> int:
-    """Rows of the Parquet file at `path` that make about `max_bytes` (at most `BATCH_ROWS`):
-    a log row carries a whole request (1,000 customers' features as JSON, about 0.6 MB)."""
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if not meta.num_rows:
-        return BATCH_ROWS
-    return max(1, min(BATCH_ROWS, (max_bytes or BATCH_BYTES) * meta.num_rows // max(size, 1)))
-
-
-def _parquet_batches(path: Path, max_bytes: int | None = None) -> pa.RecordBatchReader:
-    """The Parquet file at `path` in batches of about `max_bytes`: by row count alone, the
-    whole log of a 10M-customer replay (6 GB) came back as one batch."""
-    import pyarrow.parquet as pq
-
-    file = pq.ParquetFile(path)
-    batches = file.iter_batches(_batch_rows(path, max_bytes))
-    return pa.RecordBatchReader.from_batches(file.schema_arrow, batches)
-
-
 def _write_delta(path: Path, target: str, mode: str) -> None:
-    """The Parquet file at `path` as the Delta table `target`, in one commit. Row groups and
-    files are cut by bytes as the batches are: delta-rs gathers a row group's rows into one
-    array first, and a log's default row group (all 10,000 requests at 10M customers) overflowed
-    Arrow's 2 GiB string offsets."""
-    from deltalake import WriterProperties
+    """The Parquet file at `path` (written in row groups of one scored chunk each) as the
+    Delta table `target` in one commit, the file moved in as it is: delta-rs's own write
+    gathered a 10M-customer log (6 GB) in memory and overflowed Arrow's string offsets."""
+    import pyarrow.parquet as pq
 
-    from churnops.data.delta_tables import write_table  # a path or an object-store URI
+    from churnops.data.delta_tables import commit_parquet_file
 
-    sizes = {
-        "writer_properties": WriterProperties(max_row_group_size=_batch_rows(path)),
-        "target_file_size": 4 * BATCH_BYTES,
-    }
-    batches = _parquet_batches(path)
-    if mode == "append":  # one more commit of new files: a monitor refreshes incrementally
-        write_table(target, batches, mode="append", **sizes)
-    else:
-        write_table(target, batches, mode="overwrite", schema_mode="overwrite", **sizes)
+    commit_parquet_file(target, path, mode, pq.ParquetFile(path).schema_arrow)
 
 
 @dataclass

@@ -239,26 +239,24 @@ def test_replay_streamed_in_small_batches_writes_the_same_log(
     assert batched.labels.sort_by(order).equals(whole.labels.sort_by(order))
 
 
-def test_the_log_is_read_back_and_written_in_pieces_of_bounded_bytes(tmp_path, monkeypatch):
-    """A log row holds a whole request (1,000 customers' features at 10M customers): read back
-    by row count, one batch was the whole log, and delta-rs's default row group gathered it
-    into one string array past Arrow's 2 GiB offsets. Batches and row groups stay near the
-    byte budget."""
+def test_the_log_file_becomes_the_table_as_it_is(tmp_path):
+    """A log row holds a whole request (1,000 customers' features at 10M customers): delta-rs's
+    own write gathered the whole log and overflowed Arrow's string offsets. The replay's file
+    is committed as it is, with its bounded row groups, in one commit."""
     import pyarrow.parquet as pq
 
     import churnops.monitoring.replay as replay_mod
     from churnops.data.delta_tables import open_table, read_table
 
     rows = pa.table({"n": range(200), "request": ["x" * 100_000 + str(i) for i in range(200)]})
-    pq.write_table(rows, tmp_path / "log.parquet", row_group_size=64)
-    monkeypatch.setattr(replay_mod, "BATCH_BYTES", 1_000_000)
-    batches = list(replay_mod._parquet_batches(tmp_path / "log.parquet"))
-    assert max(b.num_rows for b in batches) <= 10 and len(batches) >= 20
-    assert pa.Table.from_batches(batches).equals(rows)
-
+    pq.write_table(rows, tmp_path / "log.parquet", row_group_size=10)
     replay_mod._write_delta(tmp_path / "log.parquet", str(tmp_path / "table"), "overwrite")
     table = open_table(str(tmp_path / "table"))
-    assert read_table(table).sort_by("n").equals(rows)
-    metas = [pq.ParquetFile(f).metadata for f in (tmp_path / "table").glob("*.parquet")]
-    groups = [m.row_group(i).num_rows for m in metas for i in range(m.num_row_groups)]
-    assert sum(groups) == 200 and max(groups) <= 10
+    assert table.version() == 0 and read_table(table).equals(rows)
+    (file,) = (tmp_path / "table").glob("*.parquet")
+    assert pq.ParquetFile(file).metadata.num_row_groups == 20
+
+    more = pa.table({"n": [200], "request": ["y"]})
+    pq.write_table(more, tmp_path / "more.parquet")
+    replay_mod._write_delta(tmp_path / "more.parquet", str(tmp_path / "table"), "append")
+    assert read_table(open_table(str(tmp_path / "table"))).num_rows == 201
