@@ -88,15 +88,17 @@ def write_results(
         f"Machine: {stamp['machine']}. Date: {stamp['date']}. Load average when written: "
         f"{load_1m:.1f} (1 min), {load_5m:.1f} (5 min) on {os.cpu_count()} cores."
     )
-    earlier = sorted(
-        {(r["machine"], r["date"]) for r in json_rows} - {(stamp["machine"], stamp["date"])}
-    )
-    if earlier:  # rows kept from earlier runs (--append)
+    kept = [r for r in json_rows if r["date"] != stamp["date"]]
+    if kept:  # rows kept from earlier runs (--append), by machine
         runs = "; ".join(
-            f"{m}, {d} ({sum(1 for r in json_rows if (r['machine'], r['date']) == (m, d))} rows)"
-            for m, d in earlier
+            f"{m}, {len(dates)} rows written {dates[0]} to {dates[-1]}"
+            for m in dict.fromkeys(r["machine"] for r in kept)
+            for dates in [sorted(r["date"] for r in kept if r["machine"] == m)]
         )
-        where += f" Rows kept from earlier runs, as measured there: {runs}."
+        where += (
+            f" Rows kept from earlier runs (each row's machine and date are in {name}.json): "
+            f"{runs}."
+        )
     md = [f"# {title}", "", where, "", table]
     if notes:
         md += ["", *[f"- {n}" for n in notes]]

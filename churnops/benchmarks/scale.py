@@ -278,12 +278,16 @@ def exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
     if len(sizes) < 2:
         return {}
     small, large = sizes[-2], sizes[-1]
-    cpu = {(r["step"], r["customers"]): r["cpu_seconds"] for r in duck}
+    by = {(r["step"], r["customers"]): r for r in duck}
     out = {}
     for step in STEPS:
-        a, b = cpu.get((step, small)), cpu.get((step, large))
-        if a and b:
-            out[step] = round(math.log(b / a) / math.log(large / small), 2)
+        a, b = by.get((step, small)), by.get((step, large))
+        # CPU seconds of two machines do not compare: a row kept from an earlier run on
+        # another machine (--append) gives no exponent with one measured here.
+        if a and b and a.get("machine") == b.get("machine"):
+            out[step] = round(
+                math.log(b["cpu_seconds"] / a["cpu_seconds"]) / math.log(large / small), 2
+            )
     return out
 
 
@@ -405,6 +409,7 @@ def publish(
 ) -> None:
     """Write the rows, with the exponents and the targets' verdicts, as NAME.json / NAME.md."""
     machine = report_machine()
+    rows = [{"machine": machine, **r} for r in rows]  # a kept row names its own machine
     slopes = exponents(rows)
     over = [r for r in rows if r["peak_rss_gb"] > TARGET_RSS_GB]
     notes = [

@@ -48,7 +48,7 @@ def test_append_keeps_earlier_rows_with_their_own_machine_and_date(tmp_path):
     assert rows[0]["model"] == "logistic_regression" and rows[0]["roc_auc_cv_mean"] > 0.75
     assert rows[0]["machine"] != "an older machine"
     page = (results / "baselines.md").read_text()
-    assert "Rows kept from earlier runs, as measured there: an older machine, 2026-01-01" in page
+    assert "an older machine, 1 rows written 2026-01-01 00:00 UTC to 2026-01-01" in page
 
 
 def test_verdict_checks_the_three_targets_with_their_figures():
