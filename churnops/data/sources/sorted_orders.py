@@ -65,12 +65,10 @@ def _write_by_range(
         f"SELECT quantile_disc(customer_id, [{quantiles}]) FROM ({accepted}) "
         f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (0)"
     ).fetchone()
-    bounds_sql = "[" + ", ".join(_literal(b) for b in bounds) + "]::VARCHAR[]"
     with tempfile.TemporaryDirectory(prefix=".orders-ranges-", dir=path.parent) as folder:
-        # Range i holds the customers with exactly i boundaries at or below their id.
         con.execute(
-            f"COPY (SELECT len(list_filter({bounds_sql}, lambda b: b <= customer_id)) AS "
-            f"customer_range, * FROM ({accepted})) TO {_literal(folder)} "
+            f"COPY (SELECT {_range_of(sorted(bounds))} AS customer_range, * "
+            f"FROM ({accepted})) TO {_literal(folder)} "
             "(FORMAT parquet, PARTITION_BY (customer_range))"
         )
         writer = None
@@ -92,6 +90,20 @@ def _write_by_range(
         finally:
             if writer is not None:
                 writer.close()
+
+
+def _range_of(bounds: list[str], lo: int = 0, hi: int | None = None) -> str:
+    """SQL for a customer's range: how many of the sorted `bounds` are at or below its id, as
+    a binary search (nested CASE), so each row takes log2(ranges) comparisons, not one per
+    range (92 ranges at 100M customers)."""
+    hi = len(bounds) if hi is None else hi
+    if lo == hi:
+        return str(lo)
+    mid = (lo + hi) // 2
+    return (
+        f"CASE WHEN customer_id < {_literal(bounds[mid])} THEN {_range_of(bounds, lo, mid)} "
+        f"ELSE {_range_of(bounds, mid + 1, hi)} END"
+    )
 
 
 def _literal(value: object) -> str:
