@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -68,23 +66,6 @@ def snapshot_cutoffs(first: date, as_of: date, until: date | None = None) -> lis
     return sorted(cutoffs)
 
 
-@contextmanager
-def staged(frame: Any) -> Iterator[Any]:
-    """A DuckDB frame written to a temporary Parquet file first (the path is yielded), so the
-    query's memory (up to DuckDB's cap at 10M customers) is released before the store's writer
-    and its checks take theirs; the two at once went past a 4 GiB step. Other frames as they
-    are: Spark's executors hold its query."""
-    if type(frame).__module__.startswith("sqlframe.duckdb"):
-        from churnops.data.engines.duckdb import copy_to_parquet
-
-        with tempfile.TemporaryDirectory(prefix="churnops-snapshots-") as folder:
-            path = Path(folder, "snapshots.parquet")
-            copy_to_parquet(frame, path)
-            yield str(path)
-    else:
-        yield frame
-
-
 def build_training_set(
     path: str | Path,
     data: DataConfig,
@@ -133,12 +114,10 @@ def build_training_set(
         if first is None:
             raise ValueError(f"data.source: {data.source.kind} has no orders")
         cutoffs = snapshot_cutoffs(first, data.as_of, last if monthly_history else None)
-        with staged(snapshot_frame(orders, cutoffs)) as snapshots:  # streamed into the store
-            table = write_snapshots(
-                store, feature_table, snapshots,
-                description=f"customer features at {len(cutoffs)} cutoffs, "
-                f"{cutoffs[0]}..{cutoffs[-1]}",
-            )  # fmt: skip
+        table = write_snapshots(
+            store, feature_table, snapshot_frame(orders, cutoffs),  # streamed into the store
+            description=f"customer features at {len(cutoffs)} cutoffs, {cutoffs[0]}..{cutoffs[-1]}",
+        )  # fmt: skip
         labels = compute_labels(orders, data.as_of, data.horizon_days)
         F, _ = dataframe_api(labels)
         # One label dtype everywhere (int64), whatever the engine's `int` is.

@@ -7,6 +7,9 @@ find the session a DataFrame belongs to and read Arrow tables or Delta snapshots
 from __future__ import annotations
 
 import itertools
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,24 @@ def open_batches(data: Any, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReade
 
         return record_batches(data, batch_rows=batch_rows)
     return to_arrow(data).to_reader(max_chunksize=batch_rows)
+
+
+@contextmanager
+def staged(data: Any) -> Iterator[Any]:
+    """`data` for a store write, a DuckDB DataFrame first run into a temporary Parquet file
+    (its path is yielded, and the file removed after): the query's memory (up to DuckDB's cap,
+    3 GiB at 10M customers) is released before the writer and its checks take theirs; the two
+    at once went past a 4 GiB step. A path can also be read again, should the write lose a
+    commit race. Anything else is yielded as it is (a Spark query stays on its executors)."""
+    if isinstance(data, pa.Table | pa.RecordBatch) or not _is_duckdb_frame(data):
+        yield data
+        return
+    from churnops.data.engines.duckdb import copy_to_parquet
+
+    with tempfile.TemporaryDirectory(prefix="churnops-staged-") as folder:
+        path = Path(folder, "rows.parquet")
+        copy_to_parquet(data, path)
+        yield str(path)
 
 
 def reopenable(data: Any) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import calendar
+from contextlib import nullcontext
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,8 @@ import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureStoreError, FeatureTable
-from churnops.data.feature_store.frames import frame_kind, to_arrow
+from churnops.data.feature_store.frames import frame_kind, staged, to_arrow
+from churnops.data.feature_store.local import LocalFeatureStore
 from churnops.data.features.customer import compute_customer_snapshots
 
 ENTITY_KEY = "customer_id"
@@ -66,19 +68,22 @@ def write_snapshots(
 
     `snapshots` is whatever the store writes: an engine DataFrame (`snapshot_frame`), a
     Parquet path or a `pyarrow.RecordBatchReader`, which the local store writes batch by batch,
-    or an Arrow table.
+    or an Arrow table. For the local store a DuckDB DataFrame is staged in a Parquet file
+    first (`frames.staged`), so its query and the write do not hold memory at once.
     """
-    if name in store.list_tables():
-        store.write_table(name, snapshots)
-        return store.get_table(name)
-    return store.create_table(
-        name,
-        primary_keys=ENTITY_KEY,
-        df=snapshots,
-        timeseries_column=TIMESERIES_COLUMN,
-        description=description,
-        tags={"entity": "customer", "source": "churnops.data.features"},
-    )
+    local = isinstance(store, LocalFeatureStore)
+    with staged(snapshots) if local else nullcontext(snapshots) as rows:
+        if name in store.list_tables():
+            store.write_table(name, rows)
+            return store.get_table(name)
+        return store.create_table(
+            name,
+            primary_keys=ENTITY_KEY,
+            df=rows,
+            timeseries_column=TIMESERIES_COLUMN,
+            description=description,
+            tags={"entity": "customer", "source": "churnops.data.features"},
+        )
 
 
 def build_monthly_table(

@@ -138,3 +138,34 @@ def test_keys_past_the_memory_budget_are_checked_from_disk(store, monkeypatch):
     store.create_table(TABLE, "customer_id", df=stream(*unsorted))
     assert rows(store)["customer_id"].to_pylist() == list(range(4 * BATCH))
     assert set(glob.glob(f"{tempfile.gettempdir()}/churnops-keys-*")) == before
+
+
+def test_a_duckdb_frame_is_staged_in_a_file_that_is_removed_after(duckdb_engine):
+    """write_snapshots stages a DuckDB query in a Parquet file before the store reads it, so
+    the query's memory and the writer's do not add up; the file goes when the write is done.
+    Other data (a table, a path) passes as it is."""
+    from pathlib import Path
+
+    from churnops.data.feature_store.frames import staged
+
+    frame = duckdb_engine.session.sql("SELECT CAST(i AS BIGINT) AS customer_id FROM range(5) t(i)")
+    with staged(frame) as rows:
+        assert isinstance(rows, str) and pq.read_table(rows).num_rows == 5
+    assert not Path(rows).exists()
+    table = pa.table({"customer_id": [1]})
+    with staged(table) as rows:
+        assert rows is table
+
+
+def test_write_snapshots_from_a_duckdb_frame_creates_then_merges(store, duckdb_engine):
+    from churnops.data.feature_store.timeseries import write_snapshots
+
+    def frame(start, n):
+        return duckdb_engine.session.sql(
+            f"SELECT CAST(i AS VARCHAR) AS customer_id, DATE '2024-01-31' AS as_of, "
+            f"CAST(i AS DOUBLE) AS score FROM range({start}, {start + n}) t(i)"
+        )
+
+    assert write_snapshots(store, TABLE, frame(0, 3)).version == 0
+    assert write_snapshots(store, TABLE, frame(2, 3)).version == 1
+    assert store.read_table_arrow(TABLE).num_rows == 5
