@@ -354,6 +354,8 @@ def main(argv: list[str]) -> int:
     datasets = resolve_datasets(args, cfg)
 
     results_dir = Path(args.results_dir) if args.results_dir else None
+    if args.append:  # a results file it cannot keep rows from is refused before any fit
+        kept_rows("baselines", [], ("dataset", "model"), results_dir)
 
     def publish(final: bool) -> None:
         page = rows

@@ -59,8 +59,19 @@ def kept_rows(
     path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
     if not path.exists():
         return []
+    try:
+        earlier = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"--append: {path} is not JSON ({exc}); fix or remove it") from None
+    for i, row in enumerate(earlier if isinstance(earlier, list) else [None]):
+        missing = [k for k in key if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise ValueError(
+                f"--append: {path} row {i} lacks {', '.join(missing)}: expected a list of "
+                f"rows with {', '.join(key)}; fix or remove the file"
+            )
     ran = {tuple(r[k] for k in key) for r in rows}
-    return [r for r in json.loads(path.read_text()) if tuple(r[k] for k in key) not in ran]
+    return [r for r in earlier if tuple(r[k] for k in key) not in ran]
 
 
 def write_results(

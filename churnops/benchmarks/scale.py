@@ -457,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
                         args.spark_master, args.net_batches)  # fmt: skip
         print(f"{args.step}: {note}", flush=True)
         return 0
+    if args.append:  # a results file it cannot keep rows from is refused before any run
+        kept_rows(args.name, [], KEY, args.results_dir)
     rows = run(args)
     ok = all(r["ok"] for r in rows)
     if args.append:

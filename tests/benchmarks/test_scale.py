@@ -95,3 +95,18 @@ print(len(usages), sum(u.ru_utime + u.ru_stime for u in usages))
     )
     count, cpu = done.stdout.split()
     assert int(count) == 1 and float(cpu) >= 0.4
+
+
+def test_append_names_a_results_file_it_cannot_keep_rows_from(tmp_path):
+    from churnops.benchmarks.report import kept_rows
+
+    (tmp_path / "scale.json").write_text(json.dumps([{"customers": 1, "engine": "duckdb"}]))
+    with pytest.raises(ValueError, match=r"scale.json row 0 lacks step: expected a list of rows"):
+        kept_rows("scale", [], scale.KEY, tmp_path)
+    (tmp_path / "scale.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"scale.json is not JSON"):
+        kept_rows("scale", [], scale.KEY, tmp_path)
+    row = {"customers": 1, "engine": "duckdb", "step": "features", "machine": "m"}
+    (tmp_path / "scale.json").write_text(json.dumps([row]))
+    assert kept_rows("scale", [], scale.KEY, tmp_path) == [row]
+    assert kept_rows("scale", [row], scale.KEY, tmp_path) == []
