@@ -11,6 +11,7 @@ import numpy as np
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import hyperopt_space, plain
+from churnops.trainers.tuning.trials import TrialRecord
 
 
 def trials_engine(cfg: TuneConfig) -> Any:
@@ -26,7 +27,7 @@ def trials_engine(cfg: TuneConfig) -> Any:
 
 def run_hyperopt(
     cfg: TuneConfig, base: dict[str, Any], data: TuneData, spark: Any = None
-) -> list[Any]:
+) -> list[TrialRecord]:
     """Run `cfg.num_samples` trials with TPE: on `SparkTrials(parallelism=max_concurrent)` on
     `spark` (see `trials_engine`) when `cfg.spark_trials`, else serially.
 
@@ -34,8 +35,6 @@ def run_hyperopt(
         One `TrialRecord` per finished trial, in trial order.
     """
     from hyperopt import STATUS_OK, SparkTrials, Trials, fmin, tpe
-
-    from churnops.trainers.tuning.sweep import TrialRecord
 
     cpus = cfg.trial_cpus
 

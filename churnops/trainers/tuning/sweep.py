@@ -17,18 +17,7 @@ from typing import Any
 
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData
-
-
-@dataclass
-class TrialRecord:
-    """One trial: its params, final metrics (`val/auroc`, ...), seconds and per-epoch history."""
-
-    number: int
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    stopped_early: bool = False
+from churnops.trainers.tuning.trials import TrialRecord
 
 
 @dataclass
