@@ -4,6 +4,7 @@ or on serial `Trials`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,23 @@ from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import hyperopt_space, plain
 from churnops.trainers.tuning.trials import TrialRecord
+
+
+def search(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any = None
+) -> tuple[list[TrialRecord], float]:
+    """The `hyperopt` tuner backend (`TrialSearch`): `run_hyperopt` on `spark`, else on the
+    session of `trials_engine` (stopped after, if it started one) when `cfg.spark_trials`. Its
+    seconds leave out starting that session."""
+    engine = trials_engine(cfg) if cfg.spark_trials and spark is None else None
+    try:
+        start = time.perf_counter()
+        session = spark if engine is None else engine.session
+        records = run_hyperopt(cfg, base, data, session if cfg.spark_trials else None)
+        return records, time.perf_counter() - start
+    finally:
+        if engine is not None:
+            engine.stop()
 
 
 def trials_engine(cfg: TuneConfig) -> Any:

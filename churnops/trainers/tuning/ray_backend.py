@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ def _trainable(config: dict[str, Any], data: TuneData, base: dict[str, Any], cpu
     per_epoch = report if base["model"]["name"] == "mlp" else None
     metrics = evaluate_trial(config, base, data, cpus, per_epoch)
     report({**metrics, "final": 1.0})
+
+
+def search(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any = None
+) -> tuple[list[TrialRecord], float]:
+    """The `ray` tuner backend (`TrialSearch`): `run_ray` with results under
+    `<workdir>/ray_results`; its seconds include joining the cluster. `spark` plays no part."""
+    start = time.perf_counter()
+    records = run_ray(cfg, base, data, workdir / "ray_results")
+    return records, time.perf_counter() - start
 
 
 def run_ray(
