@@ -19,6 +19,7 @@ from churnops.config import (
     StrictConfig,
     apply_overrides,
     build_config,
+    deep_merge,
     expand_shorthands,
     load_yaml,
 )
@@ -343,14 +344,10 @@ def load_train_config(
             choices[key] = value
         else:
             dotted.append(text)
-    data: dict[str, Any] = {}
-    for group, name in choices.items():
-        data[group] = load_yaml(group_file(group, name, config_dir))
-    for key, value in root.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}  # a root section refines its group's file
-        else:
-            data[key] = value
+    groups = {g: load_yaml(group_file(g, name, config_dir)) for g, name in choices.items()}
+    # A root section refines its group's file at every depth: `model: {mlp: {dropout: 0.2}}`
+    # keeps the file's other `mlp` keys; a list or a value replaces the file's.
+    data = deep_merge(expand_shorthands(TrainConfig, groups), root)
     return build_config(
         TrainConfig, apply_overrides(data, dotted, TrainConfig), source="train config"
     )
