@@ -168,7 +168,7 @@ class MLPConfig(StrictConfig):
 
 
 class RandomForestConfig(StrictConfig):
-    n_estimators: int = Field(default=100, gt=0)  # the seed notebook's settings
+    n_estimators: int = Field(default=100, gt=0)  # 100 trees of depth 10: the benchmarks' forest
     max_depth: int | None = 10
     n_jobs: int = -1  # -1: every core; 1 on a shared, oversubscribed box
 

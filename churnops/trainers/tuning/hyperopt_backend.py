@@ -1,5 +1,5 @@
-"""hyperopt `fmin` with TPE, on `SparkTrials` (trials as Spark tasks) as the seed notebook does,
-or on serial `Trials`."""
+"""hyperopt `fmin` with TPE, on `SparkTrials` (trials as Spark tasks, as on Databricks) or on
+serial `Trials`."""
 
 from __future__ import annotations
 
