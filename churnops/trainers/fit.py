@@ -259,7 +259,8 @@ def check_loader_for_ranks(kind: str, world: int) -> None:
 
 
 def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
-    """Train and val batches for this rank: in-memory tensors, or `churnops.data.loaders`."""
+    """Train and val batches for this rank: `TensorBatches` over the split's arrays for
+    `in-memory`, else the `churnops.data.loaders` kind over the split's Parquet files."""
     from churnops.trainers.tensor_batches import TensorBatches
 
     bs = job.trainer.batch_size
