@@ -143,6 +143,19 @@ def apply_overrides(
     return out
 
 
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`: sections (dicts) merge key by key at every depth, so a nested
+    override keeps its siblings; anything else in `over` (a value, a list, null) replaces what
+    `base` held. Neither input is changed."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def build_config(cls: type[T], data: dict[str, Any], source: str = "config") -> T:
     """Validate `data` against `cls`, turning pydantic's report into one readable error."""
     try:

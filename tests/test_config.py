@@ -4,6 +4,7 @@ from churnops.config import (
     ConfigError,
     StrictConfig,
     apply_overrides,
+    deep_merge,
     expand_shorthands,
     load_config,
 )
@@ -30,6 +31,18 @@ def test_overrides_are_parsed_as_yaml_and_validated():
     assert cfg.inner.epochs == 5 and cfg.name == "abc"
     with pytest.raises(ConfigError, match=r"inner.epochs='many'"):
         load_config(Outer, None, ["inner.epochs=many"])
+
+
+def test_deep_merge_keeps_siblings_and_replaces_lists_and_values():
+    base = {"model": {"name": "mlp", "mlp": {"dropout": 0.1, "hidden_sizes": [256, 256]}}}
+    over = {"model": {"mlp": {"dropout": 0.3, "hidden_sizes": [64]}}, "seed": 7}
+    merged = deep_merge(base, over)
+    assert merged == {
+        "model": {"name": "mlp", "mlp": {"dropout": 0.3, "hidden_sizes": [64]}},
+        "seed": 7,
+    }
+    assert base["model"]["mlp"]["dropout"] == 0.1  # the inputs are left as they were
+    assert deep_merge({"a": {"b": 1}}, {"a": None}) == {"a": None}  # a value replaces a section
 
 
 def test_override_without_equals_sign_is_rejected():

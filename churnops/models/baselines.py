@@ -42,7 +42,7 @@ class _EncodedModel:
 
 
 class RandomForestChurnModel(_EncodedModel):
-    """sklearn RandomForest with the seed notebook's settings (100 trees, depth 10).
+    """sklearn RandomForest, by default 100 trees of depth 10 (`model.random_forest`).
 
     Categories enter as vocabulary codes (ordinal), which trees can split into groups.
     """

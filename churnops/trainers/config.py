@@ -19,6 +19,7 @@ from churnops.config import (
     StrictConfig,
     apply_overrides,
     build_config,
+    deep_merge,
     expand_shorthands,
     load_yaml,
 )
@@ -167,7 +168,7 @@ class MLPConfig(StrictConfig):
 
 
 class RandomForestConfig(StrictConfig):
-    n_estimators: int = Field(default=100, gt=0)  # the seed notebook's settings
+    n_estimators: int = Field(default=100, gt=0)  # 100 trees of depth 10: the benchmarks' forest
     max_depth: int | None = 10
     n_jobs: int = -1  # -1: every core; 1 on a shared, oversubscribed box
 
@@ -204,6 +205,8 @@ class TrainerConfig(StrictConfig):
     batch_size: int = Field(default=256, gt=0)
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    # in-memory: `TensorBatches` over the fit split's arrays; the others: the churnops.data.loaders
+    # kind of that name, reading the split written as Parquet
     loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"
     # in-memory switches to arrow-stream when the fit split's tensors exceed this (null: never)
     memory_budget_mb: float | None = Field(default=256, gt=0)
@@ -343,14 +346,10 @@ def load_train_config(
             choices[key] = value
         else:
             dotted.append(text)
-    data: dict[str, Any] = {}
-    for group, name in choices.items():
-        data[group] = load_yaml(group_file(group, name, config_dir))
-    for key, value in root.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}  # a root section refines its group's file
-        else:
-            data[key] = value
+    groups = {g: load_yaml(group_file(g, name, config_dir)) for g, name in choices.items()}
+    # A root section refines its group's file at every depth: `model: {mlp: {dropout: 0.2}}`
+    # keeps the file's other `mlp` keys; a list or a value replaces the file's.
+    data = deep_merge(expand_shorthands(TrainConfig, groups), root)
     return build_config(
         TrainConfig, apply_overrides(data, dotted, TrainConfig), source="train config"
     )

@@ -1,17 +1,20 @@
 """Every model family behind one `fit(x, y)` / `predict_proba(x)` interface.
 
-`build_model(cfg)` returns a baseline from `churnops.models.baselines` or `NetChurnModel`, which
-trains the Lightning net through a launcher and keeps the best weights.
+`build_model(cfg)` returns a `ChurnModel` of the family `model.name` names (`MODEL_FAMILIES`): a
+baseline from `churnops.models.baselines` or `NetChurnModel`, which trains the Lightning net
+through a launcher and keeps the best weights.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from churnops.models.base import ChurnModel
 from churnops.models.encoding import TableEncoder
+from churnops.plugins import load_choice
 from churnops.trainers.config import TrainConfig
 from churnops.trainers.launchers import Launcher, make_launcher
 from churnops.trainers.splits import split_train_test
@@ -170,46 +173,91 @@ def _write_splits(job: NetFitJob) -> tuple[str, str]:
 _SPLIT_BLOCK_ROWS = 262_144
 
 
-def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> Any:
+# The model families by `model.name`: each builder reads its family's section of the config
+# (the Spark ones import pyspark only when built).
+MODEL_FAMILIES = {
+    "mlp": "churnops.trainers.estimators:build_mlp",
+    "random_forest": "churnops.trainers.estimators:build_random_forest",
+    "logistic_regression": "churnops.trainers.estimators:build_logistic_regression",
+    "xgboost": "churnops.trainers.estimators:build_xgboost",
+    "recency": "churnops.trainers.estimators:build_recency",
+    "spark_logistic_regression": "churnops.trainers.estimators:build_spark_logistic_regression",
+    "spark_xgboost": "churnops.trainers.estimators:build_spark_xgboost",
+}
+
+
+class FamilyBuilder(Protocol):
+    """Builds an unfitted model of one family from the train config."""
+
+    def __call__(self, cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel: ...
+
+
+def build_model(cfg: TrainConfig, launcher: Launcher | None = None) -> ChurnModel:
     """The model `cfg.model.name` names; the net trains through `launcher` (or cfg.launcher)."""
-    from churnops.models import baselines
+    builder: FamilyBuilder = load_choice(MODEL_FAMILIES, cfg.model.name, field="model.name")
+    return builder(cfg, launcher)
 
-    m = cfg.model
-    if m.name == "mlp":
-        return NetChurnModel(cfg, launcher)
-    if m.name == "random_forest":
-        rf = m.random_forest
-        return baselines.RandomForestChurnModel(
-            rf.n_estimators, rf.max_depth, seed=cfg.seed, n_jobs=rf.n_jobs,
-            encoder=table_encoder(cfg),
-        )  # fmt: skip
-    if m.name == "logistic_regression":
-        lr = m.logistic_regression
-        return baselines.LogisticChurnModel(
-            c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg)
-        )
-    if m.name == "spark_logistic_regression":  # fitted on the engine's Spark session
-        from churnops.models.spark_baselines import SparkLogisticChurnModel
 
-        lr = m.logistic_regression
-        return SparkLogisticChurnModel(
-            c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg),
-            spark=cfg.engine.spark,
-        )  # fmt: skip
-    if m.name == "spark_xgboost":  # SparkXGBClassifier on the engine's Spark session
-        from churnops.models.spark_baselines import SparkXGBoostChurnModel
+def build_mlp(cfg: TrainConfig, launcher: Launcher | None) -> NetChurnModel:
+    """The Lightning net, trained through `launcher` (None: `cfg.launcher`)."""
+    return NetChurnModel(cfg, launcher)
 
-        return SparkXGBoostChurnModel(
-            **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg),
-            spark=cfg.engine.spark, num_workers=cfg.launcher.num_workers,
-        )  # fmt: skip
-    if m.name == "xgboost":
-        return baselines.XGBoostChurnModel(
-            **m.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)
-        )
-    if m.name == "recency":
-        column = cfg.features.recency_column
-        if column not in cfg.features.names:
-            raise ValueError(f"features.recency_column={column!r}: not among features.columns")
-        return baselines.RecencyChurnModel(cfg.features.names.index(column), seed=cfg.seed)
-    raise ValueError(f"model.name={m.name!r}: unknown model family")
+
+def build_random_forest(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """`model.random_forest`."""
+    from churnops.models.baselines import RandomForestChurnModel
+
+    rf = cfg.model.random_forest
+    return RandomForestChurnModel(
+        rf.n_estimators, rf.max_depth, seed=cfg.seed, n_jobs=rf.n_jobs, encoder=table_encoder(cfg)
+    )
+
+
+def build_logistic_regression(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """`model.logistic_regression`."""
+    from churnops.models.baselines import LogisticChurnModel
+
+    lr = cfg.model.logistic_regression
+    return LogisticChurnModel(
+        c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg)
+    )
+
+
+def build_spark_logistic_regression(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """`model.logistic_regression`, fitted on the engine's Spark session."""
+    from churnops.models.spark_baselines import SparkLogisticChurnModel
+
+    lr = cfg.model.logistic_regression
+    return SparkLogisticChurnModel(
+        c=lr.c, max_iter=lr.max_iter, seed=cfg.seed, encoder=table_encoder(cfg),
+        spark=cfg.engine.spark,
+    )  # fmt: skip
+
+
+def build_spark_xgboost(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """`model.xgboost` as SparkXGBClassifier on the engine's Spark session."""
+    from churnops.models.spark_baselines import SparkXGBoostChurnModel
+
+    return SparkXGBoostChurnModel(
+        **cfg.model.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg),
+        spark=cfg.engine.spark, num_workers=cfg.launcher.num_workers,
+    )  # fmt: skip
+
+
+def build_xgboost(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """`model.xgboost`."""
+    from churnops.models.baselines import XGBoostChurnModel
+
+    return XGBoostChurnModel(
+        **cfg.model.xgboost.model_dump(), seed=cfg.seed, encoder=table_encoder(cfg)
+    )
+
+
+def build_recency(cfg: TrainConfig, launcher: Launcher | None) -> ChurnModel:
+    """Days since the last order (`features.recency_column`), calibrated."""
+    from churnops.models.baselines import RecencyChurnModel
+
+    column = cfg.features.recency_column
+    if column not in cfg.features.names:
+        raise ValueError(f"features.recency_column={column!r}: not among features.columns")
+    return RecencyChurnModel(cfg.features.names.index(column), seed=cfg.seed)

@@ -259,17 +259,18 @@ def check_loader_for_ranks(kind: str, world: int) -> None:
 
 
 def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
-    """Train and val batches for this rank: in-memory tensors, or `churnops.data.loaders`."""
-    from churnops.trainers.datamodule import InMemoryBatches
+    """Train and val batches for this rank: `TensorBatches` over the split's arrays for
+    `in-memory`, else the `churnops.data.loaders` kind over the split's Parquet files."""
+    from churnops.trainers.tensor_batches import TensorBatches
 
     bs = job.trainer.batch_size
     kind = job.trainer.loader
     if kind == "in-memory":
-        train: Any = InMemoryBatches(
+        train: Any = TensorBatches(
             job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank,
             world_size=world, device=device, drop_last=True,
         )  # fmt: skip
-        val: Any = InMemoryBatches(
+        val: Any = TensorBatches(
             job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
         )
         return train, val

@@ -6,7 +6,7 @@ from churnops.benchmarks import baselines, gpu_check
 
 
 @pytest.mark.slow
-def test_baselines_benchmark_writes_the_issue_columns(tmp_path, cdnow_training_set_path):
+def test_baselines_benchmark_writes_every_column(tmp_path, cdnow_training_set_path):
     code = baselines.main(
         [
             "--models", "recency,logistic_regression",

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from churnops.config import ConfigError
@@ -86,3 +88,35 @@ def test_data_group_takes_your_own_file(tmp_path):
     assert cfg.data.delimiter == "|" and cfg.data.name == "shop"
     with pytest.raises(ConfigError, match=r"data='nope.yaml': no such file"):
         load_train_config(["data=nope.yaml"])
+
+
+def _root_over_group(tmp_path, root_model: str) -> Path:
+    """A config folder whose model group file sets nested keys, and a root that refines them."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "net.yaml").write_text(
+        "name: mlp\nmlp:\n  dropout: 0.25\n  hidden_sizes: [32, 16]\n  lr: 0.01\n"
+    )
+    root = tmp_path / "train.yaml"
+    root.write_text(f"defaults:\n  model: net\nmodel:\n  mlp:\n{root_model}")
+    return root
+
+
+def test_a_nested_root_override_keeps_the_group_files_sibling_keys(tmp_path):
+    root = _root_over_group(tmp_path, "    dropout: 0.4\n")
+    mlp = load_train_config(path=root, config_dir=tmp_path).model.mlp
+    assert mlp.dropout == 0.4
+    assert (mlp.hidden_sizes, mlp.lr) == ([32, 16], 0.01)  # the file's, not the defaults
+
+
+def test_a_root_list_replaces_the_group_files_list(tmp_path):
+    root = _root_over_group(tmp_path, "    hidden_sizes: [8]\n")
+    mlp = load_train_config(path=root, config_dir=tmp_path).model.mlp
+    assert mlp.hidden_sizes == [8] and mlp.dropout == 0.25
+
+
+def test_an_unknown_nested_root_key_names_the_closest_key(tmp_path):
+    root = _root_over_group(tmp_path, "    dropuot: 0.4\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'model\.mlp\.dropuot' \(did you mean 'dropout'\?\)"
+    ):
+        load_train_config(path=root, config_dir=tmp_path)

@@ -25,6 +25,15 @@ def test_expected_calibration_error_measures_the_gap_per_bin():
     assert expected_calibration_error(y, np.where(y == 1, 0.6, 0.4)) == pytest.approx(0.4)
 
 
+def test_expected_calibration_error_of_exact_and_inverted_scores():
+    from churnops.trainers.evaluation import expected_calibration_error
+
+    y = np.array([0, 0, 1, 1] * 25)
+    assert expected_calibration_error(y, np.full(100, 0.5)) == pytest.approx(0.0)
+    assert expected_calibration_error(y, y.astype(float)) == pytest.approx(0.0)
+    assert expected_calibration_error(y, 1 - y.astype(float)) == pytest.approx(1.0)
+
+
 def test_plots_are_written(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)

@@ -2,7 +2,9 @@
 
 import pytest
 
-from churnops.trainers.config import load_train_config
+from churnops.data.engines.config import EngineConfig
+from churnops.trainers.config import LauncherConfig, load_train_config
+from churnops.trainers.launchers import make_launcher
 from churnops.trainers.train import train
 
 
@@ -14,6 +16,26 @@ def _check(result, launcher):
     assert len(fit.history) == 2 and "val/auroc" in fit.history[-1]
     assert fit.best_checkpoint  # rank 0's ModelCheckpoint on val/auroc
     assert result.metrics["test/auroc"] > 0.6
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("local", "LocalLauncher"), ("torch_distributor", "TorchDistributorLauncher"),
+     ("ray", "RayLauncher")],
+)  # fmt: skip
+def test_launcher_name_picks_the_launcher_built_from_its_config(name, cls):
+    cfg = LauncherConfig(name=name, num_workers=3, use_gpu=True, ray_address="ray://head:10001")
+    launcher = make_launcher(cfg, EngineConfig())
+    assert type(launcher).__name__ == cls and launcher.name == name
+    assert launcher.num_workers == 3 and launcher.use_gpu
+    if name == "ray":
+        assert launcher.address == "ray://head:10001"
+
+
+def test_an_unknown_launcher_names_the_field_and_the_choices():
+    cfg = LauncherConfig.model_construct(name="slurm")
+    with pytest.raises(ValueError, match=r"launcher\.name='slurm': expected one of local, "):
+        make_launcher(cfg)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from churnops.trainers.training_set import (
 )
 
 
-def test_cdnow_training_set_has_the_contract_columns(cdnow_training_set_path):
+def test_cdnow_training_set_has_id_cutoff_features_and_label_columns(cdnow_training_set_path):
     table = pq.read_table(cdnow_training_set_path)
     assert table.column_names == ["customer_id", "cutoff", *FEATURE_COLUMNS, "churn"]
     assert str(table.schema.field("churn").type) == "int64"  # one label dtype everywhere
@@ -29,7 +29,7 @@ def test_cdnow_training_set_has_the_contract_columns(cdnow_training_set_path):
     assert set(table["churn"].to_pylist()) == {0, 1}
     data = load_training_arrays(cdnow_training_set_path, list(FEATURE_COLUMNS))
     assert data.x.shape == (23570, 18)
-    assert 0.7 < data.y.mean() < 0.8  # CDNOW at the protocol cutoff: about 74% churn
+    assert 0.7 < data.y.mean() < 0.8  # CDNOW at the default cutoff: about 74% churn
 
 
 def test_snapshot_cutoffs_include_as_of_and_month_ends():

@@ -14,13 +14,13 @@ across `world_size` ranks, in an order fixed by `seed` and the epoch. Each `iter
 
 from __future__ import annotations
 
-import importlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from typing import Any
 
 from churnops.data.loaders.base import Loader
+from churnops.plugins import load_choice
 
 LOADERS = {
     "in-memory": "churnops.data.loaders.in_memory:InMemoryLoader",
@@ -43,12 +43,10 @@ _COMMON = {
 }
 
 
-def loader_class(kind: str) -> type:
-    """The class registered under `kind` (imports its module)."""
-    if kind not in LOADERS:
-        raise ValueError(f"loader kind={kind!r}: expected one of {', '.join(LOADERS)}")
-    module, _, cls = LOADERS[kind].partition(":")
-    return getattr(importlib.import_module(module), cls)
+def loader_class(kind: str) -> Callable[..., Loader]:
+    """The class registered under `kind` (imports its module); it builds a `Loader`."""
+    cls: Callable[..., Loader] = load_choice(LOADERS, kind, field="loader kind")
+    return cls
 
 
 def make_loader(

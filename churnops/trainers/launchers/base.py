@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from churnops.plugins import load_choice
+
 if TYPE_CHECKING:
     from churnops.data.engines.config import EngineConfig
     from churnops.trainers.config import LauncherConfig
     from churnops.trainers.fit import NetFitJob, NetFitResult
+
+
+# The launchers by `launcher.name`, imported only when chosen (pyspark and ray are optional).
+LAUNCHERS = {
+    "local": "churnops.trainers.launchers.local:LocalLauncher",
+    "torch_distributor": "churnops.trainers.launchers.torch_distributor:TorchDistributorLauncher",
+    "ray": "churnops.trainers.launchers.ray:RayLauncher",
+}
 
 
 class Launcher(Protocol):
@@ -15,6 +25,11 @@ class Launcher(Protocol):
 
     name: str
     num_workers: int
+
+    @classmethod
+    def from_config(cls, cfg: LauncherConfig, engine: EngineConfig | None) -> Launcher:
+        """The launcher `cfg` describes; `engine` is the run's engine setting."""
+        ...
 
     def launch(self, job: NetFitJob) -> NetFitResult: ...
 
@@ -25,29 +40,5 @@ def make_launcher(cfg: LauncherConfig, engine: EngineConfig | None = None) -> La
     `engine` is the run's engine setting: TorchDistributor takes its Spark session (the running
     one, else `engine.spark.master` and `engine.spark.conf`) from it.
     """
-    if cfg.name == "local":
-        from churnops.trainers.launchers.local import LocalLauncher
-
-        return LocalLauncher(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu)
-    if cfg.name == "torch_distributor":
-        from churnops.trainers.launchers.torch_distributor import TorchDistributorLauncher
-
-        return TorchDistributorLauncher(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            local_mode=cfg.local_mode,
-            spark=engine.spark if engine is not None else None,
-        )
-    if cfg.name == "ray":
-        from churnops.trainers.launchers.ray import RayLauncher
-
-        return RayLauncher(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            address=cfg.ray_address,
-            cpus_per_worker=cfg.cpus_per_worker,
-            storage_path=cfg.ray_storage_path,
-        )
-    raise ValueError(
-        f"launcher.name={cfg.name!r}: expected one of 'local', 'torch_distributor', 'ray'"
-    )
+    launcher: type[Launcher] = load_choice(LAUNCHERS, cfg.name, field="launcher.name")
+    return launcher.from_config(cfg, engine)

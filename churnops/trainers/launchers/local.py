@@ -11,8 +11,13 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from churnops.trainers.fit import NetFitJob, NetFitResult, fit_net
+
+if TYPE_CHECKING:
+    from churnops.data.engines.config import EngineConfig
+    from churnops.trainers.config import LauncherConfig
 
 
 class LocalLauncher:
@@ -32,6 +37,11 @@ class LocalLauncher:
     def __init__(self, num_workers: int = 1, use_gpu: bool = False):
         self.num_workers = num_workers
         self.use_gpu = use_gpu
+
+    @classmethod
+    def from_config(cls, cfg: LauncherConfig, engine: EngineConfig | None = None) -> LocalLauncher:
+        """`launcher.num_workers` and `launcher.use_gpu`; the engine plays no part."""
+        return cls(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu)
 
     def launch(self, job: NetFitJob) -> NetFitResult:
         if self.num_workers == 1:

@@ -6,10 +6,14 @@ import pickle
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from churnops.trainers.fit import NetFitJob, NetFitResult, fit_net
 from churnops.trainers.launchers.ray_cluster import connect_ray, storage_uri
+
+if TYPE_CHECKING:
+    from churnops.data.engines.config import EngineConfig
+    from churnops.trainers.config import LauncherConfig
 
 RESULT_FILE = "net_fit_result.pkl"
 
@@ -47,6 +51,17 @@ class RayLauncher:
         self.address = address
         self.cpus_per_worker = cpus_per_worker
         self.storage_path = storage_path
+
+    @classmethod
+    def from_config(cls, cfg: LauncherConfig, engine: EngineConfig | None = None) -> RayLauncher:
+        """`launcher.*`; the Ray cluster is `launcher.ray_address`, not the engine's."""
+        return cls(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            address=cfg.ray_address,
+            cpus_per_worker=cfg.cpus_per_worker,
+            storage_path=cfg.ray_storage_path,
+        )
 
     def scaling_config(self, loader: str) -> Any:
         """The `ScalingConfig` for a run whose batches come from `loader`."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from churnops.trainers.fit import NetFitJob, NetFitResult, fit_net
 
 if TYPE_CHECKING:
-    from churnops.data.engines.config import SparkSettings
+    from churnops.data.engines.config import EngineConfig, SparkSettings
+    from churnops.trainers.config import LauncherConfig
 
 
 class TorchDistributorLauncher:
@@ -41,6 +42,18 @@ class TorchDistributorLauncher:
         self.use_gpu = use_gpu
         self.local_mode = local_mode
         self.spark = spark
+
+    @classmethod
+    def from_config(
+        cls, cfg: LauncherConfig, engine: EngineConfig | None = None
+    ) -> TorchDistributorLauncher:
+        """`launcher.*`, with the Spark session settings of `engine` (None: the defaults)."""
+        return cls(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            local_mode=cfg.local_mode,
+            spark=engine.spark if engine is not None else None,
+        )
 
     def launch(self, job: NetFitJob) -> NetFitResult:
         from pyspark.ml.torch.distributor import TorchDistributor

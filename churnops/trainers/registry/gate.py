@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.trainers.evaluation import binary_metrics, expected_calibration_error
 from churnops.trainers.registry.config import HoldoutConfig, ValidationGateConfig
 from churnops.trainers.registry.registry import CHALLENGER, CHAMPION, ModelRegistry
 
@@ -66,16 +67,6 @@ class GateReport:
         return {**asdict(self), "passed": self.passed, "status": self.status}
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Mean |observed rate - mean predicted| over equal-count bins of `p`, weighted by size."""
-    order = np.argsort(p, kind="stable")
-    total, n = 0.0, len(p)
-    for chunk in np.array_split(order, min(bins, n)):
-        if len(chunk):
-            total += len(chunk) / n * abs(float(y[chunk].mean()) - float(p[chunk].mean()))
-    return total
-
-
 def load_holdout(cfg: HoldoutConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """(input rows, labels): the training set's test split (as `train()` draws it) or all rows."""
     from churnops.trainers.splits import split_train_test
@@ -106,8 +97,6 @@ def _model_input(pyfunc: Any, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _score(pyfunc: Any, frame: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    from churnops.trainers.evaluation import binary_metrics
-
     out = pyfunc.predict(_model_input(pyfunc, frame))
     p = np.asarray(out["probability"] if isinstance(out, pd.DataFrame) else out, dtype=float)
     metrics = binary_metrics(y, p, AUC.split("/")[0]) if np.isfinite(p).all() else {}
@@ -207,7 +196,7 @@ def validate_challenger(
             detail = "no champion to compare with" if old_version is None else "already champion"
             checks.append(Check(AUC, finite, auc, None, detail))
         ece = expected_calibration_error(y, p, gate.calibration_bins) if finite else float("nan")
-        bins = f"{gate.calibration_bins} equal-count bins"
+        bins = f"{gate.calibration_bins} equal-width bins"  # the `ece` train logs
         ok = bool(ece <= gate.max_calibration_error)
         checks.append(Check("calibration_error", ok, ece, gate.max_calibration_error, bins))
         latency = _latency_ms(new_model, holdout, gate)

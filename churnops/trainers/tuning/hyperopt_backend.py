@@ -1,9 +1,10 @@
-"""hyperopt `fmin` with TPE, on `SparkTrials` (trials as Spark tasks) as the seed notebook does,
-or on serial `Trials`."""
+"""hyperopt `fmin` with TPE, on `SparkTrials` (trials as Spark tasks, as on Databricks) or on
+serial `Trials`."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,24 @@ import numpy as np
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import hyperopt_space, plain
+from churnops.trainers.tuning.trials import TrialRecord
+
+
+def search(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any = None
+) -> tuple[list[TrialRecord], float]:
+    """The `hyperopt` tuner backend (`TrialSearch`): `run_hyperopt` on `spark`, else on the
+    session of `trials_engine` (stopped after, if it started one) when `cfg.spark_trials`. Its
+    seconds leave out starting that session."""
+    engine = trials_engine(cfg) if cfg.spark_trials and spark is None else None
+    try:
+        start = time.perf_counter()
+        session = spark if engine is None else engine.session
+        records = run_hyperopt(cfg, base, data, session if cfg.spark_trials else None)
+        return records, time.perf_counter() - start
+    finally:
+        if engine is not None:
+            engine.stop()
 
 
 def trials_engine(cfg: TuneConfig) -> Any:
@@ -26,7 +45,7 @@ def trials_engine(cfg: TuneConfig) -> Any:
 
 def run_hyperopt(
     cfg: TuneConfig, base: dict[str, Any], data: TuneData, spark: Any = None
-) -> list[Any]:
+) -> list[TrialRecord]:
     """Run `cfg.num_samples` trials with TPE: on `SparkTrials(parallelism=max_concurrent)` on
     `spark` (see `trials_engine`) when `cfg.spark_trials`, else serially.
 
@@ -34,8 +53,6 @@ def run_hyperopt(
         One `TrialRecord` per finished trial, in trial order.
     """
     from hyperopt import STATUS_OK, SparkTrials, Trials, fmin, tpe
-
-    from churnops.trainers.tuning.sweep import TrialRecord
 
     cpus = cfg.trial_cpus
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from churnops.trainers.launchers.ray_cluster import connect_ray, storage_uri
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData, evaluate_trial
 from churnops.trainers.tuning.space import plain, ray_space
+from churnops.trainers.tuning.trials import TrialRecord
 
 RAY_METRIC = "val_auroc"  # Ray flattens nested results on "/", so the tuner sees val_auroc
 
@@ -28,7 +30,19 @@ def _trainable(config: dict[str, Any], data: TuneData, base: dict[str, Any], cpu
     report({**metrics, "final": 1.0})
 
 
-def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path) -> list[Any]:
+def search(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any = None
+) -> tuple[list[TrialRecord], float]:
+    """The `ray` tuner backend (`TrialSearch`): `run_ray` with results under
+    `<workdir>/ray_results`; its seconds include joining the cluster. `spark` plays no part."""
+    start = time.perf_counter()
+    records = run_ray(cfg, base, data, workdir / "ray_results")
+    return records, time.perf_counter() - start
+
+
+def run_ray(
+    cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
+) -> list[TrialRecord]:
     """Run `cfg.num_samples` trials on Ray: the cluster at `cfg.ray_address` (or `$RAY_ADDRESS`),
     else the running or a new local instance. Results go to `cfg.ray_storage_path` or `storage`.
 
@@ -38,8 +52,6 @@ def run_ray(cfg: TuneConfig, base: dict[str, Any], data: TuneData, storage: Path
     import ray
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
-
-    from churnops.trainers.tuning.sweep import TrialRecord
 
     # No resource arguments: a cluster refuses them; trials at once are capped by the limiter.
     started = connect_ray(cfg.ray_address, "ray_address")

@@ -10,25 +10,20 @@ register it as `challenger`.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from churnops.plugins import load_choice
 from churnops.trainers.tuning.config import TuneConfig
 from churnops.trainers.tuning.objective import TuneData
+from churnops.trainers.tuning.trials import TrialRecord, TrialSearch
 
-
-@dataclass
-class TrialRecord:
-    """One trial: its params, final metrics (`val/auroc`, ...), seconds and per-epoch history."""
-
-    number: int
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    stopped_early: bool = False
+# The tuner backends by `backend`, imported only when chosen (ray and hyperopt are optional).
+TUNERS = {
+    "ray": "churnops.trainers.tuning.ray_backend:search",
+    "hyperopt": "churnops.trainers.tuning.hyperopt_backend:search",
+}
 
 
 @dataclass
@@ -101,7 +96,8 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
                            "tune.max_concurrent": cfg.max_concurrent,
                            "tune.asha": cfg.use_asha, "training_set": str(path)})  # fmt: skip
         mlflow.log_dict(cfg.model_dump(mode="json"), "tune_config.json")
-        records, seconds = _search(cfg, base, data, Path(train_cfg.workdir), spark)
+        search: TrialSearch = load_choice(TUNERS, cfg.backend, field="backend")
+        records, seconds = search(cfg, base, data, Path(train_cfg.workdir), spark)
         active = mlflow.active_run()
         assert active is not None  # inside tracker.start_run
         experiment_id = active.info.experiment_id
@@ -123,29 +119,6 @@ def sweep(cfg: TuneConfig, spark: Any = None) -> SweepResult:
                 train_cfg.logger.registry_uri, prepared.lookups,
             )  # fmt: skip
     return result
-
-
-def _search(
-    cfg: TuneConfig, base: dict[str, Any], data: TuneData, workdir: Path, spark: Any
-) -> tuple[list[TrialRecord], float]:
-    if cfg.backend == "ray":
-        from churnops.trainers.tuning.ray_backend import run_ray
-
-        storage = workdir / "ray_results"
-        start = time.perf_counter()
-        records = run_ray(cfg, base, data, storage)
-        return records, time.perf_counter() - start
-    from churnops.trainers.tuning.hyperopt_backend import run_hyperopt, trials_engine
-
-    engine = trials_engine(cfg) if cfg.spark_trials and spark is None else None
-    try:
-        start = time.perf_counter()
-        session = spark if engine is None else engine.session
-        records = run_hyperopt(cfg, base, data, session if cfg.spark_trials else None)
-        return records, time.perf_counter() - start
-    finally:
-        if engine is not None:
-            engine.stop()
 
 
 def _log_trial(rec: TrialRecord, experiment_id: str) -> None:

@@ -130,7 +130,10 @@ def test_nulls_are_refused_naming_the_column(kind, tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "pickle"}, r"loader kind='pickle': expected one of in-memory, arrow-stream"),
+        (
+            {"kind": "pickle"},
+            r"loader kind='pickle': expected one of arrow-stream, in-memory, petastorm, ray-data",
+        ),
         ({"batch_size": 0}, r"batch_size=0: expected a positive integer"),
         ({"rank": 2, "world_size": 2}, r"rank=2: expected an integer in \[0, 2\)"),
         ({"path": "/nonexistent/train"}, r"path='/nonexistent/train': no such Parquet"),

@@ -9,10 +9,7 @@ import numpy as np
 import pytest
 
 from churnops.trainers.registry import CHAMPION, ModelRegistry, ValidationGateConfig
-from churnops.trainers.registry.gate import (
-    expected_calibration_error,
-    validate_challenger,
-)
+from churnops.trainers.registry.gate import validate_challenger
 from churnops.trainers.splits import split_train_test
 from tests.trainers.registry.conftest import NAME, log
 
@@ -25,13 +22,6 @@ def holdout(cdnow_frame):
     return frame.drop(columns=["churn"]), y[test]
 
 
-def test_calibration_error():
-    y = np.array([0, 0, 1, 1] * 25)
-    assert expected_calibration_error(y, np.full(100, 0.5)) == pytest.approx(0.0, abs=0.3)
-    assert expected_calibration_error(y, y.astype(float)) == pytest.approx(0.0)
-    assert expected_calibration_error(y, 1 - y.astype(float)) == pytest.approx(1.0)
-
-
 def test_gate_promotes_then_refuses_broken_challenger(
     mlflow_tmp, fitted_models, cdnow_frame, holdout
 ):
@@ -41,6 +31,9 @@ def test_gate_promotes_then_refuses_broken_challenger(
     registry.register(log(fitted_models["good"], cdnow_frame), NAME, alias="challenger")
     first = validate_challenger(registry, NAME, x, y, gate)
     assert first.passed and first.promoted, first.checks
+    # The gate judges the ECE that train logs: one definition, equal-width bins.
+    judged = {c.name: c for c in first.checks}["calibration_error"].value
+    assert judged == pytest.approx(first.challenger_metrics["test/ece"], abs=1e-6)
     assert registry.alias_version(NAME, CHAMPION) == "1"
 
     registry.register(log(fitted_models["broken"], cdnow_frame), NAME, alias="challenger")

@@ -13,6 +13,21 @@ from churnops.data.features import FEATURE_COLUMNS
 from churnops.trainers.tuning import load_tune_config, sweep
 
 
+def test_every_tune_backend_has_a_tuner():
+    from typing import get_args
+
+    from churnops.plugins import load_choice
+    from churnops.trainers.tuning.config import TuneConfig
+    from churnops.trainers.tuning.sweep import TUNERS
+
+    names = get_args(TuneConfig.model_fields["backend"].annotation)
+    assert set(TUNERS) == set(names)
+    for name in names:
+        assert callable(load_choice(TUNERS, name, field="backend"))
+    with pytest.raises(ValueError, match="backend='optuna': expected one of hyperopt, ray"):
+        load_choice(TUNERS, "optuna", field="backend")
+
+
 def _cfg(name, tmp_path, training_set, *overrides, train=()):
     train_overrides = [f"data.path={training_set}", f"workdir={tmp_path}", *train]
     return load_tune_config(name, [*overrides, f"train_overrides={train_overrides!r}"])

@@ -1,4 +1,5 @@
-"""In-memory batches for the net: tensors (GPU-resident when training on a GPU), batches by index.
+"""`TensorBatches`: the net's batches over the fit split's arrays held as tensors (GPU-resident
+when training on a GPU), batches by index; what `trainer.loader=in-memory` trains on.
 
 Each epoch is one permutation of row indices and one gather per batch: no per-row Python, no
 collate. Ranks read disjoint, equally long shards so DDP steps stay in lockstep.
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 
-class InMemoryBatches:
+class TensorBatches:
     """An iterable of (x float32 [B, F], y float32 [B]) batches over tensors held in memory.
 
     Args:
