@@ -25,7 +25,6 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from churnops.benchmarks.report import write_results
+from churnops.benchmarks.scale import CUTOFF, HORIZON_DAYS, TABLE
 
 COLUMNS = ["stage", "customers", "rows", "seconds", "rows_per_s", "cost_usd", "at_100m_s", "note"]
-TABLE = "scale.features.customer_ts"
-CUTOFF = date(2025, 6, 30)  # configs/features/synthetic.yaml's as_of and horizon
-HORIZON_DAYS = 180
 FULL = 100_000_000
 
 
