@@ -82,39 +82,25 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
                 skops_trusted_types=["numpy.dtype"],
             )
     for family in families:
-        _log_family(family, x.to_numpy("float32"), frame["churn"].to_numpy(), x.head(3))
+        _log_family(family, x.to_numpy("float32"), frame["churn"].to_numpy(), x.head(3), workdir)
     client = MlflowClient()
     client.set_registered_model_alias("churn", "champion", "1")
     client.set_registered_model_alias("churn", "challenger", "2")
     return {"tracking_uri": tracking_uri, "online": online, "frame": frame}
 
 
-def _fit_family(family: str, x: np.ndarray, y: np.ndarray) -> Any:
-    from churnops.models import baselines
+def _fit_family(family: str, x: np.ndarray, y: np.ndarray, workdir: Path) -> Any:
+    """`family` as `train(cfg)` builds and fits it (`build_model`, the config's defaults); the
+    net for a few epochs only: real weights, and latency is the point."""
+    from churnops.trainers.config import load_train_config
+    from churnops.trainers.estimators import build_model
 
-    if family == "logistic_regression":
-        return baselines.LogisticChurnModel().fit(x, y)
-    if family == "random_forest":
-        return baselines.RandomForestChurnModel().fit(x, y)
-    if family == "xgboost":
-        return baselines.XGBoostChurnModel().fit(x, y)
-    import torch
-
-    from churnops.models.net import TabularChurnNet
-    from churnops.models.preprocessing import FeaturePreprocessor
-
-    torch.manual_seed(0)
-    net = TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=list(range(x.shape[1])))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
-    for _ in range(30):  # a short full-batch fit: enough for real weights, latency is the point
-        opt.zero_grad()
-        torch.nn.functional.binary_cross_entropy_with_logits(net(xt), yt).backward()
-        opt.step()
-    return net.eval()
+    overrides = [f"model={family}", f"workdir={workdir / family}", "logger=none"]
+    overrides += ["trainer.progress_bar=false", "trainer.max_epochs=3"]
+    return build_model(load_train_config(overrides)).fit(x, y)
 
 
-def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None:
+def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any, workdir: Path) -> None:
     import mlflow
 
     from churnops.models.feature_spec import FeatureSpec
@@ -122,7 +108,7 @@ def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None
 
     with mlflow.start_run(run_name=family):
         log_pyfunc_model(
-            _fit_family(family, x, y),
+            _fit_family(family, x, y, workdir),
             FeatureSpec(list(FEATURE_COLUMNS)),
             name=family,
             input_example=example,
