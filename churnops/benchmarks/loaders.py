@@ -45,6 +45,7 @@ LOADERS = [
     "petastorm",
     "ray-data",
 ]
+TITLE = "Training-data loaders: rows/s feeding training steps"
 MODES = ["train", "load"]
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Measured at every (batch size, precision); the rest only at the first pair.
@@ -449,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_one(args.measure, args.data, args.batch_size[0], args.device, args)
         print(json.dumps(rows))
         return 0
+    # Imported here: the petastorm subprocess (above) runs in its own, older environment.
+    from churnops.benchmarks.report import load_note, write_results
+
     torch.set_num_threads(os.cpu_count() or 1)
     torch.set_float32_matmul_precision("high")  # TF32 on tensor cores, for every row alike
     load_before = os.getloadavg()[0]
@@ -462,7 +466,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         rows = run_all(path, args)
     compare(rows)
-    busy = load_before > (os.cpu_count() or 1)  # after the run, the load is the run's own
     notes = [
         f"{args.rows:,} rows x {len(FEATURES)} float32 features, Parquet row groups of "
         f"{ROW_GROUP_ROWS:,}; MLP {len(FEATURES)}-256-256-1, AdamW. rows_per_s: steady rate over "
@@ -483,20 +486,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Loaders other than {', '.join(SCALE_KINDS)} run at the first batch size and precision "
         "only; at the later ones, mode train only, arrow-stream with the first num_workers.",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
-        f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
-        f"({os.cpu_count()} cores)"
-        + (": above the core count, other work shared the machine." if busy else "."),
+        load_note(load_before),
     ]
-    from churnops.benchmarks.report import write_results
-
-    write_results(
-        args.name,
-        rows,
-        COLUMNS,
-        "Training-data loaders: rows/s feeding training steps",
-        notes,
-        results_dir=args.results_dir,
-    )
+    write_results(args.name, rows, COLUMNS, TITLE, notes, results_dir=args.results_dir)
     return 0
 
 

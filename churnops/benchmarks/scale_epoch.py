@@ -36,9 +36,10 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churnops.benchmarks.report import write_results
+from churnops.benchmarks.report import load_note, write_results
 from churnops.benchmarks.scale import CUTOFF, HORIZON_DAYS, TABLE
 
+TITLE = "Scale run: synthetic customers through the feature store, one epoch"
 COLUMNS = ["stage", "customers", "rows", "seconds", "rows_per_s", "cost_usd", "at_100m_s", "note"]
 FULL = 100_000_000
 
@@ -275,17 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         "splits as Parquet and scoring the test split.",
         f"cost_usd at ${args.usd_per_hour:g}/hour (--usd-per-hour; an assumed price). "
         f"at_100m_s: the stage's seconds scaled linearly to {FULL:,} customers.",
-        f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} "
-        f"after ({os.cpu_count()} cores).",
+        load_note(load_before),
     ]
-    write_results(
-        args.name,
-        rows,
-        COLUMNS,
-        "Scale run: synthetic customers through the feature store, one epoch",
-        notes,
-        results_dir=args.results_dir,
-    )
+    write_results(args.name, rows, COLUMNS, TITLE, notes, results_dir=args.results_dir)
     return 0
 
 
