@@ -180,7 +180,7 @@ def benchmark_model(cfg: Any, name: str) -> Any:
 
 
 def verdict(rows: list[dict[str, Any]]) -> str | None:
-    """The issue's targets on one dataset, each met or MISSED with its figures:
+    """The model targets on one dataset, each met or MISSED with its figures:
     the default net's CV ROC AUC at least the best untuned baseline's; the tuned net's at least
     tuned XGBoost's - 0.005; the net's CV log loss at most the best baseline's + 0.005."""
     by_model = {r["model"]: r for r in rows}
