@@ -166,7 +166,7 @@ def measure_lightning(
     """
     import lightning.pytorch as pl
 
-    from churnops.data.loaders.in_memory import InMemoryLoader
+    from churnops.data.loaders import make_loader
     from churnops.models.lit_module import ChurnLitModule
 
     class RateMeter(pl.Callback):
@@ -192,7 +192,7 @@ def measure_lightning(
     net, _, _ = make_mlp(device)
     net = compile_net(nn.Sequential(net, nn.Flatten(0)), compile_mode, device)
     module = ChurnLitModule(net, lr=1e-3, scheduler="none")
-    data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device=device)
+    data = make_loader("in-memory", path, FEATURES, LABEL, batch_size, device=device)
     meter = RateMeter()
     cuda = torch.device(device).type == "cuda"
     trainer = pl.Trainer(
@@ -223,11 +223,11 @@ def open_loader(
 
     `setting` is arrow-stream's `num_workers` or ray-data's `prefetch_batches`.
     """
-    if kind in ("per-row-dataloader", "raw-loop"):
-        from churnops.data.loaders.in_memory import InMemoryLoader
+    from churnops.data.loaders import make_loader
 
-        data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device="cpu")
-        x, y = data.x, data.y
+    if kind in ("per-row-dataloader", "raw-loop"):
+        data: Any = make_loader("in-memory", path, FEATURES, LABEL, batch_size, device="cpu")
+        x, y = data.x, data.y  # the table as resident tensors
         if kind == "per-row-dataloader":
             from torch.utils.data import DataLoader, TensorDataset
 
@@ -241,8 +241,6 @@ def open_loader(
                 yield x[s : s + batch_size], y[s : s + batch_size]
 
         return raw_epoch
-    from churnops.data.loaders import make_loader
-
     options: dict[str, Any] = {}
     if kind == "arrow-stream":
         options["num_workers"] = setting
