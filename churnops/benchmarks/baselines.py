@@ -1,7 +1,7 @@
 """`scripts/benchmark baselines`: the net against RandomForest, logistic regression, XGBoost and
 the recency-only score, on several datasets, each under its stated protocol.
 
-Datasets: CDNOW at a cutoff and horizon (`cdnow@1997-09-30/180`: features as of the cutoff,
+Datasets: CDNOW at a cutoff and horizon (`cdnow@YYYY-MM-DD/180`: features as of the cutoff,
 churn = no order in the horizon), the generated telecom-like customer table (`telecom`: string
 categories, a Yes/No label, blanks), or the training set a config names (`data.path`). On each, a
 stratified 80/20 split with a fixed seed; k-fold stratified CV on the 80% gives ROC AUC (mean and
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from churnops.benchmarks.report import kept_rows, write_results
+from churnops.data.datasets import cdnow_cutoff
 
 # Cheapest first within a dataset, the tuned (searched) rows last: results are written after
 # every row, so a run cut short still shows the comparisons that finished.
@@ -41,7 +42,7 @@ DATASETS = (
     "public:telco",
     "public:phone-plan",
     "telecom",
-    "cdnow@1997-09-30/180",
+    f"cdnow@{cdnow_cutoff()}/180",  # the protocol cutoff (configs/data/cdnow.yaml)
     "cdnow@1997-12-31/180",
     "cdnow@1997-06-30/90",
 )
@@ -84,7 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--datasets",
         default=",".join(DATASETS),
         help="comma-separated: SOURCE@CUTOFF/HORIZON_DAYS (an orders source, e.g. "
-        "cdnow@1997-09-30/180), telecom; ignored when the config sets data.path",
+        "cdnow@YYYY-MM-DD/180), telecom; ignored when the config sets data.path",
     )
     parser.add_argument("--source", default="cdnow", help="orders source kind for SOURCE@...")
     parser.add_argument("--path", help="orders file or folder for csv | parquet | delta")
@@ -179,7 +180,7 @@ def benchmark_model(cfg: Any, name: str) -> Any:
 
 
 def verdict(rows: list[dict[str, Any]]) -> str | None:
-    """The issue's targets on one dataset, each met or MISSED with its figures:
+    """The model targets on one dataset, each met or MISSED with its figures:
     the default net's CV ROC AUC at least the best untuned baseline's; the tuned net's at least
     tuned XGBoost's - 0.005; the net's CV log loss at most the best baseline's + 0.005."""
     by_model = {r["model"]: r for r in rows}

@@ -18,12 +18,13 @@ import duckdb
 import pyarrow as pa
 
 from churnops.benchmarks.report import write_results
+from churnops.benchmarks.scale import CUTOFF
 from churnops.data.engines import get_engine
 from churnops.data.features import compute_customer_features
 from churnops.data.features.parity import compare_frames
 from churnops.data.sources.synthetic import generate_orders
 
-AS_OF = "2025-06-30"
+AS_OF = CUTOFF.isoformat()  # the synthetic orders' cutoff (configs/features/synthetic.yaml)
 COLUMNS = ["case", "orders", "seconds", "orders_per_s", "matches_reference"]
 
 

@@ -45,6 +45,7 @@ LOADERS = [
     "petastorm",
     "ray-data",
 ]
+TITLE = "Training-data loaders: rows/s feeding training steps"
 MODES = ["train", "load"]
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Measured at every (batch size, precision); the rest only at the first pair.
@@ -84,7 +85,7 @@ def write_training_set(path: Path, rows: int, seed: int = 0) -> Path:
 
 
 def make_mlp(device: str) -> tuple[nn.Module, torch.optim.Optimizer, nn.Module]:
-    """The issue's model size: 18 inputs -> 256 -> 256 -> 1."""
+    """The measured model: an MLP of 18 inputs -> 256 -> 256 -> 1 (AdamW, BCE with logits)."""
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Linear(len(FEATURES), 256),
@@ -165,7 +166,7 @@ def measure_lightning(
     """
     import lightning.pytorch as pl
 
-    from churnops.data.loaders.in_memory import InMemoryLoader
+    from churnops.data.loaders import make_loader
     from churnops.models.lit_module import ChurnLitModule
 
     class RateMeter(pl.Callback):
@@ -191,7 +192,7 @@ def measure_lightning(
     net, _, _ = make_mlp(device)
     net = compile_net(nn.Sequential(net, nn.Flatten(0)), compile_mode, device)
     module = ChurnLitModule(net, lr=1e-3, scheduler="none")
-    data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device=device)
+    data = make_loader("in-memory", path, FEATURES, LABEL, batch_size, device=device)
     meter = RateMeter()
     cuda = torch.device(device).type == "cuda"
     trainer = pl.Trainer(
@@ -222,11 +223,11 @@ def open_loader(
 
     `setting` is arrow-stream's `num_workers` or ray-data's `prefetch_batches`.
     """
-    if kind in ("per-row-dataloader", "raw-loop"):
-        from churnops.data.loaders.in_memory import InMemoryLoader
+    from churnops.data.loaders import make_loader
 
-        data = InMemoryLoader(path, FEATURES, LABEL, batch_size, device="cpu")
-        x, y = data.x, data.y
+    if kind in ("per-row-dataloader", "raw-loop"):
+        data: Any = make_loader("in-memory", path, FEATURES, LABEL, batch_size, device="cpu")
+        x, y = data.x, data.y  # the table as resident tensors
         if kind == "per-row-dataloader":
             from torch.utils.data import DataLoader, TensorDataset
 
@@ -240,8 +241,6 @@ def open_loader(
                 yield x[s : s + batch_size], y[s : s + batch_size]
 
         return raw_epoch
-    from churnops.data.loaders import make_loader
-
     options: dict[str, Any] = {}
     if kind == "arrow-stream":
         options["num_workers"] = setting
@@ -449,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_one(args.measure, args.data, args.batch_size[0], args.device, args)
         print(json.dumps(rows))
         return 0
+    # Imported here: the petastorm subprocess (above) runs in its own, older environment.
+    from churnops.benchmarks.report import load_note, write_results
+
     torch.set_num_threads(os.cpu_count() or 1)
     torch.set_float32_matmul_precision("high")  # TF32 on tensor cores, for every row alike
     load_before = os.getloadavg()[0]
@@ -462,7 +464,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         rows = run_all(path, args)
     compare(rows)
-    busy = load_before > (os.cpu_count() or 1)  # after the run, the load is the run's own
     notes = [
         f"{args.rows:,} rows x {len(FEATURES)} float32 features, Parquet row groups of "
         f"{ROW_GROUP_ROWS:,}; MLP {len(FEATURES)}-256-256-1, AdamW. rows_per_s: steady rate over "
@@ -483,20 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Loaders other than {', '.join(SCALE_KINDS)} run at the first batch size and precision "
         "only; at the later ones, mode train only, arrow-stream with the first num_workers.",
         "petastorm runs in .venv-petastorm (petastorm 0.12.1, pyarrow 14) as a subprocess.",
-        f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
-        f"({os.cpu_count()} cores)"
-        + (": above the core count, other work shared the machine." if busy else "."),
+        load_note(load_before),
     ]
-    from churnops.benchmarks.report import write_results
-
-    write_results(
-        args.name,
-        rows,
-        COLUMNS,
-        "Training-data loaders: rows/s feeding training steps",
-        notes,
-        results_dir=args.results_dir,
-    )
+    write_results(args.name, rows, COLUMNS, TITLE, notes, results_dir=args.results_dir)
     return 0
 
 

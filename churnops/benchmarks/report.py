@@ -74,6 +74,17 @@ def kept_rows(
     return [r for r in earlier if tuple(r[k] for k in key) not in ran]
 
 
+def load_note(before: float) -> str:
+    """A results note: the 1-minute load average before the run (`before`) and after it."""
+    cores = os.cpu_count() or 1
+    busy = before > cores  # after the run, the load is the run's own
+    return (
+        f"1-minute load average {before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
+        f"({cores} cores)"
+        + (": above the core count, other work shared the machine." if busy else ".")
+    )
+
+
 def write_results(
     name: str,
     rows: list[dict[str, Any]],

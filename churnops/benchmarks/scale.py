@@ -32,12 +32,14 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from churnops.benchmarks.report import kept_rows, write_results
 from churnops.benchmarks.report import machine as report_machine
+from churnops.config import CONFIG_DIR, load_config
+from churnops.data.features.build import FeaturesJobConfig
 
 COLUMNS = ["step", "customers", "engine", "seconds", "cpu_seconds", "peak_rss_gb", "load", "ok",
            "note"]  # fmt: skip
@@ -45,8 +47,9 @@ STEPS = ["generate", "features", "training_set", "train_lr", "train_net", "score
 # Steps that run on a DataFrame engine; the others are the same whatever the engine.
 ENGINE_STEPS = ("features", "training_set", "score", "monitor")
 KEY = ("customers", "engine", "step")  # a row's identity: --append replaces rows by it
-CUTOFF = date(2025, 6, 30)  # configs/features/synthetic.yaml's as_of and horizon
-HORIZON_DAYS = 180
+# The synthetic orders' protocol, as `churnops features build --config` reads it.
+SYNTHETIC = load_config(FeaturesJobConfig, CONFIG_DIR / "features" / "synthetic.yaml")
+CUTOFF, HORIZON_DAYS = SYNTHETIC.as_of, SYNTHETIC.horizon_days
 TABLE = "scale.features.customer_ts"
 TARGET_RSS_GB = 4.0
 TARGET_EXPONENT = 1.1
@@ -87,7 +90,7 @@ def run_step(
         from churnops.data.engines import get_engine
         from churnops.data.feature_store import LocalFeatureStore
         from churnops.data.feature_store.timeseries import write_snapshots
-        from churnops.data.features.build import FeaturesJobConfig, build_features
+        from churnops.data.features.build import build_features
 
         cfg = FeaturesJobConfig(
             source=source, as_of=CUTOFF, horizon_days=HORIZON_DAYS, engine=engine_name,

@@ -5,10 +5,12 @@
 
 1. generate: the synthetic orders generator (`churnops.data.sources.synthetic`), its seeded
    blocks spread over `--workers` processes, one Parquet file per process;
-2. features: customer features as of the cutoff (duckdb engine), written to the local feature
-   store as a Delta time-series table;
+2. features: the orders cleaned and customer features as of the cutoff (duckdb engine)
+   written to the local feature store as a Delta time-series table;
 3. training set: churn labels over the horizon, `create_training_set` with a point-in-time
-   `FeatureLookup` into that table, materialised as Parquet;
+   `FeatureLookup` into that table, materialised as Parquet. Stages 2 and 3 are one call of
+   the training-set builder `train(cfg)` uses (`trainers.training_set.build_training_set`),
+   split at the feature table's commit;
 4. train: `train(cfg)` (what `scripts/train` runs) on it, the net for one epoch at
    `--batch-size`, streamed from the Parquet with the `arrow-stream` loader; bf16 on a GPU.
 
@@ -20,24 +22,25 @@ customers, so a small run says what the full one would take.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churnops.benchmarks.report import write_results
+from churnops.benchmarks.report import load_note, write_results
+from churnops.benchmarks.scale import CUTOFF, HORIZON_DAYS, TABLE
 
+TITLE = "Scale run: synthetic customers through the feature store, one epoch"
 COLUMNS = ["stage", "customers", "rows", "seconds", "rows_per_s", "cost_usd", "at_100m_s", "note"]
-TABLE = "scale.features.customer_ts"
-CUTOFF = date(2025, 6, 30)  # configs/features/synthetic.yaml's as_of and horizon
-HORIZON_DAYS = 180
 FULL = 100_000_000
 
 
@@ -91,40 +94,52 @@ def generate(folder: Path, customers: int, seed: int, workers: int) -> int:
         return sum(f.result() for f in futures)
 
 
-def build_training_set(orders_dir: Path, store_root: Path, path: Path) -> tuple[int, int, float]:
-    """Features into the feature store, then a point-in-time training set at `path`.
+def build_set(orders_dir: Path, store_root: Path, path: Path) -> tuple[int, int, float]:
+    """The training set at `path` from the orders under `orders_dir`, by the one builder
+    (`churnops.trainers.training_set.build_training_set`: clean orders, features into the
+    feature store, a point-in-time set).
 
     Returns:
-        (feature-table rows, training-set rows, seconds spent on the features).
+        (feature-table rows, training-set rows, seconds until the feature table's commit:
+        the orders cleaned and the features in the store).
     """
     from churnops.data.engines import get_engine
-    from churnops.data.feature_store import FeatureLookup, LocalFeatureStore
-    from churnops.data.feature_store.timeseries import (
-        ENTITY_KEY,
-        snapshot_frame,
-        write_snapshots,
-    )
-    from churnops.data.features import FEATURE_COLUMNS, compute_labels
+    from churnops.data.feature_store import LocalFeatureStore
+    from churnops.data.sources import SourceConfig
+    from churnops.data.sources.reuse import CACHE_ENV
+    from churnops.trainers.config import DataConfig
+    from churnops.trainers.training_set import build_training_set
 
+    source = SourceConfig(kind="parquet", path=str(orders_dir))
+    data = DataConfig(name="synthetic", source=source, as_of=CUTOFF, horizon_days=HORIZON_DAYS)
+    started = datetime.now(UTC)
+    # The clean orders stay in this run's folder (removed without --keep), not in the
+    # shared clean-orders cache.
+    with _environ(CACHE_ENV, "off"):
+        built = build_training_set(path, data, store_root, feature_table=TABLE)
     engine = get_engine("duckdb")
     try:
-        start = time.perf_counter()
         store = LocalFeatureStore(str(store_root), engine=engine)
-        orders = engine.read_parquet(orders_dir)
-        snapshots = snapshot_frame(orders, [CUTOFF])
-        write_snapshots(store, TABLE, snapshots, description="scale run: features at the cutoff")
-        features_s = time.perf_counter() - start
-        labels = compute_labels(orders, CUTOFF, HORIZON_DAYS)
-        lookup = FeatureLookup(
-            TABLE,
-            lookup_key=ENTITY_KEY,
-            feature_names=list(FEATURE_COLUMNS),
-            timestamp_lookup_key="cutoff",
-        )
-        rows = store.create_training_set(labels, [lookup], label="churn").write_parquet(path)
-        return store.read_table(TABLE).count(), rows, features_s
+        # The set is built from the table as last committed: that commit ends the features.
+        committed = datetime.fromisoformat(store.history(TABLE)[0]["timestamp"])
+        feature_rows = store.read_table(TABLE).count()
     finally:
         engine.stop()
+    return feature_rows, built.rows, (committed - started).total_seconds()
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value` inside the block, as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def train_one_epoch(path: Path, workdir: Path, batch_size: int, device: str) -> Any:
@@ -177,10 +192,15 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     start = time.perf_counter()
     path = workdir / "training_set.parquet"
-    feature_rows, set_rows, features_s = build_training_set(
+    feature_rows, set_rows, features_s = build_set(
         workdir / "orders", workdir / "feature_store", path
     )
-    row("features -> feature store", feature_rows, features_s, f"Delta table {TABLE}")
+    row(
+        "features -> feature store",
+        feature_rows,
+        features_s,
+        f"orders cleaned, Delta table {TABLE}",
+    )
     row(
         "point-in-time training set",
         set_rows,
@@ -256,17 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         "splits as Parquet and scoring the test split.",
         f"cost_usd at ${args.usd_per_hour:g}/hour (--usd-per-hour; an assumed price). "
         f"at_100m_s: the stage's seconds scaled linearly to {FULL:,} customers.",
-        f"1-minute load average {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} "
-        f"after ({os.cpu_count()} cores).",
+        load_note(load_before),
     ]
-    write_results(
-        args.name,
-        rows,
-        COLUMNS,
-        "Scale run: synthetic customers through the feature store, one epoch",
-        notes,
-        results_dir=args.results_dir,
-    )
+    write_results(args.name, rows, COLUMNS, TITLE, notes, results_dir=args.results_dir)
     return 0
 
 

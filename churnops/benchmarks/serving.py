@@ -1,9 +1,10 @@
 """Serving benchmark: churnops serve vs `mlflow models serve --env-manager local`, same model.
 
-Builds CDNOW features as of 1997-09-30 into a SQLite online store, registers two logistic
-regression versions in MLflow on SQLite (champion, challenger), starts both servers as
-subprocesses and drives them over loopback from this process. churnops requests carry only
-`customer_id` (online lookup); mlflow requests carry the 18 features (it cannot look them up).
+Builds CDNOW features as of the protocol cutoff (configs/data/cdnow.yaml) into a SQLite online
+store, registers two logistic regression versions in MLflow on SQLite (champion, challenger),
+starts both servers as subprocesses and drives them over loopback from this process. churnops
+requests carry only `customer_id` (online lookup); mlflow requests carry the 18 features (it
+cannot look them up).
 Cases: single-row at 200 rps, single-row at the maximum rate (closed loop), 100-row at 200 rps.
 Then every model family (`--models`), logged as the churnops pyfunc and served alone through the
 same path, at single-row 200 rps (`model` column).
@@ -19,7 +20,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from churnops.data.features import FEATURE_COLUMNS
 from churnops.serving.loadgen import build_request, run_load
 
 TABLE = "churnops.cdnow.customer_features_monthly"
-CUTOFF = date(1997, 9, 30)
 COLUMNS = ["server", "model", "case", "requests", "rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
 FAMILIES = ("logistic_regression", "random_forest", "xgboost", "mlp")
 
@@ -47,6 +46,7 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from churnops.data.datasets import cdnow_cutoff
     from churnops.data.engines import get_engine
     from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
     from churnops.data.features import compute_customer_features, compute_labels
@@ -57,8 +57,9 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
     prepare_orders(SourceConfig(kind="cdnow"), orders_path)
     engine = get_engine("duckdb")
     orders = engine.read_parquet(orders_path)
-    features = engine.to_arrow(compute_customer_features(orders, CUTOFF))
-    labels = engine.to_arrow(compute_labels(orders, CUTOFF, 180)).to_pandas()
+    cutoff = cdnow_cutoff()
+    features = engine.to_arrow(compute_customer_features(orders, cutoff))
+    labels = engine.to_arrow(compute_labels(orders, cutoff, 180)).to_pandas()
     online = workdir / "online" / "features.db"
     store = SQLiteOnlineStore(online)
     store.write_rows(TABLE, ["customer_id"], features, version=0, replace=True)
@@ -81,39 +82,25 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
                 skops_trusted_types=["numpy.dtype"],
             )
     for family in families:
-        _log_family(family, x.to_numpy("float32"), frame["churn"].to_numpy(), x.head(3))
+        _log_family(family, x.to_numpy("float32"), frame["churn"].to_numpy(), x.head(3), workdir)
     client = MlflowClient()
     client.set_registered_model_alias("churn", "champion", "1")
     client.set_registered_model_alias("churn", "challenger", "2")
     return {"tracking_uri": tracking_uri, "online": online, "frame": frame}
 
 
-def _fit_family(family: str, x: np.ndarray, y: np.ndarray) -> Any:
-    from churnops.models import baselines
+def _fit_family(family: str, x: np.ndarray, y: np.ndarray, workdir: Path) -> Any:
+    """`family` as `train(cfg)` builds and fits it (`build_model`, the config's defaults); the
+    net for a few epochs only: real weights, and latency is the point."""
+    from churnops.trainers.config import load_train_config
+    from churnops.trainers.estimators import build_model
 
-    if family == "logistic_regression":
-        return baselines.LogisticChurnModel().fit(x, y)
-    if family == "random_forest":
-        return baselines.RandomForestChurnModel().fit(x, y)
-    if family == "xgboost":
-        return baselines.XGBoostChurnModel().fit(x, y)
-    import torch
-
-    from churnops.models.net import TabularChurnNet
-    from churnops.models.preprocessing import FeaturePreprocessor
-
-    torch.manual_seed(0)
-    net = TabularChurnNet(FeaturePreprocessor.fit(x), numeric_index=list(range(x.shape[1])))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.float32)
-    for _ in range(30):  # a short full-batch fit: enough for real weights, latency is the point
-        opt.zero_grad()
-        torch.nn.functional.binary_cross_entropy_with_logits(net(xt), yt).backward()
-        opt.step()
-    return net.eval()
+    overrides = [f"model={family}", f"workdir={workdir / family}", "logger=none"]
+    overrides += ["trainer.progress_bar=false", "trainer.max_epochs=3"]
+    return build_model(load_train_config(overrides)).fit(x, y)
 
 
-def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None:
+def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any, workdir: Path) -> None:
     import mlflow
 
     from churnops.models.feature_spec import FeatureSpec
@@ -121,7 +108,7 @@ def _log_family(family: str, x: np.ndarray, y: np.ndarray, example: Any) -> None
 
     with mlflow.start_run(run_name=family):
         log_pyfunc_model(
-            _fit_family(family, x, y),
+            _fit_family(family, x, y, workdir),
             FeatureSpec(list(FEATURE_COLUMNS)),
             name=family,
             input_example=example,

@@ -23,6 +23,7 @@ from churnops.config import (
     expand_shorthands,
     load_yaml,
 )
+from churnops.data.datasets import cdnow_cutoff
 from churnops.data.engines.config import EngineConfig
 from churnops.data.features import FEATURE_COLUMNS
 from churnops.data.sources.config import SourceConfig
@@ -56,7 +57,7 @@ class DataConfig(StrictConfig):
     name: str | None = None
     path: str | None = None  # a customer table; None: build one from `source` under workdir
     source: SourceConfig = Field(default_factory=SourceConfig)  # the orders log (path: null)
-    as_of: date = date(1997, 9, 30)  # the cutoff: features use orders up to this day
+    as_of: date = Field(default_factory=cdnow_cutoff)  # features use orders up to this day
     horizon_days: int = Field(default=180, gt=0)  # churn: no order in (as_of, as_of + horizon]
     tables: list[TableVersion] = Field(default_factory=list)  # lineage, logged with the run
     id_column: str | None = "customer_id"  # None: the rows are numbered

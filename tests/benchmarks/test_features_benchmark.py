@@ -15,7 +15,7 @@ def test_reference_sql_has_the_feature_columns(tmp_path):
     assert cols == ["customer_id", "as_of", *FEATURE_COLUMNS]
 
 
-def test_benchmark_writes_rows_with_the_issue_columns(tmp_path):
+def test_benchmark_writes_rows_with_the_documented_columns(tmp_path):
     code = main(
         ["--orders", "5000", "--engines", "duckdb", "--repeat", "1",
          "--data-dir", str(tmp_path), "--results-dir", str(tmp_path)]

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from churnops.config import StrictConfig
 from churnops.data import storage
+from churnops.data.datasets import cdnow_cutoff
 from churnops.data.engines import EngineConfig, get_engine
 from churnops.data.features.customer import FEATURE_COLUMNS, compute_customer_features
 from churnops.data.features.labels import compute_labels
@@ -23,7 +24,7 @@ class FeaturesJobConfig(StrictConfig):
     """What `churnops features build` computes, on which engine, and where it writes."""
 
     source: SourceConfig = Field(default_factory=SourceConfig)
-    as_of: date = date(1997, 9, 30)
+    as_of: date = Field(default_factory=cdnow_cutoff)
     horizon_days: int = Field(default=180, gt=0)
     engine: EngineConfig = Field(default_factory=EngineConfig)  # `engine=spark` is shorthand
     output_dir: str = ".churnops/features"

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
+from churnops.data.datasets import cdnow_cutoff
 from churnops.data.engines.config import EngineConfig
 from churnops.data.feature_store.config import FeatureStoreConfig, OnlineStoreConfig
 from churnops.data.sources import SourceConfig
@@ -16,7 +17,7 @@ from churnops.pipelines.tasks.base import RunInputs
 
 class FeatureEngineeringInputs(RunInputs):
     source: SourceConfig = Field(default_factory=SourceConfig)
-    as_of: date = date(1997, 9, 30)  # the training cutoff
+    as_of: date = Field(default_factory=cdnow_cutoff)  # the training cutoff
     horizon_days: int = Field(default=180, gt=0)
     engine: EngineConfig = Field(default_factory=EngineConfig)  # or a bare name: duckdb | spark
     feature_table: str = "churnops.cdnow.customer_features_monthly"
