@@ -233,7 +233,7 @@ def schedule_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_single_task(args: argparse.Namespace) -> int:
-    from churnops.pipelines.task_main import resolve_task, run_task, write_json
+    from churnops.pipelines.task_functions import resolve_task, run_task, write_json
 
     text = args.inputs
     if text.startswith("@"):
