@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,6 @@ from churnops.serving.config import (
 )
 from churnops.serving.errors import Answer, RequestError, error_answer, error_body, model_error
 from churnops.serving.inference_log import InferenceLogError, InferenceLogWriter
-from churnops.serving.invocations import BodyReader
 from churnops.serving.log_handover import LogHandover
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup
 from churnops.serving.metrics import ServingMetrics
@@ -40,6 +39,10 @@ from churnops.serving.routing import TrafficRouter
 from churnops.serving.served import ServedModel
 
 _JSON_TYPES = ("application/json",)
+
+# Reads a request's body, at most the given number of bytes (over it: a 413 RequestError); the
+# front end supplies it (`invocations.asgi_body_reader`).
+BodyReader = Callable[[int], Awaitable[bytes]]
 
 
 MAX_CLIENT_REQUEST_ID = 256  # characters of a client's X-Request-Id kept and echoed
