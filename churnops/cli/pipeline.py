@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -285,13 +284,3 @@ def deploy_jobs(args: argparse.Namespace) -> int:
         [{"task": k, "result": v or "-"} for k, v in run.tasks.items()],
     )
     return 0 if run.result_state == "SUCCESS" else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`churnops pipeline ...` as its own entry point; exits non-zero as `churnops.cli:main`."""
-    from churnops.cli import run
-
-    code = run(["pipeline", *(sys.argv[1:] if argv is None else argv)])
-    if argv is None and code != 0:
-        raise SystemExit(code)
-    return code
