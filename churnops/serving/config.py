@@ -104,6 +104,13 @@ class FeatureLookupConfig(StrictConfig):
     on_missing: Literal["error", "defaults"] = "error"  # an unknown key: per-row error or defaults
     defaults: dict[str, float | None] = Field(default_factory=dict)  # unset features -> null
 
+    @model_validator(mode="after")
+    def _readable_online_store(self) -> FeatureLookupConfig:
+        # Databricks online tables are synced and served by the platform, not read from here.
+        if self.online.kind not in ("sqlite", "redis"):
+            raise ValueError(f"online.kind={self.online.kind!r}: expected one of redis, sqlite")
+        return self
+
 
 class AuthConfig(StrictConfig):
     """Bearer tokens; never logged (SecretStr) and compared in constant time."""

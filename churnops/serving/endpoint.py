@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 
 from churnops.config import ConfigError, mask_secrets
+from churnops.data.feature_store.config import get_online_store
+from churnops.data.feature_store.online import OnlineStore
 from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
 from churnops.serving.config import (
@@ -184,8 +186,6 @@ def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> A
     empty database there), and so is a store without the table: either would answer every
     lookup with 503.
     """
-    from churnops.data.feature_store.online import get_online_store
-
     lookup = cfg.feature_lookup
     online = lookup.online
     if online.kind == "sqlite" and not Path(online.path).is_file():
@@ -194,6 +194,7 @@ def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> A
             f"feature table {lookup.table!r} there first, or fix the path"
         )
     store = get_online_store(online)
+    assert isinstance(store, OnlineStore)  # FeatureLookupConfig allows only sqlite and redis
     try:
         store.info(lookup.table)
     except Exception as exc:
