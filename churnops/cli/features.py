@@ -4,12 +4,15 @@ check a customer table (inferred types, what would be rejected) before training 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
 from churnops.data.feature_store.config import FeatureStoreConfig
+from churnops.data.feature_store.features_table import (
+    features_table_name,
+    write_features_snapshot,
+)
 from churnops.data.features.build import FeaturesBuild, FeaturesJobConfig, build_features
 from churnops.data.sources.customers import (
     CustomerTableConfig,
@@ -127,40 +130,13 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_features(cfg)
     print_summary(result, cfg)
     if store_cfg is not None:
-        from churnops.data import storage
-        from churnops.data.feature_store import LocalFeatureStore
-        from churnops.data.feature_store.timeseries import write_snapshots
-
-        name = args.table or default_table(store_cfg.features_table, cfg)
-        store = _local_store(store_cfg)
-        # The local store streams the file (a local path or an object-store URI) batch by
-        # batch; the Databricks client takes a DataFrame.
-        local = isinstance(store, LocalFeatureStore)
-        table = write_snapshots(
-            store,
-            name,
-            result.features_path if local else storage.read_parquet(result.features_path),
-            description="customer features by cutoff (churnops features build)",
-        )
+        name = args.table or features_table_name(store_cfg.features_table, cfg.source)
+        table = write_features_snapshot(store_cfg, name, result.features_path)
         console.print(
             f"feature table: {name} v{table.version} (keys customer_id, as_of) "
             f"under {store_cfg.root}"
         )
     return 0
-
-
-def default_table(configured: str, cfg: FeaturesJobConfig) -> str:
-    """The store's features table for CDNOW; for another source, a sibling named after it.
-
-    So a CSV's features never merge into the table the CDNOW snapshots live in.
-    """
-    if cfg.source.kind == "cdnow":
-        return configured
-    stem = Path(cfg.source.path).stem if cfg.source.path else cfg.source.kind
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", f"{cfg.source.kind}_{stem}").strip("_").lower()
-    catalog, _, table = configured.rpartition(".")
-    catalog = catalog.rpartition(".")[0] or catalog
-    return f"{catalog}.{name}.{table}"
 
 
 def customer_config(args: argparse.Namespace) -> CustomerTableConfig:
