@@ -4,7 +4,6 @@ check a customer table (inferred types, what would be rejected) before training 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
@@ -14,6 +13,7 @@ from churnops.data.feature_store.features_table import (
     write_features_snapshot,
 )
 from churnops.data.features.build import FeaturesBuild, FeaturesJobConfig, build_features
+from churnops.data.features.customer_table import customer_table_config, parse_label_values
 from churnops.data.sources.customers import (
     CustomerTableConfig,
     prepare_customers,
@@ -141,35 +141,20 @@ def run_build(args: argparse.Namespace) -> int:
 
 def customer_config(args: argparse.Namespace) -> CustomerTableConfig:
     """The customer-table config from the flags; a malformed --label-values names itself."""
-    kind = args.kind
-    if kind is None:
-        path = Path(args.path)
-        kind = "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else (
-            "delta" if (path / "_delta_log").is_dir() else "parquet"
-        )  # fmt: skip
-    extra: dict[str, object] = {}
-    if args.label_values:
-        pairs = [p.partition("=") for p in args.label_values.split(",")]
-        if any(not sep or value.strip() not in ("0", "1") for _, sep, value in pairs):
-            raise ValueError(
-                f"--label-values={args.label_values!r}: expected raw=0|1 pairs, e.g. 'Yes=1,No=0'"
-            )
-        extra["label_values"] = {k.strip().lower(): int(v) for k, _, v in pairs}
-    return CustomerTableConfig(
-        kind=kind,
-        path=args.path,
-        id_column=None if args.id_column.lower() == "none" else args.id_column,
+    labels = (
+        parse_label_values(args.label_values, field="--label-values") if args.label_values else None
+    )
+    return customer_table_config(
+        args.path,
+        kind=args.kind,
+        id_column=args.id_column,
         label_column=args.label_column,
-        categorical=_names(args.categorical),
-        numeric=_names(args.numeric),
+        label_values=labels,
+        categorical=args.categorical,
+        numeric=args.numeric,
         invalid_values=args.invalid_values,
         delimiter=args.delimiter,
-        **extra,  # type: ignore[arg-type]
     )
-
-
-def _names(text: str | None) -> list[str]:
-    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 def run_customers(args: argparse.Namespace) -> int:
