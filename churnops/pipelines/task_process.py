@@ -102,6 +102,11 @@ def _join_parent_server() -> bool:
 
     A process the fork server forked holds the runner's keep-alive pipe but no server of its
     own (no pid); the server's address comes from the environment the runner passed down.
+
+    This reads and sets `multiprocessing.forkserver`'s private ForkServer fields because no
+    public API does the job: `ensure_running` only starts (or checks) a server of this
+    process's own, and `connect_to_new_process` only uses the address `ensure_running`
+    recorded. `start_server` reads the address it publishes from the same private field.
     """
     server = multiprocessing.forkserver._forkserver
     if server._forkserver_pid is not None:
