@@ -94,7 +94,7 @@ class RoutingConfig(StrictConfig):
 
 
 class FeatureLookupConfig(StrictConfig):
-    """Where requests carrying only the key get their features (issue 5: from the model)."""
+    """Where requests carrying only the key get their features: the online store, table and key."""
 
     enabled: bool = True
     online: OnlineStoreConfig = Field(default_factory=OnlineStoreConfig)
