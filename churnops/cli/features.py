@@ -4,13 +4,16 @@ check a customer table (inferred types, what would be rejected) before training 
 from __future__ import annotations
 
 import argparse
-import re
-from pathlib import Path
 
 from churnops.cli.output import console, print_table
 from churnops.config import CONFIG_DIR, load_config
 from churnops.data.feature_store.config import FeatureStoreConfig
+from churnops.data.feature_store.features_table import (
+    features_table_name,
+    write_features_snapshot,
+)
 from churnops.data.features.build import FeaturesBuild, FeaturesJobConfig, build_features
+from churnops.data.features.customer_table import customer_table_config, parse_label_values
 from churnops.data.sources.customers import (
     CustomerTableConfig,
     prepare_customers,
@@ -127,21 +130,8 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_features(cfg)
     print_summary(result, cfg)
     if store_cfg is not None:
-        from churnops.data import storage
-        from churnops.data.feature_store import LocalFeatureStore
-        from churnops.data.feature_store.timeseries import write_snapshots
-
-        name = args.table or default_table(store_cfg.features_table, cfg)
-        store = _local_store(store_cfg)
-        # The local store streams the file (a local path or an object-store URI) batch by
-        # batch; the Databricks client takes a DataFrame.
-        local = isinstance(store, LocalFeatureStore)
-        table = write_snapshots(
-            store,
-            name,
-            result.features_path if local else storage.read_parquet(result.features_path),
-            description="customer features by cutoff (churnops features build)",
-        )
+        name = args.table or features_table_name(store_cfg.features_table, cfg.source)
+        table = write_features_snapshot(store_cfg, name, result.features_path)
         console.print(
             f"feature table: {name} v{table.version} (keys customer_id, as_of) "
             f"under {store_cfg.root}"
@@ -149,51 +139,22 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_table(configured: str, cfg: FeaturesJobConfig) -> str:
-    """The store's features table for CDNOW; for another source, a sibling named after it.
-
-    So a CSV's features never merge into the table the CDNOW snapshots live in.
-    """
-    if cfg.source.kind == "cdnow":
-        return configured
-    stem = Path(cfg.source.path).stem if cfg.source.path else cfg.source.kind
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", f"{cfg.source.kind}_{stem}").strip("_").lower()
-    catalog, _, table = configured.rpartition(".")
-    catalog = catalog.rpartition(".")[0] or catalog
-    return f"{catalog}.{name}.{table}"
-
-
 def customer_config(args: argparse.Namespace) -> CustomerTableConfig:
     """The customer-table config from the flags; a malformed --label-values names itself."""
-    kind = args.kind
-    if kind is None:
-        path = Path(args.path)
-        kind = "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else (
-            "delta" if (path / "_delta_log").is_dir() else "parquet"
-        )  # fmt: skip
-    extra: dict[str, object] = {}
-    if args.label_values:
-        pairs = [p.partition("=") for p in args.label_values.split(",")]
-        if any(not sep or value.strip() not in ("0", "1") for _, sep, value in pairs):
-            raise ValueError(
-                f"--label-values={args.label_values!r}: expected raw=0|1 pairs, e.g. 'Yes=1,No=0'"
-            )
-        extra["label_values"] = {k.strip().lower(): int(v) for k, _, v in pairs}
-    return CustomerTableConfig(
-        kind=kind,
-        path=args.path,
-        id_column=None if args.id_column.lower() == "none" else args.id_column,
+    labels = (
+        parse_label_values(args.label_values, field="--label-values") if args.label_values else None
+    )
+    return customer_table_config(
+        args.path,
+        kind=args.kind,
+        id_column=args.id_column,
         label_column=args.label_column,
-        categorical=_names(args.categorical),
-        numeric=_names(args.numeric),
+        label_values=labels,
+        categorical=args.categorical,
+        numeric=args.numeric,
         invalid_values=args.invalid_values,
         delimiter=args.delimiter,
-        **extra,  # type: ignore[arg-type]
     )
-
-
-def _names(text: str | None) -> list[str]:
-    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 def run_customers(args: argparse.Namespace) -> int:

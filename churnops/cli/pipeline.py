@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +232,7 @@ def schedule_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_single_task(args: argparse.Namespace) -> int:
-    from churnops.pipelines.task_main import resolve_task, run_task, write_json
+    from churnops.pipelines.task_functions import resolve_task, run_task, write_json
 
     text = args.inputs
     if text.startswith("@"):
@@ -285,13 +284,3 @@ def deploy_jobs(args: argparse.Namespace) -> int:
         [{"task": k, "result": v or "-"} for k, v in run.tasks.items()],
     )
     return 0 if run.result_state == "SUCCESS" else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`churnops pipeline ...` as its own entry point; exits non-zero as `churnops.cli:main`."""
-    from churnops.cli import run
-
-    code = run(["pipeline", *(sys.argv[1:] if argv is None else argv)])
-    if argv is None and code != 0:
-        raise SystemExit(code)
-    return code

@@ -85,24 +85,3 @@ def run_train(args: argparse.Namespace) -> int:
         alias = f" @{cfg.registry.alias}" if cfg.registry.alias else ""
         console.print(f"registered {cfg.registry.model_name} v{result.model_version}{alias}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m churnops.cli.train ...`: what scripts/train runs."""
-    import sys
-
-    from churnops.config import ConfigError
-
-    parser = argparse.ArgumentParser(prog="scripts/train", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return run_train(args)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        print(f"scripts/train: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

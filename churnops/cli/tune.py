@@ -74,27 +74,3 @@ def run_tune(args: argparse.Namespace) -> int:
         )
     console.print(f"MLflow parent run {result.parent_run_id} at {result.tracking_uri}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m churnops.cli.tune ...`: what scripts/sweep runs."""
-    import sys
-
-    from churnops.config import ConfigError
-
-    parser = argparse.ArgumentParser(prog="scripts/sweep", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args, extra = parser.parse_known_args(["tune", *(sys.argv[1:] if argv is None else argv)])
-    if any("=" not in word for word in extra):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.overrides = [*args.overrides, *extra]  # KEY=VALUE words after a flag
-    try:
-        return run_tune(args)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        print(f"scripts/sweep: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

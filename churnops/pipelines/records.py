@@ -27,7 +27,6 @@ from churnops.data.delta_tables import arrow_dataset, open_table, table_exists, 
 
 RUN_ROW = ""  # task_key of a run's own row
 ACTIVE_RUN_STATES = ("QUEUED", "RUNNING")
-TERMINAL_TASK_STATES = ("SUCCESS", "FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "EXCLUDED", "CANCELED")
 FAILED_TASK_STATES = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "CANCELED")
 COMPACT_EVERY = 200  # table versions between compactions of the records table
 RUNNER_DIED = "RUNNER_DIED"  # shown, never written: an active state whose runner is gone

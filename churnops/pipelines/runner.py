@@ -14,8 +14,10 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,14 @@ from churnops.pipelines.spec import (
     RunIf,
     TaskSpec,
     downstream,
+    load_job_spec,
     parse_job_spec,
     render_value,
     resolve_references,
     spec_path,
     topological_order,
 )
-from churnops.pipelines.task_main import resolve_task
+from churnops.pipelines.task_functions import resolve_task, run_task
 from churnops.pipelines.task_process import (
     TaskProcess,
     kill_task_group,
@@ -178,6 +181,20 @@ def repair_run(
     params = {k: str(v) for k, v in view.run.parameters.items()}
     run = _Run(spec, run_id, params, Path(home), registry, view.run.spec_dir, max_parallel_tasks)
     return run.execute(trigger="REPAIR", reuse=reuse, repair=view.run.repair + 1)
+
+
+def run_child_job(spec_path: str, parameters: dict[str, Any], home: str | None) -> dict[str, Any]:
+    """A run_job_task: run the job to its end; fail when the child run fails."""
+    result = run_job(
+        load_job_spec(spec_path),
+        {k: str(v) for k, v in parameters.items()},
+        home=home or DEFAULT_HOME,
+        trigger="RUN_JOB_TASK",
+        spec_dir=Path(spec_path).parent,
+    )
+    if result.state != "SUCCESS":
+        raise RuntimeError(f"child run {result.run_id} of job {result.job!r} ended {result.state}")
+    return {"run_id": result.run_id, "state": result.state}
 
 
 def _job_parameters(spec: JobSpec, given: dict[str, str]) -> dict[str, str]:
@@ -457,12 +474,13 @@ class _Run:
         paths = {n: folder / f"{stem}.{n}" for n in ("inputs.json", "outputs.json", "error.json")}
         paths["log"] = folder / f"{stem}.log"
         try:
+            work: Callable[[dict[str, Any]], dict[str, Any]]
             if task.run_job_task is not None:
                 inputs = self._resolve(dict(task.run_job_task.job_parameters), key)
-                target = ["--run-job", str(self._child_spec(task)), "--home", str(self.home)]
+                work = partial(run_child_job, str(self._child_spec(task)), home=str(self.home))
             else:
                 inputs = self._resolve(task.parameters, key)
-                target = ["--function", self.targets[key]]
+                work = partial(run_task, self.targets[key])
         except ValueError as exc:
             res.attempt = attempt
             self._settle(key, "FAILED", error=str(exc))
@@ -470,10 +488,6 @@ class _Run:
         paths["inputs.json"].write_text(json.dumps(inputs, default=str, indent=1))
         for p in (paths["outputs.json"], paths["error.json"]):
             p.unlink(missing_ok=True)
-        argv = [
-            *target, "--inputs", str(paths["inputs.json"]),
-            "--outputs", str(paths["outputs.json"]), "--error", str(paths["error.json"]),
-        ]  # fmt: skip
         res.attempt, res.log_path = attempt, str(paths["log"])
         res.start_time, res.end_time, res.error = datetime.now(UTC), None, None
         res.inputs = inputs
@@ -483,7 +497,9 @@ class _Run:
         self.launched += 1
         paths["log"].write_bytes(b"")
         started = time.monotonic()
-        proc = start_task_process(argv, paths["log"])
+        proc = start_task_process(
+            work, paths["inputs.json"], paths["outputs.json"], paths["error.json"], paths["log"]
+        )
         res.pid = proc.pid
         deadline = started + task.timeout_seconds if task.timeout_seconds else None
         return _Attempt(proc=proc, started=started, deadline=deadline, paths=paths)

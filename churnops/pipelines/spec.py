@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, ConfigError, StrictConfig, build_config, load_yaml
 from churnops.pipelines.quartz import parse_quartz
+from churnops.pipelines.task_functions import import_function, resolve_task
 
 PIPELINE_DIR = CONFIG_DIR / "pipeline"
 
@@ -310,8 +311,6 @@ def task_outputs(task: TaskSpec) -> set[str] | None:
     a task function this process cannot import; the runner refuses it before anything runs)."""
     if task.task is None:
         return set()  # condition and run_job tasks set no task values on Databricks
-    from churnops.pipelines.task_main import import_function, resolve_task
-
     try:
         fn = import_function(resolve_task(task.task))
         model = typing.get_type_hints(fn).get("return")

@@ -22,13 +22,17 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from churnops.pipelines.task_functions import run_in_files
 
 # What nearly every task imports: the tracking store and registry, frames, metrics, plots, the
 # DataFrame engine and churnops' training modules (each a few seconds' CPU in a fresh process).
 PRELOAD = [
     "churnops.pipelines.task_server_watch",  # first: the server dies with its runner meanwhile
-    "churnops.pipelines.task_main",
+    "churnops.pipelines.task_functions",
     "churnops.pipelines.tasks.base",
     "churnops.trainers.registry.gate",
     "churnops.trainers.train",
@@ -98,6 +102,11 @@ def _join_parent_server() -> bool:
 
     A process the fork server forked holds the runner's keep-alive pipe but no server of its
     own (no pid); the server's address comes from the environment the runner passed down.
+
+    This reads and sets `multiprocessing.forkserver`'s private ForkServer fields because no
+    public API does the job: `ensure_running` only starts (or checks) a server of this
+    process's own, and `connect_to_new_process` only uses the address `ensure_running`
+    recorded. `start_server` reads the address it publishes from the same private field.
     """
     server = multiprocessing.forkserver._forkserver
     if server._forkserver_pid is not None:
@@ -111,14 +120,22 @@ def _join_parent_server() -> bool:
     return True
 
 
-def start_task_process(argv: list[str], log_path: Path) -> TaskProcess:
-    """Fork a task process that runs `task_main.main(argv)` with stdout and stderr in `log_path`,
-    in the runner's current directory and environment."""
+def start_task_process(
+    work: Callable[[dict[str, Any]], dict[str, Any]],
+    inputs: Path,
+    outputs: Path,
+    error: Path,
+    log_path: Path,
+) -> TaskProcess:
+    """Fork a task process that runs `work` on the JSON in `inputs` (`run_in_files`), with
+    stdout and stderr in `log_path`, in the runner's current directory and environment. `work`
+    travels to the task pickled: a module-level function, or a `functools.partial` of one."""
     start_server()
     context = multiprocessing.get_context("forkserver")
+    files = (inputs, outputs, error)
     process = context.Process(
         target=_task_child,
-        args=(argv, str(log_path), os.getcwd(), dict(os.environ), os.getpid()),
+        args=(work, files, str(log_path), os.getcwd(), dict(os.environ), os.getpid()),
         name=f"churnops-task-{log_path.parent.name}",
         daemon=False,
     )
@@ -145,7 +162,12 @@ def kill_task_group(proc: TaskProcess, grace_seconds: float) -> None:
 
 
 def _task_child(
-    argv: list[str], log_path: str, cwd: str, env: dict[str, str], runner_pid: int
+    work: Callable[[dict[str, Any]], dict[str, Any]],
+    files: tuple[Path, Path, Path],
+    log_path: str,
+    cwd: str,
+    env: dict[str, str],
+    runner_pid: int,
 ) -> None:
     """In the forked task: its own process group (a timeout kills the whole group), death with
     the runner (so a killed runner leaves no orphan tasks), the runner's directory and
@@ -159,10 +181,8 @@ def _task_child(
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    from churnops.pipelines.task_main import main
-
     try:
-        code = main(argv)
+        code = run_in_files(work, *files)
     finally:
         # multiprocessing ends the child with os._exit: run what a normal exit would (MLflow
         # ends its active run, logging flushes) and flush the log.

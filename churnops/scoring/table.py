@@ -1,8 +1,10 @@
-"""`score_table`: the `churnops score-batch` job, from an input table to a scored output table."""
+"""`score_table`: the `churnops score-batch` job, from an input table to a scored output table;
+`score_frame`, its scoring and writing, for a caller that already holds the DataFrame."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -14,6 +16,7 @@ from churnops.data.delta_tables import (
     table_exists,
     write_table,
 )
+from churnops.scoring.batch import DEFAULT_BATCH_ROWS, score_batches
 
 
 def score_table(
@@ -46,7 +49,6 @@ def score_table(
         FeatureStoreConfig,
         get_feature_store,
     )
-    from churnops.scoring.batch import DEFAULT_BATCH_ROWS, score_batches
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
@@ -70,13 +72,32 @@ def score_table(
             df = storage.read_parquet_frame(eng, source)
         store = get_feature_store(cfg, engine=eng)
         params = {"threshold": threshold} if threshold is not None else None
-        scored = score_batches(store, model_uri, df, params, batch_rows or DEFAULT_BATCH_ROWS)
-        out = storage.native(output_path)
-        if str(out).endswith(".parquet"):
-            return write_parquet_batches(scored, out)
-        return write_delta_batches(scored, out)
+        return score_frame(
+            store, model_uri, df, output_path, params=params,
+            batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
+        )  # fmt: skip
     finally:
         eng.stop()
+
+
+def score_frame(
+    store: Any,
+    model_uri: str,
+    df: Any,
+    output_path: str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    order_by: list[str] | None = None,
+) -> int:
+    """`score_batches` over `df`, streamed into `output_path` (a Delta table, overwritten; or a
+    Parquet file when the name ends in .parquet), sorted by `order_by` when given. Returns the
+    rows written; the output appears only when complete."""
+    scored = score_batches(store, model_uri, df, params, batch_rows, order_by)
+    out = storage.native(output_path)
+    if str(out).endswith(".parquet"):
+        return write_parquet_batches(scored, out)
+    return write_delta_batches(scored, out)
 
 
 def write_parquet_batches(batches: pa.RecordBatchReader, path: str | Path) -> int:

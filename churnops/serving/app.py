@@ -22,7 +22,6 @@ from churnops.serving.invocations import InvocationMiddleware, asgi_body_reader
 from churnops.serving.openapi import ERROR_RESPONSES, INVOCATION_RESPONSE, invocation_body
 
 JSON = "application/json"
-ServingApp = Endpoint  # the name this class had before the core moved out of the ASGI module
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -94,7 +94,7 @@ class RoutingConfig(StrictConfig):
 
 
 class FeatureLookupConfig(StrictConfig):
-    """Where requests carrying only the key get their features (issue 5: from the model)."""
+    """Where requests carrying only the key get their features: the online store, table and key."""
 
     enabled: bool = True
     online: OnlineStoreConfig = Field(default_factory=OnlineStoreConfig)
@@ -103,6 +103,13 @@ class FeatureLookupConfig(StrictConfig):
     features: list[str] | None = None  # None: the model's input columns
     on_missing: Literal["error", "defaults"] = "error"  # an unknown key: per-row error or defaults
     defaults: dict[str, float | None] = Field(default_factory=dict)  # unset features -> null
+
+    @model_validator(mode="after")
+    def _readable_online_store(self) -> FeatureLookupConfig:
+        # Databricks online tables are synced and served by the platform, not read from here.
+        if self.online.kind not in ("sqlite", "redis"):
+            raise ValueError(f"online.kind={self.online.kind!r}: expected one of redis, sqlite")
+        return self
 
 
 class AuthConfig(StrictConfig):

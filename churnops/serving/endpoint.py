@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 
 from churnops.config import ConfigError, mask_secrets
+from churnops.data.feature_store.config import get_online_store
+from churnops.data.feature_store.online import OnlineStore
 from churnops.serving.auth import BearerAuth
 from churnops.serving.batching import RowScorer
 from churnops.serving.config import (
@@ -31,7 +33,6 @@ from churnops.serving.config import (
 )
 from churnops.serving.errors import Answer, RequestError, error_answer, error_body, model_error
 from churnops.serving.inference_log import InferenceLogError, InferenceLogWriter
-from churnops.serving.invocations import BodyReader
 from churnops.serving.log_handover import LogHandover
 from churnops.serving.lookup import FeatureLookupSpec, OnlineFeatureLookup
 from churnops.serving.metrics import ServingMetrics
@@ -40,6 +41,10 @@ from churnops.serving.routing import TrafficRouter
 from churnops.serving.served import ServedModel
 
 _JSON_TYPES = ("application/json",)
+
+# Reads a request's body, at most the given number of bytes (over it: a 413 RequestError); the
+# front end supplies it (`invocations.asgi_body_reader`).
+BodyReader = Callable[[int], Awaitable[bytes]]
 
 
 MAX_CLIENT_REQUEST_ID = 256  # characters of a client's X-Request-Id kept and echoed
@@ -181,8 +186,6 @@ def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> A
     empty database there), and so is a store without the table: either would answer every
     lookup with 503.
     """
-    from churnops.data.feature_store.online import get_online_store
-
     lookup = cfg.feature_lookup
     online = lookup.online
     if online.kind == "sqlite" and not Path(online.path).is_file():
@@ -191,6 +194,7 @@ def open_online_store(cfg: EndpointConfig, tables: list[str] | None = None) -> A
             f"feature table {lookup.table!r} there first, or fix the path"
         )
     store = get_online_store(online)
+    assert isinstance(store, OnlineStore)  # FeatureLookupConfig allows only sqlite and redis
     try:
         store.info(lookup.table)
     except Exception as exc:

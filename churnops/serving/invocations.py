@@ -11,18 +11,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from churnops.serving.endpoint import BodyReader, Endpoint
 from churnops.serving.errors import RequestError
-
-if TYPE_CHECKING:
-    from churnops.serving.endpoint import Endpoint
 
 _ROUTE = re.compile(r"/serving-endpoints/([^/]+)/invocations")  # FastAPI's `{name}`: [^/]+
 _JSON = (b"content-type", b"application/json")
-
-BodyReader = Callable[[int], Awaitable[bytes]]
 
 
 class InvocationMiddleware:

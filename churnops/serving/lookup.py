@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from churnops.data.feature_store.online import OnlineStore, get_online_store
+from churnops.data.feature_store.online import OnlineStore
 from churnops.models.feature_spec import FeatureSpecError
 from churnops.models.online_lookup import RowLookup, TableLookup, lookups_of
 from churnops.serving.config import FeatureLookupConfig
@@ -56,10 +56,6 @@ class OnlineFeatureLookup:
         self.spec = spec
         self.store = store
         self._rows = RowLookup(list(spec.tables), store, spec.on_missing)
-
-    @classmethod
-    def from_config(cls, cfg: FeatureLookupConfig, model_columns: list[str]) -> OnlineFeatureLookup:
-        return cls(FeatureLookupSpec.from_config(cfg, model_columns), get_online_store(cfg.online))
 
     def complete(self, rows: list[dict[str, Any]]) -> list[str | None]:
         """Fill missing features (each such row is replaced in `rows`); return per-row errors.

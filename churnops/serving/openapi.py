@@ -73,8 +73,6 @@ def invocation_body(
     }
 
 
-INVOCATION_BODY = invocation_body()
-
 INVOCATION_RESPONSE: dict[str, Any] = {
     "description": "One prediction per row (a record when the model returns a frame, or "
     '`{"error": ...}` for a row whose key is unknown), and which model version answered '

@@ -69,16 +69,6 @@ def test_a_wrong_date_format_is_an_error_not_zero_customers(tmp_path, capsys):
     assert "every row was rejected" in err and "'%Y%m%d'" in err
 
 
-def test_a_non_cdnow_source_gets_its_own_feature_table():
-    from churnops.cli.features import default_table
-    from churnops.data.features.build import FeaturesJobConfig
-
-    configured = "churnops.cdnow.customer_features"
-    csv = FeaturesJobConfig(source={"kind": "csv", "path": "/data/My Orders.csv"})
-    assert default_table(configured, csv) == "churnops.csv_my_orders.customer_features"
-    assert default_table(configured, FeaturesJobConfig()) == configured
-
-
 def test_customers_prints_the_settings_a_semicolon_table_needs(tmp_path, capsys):
     src = tmp_path / "customers.csv"
     src.write_text("plan;total;label\ngold;1,889.5;Churned\nsilver; ;Active\n")

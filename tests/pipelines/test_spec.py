@@ -69,7 +69,7 @@ def test_shipped_specs_load(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PIPELINE_DIR.glob("*.yaml")))
 def test_shipped_specs_pass_only_inputs_their_tasks_take(name: str) -> None:
-    from churnops.pipelines.task_main import import_function, inputs_model, resolve_task
+    from churnops.pipelines.task_functions import import_function, inputs_model, resolve_task
 
     for task in load_job_spec(name).tasks:
         if task.task is None:

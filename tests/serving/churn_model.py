@@ -1,4 +1,5 @@
-"""A pyfunc in the shape issue 5's wrapper answers: a frame of `probability` and `prediction`."""
+"""A pyfunc in the shape churnops' own pyfunc (models/pyfunc.py) answers: a frame of
+`probability` and `prediction`."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def serving_world(tmp_path_factory, cdnow_orders) -> ServingWorld:
             pip_requirements=["scikit-learn"],  # skips slow requirement inference
             skops_trusted_types=["numpy.dtype"],
         )
-        # v2: the issue-5 shape (a frame of probability and prediction).
+        # v2: the shape of churnops' own pyfunc (a frame of probability and prediction).
         mlflow.pyfunc.log_model(
             name="pyfunc",
             python_model=ChurnProbabilityModel(estimator),
@@ -88,7 +88,7 @@ def serving_world(tmp_path_factory, cdnow_orders) -> ServingWorld:
             registered_model_name="churn",
             pip_requirements=["scikit-learn"],
         )
-        # churnops' own pyfunc (issue 5) over the logistic baseline, for the served fast path.
+        # churnops' own pyfunc (models/pyfunc.py) over the logistic baseline, for the fast path.
         from churnops.models.baselines import LogisticChurnModel
         from churnops.models.feature_spec import FeatureSpec
         from churnops.models.pyfunc import log_pyfunc_model

@@ -59,6 +59,7 @@ def test_model_uri_and_log_path(tmp_path):
         ("servd_entities=[]", "unknown key 'servd_entities'"),
         ("name=bad name!", "name='bad name!'"),
         ("feature_lookup.on_missing=ignore", "feature_lookup.on_missing='ignore'"),
+        ("feature_lookup.online.kind=databricks", "online.kind='databricks': expected one of"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path, override, message):

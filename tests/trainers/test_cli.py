@@ -3,20 +3,20 @@ from pathlib import Path
 
 import yaml
 
-from churnops.cli.train import main
+from churnops.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_print_config_resolves_groups_and_overrides(capsys):
-    assert main(["model=random_forest", "trainer.max_epochs=3", "--print-config"]) == 0
+    assert main(["train", "model=random_forest", "trainer.max_epochs=3", "--print-config"]) == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["model"]["name"] == "random_forest"
     assert cfg["trainer"]["max_epochs"] == 3
 
 
 def test_unknown_key_exits_2_naming_it(capsys):
-    assert main(["trainer.epochs=3"]) == 2
+    assert main(["train", "trainer.epochs=3"]) == 2
     assert "unknown key 'trainer.epochs'" in capsys.readouterr().err
 
 

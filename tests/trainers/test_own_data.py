@@ -205,13 +205,13 @@ def test_scripts_run_without_a_runpy_warning(tmp_path):
 
 
 def test_a_sweep_on_your_own_table_from_the_command_line(tmp_path, capsys):
-    from churnops.cli.tune import main
+    from churnops.cli import main
 
     path = _write_table(tmp_path / "shop.csv")
     data_file = tmp_path / "shop.yaml"
     data_file.write_text(f"path: {path}\nid_column: customer_id\nlabel_column: churned\n"
                          "delimiter: ';'\n")  # fmt: skip
-    code = main(["random_forest", f"data={data_file}", f"workdir={tmp_path / 'work'}",
+    code = main(["tune", "random_forest", f"data={data_file}", f"workdir={tmp_path / 'work'}",
                  "num_samples=2", "backend=hyperopt", "spark_trials=false"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out

@@ -7,11 +7,11 @@ command builds its engine through it. Heavy imports happen inside each engine mo
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from churnops.data.engines.base import Engine
 from churnops.data.engines.config import EngineConfig
+from churnops.plugins import load_choice
 
 ENGINES = {
     "duckdb": "churnops.data.engines.duckdb:DuckDBEngine",
@@ -26,11 +26,12 @@ def get_engine(setting: EngineConfig | dict | str = "duckdb", **options: Any) ->
         setting: an `EngineConfig`, its dict form, or a bare name (`duckdb` or `spark`).
         options: keyword arguments for the engine class (e.g. `master=` for Spark).
     """
-    if isinstance(setting, str) and setting not in ENGINES:
-        raise ValueError(f"engine={setting!r}: expected one of {', '.join(sorted(ENGINES))}")
+    if isinstance(setting, str):  # an unknown bare name is refused by name, before validation
+        load_choice(ENGINES, setting, field="engine")
     cfg = setting if isinstance(setting, EngineConfig) else EngineConfig.model_validate(setting)
-    module, _, cls = ENGINES[cfg.name].partition(":")
-    return getattr(importlib.import_module(module), cls)(**{**cfg.options(), **options})
+    engine_cls = load_choice(ENGINES, cfg.name, field="engine")
+    engine: Engine = engine_cls(**{**cfg.options(), **options})
+    return engine
 
 
 __all__ = ["ENGINES", "Engine", "EngineConfig", "get_engine"]

@@ -3,14 +3,18 @@ factory that builds each from it (`get_feature_store`, `get_online_store`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from churnops.config import CONFIG_DIR, StrictConfig
+from churnops.data.engines.base import Engine
 from churnops.data.engines.config import EngineConfig
+from churnops.data.feature_store.base import FeatureStore
+from churnops.data.feature_store.databricks import DatabricksOnlineTables
+from churnops.data.feature_store.online.base import OnlineStore
 from churnops.data.storage import StorageConfig, configure_storage
+from churnops.plugins import load_choice
 
 DEFAULT_CONFIG = CONFIG_DIR / "feature_store" / "local.yaml"
 
@@ -23,6 +27,14 @@ class OnlineStoreConfig(StrictConfig):
     url: str = "redis://127.0.0.1:6379/0"  # redis
     prefix: str = "churnops:fs:"  # redis: every key starts with it
     suffix: str = "_online"  # databricks: the online table is `<feature table><suffix>`
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of the online store class `kind` names."""
+        if self.kind == "sqlite":
+            return {"path": self.path}
+        if self.kind == "redis":
+            return {"url": self.url, "prefix": self.prefix}
+        return {"suffix": self.suffix}
 
 
 class FeatureStoreConfig(StrictConfig):
@@ -66,27 +78,28 @@ class FeatureStoreConfig(StrictConfig):
             )
         return self
 
-
-def _local_store(cfg: FeatureStoreConfig, engine: Any) -> Any:
-    from churnops.data.feature_store.local import LocalFeatureStore
-
-    return LocalFeatureStore(cfg.root, engine=engine)
-
-
-def _databricks_store(cfg: FeatureStoreConfig, engine: Any) -> Any:
-    from churnops.data.feature_store.databricks import DatabricksFeatureStore
-
-    # The engine's session is the job cluster's (a SparkEngine attaches to it); else the active one.
-    return DatabricksFeatureStore(spark=getattr(engine, "session", None), schema=cfg.catalog_schema)
+    def options(self, engine: Engine | None) -> dict[str, Any]:
+        """The keyword arguments of the feature store class `backend` names."""
+        if self.backend == "databricks":
+            # The engine's session is the job cluster's (a SparkEngine attaches to it); else the
+            # active one.
+            return {"spark": getattr(engine, "session", None), "schema": self.catalog_schema}
+        return {"root": self.root, "engine": engine}
 
 
-FEATURE_STORES: dict[str, Callable[[FeatureStoreConfig, Any], Any]] = {
-    "local": _local_store,
-    "databricks": _databricks_store,
+FEATURE_STORES = {
+    "local": "churnops.data.feature_store.local:LocalFeatureStore",
+    "databricks": "churnops.data.feature_store.databricks:DatabricksFeatureStore",
+}
+# sqlite and redis serve lookups; databricks online tables are synced and served by the platform.
+ONLINE_STORES = {
+    "sqlite": "churnops.data.feature_store.online.sqlite:SQLiteOnlineStore",
+    "redis": "churnops.data.feature_store.online.redis:RedisOnlineStore",
+    "databricks": "churnops.data.feature_store.databricks:DatabricksOnlineTables",
 }
 
 
-def get_feature_store(cfg: FeatureStoreConfig, engine: Any = None) -> Any:
+def get_feature_store(cfg: FeatureStoreConfig, engine: Engine | None = None) -> FeatureStore:
     """The `FeatureStore` backend `cfg.backend` names, built from the config.
 
     Args:
@@ -96,15 +109,13 @@ def get_feature_store(cfg: FeatureStoreConfig, engine: Any = None) -> Any:
     """
     if cfg.storage is not None:
         configure_storage(cfg.storage)
-    return FEATURE_STORES[cfg.backend](cfg, engine)
+    store_cls = load_choice(FEATURE_STORES, cfg.backend, field="backend")
+    store: FeatureStore = store_cls(**cfg.options(engine))
+    return store
 
 
-def get_online_store(cfg: OnlineStoreConfig) -> Any:
+def get_online_store(cfg: OnlineStoreConfig) -> OnlineStore | DatabricksOnlineTables:
     """The online store `cfg.kind` names (on Databricks: online tables synced by the platform)."""
-    if cfg.kind == "databricks":
-        from churnops.data.feature_store.databricks import DatabricksOnlineTables
-
-        return DatabricksOnlineTables(suffix=cfg.suffix)
-    from churnops.data.feature_store.online import get_online_store as build
-
-    return build(cfg)
+    store_cls = load_choice(ONLINE_STORES, cfg.kind, field="online.kind")
+    store: OnlineStore | DatabricksOnlineTables = store_cls(**cfg.options())
+    return store

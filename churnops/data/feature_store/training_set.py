@@ -40,14 +40,6 @@ def apply_functions_arrow(table: pa.Table, functions: list[FeatureFunction]) -> 
     return table
 
 
-def apply_functions_row(row: dict[str, Any], functions: list[FeatureFunction]) -> dict[str, Any]:
-    """Serving's path: the same functions on one row (e.g. online features plus request data)."""
-    out = dict(row)
-    for fn in functions:
-        out[fn.output] = fn.evaluate_row(out)
-    return out
-
-
 @dataclass
 class LocalTrainingSet:
     """Features joined onto `df` when `load_df()` is called, in `df`'s own engine.

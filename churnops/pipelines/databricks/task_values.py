@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from churnops.config import ConfigError
 from churnops.pipelines.spec import TaskSpec, render_value
-from churnops.pipelines.task_main import import_function, inputs_model, resolve_task, run_task
+from churnops.pipelines.task_functions import import_function, inputs_model, resolve_task, run_task
 
 TASK_WIDGET = "churnops_task"
 # Job parameters are pushed down to notebook widgets and win over a task parameter of the same

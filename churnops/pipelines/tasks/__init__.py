@@ -2,7 +2,7 @@
 
 `TASKS` maps each task's name (what a job spec's `task:` says) to its function as a lazy
 `module:function` string, so listing tasks imports none of their dependencies.
-`churnops.pipelines.task_main` resolves and runs them.
+`churnops.pipelines.task_functions` resolves and runs them.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from churnops.data.storage import StorageConfig, configure_storage, join
 
 
 class RunInputs(StrictConfig):
-    """The fields every task of a run shares (contract 4: `workdir`, `tracking_uri`,
-    `registry_uri`), so all its tasks write under one folder and log to one MLflow store."""
+    """The fields every task of a run shares (`workdir`, `tracking_uri`, `registry_uri`), so
+    all its tasks write under one folder and log to one MLflow store."""
 
     workdir: str = ".churnops/pipeline"
     tracking_uri: str | None = None  # None: sqlite:///<workdir>/mlflow.db

@@ -154,15 +154,13 @@ def _score_locally(
     from churnops.data.feature_store.base import FeatureLookup
     from churnops.data.feature_store.timeseries import ENTITY_KEY
     from churnops.models.pyfunc import load_feature_spec
-    from churnops.scoring.batch import score_batches
-    from churnops.scoring.table import write_parquet_batches
+    from churnops.scoring.table import score_frame
 
     columns = load_feature_spec(inputs.model_uri).feature_columns
     lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
                            feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
     features = store.create_training_set(customers, [lookup], label=None).load_df()
     # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
-    scored = score_batches(store, inputs.model_uri, features, order_by=[ENTITY_KEY])
-    rows = write_parquet_batches(scored, out)
+    rows = score_frame(store, inputs.model_uri, features, out, order_by=[ENTITY_KEY])
     predicted = storage.read_parquet(out, columns=["prediction"])["prediction"].to_numpy()
     return rows, float(predicted.mean()) if len(predicted) else float("nan")

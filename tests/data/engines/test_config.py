@@ -158,7 +158,7 @@ def test_an_old_monitor_config_with_a_bare_engine_takes_engine_overrides(tmp_pat
 
 def test_pipeline_task_inputs_take_a_bare_engine_at_any_depth():
     from churnops.config import build_config
-    from churnops.pipelines.task_main import inputs_model
+    from churnops.pipelines.task_functions import inputs_model
     from churnops.pipelines.tasks.features import feature_engineering
 
     model = inputs_model(feature_engineering)

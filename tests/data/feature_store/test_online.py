@@ -62,7 +62,7 @@ def test_incremental_publish_writes_only_what_changed(ts_store, online):
     )
     result = ts_store.publish_table(TABLE, online)
     assert (result.mode, result.rows_written, result.version) == ("incremental", 2, 1)
-    assert online.published_version(TABLE) == 1
+    assert online.info(TABLE).version == 1
     assert online.read_one(TABLE, "a")["x"] == 20200331.0
     assert online.read_one(TABLE, "b")["x"] == 2.0
     assert online.read_one(TABLE, "d")["x"] == 3.0

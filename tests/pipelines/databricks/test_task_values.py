@@ -33,7 +33,7 @@ from churnops.pipelines.spec import (
     resolve_references,
     substitute_text,
 )
-from churnops.pipelines.task_main import import_function, inputs_model, resolve_task
+from churnops.pipelines.task_functions import import_function, inputs_model, resolve_task
 
 # Values the runs would produce; the rest follow from each outputs model's field types.
 KNOWN = {

@@ -23,7 +23,7 @@ def test_builds_the_table_and_training_set_and_publishes_the_newest_snapshot(fea
     assert store.get_table(features.feature_table).version == features.feature_table_version
     online = get_online_store(OnlineStoreConfig(**features.online))
     try:
-        assert online.published_version(features.feature_table) == features.feature_table_version
+        assert online.info(features.feature_table).version == features.feature_table_version
         customer = table["customer_id"][0].as_py()
         assert online.read_one(features.feature_table, customer)["as_of"] == "1998-06-30"
     finally:

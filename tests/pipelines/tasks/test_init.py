@@ -8,7 +8,7 @@ import typing
 import pytest
 
 from churnops.config import ConfigError, StrictConfig
-from churnops.pipelines.task_main import import_function, inputs_model, resolve_task
+from churnops.pipelines.task_functions import import_function, inputs_model, resolve_task
 from churnops.pipelines.tasks import TASKS
 
 

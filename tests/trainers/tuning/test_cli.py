@@ -23,8 +23,7 @@ def test_tune_command_names_an_unknown_key(capsys):
 
 
 def test_scripts_sweep_entry_takes_overrides_after_a_flag(capsys):
-    from churnops.cli.tune import main as sweep_main
-
     # A bad value after --register must reach the config (and be named), not be dropped.
-    assert sweep_main(["random_forest", "--register", "num_samples=-1"]) == 2
+    args = ["random_forest", "--register", "num_samples=-1"]
+    assert main(args, command="tune", prog="scripts/sweep") == 2
     assert "num_samples" in capsys.readouterr().err

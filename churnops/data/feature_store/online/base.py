@@ -89,10 +89,6 @@ class OnlineStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
-    def published_version(self, name: str) -> int | None:
-        info = self.info(name)
-        return info.version if info else None
-
     def _require(self, name: str) -> OnlineTableInfo:
         info = self.info(name)
         if info is None:
