@@ -171,7 +171,7 @@ def benchmark_model(cfg: Any, name: str) -> Any:
             table_encoder(cfg), seed=cfg.seed, n_jobs=xgb.n_jobs, device=xgb.device
         )
     if name == "mlp_tuned":
-        from churnops.benchmarks.tuned_net import TunedNetChurnModel
+        from churnops.trainers.tuned_net import TunedNetChurnModel
 
         return TunedNetChurnModel(cfg)
     return build_model(
@@ -309,7 +309,7 @@ def public_dataset(workdir: Path, name: str) -> Dataset:
 
 def protocol_notes(price_per_hour: float) -> list[str]:
     """How the rows were measured, for the results page."""
-    from churnops.benchmarks.tuned_net import NET_SEARCH
+    from churnops.trainers.tuned_net import NET_SEARCH
     from churnops.models.tuned_xgboost import INNER_FOLDS, SEARCH_SPACE
 
     return [

@@ -86,7 +86,7 @@ def test_public_tables_are_named_datasets_with_their_columns(tmp_path):
 
 def test_tuned_rows_search_on_the_fit_rows_and_report_like_any_other(tmp_path):
     """Both searches, on a tiny table, through the benchmark's own row builder."""
-    from churnops.benchmarks.tuned_net import TunedNetChurnModel
+    from churnops.trainers.tuned_net import TunedNetChurnModel
     from churnops.models.tuned_xgboost import TunedXGBoostChurnModel
 
     csv = tmp_path / "t.csv"

@@ -1,4 +1,6 @@
-"""The benchmark's tuned net: a fixed, documented search over the net's settings, on the fit rows.
+"""The tuned net: a fixed, documented search over the net's settings, on the fit rows.
+
+The baselines benchmark's `mlp_tuned` row, beside `models.tuned_xgboost` (its `xgboost_tuned`).
 
 Each candidate is a `NetChurnModel` fitted on the rows it is given; each carves the same
 stratified validation split off them (`data.val_size`, seed `seed`) to keep its best epoch by
