@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from churnops.config import deep_merge
+
 # The search (config overrides of `model.mlp` and `trainer`), the default first. More
 # optimisation steps were what helped most in the 3-fold design runs (docs/training.md: batch
 # 128 or 60 epochs on the phone-plan table); three candidates is what a 2-core box affords.
@@ -50,14 +52,9 @@ class TunedNetChurnModel:
         if unknown:
             raise ValueError(f"space: unknown section(s) {sorted(unknown)}; expected mlp, trainer")
         cfg = self.cfg
-        mlp = cfg.model.mlp.model_validate(
-            {**cfg.model.mlp.model_dump(), **overrides.get("mlp", {})}
-        )
-        trainer = cfg.trainer.model_validate(
-            {**cfg.trainer.model_dump(), **overrides.get("trainer", {})}
-        )
-        model = cfg.model.model_copy(update={"name": "mlp", "mlp": mlp})
-        return cfg.model_copy(update={"model": model, "trainer": trainer})
+        changes = {"model": {"name": "mlp", "mlp": overrides.get("mlp", {})}}
+        changes["trainer"] = overrides.get("trainer", {})
+        return type(cfg).model_validate(deep_merge(cfg.model_dump(), changes))
 
     def fit(self, x: Any, y: np.ndarray) -> TunedNetChurnModel:
         from churnops.trainers.estimators import NetChurnModel
