@@ -309,8 +309,8 @@ def public_dataset(workdir: Path, name: str) -> Dataset:
 
 def protocol_notes(price_per_hour: float) -> list[str]:
     """How the rows were measured, for the results page."""
-    from churnops.trainers.tuned_net import NET_SEARCH
     from churnops.models.tuned_xgboost import INNER_FOLDS, SEARCH_SPACE
+    from churnops.trainers.tuned_net import NET_SEARCH
 
     return [
         "Protocol: a stratified 80%/20% split with a fixed seed; k-fold stratified CV on the 80% "

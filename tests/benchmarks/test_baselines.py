@@ -86,8 +86,8 @@ def test_public_tables_are_named_datasets_with_their_columns(tmp_path):
 
 def test_tuned_rows_search_on_the_fit_rows_and_report_like_any_other(tmp_path):
     """Both searches, on a tiny table, through the benchmark's own row builder."""
-    from churnops.trainers.tuned_net import TunedNetChurnModel
     from churnops.models.tuned_xgboost import TunedXGBoostChurnModel
+    from churnops.trainers.tuned_net import TunedNetChurnModel
 
     csv = tmp_path / "t.csv"
     rng = np.random.default_rng(0)
