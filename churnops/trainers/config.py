@@ -206,8 +206,8 @@ class TrainerConfig(StrictConfig):
     batch_size: int = Field(default=256, gt=0)
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
-    # in-memory: `TensorBatches` over the fit split's arrays; the others: the churnops.data.loaders
-    # kind of that name, reading the split written as Parquet
+    # a churnops.data.loaders kind: in-memory holds the fit split's arrays as tensors; the
+    # others read the split written as Parquet
     loader: Literal["in-memory", "arrow-stream", "petastorm", "ray-data"] = "in-memory"
     # in-memory switches to arrow-stream when the fit split's tensors exceed this (null: never)
     memory_budget_mb: float | None = Field(default=256, gt=0)

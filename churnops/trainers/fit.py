@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from churnops.data.loaders.in_memory import InMemoryLoader
 from churnops.models.fast_step import compile_net
 from churnops.models.net import TabularChurnNet
 from churnops.models.preprocessing import FeaturePreprocessor
@@ -259,20 +260,22 @@ def check_loader_for_ranks(kind: str, world: int) -> None:
 
 
 def _loaders(job: NetFitJob, rank: int, world: int, device: torch.device) -> tuple[Any, Any]:
-    """Train and val batches for this rank: `TensorBatches` over the split's arrays for
-    `in-memory`, else the `churnops.data.loaders` kind over the split's Parquet files."""
-    from churnops.trainers.tensor_batches import TensorBatches
-
+    """Train and val batches for this rank, from `churnops.data.loaders`: for `in-memory` over
+    the split's arrays already in memory, for the other kinds over the split's Parquet files."""
     bs = job.trainer.batch_size
     kind = job.trainer.loader
     if kind == "in-memory":
-        train: Any = TensorBatches(
+        # Every rank takes rows // world rows (DDP steps in lockstep); training drops the short
+        # last batch (batch norm needs more than one row) unless that would leave none.
+        drop_last = len(job.x_train) // world >= bs
+        train: Any = InMemoryLoader.from_arrays(
             job.x_train, job.y_train, bs, shuffle=True, seed=job.seed, rank=rank,
-            world_size=world, device=device, drop_last=True,
+            world_size=world, device=str(device), drop_last=drop_last, even_batches=True,
         )  # fmt: skip
-        val: Any = TensorBatches(
-            job.x_val, job.y_val, max(bs, 4096), rank=rank, world_size=world, device=device
-        )
+        val: Any = InMemoryLoader.from_arrays(
+            job.x_val, job.y_val, max(bs, 4096), shuffle=False, rank=rank, world_size=world,
+            device=str(device), even_batches=True,
+        )  # fmt: skip
         return train, val
     check_loader_for_ranks(kind, world)
     from churnops.data.loaders import make_loader

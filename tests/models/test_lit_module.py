@@ -2,10 +2,10 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from churnops.data.loaders.in_memory import InMemoryLoader
 from churnops.models.lit_module import MONITOR, ChurnLitModule
 from churnops.models.net import TabularChurnNet
 from churnops.models.preprocessing import FeaturePreprocessor
-from churnops.trainers.tensor_batches import TensorBatches
 
 
 def test_learns_a_separable_problem_and_logs_split_metrics():
@@ -28,8 +28,8 @@ def _learn_and_log():
         max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
     )  # fmt: skip
-    train = TensorBatches(x[:1600], y[:1600], 128, shuffle=True, drop_last=True)
-    val = TensorBatches(x[1600:], y[1600:], 512)
+    train = InMemoryLoader.from_arrays(x[:1600], y[:1600], 128, shuffle=True, drop_last=True)
+    val = InMemoryLoader.from_arrays(x[1600:], y[1600:], 512, shuffle=False)
     trainer.fit(module, train, val)
     assert MONITOR == "val/auroc"
     assert len(module.history) == 3
@@ -37,7 +37,9 @@ def _learn_and_log():
     assert {"train/loss", "train/auroc", "val/auroc", "val/pr_auc", "val/log_loss"} <= set(last)
     assert last["val/auroc"] > 0.95
     assert float(trainer.callback_metrics["val/auroc"]) == last["val/auroc"]
-    trainer.test(module, TensorBatches(x[1600:], y[1600:], 512), verbose=False)
+    trainer.test(
+        module, InMemoryLoader.from_arrays(x[1600:], y[1600:], 512, shuffle=False), verbose=False
+    )
     assert float(trainer.callback_metrics["test/auroc"]) > 0.95
 
 
@@ -71,8 +73,8 @@ def test_no_checkpoint_kept_and_no_stop_taken_inside_the_warmup(tmp_path):
     )  # fmt: skip
     trainer.fit(
         module,
-        TensorBatches(x, y, 128, shuffle=True, drop_last=True),
-        TensorBatches(x, y, 512),
+        InMemoryLoader.from_arrays(x, y, 128, shuffle=True, drop_last=True),
+        InMemoryLoader.from_arrays(x, y, 512, shuffle=False),
     )
     assert checkpoint.best_model_path.endswith("best-epoch=3.ckpt")
     assert trainer.current_epoch == 5  # checked from epoch 3, stopped after epoch 4

@@ -1,4 +1,6 @@
-"""The fast path: the training set read once into tensors, GPU-resident when it fits."""
+"""The fast path: the training set held once as tensors, GPU-resident when it fits: read from
+Parquet (`make_loader("in-memory", ...)`) or taken from arrays already in memory (the trainer's
+fit split, `InMemoryLoader.from_arrays`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ from churnops.data.loaders.base import (
 # Share of the GPU's free memory the resident copy may take; the rest is left to the model,
 # activations and the optimiser state.
 GPU_MEMORY_SHARE = 0.5
+
+
+def _check_resident(resident: str) -> None:
+    if resident not in ("auto", "device", "host"):
+        raise ValueError(f"resident={resident!r}: expected 'auto', 'device' or 'host'")
 
 
 class InMemoryLoader(EpochLoader):
@@ -68,16 +75,59 @@ class InMemoryLoader(EpochLoader):
             world_size=world_size,
             device=device,
         )
-        if resident not in ("auto", "device", "host"):
-            raise ValueError(f"resident={resident!r}: expected 'auto', 'device' or 'host'")
-        self.drop_last = drop_last
-        self.even_batches = even_batches
+        _check_resident(resident)
         files = parquet_files(path)
         check_schema(pq.read_schema(files[0]), self.columns, str(files[0]))
         table = pq.ParquetDataset(files).read(columns=self.columns)
         x, y = table_to_arrays(table, self.feature_columns, self.label_column)
         del table
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self._hold(torch.from_numpy(x), torch.from_numpy(y), drop_last, even_batches, resident)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: str = "cpu",
+        drop_last: bool = False,
+        even_batches: bool = False,
+        resident: str = "auto",
+    ) -> InMemoryLoader:
+        """The same loader over arrays already in memory (a training split): x [N, F], y [N]."""
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        _check_resident(resident)
+        width = np.shape(x)[1] if np.ndim(x) == 2 else 0
+        loader = cls.__new__(cls)
+        EpochLoader.__init__(
+            loader,
+            [f"x{i}" for i in range(width)] or ["x"],
+            "y",
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            device=device,
+        )
+        # torch.tensor copies: the arrays may be read-only views (Ray's object store).
+        xs = torch.tensor(np.asarray(x, dtype=np.float32))
+        ys = torch.tensor(np.asarray(y, dtype=np.float32))
+        loader._hold(xs, ys, drop_last, even_batches, resident)
+        return loader
+
+    def _hold(
+        self, x: torch.Tensor, y: torch.Tensor, drop_last: bool, even_batches: bool, resident: str
+    ) -> None:
+        self.drop_last = drop_last
+        self.even_batches = even_batches
+        self.x, self.y = x, y
         self.num_rows_total = len(self.y)
         self.on_device = self._place(resident)
 
