@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.config import ConfigError
+from churnops.pipelines.attempts import Attempt, attempt_error, attempt_files
 from churnops.pipelines.records import (
     ACTIVE_RUN_STATES,
     FAILED_TASK_STATES,
@@ -31,11 +32,10 @@ from churnops.pipelines.records import (
     runner_alive,
     runner_identity,
 )
+from churnops.pipelines.run_if import compare, launch_priority, run_verdict, skip_reason
 from churnops.pipelines.spec import (
     PIPELINE_DIR,
-    ConditionOp,
     JobSpec,
-    RunIf,
     TaskSpec,
     downstream,
     load_job_spec,
@@ -47,7 +47,6 @@ from churnops.pipelines.spec import (
 )
 from churnops.pipelines.task_functions import resolve_task, run_task
 from churnops.pipelines.task_process import (
-    TaskProcess,
     kill_task_group,
     start_server,
     start_task_process,
@@ -100,14 +99,6 @@ class RunResult:
     end_time: datetime
     tasks: dict[str, TaskResult]
     repair: int = 0
-
-
-@dataclass
-class _Attempt:
-    proc: TaskProcess
-    started: float
-    deadline: float | None
-    paths: dict[str, Path]
 
 
 def run_job(
@@ -322,9 +313,9 @@ class _Run:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         order = topological_order(self.spec)
         self.results = {k: reuse.get(k) or TaskResult(task_key=k) for k in order}
-        launch_order = _launch_priority(self.spec, order)
+        launch_order = launch_priority(self.spec, order)
         self.retry_at: dict[str, float] = {}
-        running: dict[str, _Attempt] = {}
+        running: dict[str, Attempt] = {}
         job_deadline = (
             time.monotonic() + self.spec.timeout_seconds if self.spec.timeout_seconds else None
         )
@@ -350,11 +341,12 @@ class _Run:
                         continue
                     if len(running) >= self.max_parallel or self.retry_at.get(key, 0) > now:
                         continue
-                    verdict = self._ready(self.spec.task(key))
+                    verdict = run_verdict(self.spec.task(key), self.results)
                     if verdict == "WAIT":
                         continue
                     if verdict != "RUN":
-                        self._settle(key, verdict, error=self._skip_reason(key, verdict))
+                        why = skip_reason(self.spec.task(key), verdict, self.results)
+                        self._settle(key, verdict, error=why)
                     elif self.spec.task(key).condition_task is not None:
                         self._evaluate_condition(key)
                     else:
@@ -388,36 +380,6 @@ class _Run:
             run_id=self.run_id, job=self.spec.name, state=state, run_dir=self.run_dir,
             start_time=self.start, end_time=end, tasks=self.results, repair=self.repair,
         )  # fmt: skip
-
-    def _ready(self, task: TaskSpec) -> str:
-        """RUN, WAIT (a dependency is unfinished), EXCLUDED or UPSTREAM_FAILED, per run_if."""
-        deps = [(d, self.results[d.task_key]) for d in task.depends_on]
-        if any(r.state == "PENDING" for _, r in deps):
-            return "WAIT"
-        if not deps:
-            return "RUN"
-        ok = [
-            r.state == "SUCCESS" and (d.outcome is None or r.outputs.get("outcome") == d.outcome)
-            for d, r in deps
-        ]
-        failed = [r.state in FAILED_TASK_STATES for _, r in deps]
-        runs = {
-            RunIf.ALL_SUCCESS: all(ok),
-            RunIf.AT_LEAST_ONE_SUCCESS: any(ok),
-            RunIf.NONE_FAILED: not any(failed) and any(ok),
-            RunIf.ALL_DONE: True,
-            RunIf.AT_LEAST_ONE_FAILED: any(failed),
-            RunIf.ALL_FAILED: all(failed),
-        }[task.run_if]
-        if runs:
-            return "RUN"
-        failure_blocks = task.run_if not in (RunIf.AT_LEAST_ONE_FAILED, RunIf.ALL_FAILED)
-        return "UPSTREAM_FAILED" if any(failed) and failure_blocks else "EXCLUDED"
-
-    def _skip_reason(self, key: str, verdict: str) -> str:
-        task = self.spec.task(key)
-        deps = ", ".join(f"{d.task_key}={self.results[d.task_key].state}" for d in task.depends_on)
-        return f"{verdict}: run_if={task.run_if.value} not met ({deps})"
 
     # -- references ----------------------------------------------------------------------------
 
@@ -454,7 +416,7 @@ class _Run:
         try:
             left = render_value(self._resolve(cond.left, key))
             right = render_value(self._resolve(cond.right, key))
-            outcome = _compare(cond.op, left, right)
+            outcome = compare(cond.op, left, right)
         except ValueError as exc:
             self._settle(key, "FAILED", error=str(exc))
             return
@@ -462,17 +424,11 @@ class _Run:
         res.outputs = {"outcome": "true" if outcome else "false", "left": left, "right": right}
         self._settle(key, "SUCCESS")
 
-    def _launch(self, key: str) -> _Attempt | None:
+    def _launch(self, key: str) -> Attempt | None:
         task = self.spec.task(key)
         res = self.results[key]
         attempt = res.attempt + 1
-        folder = self.run_dir / key
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = (
-            f"attempt-{attempt}" if not self.repair else f"repair-{self.repair}-attempt-{attempt}"
-        )
-        paths = {n: folder / f"{stem}.{n}" for n in ("inputs.json", "outputs.json", "error.json")}
-        paths["log"] = folder / f"{stem}.log"
+        paths = attempt_files(self.run_dir / key, attempt, self.repair)
         try:
             work: Callable[[dict[str, Any]], dict[str, Any]]
             if task.run_job_task is not None:
@@ -502,9 +458,9 @@ class _Run:
         )
         res.pid = proc.pid
         deadline = started + task.timeout_seconds if task.timeout_seconds else None
-        return _Attempt(proc=proc, started=started, deadline=deadline, paths=paths)
+        return Attempt(proc=proc, started=started, deadline=deadline, paths=paths)
 
-    def _finish(self, key: str, att: _Attempt, timed_out: bool = False) -> None:
+    def _finish(self, key: str, att: Attempt, timed_out: bool = False) -> None:
         task, res = self.spec.task(key), self.results[key]
         res.seconds = round(time.monotonic() - att.started, 4)
         if timed_out:
@@ -514,7 +470,7 @@ class _Run:
             self._settle(key, "SUCCESS")
             return
         else:
-            state, error = "FAILED", _task_error(att)
+            state, error = "FAILED", attempt_error(att)
         retry = res.attempt <= task.max_retries and (not timed_out or task.retry_on_timeout)
         if retry:  # record this attempt's failure, then wait min_retry_interval_millis
             self._record_task(key, state, attempt=res.attempt, error=error, final=True)
@@ -565,7 +521,7 @@ class _Run:
             self.records.append(*self.pending)
             self.pending.clear()
 
-    def _time_out_job(self, running: dict[str, _Attempt]) -> None:
+    def _time_out_job(self, running: dict[str, Attempt]) -> None:
         for key, att in running.items():
             kill_task_group(att.proc, KILL_GRACE_SECONDS)
             self.results[key].seconds = round(time.monotonic() - att.started, 4)
@@ -574,42 +530,3 @@ class _Run:
         for key, res in self.results.items():
             if res.state == "PENDING":
                 self._settle(key, "CANCELED", error="the job's timeout_seconds ran out")
-
-
-def _launch_priority(spec: JobSpec, order: list[str]) -> list[str]:
-    """`order` (topological) re-sorted for launching when more tasks are ready than slots: first
-    those more tasks wait on, then the deeper ones (a chain's later links before side tasks), so
-    the demo's sweep and the deployment chain after it do not queue behind side trainings. Still
-    topological: a task always has more tasks waiting on it than any task that depends on it."""
-    depth: dict[str, int] = {}
-    for k in order:
-        depth[k] = max((depth[d.task_key] + 1 for d in spec.task(k).depends_on), default=0)
-    waiting = {k: len(downstream(spec, {k})) for k in order}
-    return sorted(order, key=lambda k: (-waiting[k], -depth[k]))
-
-
-def _compare(op: ConditionOp, left: str, right: str) -> bool:
-    try:
-        a: Any = float(left)
-        b: Any = float(right)
-    except ValueError:
-        if op not in (ConditionOp.EQUAL_TO, ConditionOp.NOT_EQUAL):
-            raise ValueError(
-                f"condition {op.value}: {left!r} and {right!r} are not both numbers"
-            ) from None
-        a, b = left, right
-    return {
-        ConditionOp.EQUAL_TO: a == b,
-        ConditionOp.NOT_EQUAL: a != b,
-        ConditionOp.GREATER_THAN: a > b,
-        ConditionOp.GREATER_THAN_OR_EQUAL: a >= b,
-        ConditionOp.LESS_THAN: a < b,
-        ConditionOp.LESS_THAN_OR_EQUAL: a <= b,
-    }[op]
-
-
-def _task_error(att: _Attempt) -> str:
-    if att.paths["error.json"].is_file():
-        return json.loads(att.paths["error.json"].read_text())["error"]
-    tail = att.paths["log"].read_text(errors="replace").strip().splitlines()[-3:]
-    return f"exit code {att.proc.returncode}: " + " | ".join(tail)
