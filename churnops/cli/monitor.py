@@ -184,7 +184,7 @@ def run_baseline(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
     from churnops.config import load_config
-    from churnops.monitoring.replay import ReplayConfig, replay
+    from churnops.scenarios.replay import ReplayConfig, replay
 
     cfg = load_config(ReplayConfig, args.config, args.overrides)
     result = replay(cfg)

@@ -144,7 +144,7 @@ class MonitorReplayInputs(RunInputs):
 
 
 class MonitorReplayOutputs(StrictConfig):
-    months: list[dict]  # one story line per month end (churnops.monitoring.closed_loop)
+    months: list[dict]  # one story line per month end (churnops.scenarios.closed_loop)
     windows: int
     labelled_windows: int
     predictions: str
@@ -164,11 +164,11 @@ class MonitorReplayOutputs(StrictConfig):
 def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     """Replay the served versions month by month into an inference log under
     `<tables_root or workdir>/replay/`, refresh the monitor and decide after each month
-    (`churnops.monitoring.closed_loop`), then analyse the A/B split and write the report."""
+    (`churnops.scenarios.closed_loop`), then analyse the A/B split and write the report."""
     from churnops.config import load_config
     from churnops.monitoring.baseline import write_baseline
-    from churnops.monitoring.closed_loop import replay_monitor
-    from churnops.monitoring.replay import ReplayConfig
+    from churnops.scenarios.closed_loop import replay_monitor
+    from churnops.scenarios.replay import ReplayConfig
 
     inputs.use_tracking()
     folder = inputs.table_path("monitoring")

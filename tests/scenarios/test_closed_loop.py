@@ -10,9 +10,9 @@ import pytest
 
 from churnops.data.delta_tables import open_table, read_table
 from churnops.monitoring.ab import ABConfig
-from churnops.monitoring.closed_loop import replay_monitor
 from churnops.monitoring.config import MonitorConfig, RetrainPolicy
-from tests.monitoring.test_replay import config, registered, sample_orders  # noqa: F401
+from churnops.scenarios.closed_loop import replay_monitor
+from tests.scenarios.test_replay import config, registered, sample_orders  # noqa: F401
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_loop_refuses_a_monitor_that_does_not_read_the_replay(tmp_path):
 
 
 def test_month_story_serialises_dates_for_a_tasks_outputs():
-    from churnops.monitoring.closed_loop import MonthStory
+    from churnops.scenarios.closed_loop import MonthStory
 
     story = MonthStory(
         month_end=date(1998, 1, 31), rows=3, refresh="full", labels_landed=[date(1997, 11, 30)],

@@ -20,7 +20,7 @@ import pandas as pd
 
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.decision import Decision, decide_retraining
-from churnops.monitoring.replay import ReplayConfig, ReplayResult, replay
+from churnops.scenarios.replay import ReplayConfig, ReplayResult, replay
 
 
 @dataclass

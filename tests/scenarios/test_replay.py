@@ -13,7 +13,7 @@ import pytest
 from churnops.data.features import FEATURE_COLUMNS, compute_customer_features, compute_labels
 from churnops.data.sources import SourceConfig
 from churnops.monitoring.ab import ABConfig, analyze_ab, sample_ratio_mismatch
-from churnops.monitoring.replay import ReplayConfig, replay
+from churnops.scenarios.replay import ReplayConfig, replay
 from churnops.serving.inference_log import SCHEMA, read_inference_log
 from churnops.serving.routing import TrafficRouter
 
@@ -211,7 +211,7 @@ def test_the_shipped_replay_config_loads_and_refuses_a_typo():
 def test_replay_streamed_in_small_batches_writes_the_same_log(
     tmp_path, registered, sample_orders, duckdb_engine, monkeypatch
 ):
-    import churnops.monitoring.replay as replay_mod
+    import churnops.scenarios.replay as replay_mod
 
     whole = replay(config(tmp_path / "whole"))  # every month in one batch
     # Batches of 37 rows: requests of 50 rows span batches, and an arm's rows are split.
@@ -245,7 +245,7 @@ def test_the_log_file_becomes_the_table_as_it_is(tmp_path):
     is committed as it is, with its bounded row groups, in one commit."""
     import pyarrow.parquet as pq
 
-    import churnops.monitoring.replay as replay_mod
+    import churnops.scenarios.replay as replay_mod
     from churnops.data.delta_tables import open_table, read_table
 
     rows = pa.table({"n": range(200), "request": ["x" * 100_000 + str(i) for i in range(200)]})
