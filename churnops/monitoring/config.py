@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from churnops.config import StrictConfig
 from churnops.data.engines.config import EngineConfig
 from churnops.data.storage import StorageConfig
-from churnops.monitoring.ab import ABConfig
+from churnops.monitoring.analysis.ab import ABConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
 GRANULARITIES = {
@@ -29,7 +29,7 @@ class ScheduleConfig(StrictConfig):
 
 
 class RetrainPolicy(StrictConfig):
-    """When the monitor asks for retraining (see `churnops.monitoring.decision`)."""
+    """When the monitor asks for retraining (see `churnops.monitoring.analysis.decision`)."""
 
     drift_metric: Literal["population_stability_index", "js_distance", "ks_statistic"] = (
         "population_stability_index"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from churnops.monitoring.analysis.decision import Decision, decide_retraining
 from churnops.monitoring.config import MonitorConfig
-from churnops.monitoring.decision import Decision, decide_retraining
 from churnops.scenarios.replay import ReplayConfig, ReplayResult, replay
 
 
@@ -115,10 +115,10 @@ def replay_monitor(
     from churnops.data.engines import get_engine
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
-    from churnops.monitoring.ab import analyze_ab
-    from churnops.monitoring.experiment import read_predictions
-    from churnops.monitoring.monitor_report import baseline_calibration
-    from churnops.monitoring.refresh import refresh_monitor
+    from churnops.monitoring.analysis.ab import analyze_ab
+    from churnops.monitoring.analysis.experiment import read_predictions
+    from churnops.monitoring.refresh.run import refresh_monitor
+    from churnops.monitoring.report.monitor_report import baseline_calibration
 
     _check_wiring(replay_cfg, monitor_cfg)
     if replay_cfg.tracking_uri:
@@ -247,14 +247,14 @@ def _quality(
     cfg: MonitorConfig, predictions: pd.DataFrame, calibration: Any
 ) -> pd.DataFrame | None:
     """Realized and estimated quality per monthly window and version (the report's frame)."""
-    from churnops.monitoring.monitor_report import window_quality
+    from churnops.monitoring.report.monitor_report import window_quality
 
     return window_quality(cfg, predictions, "1 month", calibration)
 
 
 def _top_drift(cfg: MonitorConfig, window: pd.Timestamp) -> tuple[str | None, float | None]:
     """The input column with the largest baseline drift in `window`, by the policy's metric."""
-    from churnops.monitoring.tables import drift_schema, read_or_empty
+    from churnops.monitoring.refresh.tables import drift_schema, read_or_empty
 
     metric = cfg.retrain.drift_metric
     t = read_or_empty(cfg.table_path("drift_metrics"), drift_schema(cfg.model_id_col))

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from churnops.config import StrictConfig
 from churnops.data.engines.config import EngineConfig
 from churnops.data.sources.config import SourceConfig
-from churnops.monitoring.unpack import BASE_FIELDS
+from churnops.monitoring.refresh.unpack import BASE_FIELDS
 from churnops.serving.inference_log import SCHEMA
 from churnops.serving.routing import TrafficRouter
 

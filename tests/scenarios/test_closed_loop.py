@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from churnops.data.delta_tables import open_table, read_table
-from churnops.monitoring.ab import ABConfig
+from churnops.monitoring.analysis.ab import ABConfig
 from churnops.monitoring.config import MonitorConfig, RetrainPolicy
 from churnops.scenarios.closed_loop import replay_monitor
 from tests.scenarios.test_replay import config, registered, sample_orders  # noqa: F401
@@ -19,7 +19,7 @@ from tests.scenarios.test_replay import config, registered, sample_orders  # noq
 def baseline(tmp_path, registered, sample_orders, duckdb_engine):  # noqa: F811
     """The champion's scores on the sample's training set at 1997-09-30 (60-day labels)."""
     from churnops.data.features import compute_customer_features, compute_labels
-    from churnops.monitoring.baseline import write_baseline
+    from churnops.monitoring.refresh.baseline import write_baseline
 
     cutoff = date(1997, 9, 30)
     x = duckdb_engine.to_arrow(compute_customer_features(sample_orders, cutoff)).to_pandas()

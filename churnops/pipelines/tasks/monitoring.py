@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.storage import join
-from churnops.monitoring.ab import ABConfig
+from churnops.monitoring.analysis.ab import ABConfig
 from churnops.monitoring.config import MonitorConfig
 from churnops.pipelines.tasks.base import RunInputs
 
@@ -69,10 +69,10 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     """The monitor's tables under `<tables_root or workdir>/monitoring/`, then the retraining
     decision; the report stays under `<workdir>/monitoring/report` (and goes to MLflow)."""
     from churnops.data.delta_tables import table_exists
-    from churnops.monitoring.baseline import write_baseline
-    from churnops.monitoring.decision import decide_retraining
-    from churnops.monitoring.experiment import split_pvalue
-    from churnops.monitoring.refresh import refresh_monitor
+    from churnops.monitoring.analysis.decision import decide_retraining
+    from churnops.monitoring.analysis.experiment import split_pvalue
+    from churnops.monitoring.refresh.baseline import write_baseline
+    from churnops.monitoring.refresh.run import refresh_monitor
 
     catalog = None
     if inputs.predictions_table:  # before any work: no session, nothing to register it with
@@ -83,7 +83,7 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     folder = inputs.table_path("monitoring")
     where = [f"table={join(folder, 'predictions')}", f"output_dir={folder}"]
     if inputs.inference_log:
-        from churnops.monitoring.unpack import check_inference_log
+        from churnops.monitoring.refresh.unpack import check_inference_log
 
         check_inference_log(inputs.inference_log, inputs.inference_log_format)
         where.append(f"inference_log={inputs.inference_log}")
@@ -106,7 +106,7 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     decision = decide_retraining(cfg, srm_pvalue=srm)
     page = None
     if inputs.report:
-        from churnops.monitoring.monitor_report import monitor_report
+        from churnops.monitoring.report.monitor_report import monitor_report
 
         report = Path(inputs.workdir) / "monitoring" / "report"
         page = str(monitor_report(cfg, report, log_to_mlflow=True).html)
@@ -166,7 +166,7 @@ def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     `<tables_root or workdir>/replay/`, refresh the monitor and decide after each month
     (`churnops.scenarios.closed_loop`), then analyse the A/B split and write the report."""
     from churnops.config import load_config
-    from churnops.monitoring.baseline import write_baseline
+    from churnops.monitoring.refresh.baseline import write_baseline
     from churnops.scenarios.closed_loop import replay_monitor
     from churnops.scenarios.replay import ReplayConfig
 
@@ -199,12 +199,12 @@ def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     loop = replay_monitor(replay_cfg, cfg)
     ab = None
     if cfg.ab is not None:
-        from churnops.monitoring.experiment import analyze_monitor_ab
+        from churnops.monitoring.analysis.experiment import analyze_monitor_ab
 
         ab = analyze_monitor_ab(cfg)
     page = None
     if inputs.report:
-        from churnops.monitoring.monitor_report import monitor_report
+        from churnops.monitoring.report.monitor_report import monitor_report
 
         report = Path(inputs.workdir) / "monitoring" / "report"
         page = str(monitor_report(cfg, report, log_to_mlflow=True, ab=ab).html)
