@@ -9,8 +9,7 @@ from datetime import date
 import pytest
 
 from churnops.data.delta_tables import open_table, read_table
-from churnops.monitoring.analysis.ab import ABConfig
-from churnops.monitoring.config import MonitorConfig, RetrainPolicy
+from churnops.monitoring.config import ABConfig, MonitorConfig, RetrainPolicy
 from churnops.scenarios.closed_loop import replay_monitor
 from tests.scenarios.test_replay import config, registered, sample_orders  # noqa: F401
 

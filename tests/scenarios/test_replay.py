@@ -12,7 +12,8 @@ import pytest
 
 from churnops.data.features import FEATURE_COLUMNS, compute_customer_features, compute_labels
 from churnops.data.sources import SourceConfig
-from churnops.monitoring.analysis.ab import ABConfig, analyze_ab, sample_ratio_mismatch
+from churnops.monitoring.analysis.ab import analyze_ab, sample_ratio_mismatch
+from churnops.monitoring.config import ABConfig
 from churnops.scenarios.replay import ReplayConfig, replay
 from churnops.serving.inference_log import SCHEMA, read_inference_log
 from churnops.serving.routing import TrafficRouter

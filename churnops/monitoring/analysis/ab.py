@@ -7,56 +7,16 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
 from scipy import stats
 
-from churnops.config import StrictConfig
 from churnops.monitoring.analysis.estimate import expected_roc_auc, join_labels
+from churnops.monitoring.config import ABConfig
 
 EPS = 1e-15  # log loss clips probabilities like sklearn
-
-
-class ABConfig(StrictConfig):
-    """What to compare and how strictly.
-
-    Attributes:
-        control: the arm serving now (its value in `arm_col`, e.g. `champion`).
-        treatment: the arm that may replace it (e.g. `challenger`).
-        expected_split: arm -> configured traffic share (percentages or fractions).
-        arm_col: the predictions column naming the arm.
-        srm_alpha: sample-ratio mismatch alarms below this p-value, and gates the rest.
-        alpha: significance level of the AUC test and the intervals (1 - alpha coverage).
-        power: the power the labels-still-needed estimate plans for.
-        min_effect: the smallest AUC difference worth detecting (plans the labels needed).
-        n_bootstrap: customer-level bootstrap resamples.
-        seed: the bootstrap's seed.
-        max_label_age_days: see `join_labels`.
-    """
-
-    control: str
-    treatment: str
-    expected_split: dict[str, float]
-    arm_col: Literal["served_entity_name", "model_version"] = "served_entity_name"
-    srm_alpha: float = Field(0.001, gt=0, lt=1)
-    alpha: float = Field(0.05, gt=0, lt=1)
-    power: float = Field(0.8, gt=0, lt=1)
-    min_effect: float = Field(0.01, gt=0, lt=1)
-    n_bootstrap: int = Field(1000, ge=100)
-    seed: int = 0
-    max_label_age_days: int | None = None
-
-    @model_validator(mode="after")
-    def _arms_in_split(self) -> ABConfig:
-        for arm in (self.control, self.treatment):
-            if arm not in self.expected_split:
-                raise ValueError(
-                    f"expected_split: lacks arm {arm!r}; has {sorted(self.expected_split)}"
-                )
-        return self
 
 
 @dataclass

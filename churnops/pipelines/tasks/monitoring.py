@@ -11,8 +11,7 @@ from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.storage import join
-from churnops.monitoring.analysis.ab import ABConfig
-from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.config import ABConfig, MonitorConfig
 from churnops.pipelines.tasks.base import RunInputs
 
 

@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from churnops.monitoring.analysis.ab import (
-    ABConfig,
     analyze_ab,
     bootstrap_differences,
     delong_auc,
@@ -20,6 +19,7 @@ from churnops.monitoring.analysis.ab import (
     run_ab_summary,
     sample_ratio_mismatch,
 )
+from churnops.monitoring.config import ABConfig
 from churnops.serving.routing import TrafficRouter
 
 

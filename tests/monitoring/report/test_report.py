@@ -9,8 +9,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from churnops.monitoring.analysis.ab import ABConfig, analyze_ab
+from churnops.monitoring.analysis.ab import analyze_ab
 from churnops.monitoring.analysis.estimate import calibration_check, estimate_performance
+from churnops.monitoring.config import ABConfig
 from churnops.monitoring.report.render import log_report, write_report
 from tests.monitoring.analysis.test_ab import CFG, ab_frame
 from tests.monitoring.report.test_plots import drift_rows
