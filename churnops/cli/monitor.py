@@ -126,8 +126,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_decide(args: argparse.Namespace) -> int:
     from churnops.cli.output import console
+    from churnops.monitoring.analysis.ab import split_pvalue
     from churnops.monitoring.analysis.decision import decide_retraining
-    from churnops.monitoring.analysis.experiment import split_pvalue
 
     cfg = _config(args)
     srm = args.srm_pvalue if args.srm_pvalue is not None else split_pvalue(cfg)
@@ -142,7 +142,7 @@ def run_decide(args: argparse.Namespace) -> int:
 
 def run_ab(args: argparse.Namespace) -> int:
     from churnops.cli.output import console, print_table
-    from churnops.monitoring.analysis.experiment import analyze_monitor_ab
+    from churnops.monitoring.analysis.ab import analyze_monitor_ab
 
     cfg = _config(args)
     report = analyze_monitor_ab(cfg)

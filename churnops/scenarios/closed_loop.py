@@ -116,7 +116,7 @@ def replay_monitor(
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
     from churnops.monitoring.analysis.ab import analyze_ab
-    from churnops.monitoring.analysis.experiment import read_predictions
+    from churnops.monitoring.analysis.read import read_predictions
     from churnops.monitoring.refresh.run import refresh_monitor
     from churnops.monitoring.report.monitor_report import baseline_calibration
 

@@ -14,7 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from churnops.monitoring.analysis.estimate import expected_roc_auc, join_labels
-from churnops.monitoring.config import ABConfig
+from churnops.monitoring.analysis.read import read_labels, read_predictions
+from churnops.monitoring.config import ABConfig, MonitorConfig
 
 EPS = 1e-15  # log loss clips probabilities like sklearn
 
@@ -486,3 +487,24 @@ def run_ab_summary(
     for name, table in zip(names, (predictions, labels), strict=True):
         engine.session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
     return engine.session.sql(query).toPandas()
+
+
+def analyze_monitor_ab(cfg: MonitorConfig, with_labels: bool = True) -> ABReport:
+    """`analyze_ab` over the monitor's predictions (and labels, when it has a labels table).
+
+    Raises:
+        ValueError: the monitor has no `ab` section.
+    """
+    if cfg.ab is None:
+        raise ValueError(
+            f"monitor {cfg.name!r}: no `ab` section (control, treatment, expected_split)"
+        )
+    labels = read_labels(cfg) if with_labels else None
+    return analyze_ab(read_predictions(cfg), labels, cfg.ab)
+
+
+def split_pvalue(cfg: MonitorConfig) -> float | None:
+    """The sample-ratio-mismatch p-value of the A/B split; None without an `ab` section."""
+    if cfg.ab is None:
+        return None
+    return float(analyze_monitor_ab(cfg, with_labels=False).srm["p_value"])

@@ -9,15 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.data.delta_tables import table_exists
-from churnops.monitoring.analysis.ab import ABReport
+from churnops.monitoring.analysis.ab import ABReport, analyze_monitor_ab
 from churnops.monitoring.analysis.estimate import GRANULARITIES as ESTIMATE_WINDOWS
 from churnops.monitoring.analysis.estimate import CalibrationCheck
-from churnops.monitoring.analysis.experiment import (
-    analyze_monitor_ab,
-    read_delta,
-    read_labels,
-    read_predictions,
-)
+from churnops.monitoring.analysis.read import read_delta, read_labels, read_predictions
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
 from churnops.monitoring.report.render import ReportFiles, log_report, write_report
 

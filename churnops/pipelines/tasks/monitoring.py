@@ -68,8 +68,8 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     """The monitor's tables under `<tables_root or workdir>/monitoring/`, then the retraining
     decision; the report stays under `<workdir>/monitoring/report` (and goes to MLflow)."""
     from churnops.data.delta_tables import table_exists
+    from churnops.monitoring.analysis.ab import split_pvalue
     from churnops.monitoring.analysis.decision import decide_retraining
-    from churnops.monitoring.analysis.experiment import split_pvalue
     from churnops.monitoring.refresh.baseline import write_baseline
     from churnops.monitoring.refresh.run import refresh_monitor
 
@@ -198,7 +198,7 @@ def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     loop = replay_monitor(replay_cfg, cfg)
     ab = None
     if cfg.ab is not None:
-        from churnops.monitoring.analysis.experiment import analyze_monitor_ab
+        from churnops.monitoring.analysis.ab import analyze_monitor_ab
 
         ab = analyze_monitor_ab(cfg)
     page = None

@@ -1,11 +1,10 @@
-"""The A/B test a monitor watches: its `ab` section applied to the predictions and labels tables."""
+"""The monitor's predictions and labels tables as pandas, under the names the analysis reads."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from churnops.data.delta_tables import open_table, read_table, table_exists
-from churnops.monitoring.analysis.ab import ABReport, analyze_ab
 from churnops.monitoring.config import MonitorConfig
 
 
@@ -46,24 +45,3 @@ def read_labels(cfg: MonitorConfig) -> pd.DataFrame | None:
     return read_delta(cfg.labels_table).rename(
         columns={cfg.id_col: "customer_id", cfg.label_time_col: "cutoff", cfg.label_col: "churn"}
     )
-
-
-def analyze_monitor_ab(cfg: MonitorConfig, with_labels: bool = True) -> ABReport:
-    """`analyze_ab` over the monitor's predictions (and labels, when it has a labels table).
-
-    Raises:
-        ValueError: the monitor has no `ab` section.
-    """
-    if cfg.ab is None:
-        raise ValueError(
-            f"monitor {cfg.name!r}: no `ab` section (control, treatment, expected_split)"
-        )
-    labels = read_labels(cfg) if with_labels else None
-    return analyze_ab(read_predictions(cfg), labels, cfg.ab)
-
-
-def split_pvalue(cfg: MonitorConfig) -> float | None:
-    """The sample-ratio-mismatch p-value of the A/B split; None without an `ab` section."""
-    if cfg.ab is None:
-        return None
-    return float(analyze_monitor_ab(cfg, with_labels=False).srm["p_value"])
