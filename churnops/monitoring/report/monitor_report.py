@@ -14,7 +14,7 @@ from churnops.monitoring.analysis.estimate import GRANULARITIES as ESTIMATE_WIND
 from churnops.monitoring.analysis.estimate import CalibrationCheck
 from churnops.monitoring.analysis.read import read_delta, read_labels, read_predictions
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
-from churnops.monitoring.report.render import ReportFiles, log_report, write_report
+from churnops.monitoring.report.render import ReportFiles, log_report, render_report
 
 # The retraining policy's drift metric -> its column (or struct field) in the drift table.
 DRIFT_COLUMNS = {
@@ -49,7 +49,7 @@ def monitor_report(
     known = [g for g in cfg.granularities if g in ESTIMATE_WINDOWS]
     granularity = max(known, key=order.index, default="1 day")
     predictions = read_predictions(cfg)
-    files = write_report(
+    files = render_report(
         out_dir or cfg.table_path("report"),
         drift_metrics=read_delta(drift_path).rename(columns={cfg.model_id_col: "model_version"}),
         predictions=predictions,

@@ -1,5 +1,6 @@
-"""The monitoring report: the plots as PNG files, one self-contained HTML page (images inlined),
-and the lot logged to an MLflow run."""
+"""`render_report`: given frames (drift metrics, predictions, quality, an A/B analysis), the plots
+as PNG files and one self-contained HTML page (images inlined); `log_report` logs them to MLflow.
+`monitor_report.monitor_report` reads a configured monitor's tables and renders them here."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ img { max-width: 100%; }
 
 @dataclass
 class ReportFiles:
-    """What `write_report` wrote.
+    """What `render_report` wrote.
 
     Attributes:
         html: the self-contained page.
@@ -41,7 +42,7 @@ class ReportFiles:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def write_report(
+def render_report(
     out_dir: str | Path,
     *,
     drift_metrics: pd.DataFrame | None = None,
@@ -68,7 +69,7 @@ def write_report(
     """
     if all(x is None for x in (drift_metrics, predictions, quality, ab)):
         raise ValueError(
-            "write_report: expected at least one of drift_metrics, predictions, quality, ab"
+            "render_report: expected at least one of drift_metrics, predictions, quality, ab"
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +176,7 @@ def log_report(
     """Log the report's files and headline metrics to MLflow; returns the run id.
 
     Args:
-        files: what `write_report` wrote.
+        files: what `render_report` wrote.
         run_id: log into this run; default the active run, or a new one named `monitoring`.
         artifact_path: the folder within the run's artifacts.
     """

@@ -12,7 +12,7 @@ import pytest
 from churnops.monitoring.analysis.ab import analyze_ab
 from churnops.monitoring.analysis.estimate import calibration_check, estimate_performance
 from churnops.monitoring.config import ABConfig
-from churnops.monitoring.report.render import log_report, write_report
+from churnops.monitoring.report.render import log_report, render_report
 from tests.monitoring.analysis.test_ab import CFG, ab_frame
 from tests.monitoring.report.test_plots import drift_rows
 
@@ -31,7 +31,7 @@ def inputs():
 
 def test_report_is_one_self_contained_page_with_every_plot(tmp_path, inputs):
     preds, ab, quality = inputs
-    files = write_report(
+    files = render_report(
         tmp_path / "r", drift_metrics=drift_rows(), predictions=preds, quality=quality, ab=ab
     )
     assert set(files.images) == {
@@ -55,10 +55,10 @@ def test_report_is_one_self_contained_page_with_every_plot(tmp_path, inputs):
 
 def test_report_draws_only_what_it_was_given_and_refuses_no_input(tmp_path, inputs):
     preds, _, _ = inputs
-    files = write_report(tmp_path / "s", predictions=preds)
+    files = render_report(tmp_path / "s", predictions=preds)
     assert set(files.images) == {"score_distribution"}
     with pytest.raises(ValueError, match="expected at least one of"):
-        write_report(tmp_path / "t")
+        render_report(tmp_path / "t")
 
 
 def test_log_report_puts_files_and_metrics_in_an_mlflow_run(tmp_path, inputs, mlflow_tmp):
@@ -66,7 +66,7 @@ def test_log_report_puts_files_and_metrics_in_an_mlflow_run(tmp_path, inputs, ml
     from mlflow import MlflowClient
 
     preds, ab, quality = inputs
-    files = write_report(tmp_path / "r", predictions=preds, quality=quality, ab=ab)
+    files = render_report(tmp_path / "r", predictions=preds, quality=quality, ab=ab)
     run_id = log_report(files)
     client = MlflowClient()
     names = {a.path for a in client.list_artifacts(run_id, "monitoring")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from churnops.monitoring.report.render import write_report
+from churnops.monitoring.report.render import render_report
 from tests.browser import Browser, chromium_missing
 from tests.monitoring.report.test_plots import drift_rows
 from tests.monitoring.report.test_report import inputs  # noqa: F401  (the fixture)
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_report_opens_in_chromium_with_every_image_drawn(tmp_path, inputs):  # noqa: F811
     preds, ab, quality = inputs
-    files = write_report(
+    files = render_report(
         tmp_path / "report", drift_metrics=drift_rows(), predictions=preds, quality=quality,
         ab=ab, drift_threshold=0.2,
     )  # fmt: skip
