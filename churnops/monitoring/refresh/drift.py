@@ -111,7 +111,7 @@ def categorical_drift(cur: dict[str, int], ref: dict[str, int]) -> dict[str, Any
     items = sorted({k for k in (*cur, *ref) if k is not None})
     a = np.array([cur.get(k, 0) for k in items], dtype=float)
     b = np.array([ref.get(k, 0) for k in items], dtype=float)
-    return st.categorical_drift(a, b)
+    return st.compare_counts(a, b)
 
 
 def _deltas(cur: dict[str, Any] | None, ref: dict[str, Any] | None) -> dict[str, Any]:

@@ -177,8 +177,9 @@ def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> floa
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def categorical_drift(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
-    """chi2 test of homogeneity, JS distance (base 2), TV and L-infinity distances."""
+def compare_counts(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+    """Two aligned count vectors compared: chi2 test of homogeneity, JS distance (base 2), TV and
+    L-infinity distances."""
     if a.sum() == 0 or b.sum() == 0:
         nan = math.nan
         return {

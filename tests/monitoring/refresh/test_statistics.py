@@ -55,9 +55,9 @@ def test_wasserstein_close_to_scipy_on_raw_values():
     assert ours == pytest.approx(stats.wasserstein_distance(a, b), abs=0.005)
 
 
-def test_categorical_drift_matches_scipy():
+def test_compare_counts_matches_scipy():
     a, b = np.array([50.0, 30, 20]), np.array([30.0, 30, 40])
-    out = st.categorical_drift(a, b)
+    out = st.compare_counts(a, b)
     chi = stats.chi2_contingency(np.vstack([a, b]), correction=False)
     assert out["chi_squared_test"]["statistic"] == pytest.approx(chi.statistic)
     assert out["chi_squared_test"]["pvalue"] == pytest.approx(chi.pvalue)
