@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.monitoring.windows import next_start, window_start
+
 ALL_VERSIONS = "*"  # the metric tables' model id for every version together
-# pandas periods; weeks run Monday to Sunday
-GRANULARITIES = {"1 day": "D", "1 week": "W-SUN", "1 month": "M"}
+GRANULARITIES = ("1 day", "1 week", "1 month")  # the windows the estimates are reported for
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,6 @@ def join_labels(
     return joined.sort_values("__row").drop(columns=["__row", "__d"]).reset_index(drop=True)
 
 
-def window_start(timestamps: Any, granularity: str) -> pd.Series:
-    """Each timestamp's window start (UTC, naive) for a granularity `1 day | 1 week | 1 month`."""
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity={granularity!r}: expected one of {', '.join(GRANULARITIES)}")
-    ts = pd.to_datetime(pd.Series(timestamps), utc=True).dt.tz_convert(None)
-    return ts.dt.to_period(GRANULARITIES[granularity]).dt.start_time
-
-
 def estimate_performance(
     predictions: pd.DataFrame,
     calibration: CalibrationCheck | dict[str, CalibrationCheck],
@@ -173,6 +166,8 @@ def estimate_performance(
         `estimated_churn_rate`, `labelled_count`, `label_coverage`, `realized_roc_auc`,
         `realized_churn_rate` (NaN where no label has landed), `reported`, `reason`.
     """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity={granularity!r}: expected one of {', '.join(GRANULARITIES)}")
     _require(predictions, [timestamp_col, model_id_col, "probability"], "predictions")
     frame = (
         predictions
@@ -188,7 +183,6 @@ def estimate_performance(
         __v=frame[model_id_col].astype(str),  # the '*' rows' own versions, for their gate
     )
     both = pd.concat([frame, frame.assign(**{model_id_col: ALL_VERSIONS})], ignore_index=True)
-    freq = GRANULARITIES[granularity]
     rows = []
     for (start, model_id), g in both.groupby(["__w", model_id_col], sort=True):
         p = g["probability"].to_numpy(dtype=np.float64)
@@ -199,7 +193,7 @@ def estimate_performance(
         rows.append(
             {
                 "window_start": start,
-                "window_end": pd.Period(start, freq).end_time + pd.Timedelta(1, "ns"),
+                "window_end": next_start(start, granularity),
                 model_id_col: str(model_id),
                 "count": len(g),
                 "estimated_roc_auc": expected_roc_auc(p) if ok else np.nan,

@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlparse
 from churnops.data.delta_tables import delta_frame as delta_to_frame
 from churnops.data.delta_tables import open_table
 from churnops.data.engines.api import dataframe_api
-from churnops.monitoring.config import GRANULARITIES
 
 WINDOW = "window_start"
 SLICE = "slice_value"
@@ -28,13 +27,6 @@ def delta_frame(engine: Any, path: str | Path, columns: list[str] | None = None)
     if not table.file_uris():
         raise ValueError(f"Delta table {str(path)!r} has no rows")
     return delta_to_frame(engine, table, cols)
-
-
-def with_window(df: Any, timestamp_col: str, granularity: str) -> Any:
-    """Add `window_start`: the timestamp truncated to the granularity (weeks start on Monday)."""
-    F, _ = dataframe_api(df)
-    unit = GRANULARITIES[granularity]
-    return df.withColumn(WINDOW, F.date_trunc(unit, F.col(timestamp_col)))
 
 
 def with_slice(df: Any, expr: str | None, **columns: Any) -> Any:

@@ -41,7 +41,13 @@ from churnops.monitoring.refresh.tables import (
     to_table,
 )
 from churnops.monitoring.refresh.unpack import unpack_inference_log
-from churnops.monitoring.windows import as_utc, previous_start, truncate, window_struct
+from churnops.monitoring.windows import (
+    as_utc,
+    previous_start,
+    trunc_unit,
+    window_start,
+    window_struct,
+)
 
 # Columns of the predictions contract that describe a row rather than the model's input.
 META = {"request_id", "date", "endpoint_name", "served_entity_name", "model_name", "is_shadow"}
@@ -183,7 +189,7 @@ class _Refresh:
                     df, self.labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col,
                     cfg.max_label_age_days,
                 )  # fmt: skip
-            window = F.date_trunc(_unit(gran), F.col(cfg.timestamp_col))
+            window = F.date_trunc(trunc_unit(gran), F.col(cfg.timestamp_col))
             model = F.col(self.model).cast("string")
             self._frames[gran, skey] = with_slice(df, skey, **{WINDOW: window, self.model: model})
         return self._frames[gran, skey]
@@ -732,7 +738,7 @@ def _changed_since(
     if not points:
         return {}
     first = min(points)
-    return {g: truncate(first, g) for g in cfg.granularities}
+    return {g: window_start(first, g) for g in cfg.granularities}
 
 
 def _fingerprint(cfg: MonitorConfig) -> str:
@@ -760,12 +766,6 @@ def _read_state(cfg: MonitorConfig) -> dict | None:
 def _write_state(cfg: MonitorConfig, state: dict) -> None:
     # Atomic: the old state or the new one, never half of it (renamed or copied into place).
     storage.write_bytes_atomic(_state_path(cfg), json.dumps(state, indent=1).encode())
-
-
-def _unit(gran: str) -> str:
-    from churnops.monitoring.config import GRANULARITIES
-
-    return GRANULARITIES[gran]
 
 
 def _ts(value: Any) -> dt.datetime | None:

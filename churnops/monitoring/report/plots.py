@@ -14,7 +14,8 @@ from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from churnops.monitoring.analysis.estimate import ALL_VERSIONS, window_start
+from churnops.monitoring.analysis.estimate import ALL_VERSIONS
+from churnops.monitoring.windows import window_start
 
 # Lower is better for these: the A/B plot says which side favours the treatment.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
