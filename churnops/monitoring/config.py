@@ -60,7 +60,7 @@ class ABConfig(StrictConfig):
         min_effect: the smallest AUC difference worth detecting (plans the labels needed).
         n_bootstrap: customer-level bootstrap resamples.
         seed: the bootstrap's seed.
-        max_label_age_days: see `join_labels`.
+        max_label_age_days: see `churnops.monitoring.labels`.
     """
 
     control: str

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from churnops.monitoring.analysis.estimate import expected_roc_auc, join_labels
+from churnops.monitoring.analysis.estimate import expected_roc_auc
 from churnops.monitoring.analysis.read import read_labels, read_predictions
 from churnops.monitoring.config import ABConfig, MonitorConfig
+from churnops.monitoring.labels import join_labels
 
 EPS = 1e-15  # log loss clips probabilities like sklearn
 

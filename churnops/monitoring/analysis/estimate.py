@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.monitoring.labels import join_labels
 from churnops.monitoring.windows import next_start, window_start
 
 ALL_VERSIONS = "*"  # the metric tables' model id for every version together
@@ -94,48 +95,6 @@ def realized_roc_auc(probs: Any, labels: Any) -> float:
     return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def join_labels(
-    predictions: pd.DataFrame,
-    labels: pd.DataFrame,
-    *,
-    max_label_age_days: int | None = None,
-) -> pd.DataFrame:
-    """The predictions with `churn` and `label_cutoff` from the label row that judges each one.
-
-    A prediction made on day D for customer c is judged by c's label row with the latest `cutoff`
-    <= D (cutoffs compared as days); with no such row the prediction is unlabelled (`churn` is
-    NA). `max_label_age_days` also leaves a prediction unlabelled when that row's cutoff is older
-    than D minus that many days (a stale label judges a different period); None keeps the plain
-    rule. Rows repeating a (customer, cutoff) count once, churned if any says so. The refresh
-    applies the same rule in the engine (`quality.join_labels`).
-    """
-    _require(predictions, ["customer_id", "date"], "predictions")
-    _require(labels, ["customer_id", "cutoff", "churn"], "labels")
-    left = predictions.reset_index(drop=True).copy()
-    left["__row"] = np.arange(len(left))
-    left["__d"] = pd.to_datetime(left["date"])
-    right = labels[["customer_id", "cutoff", "churn"]].copy()
-    right["customer_id"] = right["customer_id"].astype(str)
-    right["__d"] = pd.to_datetime(right["cutoff"]).dt.normalize()
-    right = right.groupby(["customer_id", "__d"], as_index=False).agg(
-        churn=("churn", "max"), label_cutoff=("cutoff", "first")
-    )
-    left["customer_id"] = left["customer_id"].astype(str)
-    joined = pd.merge_asof(
-        left.sort_values("__d"),
-        right.sort_values("__d"),
-        on="__d",
-        by="customer_id",
-        direction="backward",
-    )
-    if max_label_age_days is not None:
-        age = joined["__d"] - pd.to_datetime(joined["label_cutoff"])
-        stale = age > pd.Timedelta(days=max_label_age_days)
-        joined.loc[stale, ["churn", "label_cutoff"]] = None
-    joined["churn"] = joined["churn"].astype("Int64")
-    return joined.sort_values("__row").drop(columns=["__row", "__d"]).reset_index(drop=True)
-
-
 def estimate_performance(
     predictions: pd.DataFrame,
     calibration: CalibrationCheck | dict[str, CalibrationCheck],
@@ -159,7 +118,7 @@ def estimate_performance(
         model_id_col: the column naming the version.
         timestamp_col: when each prediction was made.
         include_shadow: also count shadow predictions (the same customers scored twice).
-        max_label_age_days: see `join_labels`.
+        max_label_age_days: see `churnops.monitoring.labels`.
 
     Returns:
         One row per (window_start, window_end, model id): `count`, `estimated_roc_auc`,

@@ -22,6 +22,7 @@ import pyarrow as pa
 # The modules whose code shapes the queries (paths under churnops/monitoring/): an edit to any
 # of them invalidates what was kept.
 _QUERY_SOURCES = (
+    "labels.py",
     "refresh/frames.py",
     "refresh/prepared.py",
     "refresh/profile.py",

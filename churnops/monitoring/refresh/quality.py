@@ -1,10 +1,8 @@
 """Model quality per window and version once labels land: joined and binned in the engine.
 
-A prediction made on day D for customer c is judged by c's label row with the latest cutoff <= D
-(contract 2), and no older than `max_label_age_days` when that is set: an older label judges a
-period whose outcome the prediction's own features already saw. The engine counts labelled rows
-per fine probability bin and label, with the sums log loss, Brier and calibration need; ROC/PR
-AUC and the rest come from those counts here.
+Predictions come joined to their labels (`churnops.monitoring.labels.join_labels_query`). The
+engine counts labelled rows per fine probability bin and label, with the sums log loss, Brier and
+calibration need; ROC/PR AUC and the rest come from those counts here.
 """
 
 from __future__ import annotations
@@ -18,44 +16,6 @@ from churnops.data.engines.api import dataframe_api
 
 PROB_BINS = 10_000  # probability resolution of the AUCs: ties only within 1e-4
 CLIP = 1e-15  # log loss clips probabilities like sklearn's
-
-
-def join_labels(
-    preds: Any,
-    labels: Any,
-    id_col: str,
-    ts_col: str,
-    cutoff_col: str,
-    max_label_age_days: int | None = None,
-) -> Any:
-    """Predictions with `_label` (NULL while unlabelled) from the latest cutoff <= their date
-    (and >= their date minus `max_label_age_days`, when given). The same rule as the in-memory
-    `estimate.join_labels`: rows repeating a (customer, cutoff) count once, churned if any says
-    so (a repeated row must not repeat the predictions it judges)."""
-    F, _ = dataframe_api(preds)
-    preds = preds.withColumn("_pdate", F.to_date(F.col(ts_col)))
-    keys = preds.select(F.col(id_col).alias("_id"), F.col("_pdate")).distinct()
-    lab = (
-        labels.select(
-            F.col(id_col).alias("_lid"), F.col(cutoff_col).cast("date").alias("_cut"), "_y"
-        )
-        .groupBy("_lid", "_cut")
-        .agg(F.max("_y").alias("_y"))
-    )
-    match = (F.col("_id") == F.col("_lid")) & (F.col("_cut") <= F.col("_pdate"))
-    if max_label_age_days is not None:
-        match = match & (F.col("_cut") >= F.date_sub(F.col("_pdate"), max_label_age_days))
-    cands = keys.join(lab, match)
-    latest = cands.groupBy("_id", "_pdate").agg(F.max("_cut").alias("_cut"))
-    chosen = latest.join(
-        lab, (F.col("_id") == F.col("_lid")) & (latest["_cut"] == lab["_cut"])
-    ).select(F.col("_id").alias("_jid"), F.col("_pdate").alias("_jdate"), F.col("_y"))
-    joined = preds.join(
-        chosen,
-        (preds[id_col] == F.col("_jid")) & (preds["_pdate"] == F.col("_jdate")),
-        "left",
-    )
-    return joined.withColumn("_label", F.col("_y"))
 
 
 def quality_bins_query(df: Any, keys: list[str], proba_col: str, pred_col: str) -> Any:

@@ -24,6 +24,7 @@ from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.storage import read_parquet
 from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.labels import join_labels_query
 from churnops.monitoring.refresh import profile as prof
 from churnops.monitoring.refresh import quality as qual
 from churnops.monitoring.refresh.drift import drift_rows, table_drift_rows
@@ -185,7 +186,7 @@ class _Refresh:
             cfg, F = self.cfg, self.F
             df = self._input(gran)
             if self.labels is not None:
-                df = qual.join_labels(
+                df = join_labels_query(
                     df, self.labels, cfg.id_col, cfg.timestamp_col, cfg.label_time_col,
                     cfg.max_label_age_days,
                 )  # fmt: skip

@@ -13,7 +13,6 @@ from churnops.monitoring.analysis.estimate import (
     calibration_check,
     estimate_performance,
     expected_roc_auc,
-    join_labels,
     realized_roc_auc,
 )
 
@@ -112,26 +111,6 @@ def test_uncalibrated_baseline_suppresses_the_estimate_with_a_reason():
     assert not out["reported"].any()
     assert out["estimated_roc_auc"].isna().all() and out["estimated_churn_rate"].isna().all()
     assert out["reason"].str.contains("not calibrated").all()
-
-
-def test_join_labels_uses_latest_cutoff_on_or_before_the_prediction_day():
-    preds = pd.DataFrame(
-        {
-            "customer_id": ["a", "a", "b", "c"],
-            "date": [date(1997, 3, 31), date(1997, 5, 31), date(1997, 3, 31), date(1997, 3, 31)],
-        }
-    )
-    labels = pd.DataFrame(
-        {
-            "customer_id": ["a", "a", "b"],
-            "cutoff": [date(1997, 3, 31), date(1997, 4, 30), date(1997, 4, 30)],
-            "churn": [1, 0, 1],
-        }
-    )
-    out = join_labels(preds, labels)
-    assert out["churn"].tolist() == [1, 0, pd.NA, pd.NA]  # b's label is after its prediction
-    stale = join_labels(preds, labels, max_label_age_days=10)
-    assert stale["churn"].tolist() == [1, pd.NA, pd.NA, pd.NA]  # April's label is 31 days old
 
 
 def test_estimate_names_a_missing_column_and_a_bad_granularity():

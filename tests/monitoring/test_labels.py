@@ -9,8 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from churnops.data.engines.api import dataframe_api
-from churnops.monitoring.analysis.estimate import join_labels
-from churnops.monitoring.refresh import quality
+from churnops.monitoring.labels import join_labels, join_labels_query
 
 UTC = dt.UTC
 
@@ -55,7 +54,7 @@ def _engine_labels(engine, max_age: int | None) -> list:
     )
     F, _ = dataframe_api(preds)
     labels = labels.withColumn("_y", F.col("churn"))
-    joined = quality.join_labels(preds, labels, "customer_id", "ts", "cutoff", max_age)
+    joined = join_labels_query(preds, labels, "customer_id", "ts", "cutoff", max_age)
     out = engine.to_arrow(joined.select("row", "_label")).to_pandas().sort_values("row")
     return [None if pd.isna(v) else int(v) for v in out["_label"]]
 
@@ -76,3 +75,28 @@ def test_engine_and_pandas_joins_judge_each_prediction_alike(engine):
     # maximum age.
     assert _pandas_labels(None) == [1, 0, None, None, 1, 0]
     assert _pandas_labels(10) == [1, None, None, None, 1, None]
+
+
+def test_join_labels_uses_latest_cutoff_on_or_before_the_prediction_day():
+    preds = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "date": [
+                dt.date(1997, 3, 31),
+                dt.date(1997, 5, 31),
+                dt.date(1997, 3, 31),
+                dt.date(1997, 3, 31),
+            ],
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "cutoff": [dt.date(1997, 3, 31), dt.date(1997, 4, 30), dt.date(1997, 4, 30)],
+            "churn": [1, 0, 1],
+        }
+    )
+    out = join_labels(preds, labels)
+    assert out["churn"].tolist() == [1, 0, pd.NA, pd.NA]  # b's label is after its prediction
+    stale = join_labels(preds, labels, max_label_age_days=10)
+    assert stale["churn"].tolist() == [1, pd.NA, pd.NA, pd.NA]  # April's label is 31 days old
