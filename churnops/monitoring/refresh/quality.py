@@ -66,7 +66,7 @@ def quality_metrics(bins: dict[str, np.ndarray], calibration_bins: int) -> dict[
         tps, fps = np.cumsum(npos[::-1]), np.cumsum(nneg[::-1])
         prec = np.divide(tps, tps + fps, out=np.zeros_like(tps), where=(tps + fps) > 0)
         pr_auc = float(np.sum(np.diff(np.concatenate([[0.0], tps / P])) * prec))
-    cal = _calibration_error(bins, calibration_bins)
+    cal = expected_calibration_error_of_bins(bins, calibration_bins)
     precision = _ratio(tp, tp + fp)
     recall = _ratio(tp, P)
     f1 = _ratio(2 * precision * recall, precision + recall) if precision == precision else math.nan
@@ -101,8 +101,13 @@ def quality_metrics(bins: dict[str, np.ndarray], calibration_bins: int) -> dict[
     }
 
 
-def _calibration_error(bins: dict[str, np.ndarray], k: int) -> float:
-    """Expected calibration error over `k` equal-width probability bins."""
+def expected_calibration_error_of_bins(bins: dict[str, np.ndarray], k: int) -> float:
+    """`churnops.trainers.evaluation.expected_calibration_error` (`k` equal-width bins of p), read
+    off the engine's fine probability bins instead of the rows.
+
+    The same number as at training when `k` divides `PROB_BINS` (10, the default, 20, 25, ...);
+    for another `k`, a fine bin straddling a coarse edge counts in the lower coarse bin.
+    """
     coarse = np.minimum(bins["_pbin"] * k // PROB_BINS, k - 1)
     n = np.bincount(coarse, bins["n"], k)
     sum_p = np.bincount(coarse, bins["sum_p"], k)
