@@ -112,11 +112,11 @@ def replay_monitor(
         on_month: called with each month's story line as soon as it is known.
     """
     from churnops.data import storage
-    from churnops.data.engines import get_engine
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
     from churnops.monitoring.analysis.ab import analyze_ab
     from churnops.monitoring.analysis.read import read_predictions
+    from churnops.monitoring.engine import monitor_engine
     from churnops.monitoring.refresh.run import refresh_monitor
     from churnops.monitoring.report.monitor_report import baseline_calibration
 
@@ -139,37 +139,33 @@ def replay_monitor(
     stories: list[MonthStory] = []
     decision = Decision(False)
     calibration = baseline_calibration(monitor_cfg)  # the baseline stays as it is
-    engine = get_engine(monitor_cfg.engine)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            # The orders are cleaned once; each month reads that Parquet file.
-            orders = Path(tmp, "orders.parquet")
-            prepare_orders(replay_cfg.source, orders)
-            source = SourceConfig(kind="parquet", path=str(orders))
-            for month_end in months:
-                month = replay_cfg.model_copy(
-                    update={"start": month_end, "end": month_end, "mode": "append",
-                            "labels_from": labels_from, "source": source, "tracking_uri": None}
-                )  # fmt: skip
-                scored = replay(month, models)
-                refreshed = refresh_monitor(monitor_cfg, engine=engine)
-                predictions = read_predictions(monitor_cfg)
-                srm = None
-                if monitor_cfg.ab is not None:  # the split check gates the decision
-                    srm = float(analyze_ab(predictions, None, monitor_cfg.ab).srm["p_value"])
-                decision = decide_retraining(
-                    monitor_cfg, engine, srm_pvalue=srm,
-                    now=dt.datetime.combine(month_end, dt.time(23, 59, 59), dt.UTC),
-                )  # fmt: skip
-                quality = _quality(monitor_cfg, predictions, calibration)
-                story = _story(
-                    monitor_cfg, month_end, scored, refreshed.mode, decision, predictions, quality
-                )
-                stories.append(story)
-                if on_month is not None:
-                    on_month(story)
-    finally:
-        engine.stop()
+    with monitor_engine(monitor_cfg.engine) as engine, tempfile.TemporaryDirectory() as tmp:
+        # The orders are cleaned once; each month reads that Parquet file.
+        orders = Path(tmp, "orders.parquet")
+        prepare_orders(replay_cfg.source, orders)
+        source = SourceConfig(kind="parquet", path=str(orders))
+        for month_end in months:
+            month = replay_cfg.model_copy(
+                update={"start": month_end, "end": month_end, "mode": "append",
+                        "labels_from": labels_from, "source": source, "tracking_uri": None}
+            )  # fmt: skip
+            scored = replay(month, models)
+            refreshed = refresh_monitor(monitor_cfg, engine=engine)
+            predictions = read_predictions(monitor_cfg)
+            srm = None
+            if monitor_cfg.ab is not None:  # the split check gates the decision
+                srm = float(analyze_ab(predictions, None, monitor_cfg.ab).srm["p_value"])
+            decision = decide_retraining(
+                monitor_cfg, engine, srm_pvalue=srm,
+                now=dt.datetime.combine(month_end, dt.time(23, 59, 59), dt.UTC),
+            )  # fmt: skip
+            quality = _quality(monitor_cfg, predictions, calibration)
+            story = _story(
+                monitor_cfg, month_end, scored, refreshed.mode, decision, predictions, quality
+            )
+            stories.append(story)
+            if on_month is not None:
+                on_month(story)
     landed = sorted({c for m in stories for c in m.labels_landed})
     quality = _quality(monitor_cfg, read_predictions(monitor_cfg), calibration)
     windows = 0

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from churnops.data.delta_tables import open_table, read_table, table_exists, write_table
 from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.engine import monitor_engine
 
 # mlops-stacks' metric-violation query shape (column_name ':table', no slice, per version, INPUT).
 QUALITY_QUERY = """
@@ -65,24 +66,18 @@ def decide_retraining(
 
     Args:
         cfg: the monitor (its tables must have been refreshed).
-        engine: the engine to query with (default: a new `cfg.engine` one).
+        engine: the engine to query with, left running (default: a new `cfg.engine` one, stopped
+            when the decision is made).
         srm_pvalue: the A/B sample-ratio-mismatch p-value
             (`churnops.monitoring.analysis.ab.sample_ratio_mismatch`); None when there is no
             A/B split.
         now: the decision time (default: now, UTC).
         record: append the row to the decisions table.
     """
-    from churnops.data.engines import get_engine
-
     policy = cfg.retrain
     now = now or dt.datetime.now(dt.UTC)
-    owned = engine is None
-    engine = engine or get_engine(cfg.engine)
-    try:
-        decision = _decide(cfg, engine)
-    finally:
-        if owned:  # a passed engine is the caller's; a session the new one attached to, the host's
-            engine.stop()
+    with monitor_engine(cfg.engine, engine) as running:
+        decision = _decide(cfg, running)
     if srm_pvalue is not None and srm_pvalue < policy.srm_alpha:
         decision.blocked_by.append(
             f"srm: sample-ratio mismatch p={srm_pvalue:.2e} < {policy.srm_alpha}; "

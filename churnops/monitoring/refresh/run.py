@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 
 from churnops.data import storage
 from churnops.data.delta_tables import open_table, table_exists
-from churnops.data.engines import get_engine
 from churnops.data.engines.api import dataframe_api
 from churnops.data.storage import read_parquet
 from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.engine import monitor_engine
 from churnops.monitoring.labels import join_labels_query
 from churnops.monitoring.refresh import profile as prof
 from churnops.monitoring.refresh import quality as qual
@@ -96,14 +96,9 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
     # Databricks' monitor_version: one more each time the monitor's settings change.
     version = 0 if not state else state.get("monitor_version", 0)
     version += bool(state) and state["fingerprint"] != _fingerprint(cfg)
-    owned = engine is None
-    engine = engine or get_engine(cfg.engine)
-    try:
-        run = _Refresh(cfg, engine, since, state, version)
+    with monitor_engine(cfg.engine, engine) as running:
+        run = _Refresh(cfg, running, since, state, version)
         result = run.execute()
-    finally:
-        if owned:  # a passed engine is the caller's; a session the new one attached to, the host's
-            engine.stop()
     _write_state(
         cfg,
         {
