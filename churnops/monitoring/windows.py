@@ -27,6 +27,19 @@ def as_utc(ts: dt.datetime) -> dt.datetime:
     return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
 
 
+def utc_or_none(value: Any) -> dt.datetime | None:
+    """A timestamp from an engine or pandas (datetime, `pd.Timestamp`, None, NaT) as an aware UTC
+    datetime, or None."""
+    try:
+        if value is None or bool(pd.isna(value)):
+            return None
+    except (TypeError, ValueError):  # not a scalar pandas can judge: a value
+        pass
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return as_utc(value)
+
+
 def window_start(ts: Any, granularity: str) -> Any:
     """The start of the window of `granularity` holding `ts`: what the engines' `date_trunc`
     computes, naive timestamps read as UTC.
