@@ -86,7 +86,7 @@ class ABConfig(StrictConfig):
 
 
 class MonitorConfig(StrictConfig):
-    """A monitor over a predictions table (contract: one row per scored customer).
+    """A monitor over a predictions table (one row per scored customer).
 
     Mirrors Databricks' InferenceLog profile: `table`, `timestamp_col`, `model_id_col`,
     `prediction_col`, `label_col`, `problem_type`, `granularities`, `slicing_exprs`,

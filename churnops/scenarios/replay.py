@@ -124,14 +124,14 @@ class ReplayResult:
 
     @property
     def predictions(self) -> pa.Table:
-        """The predictions table (contract 1), read from its Delta table."""
+        """The predictions table (one row per scored customer), read from its Delta table."""
         if self.predictions_path is None:
             raise ValueError("predictions: the replay was not asked to write them (predictions=)")
         return _read_delta(self.predictions_path)
 
     @property
     def labels(self) -> pa.Table:
-        """The labels table (contract 2), read from its Delta table."""
+        """The labels table (`customer_id`, `cutoff`, `churn`), read from its Delta table."""
         return _read_delta(self.labels_path)
 
 
@@ -451,8 +451,8 @@ LABELS_SCHEMA = pa.schema(
 def _write_labels(
     engine: Any, orders: Any, cutoffs: list[dt.date], horizon_days: int, path: Path
 ) -> None:
-    """The labels table (contract 2) at every cutoff whose horizon has passed, to Parquet at
-    `path`, one cutoff at a time (streamed from DuckDB)."""
+    """The labels table (`customer_id`, `cutoff`, `churn`) at every cutoff whose horizon has
+    passed, to Parquet at `path`, one cutoff at a time (streamed from DuckDB)."""
     import pyarrow.parquet as pq
 
     from churnops.data.features import compute_labels

@@ -109,11 +109,12 @@ def estimate_performance(
     """CBPE estimates per window and version (and `'*'` for all), beside realized values.
 
     Args:
-        predictions: the predictions table (contract 1) as pandas.
+        predictions: the predictions table (one row per scored customer) as pandas.
         calibration: `calibration_check` on the baseline, or one per version (model id ->
             check; the `'*'` rows are reported only when every version's check passes). Where
             a check fails the estimates are NaN and `reason` says why.
-        labels: the labels table (contract 2), or None before any label lands.
+        labels: the labels table (`customer_id`, `cutoff`, `churn`), or None before any label
+            lands.
         granularity: window length, `1 day | 1 week | 1 month`.
         model_id_col: the column naming the version.
         timestamp_col: when each prediction was made.

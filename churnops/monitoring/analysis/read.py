@@ -16,9 +16,9 @@ def read_delta(path: str) -> pd.DataFrame:
 
 
 def read_predictions(cfg: MonitorConfig) -> pd.DataFrame:
-    """The monitor's predictions table under the contract's names (`timestamp`, `model_version`,
-    `customer_id`, `probability`, `prediction`), with what a table not unpacked from the
-    inference log lacks: `date` (the UTC day of `timestamp`), `is_shadow` (false) and
+    """The monitor's predictions table under the names the analysis reads (`timestamp`,
+    `model_version`, `customer_id`, `probability`, `prediction`), with what a table not unpacked
+    from the inference log lacks: `date` (the UTC day of `timestamp`), `is_shadow` (false) and
     `request_id` (one per row)."""
     frame = read_delta(cfg.table).rename(
         columns={
@@ -39,7 +39,8 @@ def read_predictions(cfg: MonitorConfig) -> pd.DataFrame:
 
 
 def read_labels(cfg: MonitorConfig) -> pd.DataFrame | None:
-    """The monitor's labels table under the contract's names (`customer_id`, `cutoff`, `churn`)."""
+    """The monitor's labels table under the names the analysis reads
+    (`customer_id`, `cutoff`, `churn`)."""
     if not cfg.labels_table:
         return None
     return read_delta(cfg.labels_table).rename(

@@ -1,12 +1,12 @@
 """Unpack an inference log (JSON per request) into the predictions table, incrementally.
 
 The log is churnops' own serving log or the payload table a Databricks Model Serving endpoint
-writes (`churnops.monitoring.refresh.payload_table` tells them apart by their columns). One row per
-scored customer (contract 1). Only log files added since the last unpack are read; the log
-version and files processed are stored in the same Delta commit as the rows they produced, so a
-crash can neither lose nor repeat rows. After a compaction of the log (its rewritten files look
-new) rows whose request is already in the table are dropped. Error responses are skipped;
-shadow rows keep `is_shadow`.
+writes (`churnops.monitoring.refresh.payload_table` tells them apart by their columns): one row
+per scored customer (the predictions table). Only log files added since the last unpack are
+read; the log version and files processed are stored in the same Delta commit as the rows they
+produced, so a crash can neither lose nor repeat rows. After a compaction of the log (its
+rewritten files look new) rows whose request is already in the table are dropped. Error
+responses are skipped; shadow rows keep `is_shadow`.
 """
 
 from __future__ import annotations

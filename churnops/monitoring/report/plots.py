@@ -50,7 +50,7 @@ def drift_heatmap(
     colour scale (small drifts stay visible beside a large one), each cell labelled.
 
     Args:
-        drift_metrics: the drift table (contract 3) as pandas.
+        drift_metrics: the `<name>_drift_metrics` table (docs/monitoring.md#tables) as pandas.
         statistic: a column (`population_stability_index`, `js_distance`, ...) or a struct field
             (`ks_test.statistic`). Columns without it (categorical ones for PSI) fall back to
             `js_distance`.

@@ -58,8 +58,10 @@ def render_report(
 
     Args:
         out_dir: the folder to write to (created).
-        drift_metrics: a `_drift_metrics` table (contract 3) for the drift heatmap.
-        predictions: the predictions table (contract 1) for the score distribution.
+        drift_metrics: a `<name>_drift_metrics` table (docs/monitoring.md#tables) for the drift
+            heatmap.
+        predictions: the predictions table (one row per scored customer) for the score
+            distribution.
         quality: `estimate_performance`'s frame for quality over time.
         ab: an `ABReport` for the verdict, tables and the differences plot.
         title: the page title.
