@@ -3,10 +3,8 @@ log-loss and Brier differences with customer-level bootstrap intervals, DeLong's
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -429,65 +427,6 @@ def _labels_needed_unlabelled(live: pd.DataFrame, cfg: ABConfig, paired: bool) -
     arms = 1.0 if paired else 2.0  # a paired difference's variance is at most one AUC's worth
     z = stats.norm.ppf(1 - cfg.alpha / 2) + stats.norm.ppf(cfg.power)
     return math.ceil(arms * unit * (z / cfg.min_effect) ** 2)
-
-
-# ---- the SPEC's per-version query ----------------------------------------------------------
-
-_views = itertools.count()
-
-AB_SUMMARY_SQL = """
-WITH judged AS (
-    SELECT p.__row, p.model_version, p.probability, l.churn,
-           ROW_NUMBER() OVER (PARTITION BY p.__row ORDER BY l.cutoff DESC) AS rank_of_label
-    FROM {predictions} p
-    LEFT JOIN {labels} l ON l.customer_id = p.customer_id AND l.cutoff <= p.date
-    WHERE p.date > DATE '{since}' AND p.date <= DATE '{as_of}' AND NOT p.is_shadow
-)
-SELECT model_version,
-       COUNT(*) AS prediction_count,
-       AVG(probability) AS avg_score,
-       AVG(churn) AS actual_churn_rate,
-       COUNT(churn) AS labelled_count
-FROM judged
-WHERE rank_of_label = 1
-GROUP BY model_version
-ORDER BY model_version
-"""
-
-
-def ab_summary_sql(predictions: str, labels: str, as_of: date, days: int = 7) -> str:
-    """The SPEC's A/B query (count, avg score, actual churn rate per version over the last
-    `days` days up to `as_of`), with labels joined by the latest cutoff on or before each day."""
-    if days <= 0:
-        raise ValueError(f"days={days!r}: expected a positive number of days")
-    since = as_of - timedelta(days=days)
-    return AB_SUMMARY_SQL.format(predictions=predictions, labels=labels, since=since, as_of=as_of)
-
-
-def run_ab_summary(
-    engine: Any, predictions: Any, labels: Any, as_of: date, days: int = 7
-) -> pd.DataFrame:
-    """Run `ab_summary_sql` on the engine (`duckdb` or `spark`) over Arrow tables of the
-    predictions (contract 1) and labels (contract 2); one query."""
-    import pyarrow as pa
-
-    predictions = predictions.append_column(
-        "__row", pa.array(np.arange(predictions.num_rows, dtype=np.int64))
-    )
-    n = next(_views)
-    names = f"churnops_ab_predictions_{n}", f"churnops_ab_labels_{n}"
-    query = ab_summary_sql(*names, as_of, days)
-    if engine.name == "duckdb":
-        for name, table in zip(names, (predictions, labels), strict=True):
-            engine.connection.register(name, table)
-        try:
-            return engine.connection.execute(query).fetch_df()
-        finally:
-            for name in names:
-                engine.connection.unregister(name)
-    for name, table in zip(names, (predictions, labels), strict=True):
-        engine.session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
-    return engine.session.sql(query).toPandas()
 
 
 def analyze_monitor_ab(cfg: MonitorConfig, with_labels: bool = True) -> ABReport:

@@ -101,19 +101,3 @@ def legacy_request(cfg: MonitorConfig) -> dict[str, Any]:
             timezone_id=cfg.schedule.timezone_id,
         ),
     }
-
-
-def refresh_databricks_monitor(cfg: MonitorConfig, client: Any = None) -> Any:
-    """Start a refresh of the workspace monitor (`data_quality.create_refresh`)."""
-    from databricks.sdk.service import dataquality as dq
-
-    if client is None:
-        from databricks.sdk import WorkspaceClient
-
-        client = WorkspaceClient()
-    table = client.tables.get(cfg.databricks_table)
-    return client.data_quality.create_refresh(
-        object_type="table",
-        object_id=table.table_id,
-        refresh=dq.Refresh(object_type="table", object_id=table.table_id),
-    )

@@ -21,7 +21,6 @@ from churnops.data.delta_tables import open_table, read_table, table_exists, wri
 from churnops.data.storage import read_parquet
 from churnops.monitoring.refresh.frames import delta_files
 from churnops.monitoring.refresh.payload_table import (
-    CHURNOPS,
     REQUIRED,
     LogFormatError,
     Request,
@@ -118,14 +117,6 @@ def check_inference_log(log_path: str | Path, log_format: str | None = None) -> 
         raise FileNotFoundError(f"inference_log={str(log_path)!r}: no Delta table there")
     log = open_table(log_path)
     return log, log_kind(str(log_path), [f.name for f in log.schema().fields], log_format)
-
-
-def unpack_rows(
-    log_rows: list[dict[str, Any]], id_col: str = "customer_id"
-) -> list[dict[str, Any]]:
-    """Prediction rows from churnops inference log rows: one per feature row of each successful
-    request."""
-    return unpack_requests(requests_of(CHURNOPS, log_rows), id_col)
 
 
 def unpack_requests(requests: list[Request], id_col: str = "customer_id") -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""A/B analysis: SRM, DeLong against brute force, bootstrap coverage, verdicts, the SPEC query."""
+"""A/B analysis: SRM, DeLong against brute force, bootstrap coverage, verdicts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from scipy import stats
 
@@ -16,7 +15,6 @@ from churnops.monitoring.analysis.ab import (
     delong_auc,
     delong_paired,
     delong_unpaired,
-    run_ab_summary,
     sample_ratio_mismatch,
 )
 from churnops.monitoring.config import ABConfig
@@ -222,29 +220,3 @@ def test_sample_ratio_mismatch_gates_the_comparison():
 def test_config_names_an_arm_missing_from_the_split():
     with pytest.raises(ValueError, match="expected_split: lacks arm 'challenger'"):
         ABConfig(control="champion", treatment="challenger", expected_split={"champion": 100})
-
-
-def test_spec_query_on_duckdb_matches_pandas(duckdb_engine):
-    preds, labels = ab_frame(400, 1.0, 1.5, seed=7, shadow=True)
-    labels = labels[labels["cutoff"] == date(1997, 6, 30)]  # July's labels still out
-    p_tab = pa.Table.from_pandas(preds, preserve_index=False)
-    l_tab = pa.Table.from_pandas(labels, preserve_index=False)
-    out = run_ab_summary(duckdb_engine, p_tab, l_tab, as_of=date(1997, 7, 31), days=7)
-    july = preds[(preds["date"] == date(1997, 7, 31)) & ~preds["is_shadow"]]
-    expect = july.groupby("model_version")["probability"].agg(["size", "mean"])
-    got = out.set_index("model_version")
-    assert got["prediction_count"].tolist() == expect["size"].tolist()
-    np.testing.assert_allclose(got["avg_score"], expect["mean"], rtol=1e-12)
-    june_label = labels.set_index("customer_id")["churn"]  # the latest cutoff on or before July
-    rate = july.assign(churn=july["customer_id"].map(june_label)).groupby("model_version")["churn"]
-    np.testing.assert_allclose(got["actual_churn_rate"], rate.mean(), rtol=1e-12)
-
-
-@pytest.mark.spark
-def test_spec_query_gives_the_same_answer_on_spark(spark_engine, duckdb_engine):
-    preds, labels = ab_frame(200, 1.0, 1.5, seed=8)
-    p_tab = pa.Table.from_pandas(preds, preserve_index=False)
-    l_tab = pa.Table.from_pandas(labels, preserve_index=False)
-    spark = run_ab_summary(spark_engine, p_tab, l_tab, as_of=date(1997, 7, 31), days=40)
-    duck = run_ab_summary(duckdb_engine, p_tab, l_tab, as_of=date(1997, 7, 31), days=40)
-    pd.testing.assert_frame_equal(spark, duck, check_dtype=False, rtol=1e-12)
