@@ -115,7 +115,7 @@ class MonitorConfig(StrictConfig):
     feature_cols: list[str] | None = None  # None: every other numeric or string column
     categorical_cols: list[str] = Field(default_factory=list)  # numeric columns to treat as such
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.25, 0.5, 0.75, 0.95])
-    drift_bins: int = Field(2000, ge=10)  # fine bins for KS / Wasserstein (see statistics.py)
+    drift_bins: int = Field(2000, ge=10)  # fine bins for KS / Wasserstein (refresh/statistics.py)
     psi_bins: int = Field(10, ge=2)  # baseline-quantile bins for PSI
     calibration_bins: int = Field(10, ge=2)
     frequent_items: int = Field(10, ge=1)
