@@ -20,6 +20,33 @@ from churnops.monitoring.windows import utc_or_none
 MODEL = "model_id"  # the model id column inside the histogram store
 
 
+def bin_specs(
+    rows: list[dict[str, Any]], numeric: list[str], model: str, drift_bins: int
+) -> dict[str, BinSpec]:
+    """Fine bins per numeric column: the range of everything seen, centred and scaled by the
+    baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
+    the same bins. A column whose reference holds whole numbers only gets integral bins."""
+    specs = {}
+    for c in numeric:
+        mine = [
+            r
+            for r in rows
+            if r["column_name"] == c
+            and r.get("min") is not None
+            and r["slice_key"] is None
+            and r[model] == "*"
+        ]
+        if not mine:
+            continue
+        base = [r for r in mine if r.get("log_type") == "BASELINE"] or mine
+        lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
+        center = float(np.mean([r["avg"] for r in base]))
+        scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
+        integral = all(r["_fractional"] == 0 for r in base)
+        specs[c] = BinSpec.from_stats(lo, hi, center, scale, drift_bins, integral)
+    return specs
+
+
 def histogram_table(
     hists: list[pa.Table], cats: list[pa.Table], baseline: dict[str, Any], model: str
 ) -> pa.Table:

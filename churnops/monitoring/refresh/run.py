@@ -4,6 +4,10 @@ A refresh scans only the windows that changed since the last one (rows appended 
 predictions table, or labels that arrived since), recomputes them in the engine, and replaces
 exactly those windows in `<name>_profile_metrics`, `<name>_drift_metrics` and the fine
 histograms kept for later comparisons. State (what was processed) is written last.
+
+Here: the order of the steps and the engine work (`_Refresh`). The pieces it calls: `inputs`
+(the tables checked, the columns to profile), `state` (what changed since the last refresh),
+`histograms` (bin specs, the kept fine histograms) and `write` (the metric tables' rows, written).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from churnops.data import storage
@@ -23,7 +26,7 @@ from churnops.monitoring.labels import join_labels_query
 from churnops.monitoring.refresh import profile as prof
 from churnops.monitoring.refresh import quality as qual
 from churnops.monitoring.refresh.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
-from churnops.monitoring.refresh.histograms import histogram_table, with_all_versions
+from churnops.monitoring.refresh.histograms import bin_specs, histogram_table, with_all_versions
 from churnops.monitoring.refresh.inputs import (
     check_inputs,
     profiled_columns,
@@ -192,7 +195,9 @@ class _Refresh:
                     quality.append(self._tag(self._quality(gran, skey), gran, skey))
         baseline = self._baseline(slices)
         if self.since is None:
-            self.specs = self._bin_specs(profile_rows + baseline["profiles"])
+            self.specs = bin_specs(
+                profile_rows + baseline["profiles"], self.numeric, self.model, cfg.drift_bins
+            )
         keys = [WINDOW, self.model, SLICE]
         for skey, bsdf in baseline.get("frames", []):
             # A column added to the predictions after the baseline was written has no baseline.
@@ -345,30 +350,6 @@ class _Refresh:
                 )
                 out["quality"] += [self._tag(bins, g, skey) for g in cfg.granularities]
         return out
-
-    def _bin_specs(self, rows: list[dict[str, Any]]) -> dict[str, BinSpec]:
-        """Fine bins per numeric column: the range of everything seen, centred and scaled by the
-        baseline's (else the windows') mean and stddev: exact aggregates, so both engines cut
-        the same bins. A column whose reference holds whole numbers only gets integral bins."""
-        specs = {}
-        for c in self.numeric:
-            mine = [
-                r
-                for r in rows
-                if r["column_name"] == c
-                and r.get("min") is not None
-                and r["slice_key"] is None
-                and r[self.model] == "*"
-            ]
-            if not mine:
-                continue
-            base = [r for r in mine if r.get("log_type") == "BASELINE"] or mine
-            lo, hi = min(r["min"] for r in mine), max(r["max"] for r in mine)
-            center = float(np.mean([r["avg"] for r in base]))
-            scale = float(np.mean([r["stddev"] or 0.0 for r in base]))
-            integral = all(r["_fractional"] == 0 for r in base)
-            specs[c] = BinSpec.from_stats(lo, hi, center, scale, self.cfg.drift_bins, integral)
-        return specs
 
     # -- assembling ----------------------------------------------------------------------
     def _tag(self, table: pa.Table, gran: str, skey: str | None) -> pa.Table:
