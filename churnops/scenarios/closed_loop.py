@@ -115,10 +115,10 @@ def replay_monitor(
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
     from churnops.monitoring.analysis.ab import analyze_ab
+    from churnops.monitoring.analysis.estimate import baseline_calibration
     from churnops.monitoring.analysis.read import read_predictions
     from churnops.monitoring.engine import monitor_engine
     from churnops.monitoring.refresh.run import refresh_monitor
-    from churnops.monitoring.report.monitor_report import baseline_calibration
 
     _check_wiring(replay_cfg, monitor_cfg)
     if replay_cfg.tracking_uri:
@@ -243,7 +243,7 @@ def _quality(
     cfg: MonitorConfig, predictions: pd.DataFrame, calibration: Any
 ) -> pd.DataFrame | None:
     """Realized and estimated quality per monthly window and version (the report's frame)."""
-    from churnops.monitoring.report.monitor_report import window_quality
+    from churnops.monitoring.analysis.estimate import window_quality
 
     return window_quality(cfg, predictions, "1 month", calibration)
 

@@ -9,11 +9,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnops.monitoring.analysis.read import read_delta, read_labels
+from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.labels import join_labels
 from churnops.monitoring.windows import next_start, window_start
 
 ALL_VERSIONS = "*"  # the metric tables' model id for every version together
-GRANULARITIES = ("1 day", "1 week", "1 month")  # the windows the estimates are reported for
+ESTIMATE_GRANULARITIES = (
+    "1 day",
+    "1 week",
+    "1 month",
+)  # the windows the estimates are reported for
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,10 @@ def estimate_performance(
         `estimated_churn_rate`, `labelled_count`, `label_coverage`, `realized_roc_auc`,
         `realized_churn_rate` (NaN where no label has landed), `reported`, `reason`.
     """
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity={granularity!r}: expected one of {', '.join(GRANULARITIES)}")
+    if granularity not in ESTIMATE_GRANULARITIES:
+        raise ValueError(
+            f"granularity={granularity!r}: expected one of {', '.join(ESTIMATE_GRANULARITIES)}"
+        )
     _require(predictions, [timestamp_col, model_id_col, "probability"], "predictions")
     frame = (
         predictions
@@ -167,6 +175,42 @@ def estimate_performance(
             }
         )
     return pd.DataFrame(rows)
+
+
+def window_quality(
+    cfg: MonitorConfig,
+    predictions: pd.DataFrame,
+    granularity: str,
+    calibration: CalibrationCheck | None = None,
+) -> pd.DataFrame | None:
+    """`estimate_performance` per window and version: realized quality where labels landed, the
+    label-free estimate (when the baseline shows the model calibrated), label coverage; None
+    without a baseline holding the label and the score.
+
+    Args:
+        calibration: `baseline_calibration(cfg)` when the caller has it (default: read here).
+    """
+    check = calibration or baseline_calibration(cfg)
+    if check is None:
+        return None
+    return estimate_performance(
+        predictions,
+        check,
+        read_labels(cfg),
+        granularity=granularity,
+        max_label_age_days=cfg.max_label_age_days,
+    )
+
+
+def baseline_calibration(cfg: MonitorConfig) -> CalibrationCheck | None:
+    """Whether the baseline shows the model calibrated (so the estimates may be reported); None
+    without a baseline holding the label and the score."""
+    if not cfg.baseline_table:
+        return None
+    baseline = read_delta(cfg.baseline_table)
+    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
+        return None
+    return calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
 
 
 def _check_for(

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from churnops.data.delta_tables import table_exists
 from churnops.monitoring.analysis.ab import ABReport, analyze_monitor_ab
-from churnops.monitoring.analysis.estimate import GRANULARITIES as ESTIMATE_WINDOWS
-from churnops.monitoring.analysis.estimate import CalibrationCheck
-from churnops.monitoring.analysis.read import read_delta, read_labels, read_predictions
+from churnops.monitoring.analysis.estimate import ESTIMATE_GRANULARITIES, window_quality
+from churnops.monitoring.analysis.read import read_delta, read_predictions
 from churnops.monitoring.config import GRANULARITIES, MonitorConfig
 from churnops.monitoring.report.render import ReportFiles, log_report, render_report
 
@@ -46,7 +43,7 @@ def monitor_report(
             "refresh` first"
         )
     order = list(GRANULARITIES)
-    known = [g for g in cfg.granularities if g in ESTIMATE_WINDOWS]
+    known = [g for g in cfg.granularities if g in ESTIMATE_GRANULARITIES]
     granularity = max(known, key=order.index, default="1 day")
     predictions = read_predictions(cfg)
     files = render_report(
@@ -63,43 +60,3 @@ def monitor_report(
     if log_to_mlflow:
         log_report(files)
     return files
-
-
-def window_quality(
-    cfg: MonitorConfig,
-    predictions: pd.DataFrame,
-    granularity: str,
-    calibration: CalibrationCheck | None = None,
-) -> pd.DataFrame | None:
-    """`estimate_performance` per window and version: realized quality where labels landed, the
-    label-free estimate (when the baseline shows the model calibrated), label coverage; None
-    without a baseline holding the label and the score.
-
-    Args:
-        calibration: `baseline_calibration(cfg)` when the caller has it (default: read here).
-    """
-    from churnops.monitoring.analysis.estimate import estimate_performance
-
-    check = calibration or baseline_calibration(cfg)
-    if check is None:
-        return None
-    return estimate_performance(
-        predictions,
-        check,
-        read_labels(cfg),
-        granularity=granularity,
-        max_label_age_days=cfg.max_label_age_days,
-    )
-
-
-def baseline_calibration(cfg: MonitorConfig) -> CalibrationCheck | None:
-    """Whether the baseline shows the model calibrated (so the estimates may be reported); None
-    without a baseline holding the label and the score."""
-    from churnops.monitoring.analysis.estimate import calibration_check
-
-    if not cfg.baseline_table:
-        return None
-    baseline = read_delta(cfg.baseline_table)
-    if cfg.label_col not in baseline or cfg.prediction_proba_col not in baseline:
-        return None
-    return calibration_check(baseline[cfg.prediction_proba_col], baseline[cfg.label_col])
