@@ -155,13 +155,13 @@ def _decide(cfg: MonitorConfig, engine: Any) -> Decision:
 def _register(engine: Any, path: str, name: str) -> str | None:
     """Make the Delta table queryable by `name` in the engine's SQL; None when it has no rows
     yet (after the first window there is nothing to compare drift with)."""
-    from churnops.monitoring.refresh.frames import delta_frame
+    from churnops.monitoring.refresh.frames import table_frame
 
     if not table_exists(path):
         raise FileNotFoundError(f"{path!r}: no metric table; run `churnops monitor refresh` first")
     if not open_table(path).file_uris():
         return None
-    delta_frame(engine, path).createOrReplaceTempView(name)
+    table_frame(engine, path).createOrReplaceTempView(name)
     return name
 
 

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from churnops.data.delta_tables import delta_frame as delta_to_frame
-from churnops.data.delta_tables import open_table
+from churnops.data.delta_tables import delta_frame, open_table
 from churnops.data.engines.api import dataframe_api
 
 WINDOW = "window_start"
@@ -20,13 +19,14 @@ def delta_files(path: str | Path, version: int | None = None) -> list[str]:
     return [_local(uri) for uri in table.file_uris()]
 
 
-def delta_frame(engine: Any, path: str | Path, columns: list[str] | None = None) -> Any:
-    """A DataFrame over the current snapshot of a Delta table, in `engine`'s session."""
+def table_frame(engine: Any, path: str | Path, columns: list[str] | None = None) -> Any:
+    """A DataFrame over the current snapshot of the Delta table at `path`, in `engine`'s session
+    (`delta_frame` of the opened table); an empty table is an error naming it."""
     table = open_table(path)
     cols = columns or [f.name for f in table.schema().fields]
     if not table.file_uris():
         raise ValueError(f"Delta table {str(path)!r} has no rows")
-    return delta_to_frame(engine, table, cols)
+    return delta_frame(engine, table, cols)
 
 
 def with_slice(df: Any, expr: str | None, **columns: Any) -> Any:

@@ -25,7 +25,7 @@ from churnops.monitoring.engine import monitor_engine
 from churnops.monitoring.labels import join_labels_query
 from churnops.monitoring.refresh import profile as prof
 from churnops.monitoring.refresh import quality as qual
-from churnops.monitoring.refresh.frames import SLICE, WINDOW, delta_files, delta_frame, with_slice
+from churnops.monitoring.refresh.frames import SLICE, WINDOW, delta_files, table_frame, with_slice
 from churnops.monitoring.refresh.histograms import bin_specs, histogram_table, with_all_versions
 from churnops.monitoring.refresh.inputs import (
     check_inputs,
@@ -129,11 +129,11 @@ class _Refresh:
         # still holds for the next (see PreparedQueries), whatever files the views list.
         # The schemas are in the name too: SQLFrame keeps a view's columns from its first use.
         self.views = f"churnops_monitor_{digest([cfg.name, cfg.table, schemas], 16)}"
-        self.base = delta_frame(engine, cfg.table)
+        self.base = table_frame(engine, cfg.table)
         self.F, _ = dataframe_api(self.base)
         self.labels = None
         if cfg.labels_table:
-            labels = delta_frame(engine, cfg.labels_table)
+            labels = table_frame(engine, cfg.labels_table)
             labels = labels.withColumn("_y", self.F.col(cfg.label_col))
             self.labels = engine.view(labels, f"{self.views}_labels")
         self.specs: dict[str, BinSpec] = {}
@@ -318,7 +318,7 @@ class _Refresh:
         cfg = self.cfg
         if not cfg.baseline_table or self.since is not None:
             return out
-        bdf = delta_frame(self.engine, cfg.baseline_table)
+        bdf = table_frame(self.engine, cfg.baseline_table)
         bdf = self.engine.view(bdf, f"{self.views}_baseline")
         extra = {WINDOW: self.F.lit(None).cast("timestamp"), self.model: self.F.lit("*")}
         labelled = cfg.label_col in bdf.columns

@@ -173,10 +173,10 @@ def test_mlops_stacks_retraining_query_runs_unchanged(tmp_path):
     refresh_monitor(cfg)
     from churnops.data.engines import get_engine
     from churnops.monitoring.analysis.decision import run_sql
-    from churnops.monitoring.refresh.frames import delta_frame
+    from churnops.monitoring.refresh.frames import table_frame
 
     engine = get_engine("duckdb")
-    delta_frame(engine, cfg.table_path("profile_metrics")).createOrReplaceTempView(
+    table_frame(engine, cfg.table_path("profile_metrics")).createOrReplaceTempView(
         "predictions_profile_metrics"
     )
     # metric_violation_check_query.py.tmpl's `sql_query` as merged (databricks/mlops-stacks
