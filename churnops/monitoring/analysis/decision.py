@@ -109,7 +109,7 @@ def _decide(cfg: MonitorConfig, engine: Any) -> Decision:
     )
     if quality_metric == "f1":
         quality_metric = "f1_score.one_vs_all['1']"
-    q = _rows(
+    q = spark_sql_rows(
         engine,
         QUALITY_QUERY.format(
             model=model,
@@ -131,7 +131,7 @@ def _decide(cfg: MonitorConfig, engine: Any) -> Decision:
             decision.details[f"quality_{version}"] = [_plain(r) for r in recent]
 
     value = {"ks_statistic": "ks_test.statistic"}.get(policy.drift_metric, policy.drift_metric)
-    d = _rows(
+    d = spark_sql_rows(
         engine, DRIFT_QUERY.format(value=value, drift=drift, model=model, granularity=granularity)
     ) if drift else []  # fmt: skip
     counts = _window_counts(engine, profile, model, granularity) if profile else {}
@@ -165,14 +165,12 @@ def _register(engine: Any, path: str, name: str) -> str | None:
     return name
 
 
-def run_sql(engine: Any, query: str) -> list[dict[str, Any]]:
-    """Run Spark SQL on either engine (SQLFrame transpiles it for DuckDB)."""
+def spark_sql_rows(engine: Any, query: str) -> list[dict[str, Any]]:
+    """Run Spark SQL on either engine (SQLFrame transpiles it for DuckDB), as rows (dicts); unlike
+    `Engine.run_sql`, which runs SQL already in the engine's own dialect."""
     if engine.name == "duckdb":
         return [r.asDict() for r in engine.session.sql(query, dialect="spark").collect()]
     return [r.asDict() for r in engine.session.sql(query).collect()]
-
-
-_rows = run_sql
 
 
 def _window_counts(engine: Any, profile: str, model: str, granularity: str) -> dict:
@@ -181,7 +179,7 @@ def _window_counts(engine: Any, profile: str, model: str, granularity: str) -> d
         f"column_name = ':table' AND slice_key IS NULL AND {model} = '*' "
         f"AND log_type = 'INPUT' AND granularity = '{granularity}'"
     )
-    return {r["window_start"]: r["count"] for r in _rows(engine, query)}
+    return {r["window_start"]: r["count"] for r in spark_sql_rows(engine, query)}
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -172,7 +172,7 @@ def test_mlops_stacks_retraining_query_runs_unchanged(tmp_path):
     )
     refresh_monitor(cfg)
     from churnops.data.engines import get_engine
-    from churnops.monitoring.analysis.decision import run_sql
+    from churnops.monitoring.analysis.decision import spark_sql_rows
     from churnops.monitoring.refresh.frames import table_frame
 
     engine = get_engine("duckdb")
@@ -216,7 +216,7 @@ SELECT
             num_evaluation_windows=5,
             num_violation_windows=2,
         )
-        return run_sql(engine, text)
+        return spark_sql_rows(engine, text)
 
     assert violated(0.1) == [{"query_result": 1}]
     assert violated(5.0) == [{"query_result": 0}]
