@@ -67,7 +67,7 @@ def run_engine(name: str, cfg: Any, new_window: pa.Table, table: str) -> list[di
     from deltalake import write_deltalake
 
     from churnops.data.engines import get_engine
-    from churnops.monitoring.refresh import refresh_monitor
+    from churnops.monitoring.refresh.run import refresh_monitor
 
     engine = get_engine(name)
     cfg = cfg.model_copy(update={"engine": name, "output_dir": f"{cfg.output_dir}_{name}"})
@@ -96,7 +96,7 @@ def check_statistics(cfg: Any, baseline: pa.Table, windows: list[pa.Table]) -> t
     from deltalake import DeltaTable
     from scipy import stats
 
-    from churnops.monitoring.statistics import EPS, BinSpec, psi_edges
+    from churnops.monitoring.refresh.statistics import EPS, BinSpec, psi_edges
 
     drift = DeltaTable(cfg.table_path("drift_metrics")).to_pandas()
     drift = drift[

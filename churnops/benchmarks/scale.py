@@ -145,7 +145,7 @@ def run_step(
         )
         return f"{rows:,} rows scored"
     if step == "monitor":
-        from churnops.monitoring.replay import ReplayArm, ReplayConfig, replay
+        from churnops.scenarios.replay import ReplayArm, ReplayConfig, replay
 
         out = workdir / f"monitor-{engine}"
         cfg = ReplayConfig(

@@ -57,10 +57,9 @@ def print_monitoring(outputs: dict[str, Any], ab: dict[str, Any] | None) -> None
     then the latest drift per feature and the A/B split's per-version table and verdict."""
     from churnops.cli.monitor import DEFAULT_CONFIG
     from churnops.config import load_config
-    from churnops.monitoring.ab import ABConfig
-    from churnops.monitoring.config import MonitorConfig
-    from churnops.monitoring.experiment import analyze_monitor_ab
-    from churnops.monitoring.show import latest_drift
+    from churnops.monitoring.analysis.ab import analyze_monitor_ab
+    from churnops.monitoring.config import ABConfig, MonitorConfig
+    from churnops.monitoring.report.show import latest_drift
 
     months = outputs.get("months", [])
     if months:

@@ -86,7 +86,7 @@ def run_create(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     if args.target == "databricks":
-        from churnops.monitoring.databricks import create_databricks_monitor
+        from churnops.monitoring.refresh.databricks import create_databricks_monitor
 
         monitor = create_databricks_monitor(cfg)
         console.print(f"created Databricks monitor on {cfg.databricks_table}: {monitor.object_id}")
@@ -102,7 +102,7 @@ def _print_refresh(cfg: Any, full: bool) -> int:
     from dataclasses import asdict
 
     from churnops.cli.output import print_table
-    from churnops.monitoring.refresh import refresh_monitor
+    from churnops.monitoring.refresh.run import refresh_monitor
 
     result = refresh_monitor(cfg, full=full)
     row = {k: v for k, v in asdict(result).items() if k != "since"}
@@ -112,7 +112,7 @@ def _print_refresh(cfg: Any, full: bool) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
-    from churnops.monitoring.show import latest_drift, latest_quality
+    from churnops.monitoring.report.show import latest_drift, latest_quality
 
     cfg = _config(args)
     print_table(
@@ -126,8 +126,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_decide(args: argparse.Namespace) -> int:
     from churnops.cli.output import console
-    from churnops.monitoring.decision import decide_retraining
-    from churnops.monitoring.experiment import split_pvalue
+    from churnops.monitoring.analysis.ab import split_pvalue
+    from churnops.monitoring.analysis.decision import decide_retraining
 
     cfg = _config(args)
     srm = args.srm_pvalue if args.srm_pvalue is not None else split_pvalue(cfg)
@@ -142,7 +142,7 @@ def run_decide(args: argparse.Namespace) -> int:
 
 def run_ab(args: argparse.Namespace) -> int:
     from churnops.cli.output import console, print_table
-    from churnops.monitoring.experiment import analyze_monitor_ab
+    from churnops.monitoring.analysis.ab import analyze_monitor_ab
 
     cfg = _config(args)
     report = analyze_monitor_ab(cfg)
@@ -163,7 +163,7 @@ def run_ab(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from churnops.cli.output import console
-    from churnops.monitoring.monitor_report import monitor_report
+    from churnops.monitoring.report.monitor_report import monitor_report
 
     files = monitor_report(_config(args), args.out, log_to_mlflow=args.mlflow)
     console.print(f"report: {files.html}")
@@ -174,7 +174,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_baseline(args: argparse.Namespace) -> int:
     from churnops.cli.output import console
-    from churnops.monitoring.baseline import write_baseline
+    from churnops.monitoring.refresh.baseline import write_baseline
 
     rows = write_baseline(args.training_set, args.model_uri, args.out)
     console.print(f"baseline: {rows} rows scored by {args.model_uri} -> {args.out}")
@@ -184,7 +184,7 @@ def run_baseline(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     from churnops.cli.output import print_table
     from churnops.config import load_config
-    from churnops.monitoring.replay import ReplayConfig, replay
+    from churnops.scenarios.replay import ReplayConfig, replay
 
     cfg = load_config(ReplayConfig, args.config, args.overrides)
     result = replay(cfg)

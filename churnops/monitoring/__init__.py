@@ -1,4 +1,12 @@
-"""Monitoring: profile and drift tables over the predictions, model quality, retraining decisions.
+"""Monitoring: the served predictions, watched stage by stage as the data flows.
 
-Heavy imports (engines, deltalake, scipy) happen in the modules that need them.
+- `refresh/`: the inference log -> predictions -> profile and drift metric tables (and quality
+  once labels land), window by window in the engine.
+- `analysis/`: predictions, labels and metric tables -> label-free estimates, the A/B analysis,
+  the retraining decision.
+- `report/`: the report files, plots and `monitor show` views.
+
+`config` (the monitor) and `windows` (the one windowing rule) serve all three. Imports run
+report -> analysis -> refresh, never back. Heavy imports (engines, deltalake, scipy) happen in
+the modules that need them.
 """

@@ -1,15 +1,15 @@
-"""`MonitorConfig`: a monitor as strict config, like Databricks data profiling's InferenceLog."""
+"""`MonitorConfig`: a monitor as strict config, like Databricks data profiling's InferenceLog, with
+its retraining policy (`RetrainPolicy`) and the A/B test it watches (`ABConfig`)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.engines.config import EngineConfig
 from churnops.data.storage import StorageConfig
-from churnops.monitoring.ab import ABConfig
 
 # Granularity -> the date_trunc unit both engines (and Databricks) align windows on.
 GRANULARITIES = {
@@ -29,7 +29,7 @@ class ScheduleConfig(StrictConfig):
 
 
 class RetrainPolicy(StrictConfig):
-    """When the monitor asks for retraining (see `churnops.monitoring.decision`)."""
+    """When the monitor asks for retraining (see `churnops.monitoring.analysis.decision`)."""
 
     drift_metric: Literal["population_stability_index", "js_distance", "ks_statistic"] = (
         "population_stability_index"
@@ -46,8 +46,47 @@ class RetrainPolicy(StrictConfig):
     srm_alpha: float = Field(0.001, gt=0, lt=1)  # an A/B sample-ratio mismatch blocks retraining
 
 
+class ABConfig(StrictConfig):
+    """What to compare and how strictly.
+
+    Attributes:
+        control: the arm serving now (its value in `arm_col`, e.g. `champion`).
+        treatment: the arm that may replace it (e.g. `challenger`).
+        expected_split: arm -> configured traffic share (percentages or fractions).
+        arm_col: the predictions column naming the arm.
+        srm_alpha: sample-ratio mismatch alarms below this p-value, and gates the rest.
+        alpha: significance level of the AUC test and the intervals (1 - alpha coverage).
+        power: the power the labels-still-needed estimate plans for.
+        min_effect: the smallest AUC difference worth detecting (plans the labels needed).
+        n_bootstrap: customer-level bootstrap resamples.
+        seed: the bootstrap's seed.
+        max_label_age_days: see `churnops.monitoring.labels`.
+    """
+
+    control: str
+    treatment: str
+    expected_split: dict[str, float]
+    arm_col: Literal["served_entity_name", "model_version"] = "served_entity_name"
+    srm_alpha: float = Field(0.001, gt=0, lt=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
+    min_effect: float = Field(0.01, gt=0, lt=1)
+    n_bootstrap: int = Field(1000, ge=100)
+    seed: int = 0
+    max_label_age_days: int | None = None
+
+    @model_validator(mode="after")
+    def _arms_in_split(self) -> ABConfig:
+        for arm in (self.control, self.treatment):
+            if arm not in self.expected_split:
+                raise ValueError(
+                    f"expected_split: lacks arm {arm!r}; has {sorted(self.expected_split)}"
+                )
+        return self
+
+
 class MonitorConfig(StrictConfig):
-    """A monitor over a predictions table (contract: one row per scored customer).
+    """A monitor over a predictions table (one row per scored customer).
 
     Mirrors Databricks' InferenceLog profile: `table`, `timestamp_col`, `model_id_col`,
     `prediction_col`, `label_col`, `problem_type`, `granularities`, `slicing_exprs`,
@@ -76,7 +115,7 @@ class MonitorConfig(StrictConfig):
     feature_cols: list[str] | None = None  # None: every other numeric or string column
     categorical_cols: list[str] = Field(default_factory=list)  # numeric columns to treat as such
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.25, 0.5, 0.75, 0.95])
-    drift_bins: int = Field(2000, ge=10)  # fine bins for KS / Wasserstein (see statistics.py)
+    drift_bins: int = Field(2000, ge=10)  # fine bins for KS / Wasserstein (refresh/statistics.py)
     psi_bins: int = Field(10, ge=2)  # baseline-quantile bins for PSI
     calibration_bins: int = Field(10, ge=2)
     frequent_items: int = Field(10, ge=1)

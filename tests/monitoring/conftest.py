@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from churnops.monitoring.config import MonitorConfig
-from churnops.monitoring.refresh import refresh_monitor
+from churnops.monitoring.refresh.run import refresh_monitor
 from tests.monitoring.scenarios import START, baseline_for, labels_for, predictions, write
 
 SHIFT_AT = 4

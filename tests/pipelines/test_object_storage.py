@@ -20,12 +20,12 @@ MODEL = "churnops_churn"
 def test_features_to_monitor_with_every_table_on_s3(s3_storage, tmp_path, monkeypatch):
     import mlflow
 
-    from churnops.monitoring.replay import ReplayArm, ReplayConfig, replay
     from churnops.pipelines.tasks.base import RunInputs
     from churnops.pipelines.tasks.batch import BatchInferenceInputs, batch_inference
     from churnops.pipelines.tasks.features import FeatureEngineeringInputs, feature_engineering
     from churnops.pipelines.tasks.monitoring import MonitorRefreshInputs, monitor_refresh
     from churnops.pipelines.tasks.training import ModelTrainingInputs, model_training
+    from churnops.scenarios.replay import ReplayArm, ReplayConfig, replay
 
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_storage.endpoint_url)  # MLflow's boto3
     root = f"{s3_storage.root}/churn"

@@ -11,8 +11,7 @@ from pydantic import Field, model_validator
 
 from churnops.config import StrictConfig
 from churnops.data.storage import join
-from churnops.monitoring.ab import ABConfig
-from churnops.monitoring.config import MonitorConfig
+from churnops.monitoring.config import ABConfig, MonitorConfig
 from churnops.pipelines.tasks.base import RunInputs
 
 
@@ -69,10 +68,10 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     """The monitor's tables under `<tables_root or workdir>/monitoring/`, then the retraining
     decision; the report stays under `<workdir>/monitoring/report` (and goes to MLflow)."""
     from churnops.data.delta_tables import table_exists
-    from churnops.monitoring.baseline import write_baseline
-    from churnops.monitoring.decision import decide_retraining
-    from churnops.monitoring.experiment import split_pvalue
-    from churnops.monitoring.refresh import refresh_monitor
+    from churnops.monitoring.analysis.ab import split_pvalue
+    from churnops.monitoring.analysis.decision import decide_retraining
+    from churnops.monitoring.refresh.baseline import write_baseline
+    from churnops.monitoring.refresh.run import refresh_monitor
 
     catalog = None
     if inputs.predictions_table:  # before any work: no session, nothing to register it with
@@ -83,7 +82,7 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     folder = inputs.table_path("monitoring")
     where = [f"table={join(folder, 'predictions')}", f"output_dir={folder}"]
     if inputs.inference_log:
-        from churnops.monitoring.unpack import check_inference_log
+        from churnops.monitoring.refresh.unpack import check_inference_log
 
         check_inference_log(inputs.inference_log, inputs.inference_log_format)
         where.append(f"inference_log={inputs.inference_log}")
@@ -106,7 +105,7 @@ def monitor_refresh(inputs: MonitorRefreshInputs) -> MonitorRefreshOutputs:
     decision = decide_retraining(cfg, srm_pvalue=srm)
     page = None
     if inputs.report:
-        from churnops.monitoring.monitor_report import monitor_report
+        from churnops.monitoring.report.monitor_report import monitor_report
 
         report = Path(inputs.workdir) / "monitoring" / "report"
         page = str(monitor_report(cfg, report, log_to_mlflow=True).html)
@@ -144,7 +143,7 @@ class MonitorReplayInputs(RunInputs):
 
 
 class MonitorReplayOutputs(StrictConfig):
-    months: list[dict]  # one story line per month end (churnops.monitoring.closed_loop)
+    months: list[dict]  # one story line per month end (churnops.scenarios.closed_loop)
     windows: int
     labelled_windows: int
     predictions: str
@@ -164,11 +163,11 @@ class MonitorReplayOutputs(StrictConfig):
 def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     """Replay the served versions month by month into an inference log under
     `<tables_root or workdir>/replay/`, refresh the monitor and decide after each month
-    (`churnops.monitoring.closed_loop`), then analyse the A/B split and write the report."""
+    (`churnops.scenarios.closed_loop`), then analyse the A/B split and write the report."""
     from churnops.config import load_config
-    from churnops.monitoring.baseline import write_baseline
-    from churnops.monitoring.closed_loop import replay_monitor
-    from churnops.monitoring.replay import ReplayConfig
+    from churnops.monitoring.refresh.baseline import write_baseline
+    from churnops.scenarios.closed_loop import replay_monitor
+    from churnops.scenarios.replay import ReplayConfig
 
     inputs.use_tracking()
     folder = inputs.table_path("monitoring")
@@ -199,12 +198,12 @@ def monitor_replay(inputs: MonitorReplayInputs) -> MonitorReplayOutputs:
     loop = replay_monitor(replay_cfg, cfg)
     ab = None
     if cfg.ab is not None:
-        from churnops.monitoring.experiment import analyze_monitor_ab
+        from churnops.monitoring.analysis.ab import analyze_monitor_ab
 
         ab = analyze_monitor_ab(cfg)
     page = None
     if inputs.report:
-        from churnops.monitoring.monitor_report import monitor_report
+        from churnops.monitoring.report.monitor_report import monitor_report
 
         report = Path(inputs.workdir) / "monitoring" / "report"
         page = str(monitor_report(cfg, report, log_to_mlflow=True, ab=ab).html)

@@ -200,7 +200,7 @@ def test_one_registered_model_name_everywhere(bundle: Path) -> None:
 
 
 def test_the_monitor_watches_columns_the_monitoring_job_writes(bundle: Path) -> None:
-    from churnops.monitoring.unpack import BASE_FIELDS
+    from churnops.monitoring.refresh.unpack import BASE_FIELDS
 
     columns = {n for n, _ in BASE_FIELDS}
     for monitor in load_bundle_config().monitors:

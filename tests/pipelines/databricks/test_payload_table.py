@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from deltalake import write_deltalake
 
-from churnops.monitoring.payload_table import LogFormatError
+from churnops.monitoring.refresh.payload_table import LogFormatError
 from churnops.pipelines.databricks.bundle import job_settings, load_bundle_config
 from churnops.pipelines.databricks.task_values import INPUT_PREFIX, inputs_from_text
 from churnops.pipelines.spec import load_job_spec, substitute_text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from churnops.monitoring.show import latest_drift
+from churnops.monitoring.report.show import latest_drift
 from churnops.pipelines.tasks.deployment import ModelDeploymentInputs, model_deployment
 from churnops.pipelines.tasks.monitoring import MonitorRefreshInputs, monitor_refresh
 from churnops.pipelines.tasks.serving import ServingCheckInputs, serving_check
