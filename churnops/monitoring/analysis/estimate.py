@@ -13,6 +13,7 @@ from churnops.monitoring.analysis.read import read_delta, read_labels
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.labels import join_labels
 from churnops.monitoring.windows import next_start, window_start
+from churnops.trainers.evaluation import expected_calibration_error
 
 ALL_VERSIONS = "*"  # the metric tables' model id for every version together
 ESTIMATE_GRANULARITIES = (
@@ -57,9 +58,7 @@ def calibration_check(
         )
     if len(p) < bins:
         raise ValueError(f"baseline_probs: expected at least bins={bins} rows, got {len(p)}")
-    order = np.argsort(p, kind="stable")
-    gaps = [len(idx) * abs(p[idx].mean() - y[idx].mean()) for idx in np.array_split(order, bins)]
-    ece = float(sum(gaps) / len(p))
+    ece = expected_calibration_error(y, p, bins)  # the ECE training logs and the gate judges
     ok = ece <= max_ece
     reason = (
         f"baseline ECE {ece:.4f} <= {max_ece}: calibrated, estimates reported"
