@@ -11,6 +11,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.s3",  # the moto S3 server: s3_server, s3_storage
     "tests.fixtures.clusters",  # spark_cluster, ray_two_nodes
+    "tests.fixtures.engines",  # created_engines (spies on what engine_for creates)
 ]
 
 # Quiet, hermetic runs: no Ray token under $HOME, no MLflow telemetry, Spark on loopback only.

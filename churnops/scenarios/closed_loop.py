@@ -112,12 +112,12 @@ def replay_monitor(
         on_month: called with each month's story line as soon as it is known.
     """
     from churnops.data import storage
+    from churnops.data.engines import engine_for
     from churnops.data.feature_store.timeseries import month_ends
     from churnops.data.sources import SourceConfig, prepare_orders
     from churnops.monitoring.analysis.ab import analyze_ab
     from churnops.monitoring.analysis.estimate import baseline_calibration
     from churnops.monitoring.analysis.read import read_predictions
-    from churnops.monitoring.engine import monitor_engine
     from churnops.monitoring.refresh.run import refresh_monitor
 
     _check_wiring(replay_cfg, monitor_cfg)
@@ -139,7 +139,7 @@ def replay_monitor(
     stories: list[MonthStory] = []
     decision = Decision(False)
     calibration = baseline_calibration(monitor_cfg)  # the baseline stays as it is
-    with monitor_engine(monitor_cfg.engine) as engine, tempfile.TemporaryDirectory() as tmp:
+    with engine_for(monitor_cfg.engine) as engine, tempfile.TemporaryDirectory() as tmp:
         # The orders are cleaned once; each month reads that Parquet file.
         orders = Path(tmp, "orders.parquet")
         prepare_orders(replay_cfg.source, orders)

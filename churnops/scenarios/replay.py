@@ -160,10 +160,10 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
     import pyarrow.parquet as pq
 
     from churnops.data.delta_tables import table_exists
+    from churnops.data.engines import engine_for
     from churnops.data.feature_store.timeseries import month_ends, order_span
     from churnops.data.features.customer import compute_customer_features
     from churnops.data.sources import prepare_orders
-    from churnops.monitoring.engine import monitor_engine
 
     if cfg.tracking_uri:
         import mlflow
@@ -176,7 +176,7 @@ def replay(cfg: ReplayConfig, models: dict[str, Any] | None = None) -> ReplayRes
     if not cutoffs:
         raise ValueError(f"start={cfg.start}, end={cfg.end}: no month end between them")
     log_rows = prediction_rows = 0
-    with tempfile.TemporaryDirectory() as tmp, monitor_engine(cfg.engine) as engine:
+    with tempfile.TemporaryDirectory() as tmp, engine_for(cfg.engine) as engine:
         log_path, preds_path = Path(tmp, "log.parquet"), Path(tmp, "predictions.parquet")
         log_writer = pq.ParquetWriter(log_path, SCHEMA)
         preds_writer: Any = None

@@ -7,6 +7,8 @@ command builds its engine through it. Heavy imports happen inside each engine mo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from churnops.data.engines.base import Engine
@@ -34,4 +36,23 @@ def get_engine(setting: EngineConfig | dict | str = "duckdb", **options: Any) ->
     return engine
 
 
-__all__ = ["ENGINES", "Engine", "EngineConfig", "get_engine"]
+@contextmanager
+def engine_for(
+    setting: EngineConfig | dict | str = "duckdb", engine: Engine | None = None
+) -> Iterator[Engine]:
+    """The engine a call runs on: `engine` when the caller passed one, left running (it is the
+    caller's); else a new engine for `setting`, stopped on exit, error or not. Whoever creates an
+    engine stops it; a Spark session the engine only attached to is left to the host that
+    started it (`Engine.stop` releases only what the engine created).
+    """
+    if engine is not None:
+        yield engine
+        return
+    created = get_engine(setting)
+    try:
+        yield created
+    finally:
+        created.stop()
+
+
+__all__ = ["ENGINES", "Engine", "EngineConfig", "engine_for", "get_engine"]

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 
 from churnops.data.delta_tables import open_table, read_table, table_exists, write_table
+from churnops.data.engines import engine_for
 from churnops.monitoring.config import MonitorConfig
-from churnops.monitoring.engine import monitor_engine
 
 # mlops-stacks' metric-violation query shape (column_name ':table', no slice, per version, INPUT).
 QUALITY_QUERY = """
@@ -76,7 +76,7 @@ def decide_retraining(
     """
     policy = cfg.retrain
     now = now or dt.datetime.now(dt.UTC)
-    with monitor_engine(cfg.engine, engine) as running:
+    with engine_for(cfg.engine, engine) as running:
         decision = _decide(cfg, running)
     if srm_pvalue is not None and srm_pvalue < policy.srm_alpha:
         decision.blocked_by.append(

@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from churnops.data import storage
 from churnops.data.delta_tables import table_exists
+from churnops.data.engines import engine_for
 from churnops.data.engines.api import dataframe_api
 from churnops.monitoring.config import MonitorConfig
-from churnops.monitoring.engine import monitor_engine
 from churnops.monitoring.labels import join_labels_query
 from churnops.monitoring.refresh import profile as prof
 from churnops.monitoring.refresh import quality as qual
@@ -82,7 +82,7 @@ def refresh_monitor(cfg: MonitorConfig, engine: Any = None, full: bool = False) 
     # Databricks' monitor_version: one more each time the monitor's settings change.
     version = 0 if not state else state.get("monitor_version", 0)
     version += bool(state) and state["fingerprint"] != fingerprint(cfg)
-    with monitor_engine(cfg.engine, engine) as running:
+    with engine_for(cfg.engine, engine) as running:
         run = _Refresh(cfg, running, since, state, version)
         result = run.execute()
     write_state(
