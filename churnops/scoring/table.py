@@ -43,7 +43,7 @@ def score_table(
     import mlflow
 
     from churnops.config import load_config
-    from churnops.data.engines import get_engine
+    from churnops.data.engines import engine_for
     from churnops.data.feature_store.config import (
         DEFAULT_CONFIG,
         FeatureStoreConfig,
@@ -62,8 +62,8 @@ def score_table(
     if not storage.exists(source):
         raise FileNotFoundError(f"--input {str(source)!r}: no such file or table")
     # --engine picks the engine; the store config's engine settings (master, conf) still apply.
-    eng = get_engine(cfg.engine.model_copy(update={"name": engine}) if engine else cfg.engine)
-    try:
+    setting = cfg.engine.model_copy(update={"name": engine}) if engine else cfg.engine
+    with engine_for(setting) as eng:
         if table_exists(source):
             delta = open_table(source)
             # DuckDB scans the Delta files' dataset lazily; Spark takes the snapshot in Arrow.
@@ -76,8 +76,6 @@ def score_table(
             store, model_uri, df, output_path, params=params,
             batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
         )  # fmt: skip
-    finally:
-        eng.stop()
 
 
 def score_frame(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from churnops.data import storage
-from churnops.data.engines import EngineConfig, get_engine
+from churnops.data.engines import EngineConfig, engine_for
 from churnops.data.engines.api import dataframe_api
 from churnops.data.feature_store.base import FeatureLookup
 from churnops.data.feature_store.config import FeatureStoreConfig, get_feature_store
@@ -103,8 +103,7 @@ def build_training_set(
     path = storage.native(path)  # a Path, or an object-store URI (s3://...) as text
     orders_path = storage.sibling(path, f"{Path(str(path)).stem}-orders.parquet")
     prepare_orders(data.source, orders_path)
-    runner = get_engine(engine)
-    try:
+    with engine_for(engine) as runner:
         cfg = (store_config or FeatureStoreConfig()).model_copy(
             update={"root": str(feature_store_root)}
         )
@@ -128,8 +127,6 @@ def build_training_set(
             labels, order_feature_lookups(feature_table), label=data.label_column
         )
         rows = training_set.write_parquet(path, sort_by=[ENTITY_KEY])
-    finally:
-        runner.stop()
     # The label column alone, not the set: the builder never holds the whole set in memory.
     churn = storage.read_parquet(path, columns=[data.label_column])[data.label_column].to_numpy()
     return TrainingSetBuild(
@@ -171,8 +168,7 @@ def store_model_logger(
 
         from churnops.scoring.client import ScoringClient
 
-        runner = get_engine(store_config.engine)
-        try:
+        with engine_for(store_config.engine) as runner:
             store = get_feature_store(store_config, engine=runner)
             keys = storage.read_parquet_frame(runner, training_set).select(
                 ENTITY_KEY, TIMESTAMP_KEY, label
@@ -182,8 +178,6 @@ def store_model_logger(
             return ScoringClient(store).log_model(
                 model, "model", mlflow.pyfunc, logged, feature_columns=spec.feature_columns
             )
-        finally:
-            runner.stop()
 
     return log_model
 

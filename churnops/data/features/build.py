@@ -14,7 +14,7 @@ from pydantic import Field
 from churnops.config import StrictConfig
 from churnops.data import storage
 from churnops.data.datasets import cdnow_cutoff
-from churnops.data.engines import EngineConfig, get_engine
+from churnops.data.engines import EngineConfig, engine_for
 from churnops.data.features.customer import FEATURE_COLUMNS, compute_customer_features
 from churnops.data.features.labels import compute_labels
 from churnops.data.sources import RejectReport, SourceConfig, prepare_orders
@@ -50,21 +50,16 @@ def build_features(cfg: FeaturesJobConfig, engine=None) -> FeaturesBuild:
     out = storage.location(cfg.output_dir)  # a folder or an object-store URI
     orders_path = storage.native(out.join("orders.parquet"))
     report = prepare_orders(cfg.source, orders_path)
-    owned = engine is None
-    engine = engine or get_engine(cfg.engine)
     stem = f"{cfg.as_of.isoformat()}"
     features_path = storage.native(out.join(f"features-{stem}.parquet"))
     labels_path = storage.native(out.join(f"labels-{stem}-h{cfg.horizon_days}.parquet"))
-    try:
-        orders = storage.read_parquet_frame(engine, orders_path)
+    with engine_for(cfg.engine, engine) as running:
+        orders = storage.read_parquet_frame(running, orders_path)
         customers = write_frame(
             compute_customer_features(orders, cfg.as_of), features_path, ["customer_id"]
         )
         write_frame(compute_labels(orders, cfg.as_of, cfg.horizon_days), labels_path,
                     ["customer_id"])  # fmt: skip
-    finally:
-        if owned:
-            engine.stop()
     churn = storage.read_parquet(labels_path, columns=["churn"])["churn"].to_numpy()
     return FeaturesBuild(
         features_path=features_path,

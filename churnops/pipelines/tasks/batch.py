@@ -80,7 +80,7 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     """Customers known at `as_of`, their features at `as_of` (point-in-time), scored by
     `score_batch` with the model at `model_uri`."""
     from churnops.data import storage
-    from churnops.data.engines import get_engine
+    from churnops.data.engines import engine_for
     from churnops.data.feature_store.config import get_feature_store
     from churnops.trainers.registry.registry import ModelRegistry, RegistryError
 
@@ -91,13 +91,12 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     except RegistryError:  # a runs:/ or logged-model URI: no registered version to report
         version = None
     fs = inputs.store_config()
-    engine = get_engine(inputs.engine)
-    if engine.name == "duckdb":
-        engine.connection.execute("SET enable_progress_bar = false")  # a task's log, no terminal
     out = storage.native(
         inputs.output or inputs.table_path("predictions", f"{inputs.as_of}.parquet")
     )
-    try:
+    with engine_for(inputs.engine) as engine:
+        if engine.name == "duckdb":
+            engine.connection.execute("SET enable_progress_bar = false")  # a task's log
         store = get_feature_store(fs, engine=engine)
         orders = storage.read_parquet_frame(engine, inputs.orders_path)
         customers = customers_at(orders, inputs.as_of)
@@ -105,8 +104,6 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
             rows, churn_rate = score_on_spark(store, inputs.model_uri, customers, out)
         else:
             rows, churn_rate = _score_locally(store, inputs, customers, out)
-    finally:
-        engine.stop()
     return BatchInferenceOutputs(
         predictions=str(out), rows=rows, churn_rate=churn_rate, model_version=version
     )
