@@ -46,7 +46,7 @@ def busy_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from churnops.cli.demo import demo_parameters
+    from churnops.pipelines.demo_job import demo_parameters
     from churnops.pipelines.runner import run_job
     from churnops.pipelines.spec import load_job_spec, spec_path
 

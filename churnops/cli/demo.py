@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.cli.output import console, print_table
+from churnops.pipelines.demo_job import demo_parameters
 
 COMPARED = ("mlp", "random_forest", "xgboost", "logistic_regression")  # train_<name> tasks
 
@@ -142,13 +143,6 @@ def print_aliases(workdir: Path) -> None:
         rows.append({"alias": alias, "version": version.version, "run": name})
     if rows:
         print_table("registry aliases after the run", rows)
-
-
-def demo_parameters(workdir: Path, requests: int = 400) -> dict[str, str]:
-    """The demo job's parameters as `churnops demo` passes them (the pipeline benchmark too)."""
-    store = f"sqlite:///{workdir / 'mlflow.db'}"  # one MLflow store and registry for every task
-    return {"workdir": str(workdir), "tracking_uri": store, "registry_uri": store,
-            "requests": str(requests)}  # fmt: skip
 
 
 def run_demo(args: argparse.Namespace) -> int:
