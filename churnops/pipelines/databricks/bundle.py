@@ -46,8 +46,9 @@ class MonitorSchedule(StrictConfig):
     timezone_id: str = "UTC"
 
 
-class MonitorConfig(StrictConfig):
-    """A Lakehouse Monitoring (data profiling) monitor on the predictions table."""
+class BundleMonitor(StrictConfig):
+    """A Lakehouse Monitoring (data profiling) monitor on the predictions table, as the bundle
+    declares it (`resources.quality_monitors`); the local monitor is `monitoring.MonitorConfig`."""
 
     name: str
     table_name: str
@@ -82,7 +83,7 @@ class BundleConfig(StrictConfig):
     # what differs on the workspace, per job and task: {job: {task_key: {input: value}}}
     task_parameters: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     runtime: Runtime | None = None
-    monitors: list[MonitorConfig] = Field(default_factory=list)
+    monitors: list[BundleMonitor] = Field(default_factory=list)
 
 
 def load_bundle_config(path: str | Path | None = None) -> BundleConfig:
