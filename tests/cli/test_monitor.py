@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from churnops.cli import main
-from tests.monitoring.scenarios import baseline_for, predictions, write
+from tests.monitoring.synthetic_tables import baseline_for, predictions, write
 
 
 def test_monitor_commands_run_end_to_end(tmp_path, capsys):
@@ -44,7 +44,7 @@ def test_monitor_config_error_names_the_key(tmp_path, capsys):
 def test_monitor_report_writes_the_plots_and_one_page(tmp_path, capsys):
     import numpy as np
 
-    from tests.monitoring.scenarios import START, labels_for
+    from tests.monitoring.synthetic_tables import START, labels_for
 
     # A table of the user's own, with its own column names (and no serving-log columns).
     names = {"timestamp": "scored_at", "model_version": "model_ver", "customer_id": "cust",

@@ -7,7 +7,7 @@ import pytest
 
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.run import refresh_monitor
-from tests.monitoring.scenarios import START, baseline_for, labels_for, predictions, write
+from tests.monitoring.synthetic_tables import START, baseline_for, labels_for, predictions, write
 
 SHIFT_AT = 4
 

@@ -7,7 +7,7 @@ from churnops.monitoring.analysis.decision import decide_retraining
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.run import refresh_monitor
 from tests.fixtures.engines import spy_engine
-from tests.monitoring.scenarios import predictions, write
+from tests.monitoring.synthetic_tables import predictions, write
 
 
 def test_refresh_and_decision_stop_the_engine_they_made_and_not_the_callers(

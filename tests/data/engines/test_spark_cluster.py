@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 
 from churnops.data.features.build import FeaturesJobConfig, build_features
 from tests.fixtures.clusters import run_cli, spark_overrides
-from tests.monitoring.scenarios import predictions, write
+from tests.monitoring.synthetic_tables import predictions, write
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 from churnops.monitoring.analysis.decision import decide_retraining
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.run import refresh_monitor
-from tests.monitoring.scenarios import baseline_for, predictions, write
+from tests.monitoring.synthetic_tables import baseline_for, predictions, write
 
 NOW = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 

@@ -12,7 +12,7 @@ from churnops.data.engines.api import dataframe_api
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.prepared import PreparedQueries
 from churnops.monitoring.refresh.run import refresh_monitor
-from tests.monitoring.scenarios import START, baseline_for, labels_for, predictions, write
+from tests.monitoring.synthetic_tables import START, baseline_for, labels_for, predictions, write
 
 # Profile columns that do not depend on the fine bins (a full refresh over more rows cuts
 # other bins, so quantiles and drift may differ by a bin's width; these must not differ).

@@ -18,7 +18,7 @@ from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.run import refresh_monitor
 from churnops.monitoring.refresh.statistics import BinSpec
 from tests.monitoring.conftest import SHIFT_AT
-from tests.monitoring.scenarios import START, baseline_for, labels_for, predictions, write
+from tests.monitoring.synthetic_tables import START, baseline_for, labels_for, predictions, write
 
 
 def _table(cfg, suffix):
@@ -57,7 +57,7 @@ def test_shift_is_flagged_from_its_window_on(shifted):
 
 def test_drift_statistics_match_scipy_and_numpy_on_raw_rows(shifted):
     cfg, preds, _ = shifted
-    from tests.monitoring.scenarios import baseline_for
+    from tests.monitoring.synthetic_tables import baseline_for
 
     base = baseline_for(5000)["f0"].to_numpy()
     d = _table(cfg, "drift_metrics")

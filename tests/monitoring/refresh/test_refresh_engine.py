@@ -12,7 +12,7 @@ import pytest
 
 from churnops.monitoring.config import MonitorConfig
 from churnops.monitoring.refresh.run import refresh_monitor
-from tests.monitoring.scenarios import predictions, write
+from tests.monitoring.synthetic_tables import predictions, write
 
 
 def _monitor(tmp_path, engine: str) -> MonitorConfig:

@@ -132,7 +132,7 @@ def test_refresh_fills_the_databricks_columns(tmp_path):
 
     from churnops.monitoring.config import MonitorConfig
     from churnops.monitoring.refresh.run import refresh_monitor
-    from tests.monitoring.scenarios import predictions, write
+    from tests.monitoring.synthetic_tables import predictions, write
 
     t = predictions(3, 200, seed=5)
     f0 = t["f0"].to_numpy().copy()
