@@ -290,11 +290,6 @@ def sibling(target: StorageTarget | Location, name: str) -> Path | str:
     return native(location(target).parent.join(name))
 
 
-def delta_uri(target: StorageTarget | Location) -> str:
-    """The table URI delta-rs takes."""
-    return str(location(target))
-
-
 def delta_options(target: StorageTarget | Location) -> dict[str, str] | None:
     """delta-rs `storage_options` for `target` (None when local)."""
     return location(target).storage_options()
@@ -371,20 +366,6 @@ def remove(target: StorageTarget | Location) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             fs.delete_dir(path)
-
-
-def list_files(target: StorageTarget | Location, suffix: str = "") -> list[str]:
-    """Files directly under the folder `target` whose names end with `suffix`, sorted."""
-    import pyarrow.fs as pa_fs
-
-    loc = location(target)
-    fs, path = loc.filesystem()
-    try:
-        infos = fs.get_file_info(pa_fs.FileSelector(path, recursive=False))
-    except FileNotFoundError:
-        return []
-    names = [i.base_name for i in infos if i.type == pa_fs.FileType.File]
-    return sorted(join(loc, n) for n in names if n.endswith(suffix))
 
 
 def list_dirs(target: StorageTarget | Location) -> list[str]:
@@ -536,15 +517,6 @@ def parquet_dataset(target: StorageTarget | Location) -> ds.Dataset:
 def read_parquet(target: StorageTarget | Location, columns: list[str] | None = None) -> pa.Table:
     """A Parquet file or folder as one Arrow table (for tables that fit in memory)."""
     return parquet_dataset(target).to_table(columns=columns)
-
-
-def duckdb_source(target: StorageTarget | Location, suffix: str = "") -> str | ds.Dataset:
-    """What DuckDB scans for `target`: its local path (with `suffix`, e.g. `/*.parquet`),
-    or a lazy Arrow dataset (register it on the connection) for an object store."""
-    loc = location(target)
-    if loc.is_local:
-        return loc.key + suffix
-    return parquet_dataset(loc)
 
 
 def read_parquet_frame(engine: Any, target: StorageTarget) -> Any:
