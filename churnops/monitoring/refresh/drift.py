@@ -29,25 +29,14 @@ def drift_rows(
     """
     rows = []
     for key in windows:
-        gran, start, model, skey, sval, column = key
-        prev = previous_start(start, gran)
-        comparisons = [("CONSECUTIVE", (gran, prev, model, skey, sval, column), prev)]
-        comparisons.append(("BASELINE", (gran, None, "*", skey, sval, column), None))
-        for drift_type, cmp_key, cmp_start in comparisons:
+        for drift_type, cmp_key in _comparisons(key):
             if cmp_key not in hists:
                 continue
             row = {
-                "window": window_struct(start, gran),
-                "window_cmp": window_struct(cmp_start, gran) if cmp_start else None,
-                "granularity": gran,
-                model_col: model,
-                "slice_key": skey,
-                "slice_value": sval,
-                "column_name": column,
-                "drift_type": drift_type,
+                **_row_head(key, cmp_key, drift_type, model_col),
                 **_deltas(profiles.get(key), profiles.get(cmp_key)),
             }
-            cur, ref = hists[key], hists[cmp_key]
+            cur, ref, column = hists[key], hists[cmp_key], key[5]
             if column in specs:
                 row["data_type"] = "double"
                 row.update(numeric_drift(cur, ref, specs[column], psi_bins))
@@ -67,28 +56,43 @@ def table_drift_rows(
     rows = []
     for gran, start, model, skey, sval in dict.fromkeys(k[:5] for k in windows):
         key = (gran, start, model, skey, sval, table_row)
-        prev = previous_start(start, gran)
-        comparisons = [
-            ("CONSECUTIVE", (gran, prev, model, skey, sval, table_row), prev),
-            ("BASELINE", (gran, None, "*", skey, sval, table_row), None),
-        ]
-        for drift_type, cmp_key, cmp_start in comparisons:
+        for drift_type, cmp_key in _comparisons(key):
             if key not in profiles or cmp_key not in profiles:
                 continue
             rows.append(
                 {
-                    "window": window_struct(start, gran),
-                    "window_cmp": window_struct(cmp_start, gran) if cmp_start else None,
-                    "granularity": gran,
-                    model_col: model,
-                    "slice_key": skey,
-                    "slice_value": sval,
-                    "column_name": table_row,
-                    "drift_type": drift_type,
+                    **_row_head(key, cmp_key, drift_type, model_col),
                     **_deltas(profiles[key], profiles[cmp_key]),
                 }
             )
     return rows
+
+
+def _comparisons(key: Key) -> list[tuple[str, Key]]:
+    """What a window is compared with: the previous window of its model (CONSECUTIVE) and the
+    baseline, whose key has no window and model "*" (BASELINE)."""
+    gran, start, model, skey, sval, column = key
+    prev = previous_start(start, gran)
+    return [
+        ("CONSECUTIVE", (gran, prev, model, skey, sval, column)),
+        ("BASELINE", (gran, None, "*", skey, sval, column)),
+    ]
+
+
+def _row_head(key: Key, cmp_key: Key, drift_type: str, model_col: str) -> dict[str, Any]:
+    """The columns that say which window, model, slice and column a drift row compares."""
+    gran, start, model, skey, sval, column = key
+    cmp_start = cmp_key[1]
+    return {
+        "window": window_struct(start, gran),
+        "window_cmp": window_struct(cmp_start, gran) if cmp_start else None,
+        "granularity": gran,
+        model_col: model,
+        "slice_key": skey,
+        "slice_value": sval,
+        "column_name": column,
+        "drift_type": drift_type,
+    }
 
 
 def numeric_drift(
