@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 NAME_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -206,6 +207,10 @@ class TrainingSet(Protocol):
         """The training DataFrame, in the caller's engine."""
         ...
 
+    def write_parquet(self, path: str | Path, sort_by: list[str] | None = None) -> int:
+        """The set materialised as Parquet at `path` (sorted by `sort_by`); the rows written."""
+        ...
+
 
 class FeatureStore(Protocol):
     """The Feature Engineering client's data calls, with its argument names.
@@ -249,7 +254,7 @@ class FeatureStore(Protocol):
     def create_training_set(
         self,
         df: Any,
-        feature_lookups: list[FeatureLookup | FeatureFunction],
+        feature_lookups: Sequence[FeatureLookup | FeatureFunction],
         label: str | list[str] | None,
         exclude_columns: list[str] | None = None,
     ) -> TrainingSet:
