@@ -12,7 +12,9 @@ NOT_BENCHMARKS = ("report", "metrics_report")
 
 
 def main(argv: list[str]) -> int:
-    modules = [m.name for m in pkgutil.iter_modules(benchmarks.__path__)]
+    modules = [
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if not m.name.startswith("_")
+    ]
     available = sorted([*(m for m in modules if m not in NOT_BENCHMARKS), *ALIASES])
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: scripts/benchmark NAME [args]\n  NAME: {' | '.join(available)}")
