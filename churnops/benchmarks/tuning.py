@@ -1,4 +1,4 @@
-"""`scripts/benchmark tuning`: the seed's RandomForest space, 20 trials on CDNOW, three ways.
+"""`scripts/benchmark tuning`: configs/tune/random_forest.yaml, 20 trials on CDNOW, three ways.
 
 Ray Tune with Optuna TPE at parallelism 1 and 2 (one CPU and one sklearn thread per trial), and
 hyperopt `fmin` (TPE) on `SparkTrials` with parallelism 2 on local Spark. Each trial fits on 75%

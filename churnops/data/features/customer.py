@@ -11,7 +11,7 @@ from churnops.data.engines.api import dataframe_api
 WINDOWS_DAYS = (30, 90, 180)
 
 FEATURE_COLUMNS: tuple[str, ...] = (
-    # the seed's five
+    # totals and recency
     "total_orders",
     "total_spent",
     "avg_order_value",
