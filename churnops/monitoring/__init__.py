@@ -6,7 +6,8 @@
   the retraining decision.
 - `report/`: the report files, plots and `monitor show` views.
 
-`config` (the monitor) and `windows` (the one windowing rule) serve all three. Imports run
-report -> analysis -> refresh, never back. Heavy imports (engines, deltalake, scipy) happen in
+`config` (the monitor), `windows` (the one windowing rule) and `labels` (the one labelling
+rule) serve all three. Imports run report -> analysis -> refresh, never back (an importlinter
+contract in pyproject.toml checks it). Heavy imports (engines, deltalake, scipy) happen in
 the modules that need them.
 """

@@ -1,8 +1,9 @@
 """DataFrame engines: one PySpark-API session per backend, chosen by one setting.
 
 `duckdb` (SQLFrame over DuckDB, in-process) is the default; `spark` is pyspark, local or on a
-cluster. `get_engine` turns the setting (an `EngineConfig` or a bare name) into an engine; every
-command builds its engine through it. Heavy imports happen inside each engine module, never here.
+cluster. `get_engine` turns the setting (an `EngineConfig` or a bare name) into an engine;
+`engine_for` is how a call gets one: the caller's, or one it creates and stops when done. Heavy
+imports happen inside each engine module, never here.
 """
 
 from __future__ import annotations
