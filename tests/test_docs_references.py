@@ -14,6 +14,8 @@ PACKAGE = ROOT / "churnops"
 TOP = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
 PATH = re.compile(r"(?<![./\w])churnops/[A-Za-z0-9_/]+(?:\.py)?")
 DOTTED = re.compile(r"(?<![./\w])churnops(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+# A path from inside the package, in backticks: `monitoring/refresh/run.py`, `data/loaders/`.
+SHORT_PATH = re.compile(r"`((?:[A-Za-z_]\w*/)+[A-Za-z_]\w*(?:\.py)?/?)`")
 
 
 def _pages() -> list[Path]:
@@ -46,6 +48,10 @@ def _stale(text: str) -> list[str]:
     for match in PATH.finditer(text):
         path = match.group(0).rstrip("/")
         if path.split("/")[1].removesuffix(".py") in TOP and not (ROOT / path).exists():
+            stale.append(path)
+    for match in SHORT_PATH.finditer(text):
+        path = match.group(1).rstrip("/")
+        if path.split("/")[0] in TOP and not (PACKAGE / path).exists():
             stale.append(path)
     for match in DOTTED.finditer(text):
         dotted = match.group(0).rstrip(".")
