@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnops.data.delta_tables import read_table
+from churnops.data.features.customer_table import CSV_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,6 @@ class TrainingArrays:
     ids: np.ndarray
     feature_columns: list[str]
     report: Any = None  # a customer CSV's CustomerTableReport: what was rejected or made missing
-
-
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def choose_loader(loader: str, rows: int, columns: int, budget_mb: float | None) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from churnops.data import storage
 from churnops.data.engines import EngineConfig, engine_for
@@ -29,6 +29,7 @@ from churnops.data.feature_store.timeseries import (
     write_snapshots,
 )
 from churnops.data.features import FEATURE_COLUMNS, compute_labels
+from churnops.data.features.customer_table import CSV_SUFFIXES, infer_table_kind
 from churnops.data.sources import prepare_orders
 from churnops.data.sources.customers import CustomerTableReport
 from churnops.models.feature_spec import TableLookupSpec
@@ -207,9 +208,6 @@ def ensure_training_set(
     return path
 
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")  # read as CSV; any other path as Parquet or Delta
-
-
 @dataclass
 class TrainingData:
     """A training set ready to fit on: its Parquet, the config with its feature columns resolved,
@@ -300,7 +298,6 @@ def _table_version(root: Path, table: str) -> int | None:
 def _customer_training_set(cfg: TrainConfig, path: Path, root: Path) -> TrainingData:
     """Read the customer table at `path`, keep its features in the feature store keyed by the
     id, and write the training set (id, features, 0/1 label) beside them."""
-    from churnops.data.features.build import write_parquet_atomic
     from churnops.data.sources.customers import (
         DEFAULT_LABEL_VALUES,
         CustomerTableConfig,
@@ -309,11 +306,9 @@ def _customer_training_set(cfg: TrainConfig, path: Path, root: Path) -> Training
     from churnops.data.sources.validation import SourceError
 
     data, features = cfg.data, cfg.features
-    kind: Literal["csv", "parquet", "delta"] = "csv" if path.suffix.lower() in CSV_SUFFIXES else (
-        "delta" if (path / "_delta_log").is_dir() else "parquet"
-    )  # fmt: skip
     table_cfg = CustomerTableConfig(
-        kind=kind, path=str(path), id_column=data.id_column, label_column=data.label_column,
+        kind=infer_table_kind(path), path=str(path), id_column=data.id_column,
+        label_column=data.label_column,
         label_values=data.label_values or dict(DEFAULT_LABEL_VALUES),
         features=features.columns, categorical=features.categorical,
         invalid_values=data.invalid_values, delimiter=data.delimiter,
@@ -327,7 +322,7 @@ def _customer_training_set(cfg: TrainConfig, path: Path, root: Path) -> Training
     resolved = _with_columns(cfg, columns, [c for c in columns if c in chosen])
     slug = table_slug(str(data.name))
     out = Path(cfg.workdir) / f"training_set-{slug}-customers.parquet"
-    write_parquet_atomic(read.table, out)
+    storage.write_parquet_atomic(read.table, out)
     key = read.report.id_column
     outputs = {c: c for c in columns if c != key}
     if read.report.id_made or not outputs:  # row numbers are no key to score customers by

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from pydantic import Field
 
 from churnops.config import StrictConfig
@@ -89,11 +88,5 @@ def write_frame(df: Any, path: str | Path, order_by: list[str]) -> int:
                 return copy_to_parquet(df, local, order_by=order_by)
         return copy_to_parquet(df, path, order_by=order_by)
     table = to_arrow(df.orderBy(*order_by))
-    write_parquet_atomic(table, path)
-    return table.num_rows
-
-
-def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
-    """Write through a temporary name so readers never see a half-written file (local or
-    object store; see `churnops.data.storage.write_parquet_atomic`)."""
     storage.write_parquet_atomic(table, path)
+    return table.num_rows

@@ -9,12 +9,13 @@ from typing import Literal
 from churnops.data.sources.customers import CustomerTableConfig
 
 TableKind = Literal["csv", "parquet", "delta", "table"]
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")  # read as CSV; any other path as Parquet or Delta
 
 
 def infer_table_kind(path: str | Path) -> TableKind:
     """csv for .csv/.tsv/.txt, delta for a folder with a _delta_log, else parquet."""
     p = Path(path)
-    if p.suffix.lower() in (".csv", ".tsv", ".txt"):
+    if p.suffix.lower() in CSV_SUFFIXES:
         return "csv"
     return "delta" if (p / "_delta_log").is_dir() else "parquet"
 
