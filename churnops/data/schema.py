@@ -13,8 +13,6 @@ ORDERS_SCHEMA = pa.schema(
     ]
 )
 
-ORDER_COLUMNS = tuple(ORDERS_SCHEMA.names)
-LABEL_COLUMNS = ("customer_id", "cutoff", "churn")
 
 # "1,889.5": digits grouped by thousands, as spreadsheets export them. Read as 1889.5 both when
 # a customer table is read (data.sources.customers, in SQL) and when a logged model scores

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +21,6 @@ from churnops.data.schema import THOUSANDS
 SKEW_THRESHOLD = 1.0
 # Codes every categorical vocabulary reserves: blank / null, and a value unseen in training.
 MISSING_CODE, UNKNOWN_CODE = 0, 1
-Transform = Literal["auto", "log1p", "standardize", "none"]
 TRANSFORMS = ("auto", "log1p", "standardize", "none")
 
 

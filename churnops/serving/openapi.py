@@ -12,7 +12,6 @@ from churnops.serving.payload import FORMATS
 
 _SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
 _RECORD = {"type": "object", "additionalProperties": _SCALAR}
-_RECORDS = {"type": "array", "items": _RECORD, "minItems": 1}
 _COLUMNS = {"type": "object", "additionalProperties": {"type": "array", "items": _SCALAR}}
 
 _JSON_TYPES = {"float64": "number", "float32": "number", "int64": "integer", "int32": "integer"}

@@ -170,11 +170,6 @@ class ModelRegistry:
         self.get_version(name, str(version))
         self.client.set_registered_model_alias(name, alias, str(version))
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        if self.alias_version(name, alias) is None:
-            raise RegistryError(f"model {name!r} has no alias {alias!r}")
-        self.client.delete_registered_model_alias(name, alias)
-
     def promote(self, name: str, version: str | int, alias: str = CHAMPION) -> Any:
         """Point `alias` (champion by default) at `version`; drop `challenger` if it pointed
         there. Returns the version."""
