@@ -194,7 +194,7 @@ def _loaders_benchmark(device: str, results_dir: str | None) -> dict[str, Any]:
     start = time.perf_counter()
     row: dict[str, Any] = {"step": "loaders benchmark", "launcher": "-", "device": device}
     row.update(precision="fp32 (tf32), bf16", roc_auc=None, result="loaders_gpu.md")
-    kinds = [k for k in loaders.LOADERS if k != "ray-data" or _missing("ray") is None]
+    kinds = [k for k in loaders.LOADER_CASES if k != "ray-data" or _missing("ray") is None]
     argv = ["--name", "loaders_gpu", "--loaders", ",".join(kinds), "--seconds", "2"]
     # fp32 at 65,536 is the earlier runs' baseline; bf16 at both sizes carries the targets.
     argv += ["--pairs", "65536:fp32,65536:bf16,262144:bf16"]

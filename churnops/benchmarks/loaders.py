@@ -35,7 +35,7 @@ from torch import nn
 
 FEATURES = [f"f{i:02d}" for i in range(18)]
 LABEL = "churn"
-LOADERS = [
+LOADER_CASES = [
     "per-row-dataloader",
     "raw-loop",
     "lightning",
@@ -343,7 +343,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--device", default="cuda" if cuda else "cpu")
     p.add_argument("--seconds", type=float, default=4.0 if cuda else 8.0, help="per measurement")
-    p.add_argument("--loaders", default=",".join(LOADERS), help="comma-separated kinds")
+    p.add_argument("--loaders", default=",".join(LOADER_CASES), help="comma-separated kinds")
     p.add_argument("--modes", default=",".join(MODES), help="train,load")
     p.add_argument(
         "--arrow-workers",
@@ -373,8 +373,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.precision = [m.strip() for m in args.precision.split(",") if m.strip()]
     for k in args.loaders:
-        if k not in LOADERS:
-            p.error(f"--loaders: {k!r} is not one of {', '.join(LOADERS)}")
+        if k not in LOADER_CASES:
+            p.error(f"--loaders: {k!r} is not one of {', '.join(LOADER_CASES)}")
     for m in args.modes:
         if m not in MODES:
             p.error(f"--modes: {m!r} is not one of {', '.join(MODES)}")

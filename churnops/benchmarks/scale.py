@@ -346,7 +346,7 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-ENGINES = ("duckdb", "spark-local", "spark-cluster")
+ENGINE_CASES = ("duckdb", "spark-local", "spark-cluster")
 
 
 def _fraction(text: str) -> float:
@@ -369,9 +369,9 @@ def _steps(text: str) -> list[str]:
 
 def _engines(text: str) -> list[str]:
     engines = [e.strip() for e in text.split(",") if e.strip()]
-    unknown = [e for e in engines if e not in ENGINES]
+    unknown = [e for e in engines if e not in ENGINE_CASES]
     if unknown or not engines:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(ENGINES)}")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(ENGINE_CASES)}")
     return engines
 
 
@@ -386,7 +386,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="fraction of the net's epoch to train (a memory check)")  # fmt: skip
     p.add_argument("--steps", type=_steps, default=list(STEPS),
                    help="steps to run, resuming a --keep run (default: all)")  # fmt: skip
-    p.add_argument("--engines", type=_engines, default=list(ENGINES),
+    p.add_argument("--engines", type=_engines, default=list(ENGINE_CASES),
                    help="engines to run, comma-separated (default: all)")  # fmt: skip
     p.add_argument("--workdir", default=".churnops/scale")
     p.add_argument("--keep", action="store_true", help="keep every size's data")
@@ -466,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["ok"] for r in rows)
     if args.append:
         rows = kept_rows(args.name, rows, KEY, args.results_dir) + rows
-    rows.sort(key=lambda r: (ENGINES.index(r["engine"]), r["customers"], STEPS.index(r["step"])))
+    order = {engine: i for i, engine in enumerate(ENGINE_CASES)}
+    rows.sort(key=lambda r: (order[r["engine"]], r["customers"], STEPS.index(r["step"])))
     publish(rows, args.name, args.results_dir, args.spark_master)
     return 0 if ok else 1
 
