@@ -80,3 +80,13 @@ def mlflow_tmp(tmp_path):
     )
     yield uri
     mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def cdnow_training_set_path(tmp_path_factory) -> Path:
+    """CDNOW's training set (cutoff 1997-09-30, horizon 180), built once per run."""
+    from churnops.trainers.config import DataConfig
+    from churnops.trainers.training_set import build_training_set
+
+    folder = tmp_path_factory.mktemp("training")
+    return build_training_set(folder / "training_set.parquet", DataConfig(), folder / "fs").path

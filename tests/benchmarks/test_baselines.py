@@ -133,3 +133,23 @@ def _cfg(tmp_path, overrides=()):
 def test_a_malformed_dataset_spec_names_the_expected_form(tmp_path):
     with pytest.raises(SystemExit, match=r"'cdnow@1997-09-30' is not SOURCE@YYYY-MM-DD/HORIZON"):
         baselines.main(["--datasets", "cdnow@1997-09-30", "--workdir", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_baselines_benchmark_writes_every_column(tmp_path, cdnow_training_set_path):
+    code = baselines.main(
+        [
+            "--models", "recency,logistic_regression",
+            "--results-dir", str(tmp_path),
+            f"workdir={tmp_path}", f"data.path={cdnow_training_set_path}", "data.cv_folds=3",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads((tmp_path / "baselines.json").read_text())
+    assert [r["model"] for r in rows] == ["recency", "logistic_regression"]
+    for row in rows:
+        assert set(baselines.COLUMNS) <= set(row)
+        assert row["dataset"] == cdnow_training_set_path.stem  # named after the file it read
+        assert row["roc_auc_cv_std"] > 0
+        assert row["cost_usd"] == pytest.approx(row["fit_seconds"] * 0.10 / 3600, abs=1e-5)
+    assert rows[1]["roc_auc"] > rows[0]["roc_auc"]  # 18 features beat recency alone

@@ -70,3 +70,21 @@ def test_too_few_customers_for_the_scale_batch_are_refused_before_anything_runs(
     assert "--customers 100,000: the scale run's batch of 262,144 needs at least" in (
         capsys.readouterr().err
     )
+
+
+def test_steps_are_valid_train_configs(tmp_path):
+    """A typo in a step's overrides would only show on a GPU machine, where time is scarce."""
+    from churnops.trainers.config import load_train_config
+
+    steps = gpu_check._steps()
+    assert {launcher for _, launcher, _, _ in steps} >= {"local", "ray", "in-process"}
+    for _, _, overrides, _ in steps:
+        cfg = load_train_config([f"workdir={tmp_path}", "trainer=gpu", *overrides])
+        assert cfg.trainer.precision == "bf16-mixed"
+
+
+def test_it_names_what_a_machine_lacks():
+    assert gpu_check._missing("json") is None
+    assert gpu_check._missing("json", "no_such_module_xyz") == (
+        "skipped: no_such_module_xyz not installed here"
+    )

@@ -1,21 +1,10 @@
-"""Fixtures for the trainer tests: CDNOW's training set built once, MLflow in a temp folder."""
+"""Fixtures for the trainer tests: quiet Lightning, tiny runs on CDNOW, MLflow in a temp folder."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def cdnow_training_set_path(tmp_path_factory) -> Path:
-    """CDNOW's training set (cutoff 1997-09-30, horizon 180), built once per run."""
-    from churnops.trainers.config import DataConfig
-    from churnops.trainers.training_set import build_training_set
-
-    folder = tmp_path_factory.mktemp("training")
-    return build_training_set(folder / "training_set.parquet", DataConfig(), folder / "fs").path
 
 
 @pytest.fixture(autouse=True)
