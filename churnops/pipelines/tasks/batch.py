@@ -1,8 +1,9 @@
 """`batch_inference`: score every customer as of a day with a registered model, features looked
 up point-in-time from the feature store, written as Parquet.
 
-Locally (and with any `feature_store` on the local backend) churnops joins the features and
-streams the scored rows into one Parquet file. With `feature_store.backend: databricks` the
+The scoring is the scoring stage's (`churnops.scoring.customers`). Locally (and with any
+`feature_store` on the local backend) churnops joins the features and streams the scored rows
+into one Parquet file. With `feature_store.backend: databricks` the
 Feature Engineering client's `score_batch` looks the features up from the model's own feature
 spec (the model was logged with `fe.log_model`) on the cluster's Spark session, and Spark writes
 the predictions as a Parquet folder, never collected on the driver.
@@ -11,7 +12,6 @@ the predictions as a Parquet folder, never collected on the driver.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -82,6 +82,7 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
     from churnops.data import storage
     from churnops.data.engines import engine_for
     from churnops.data.feature_store.config import get_feature_store
+    from churnops.scoring.customers import customers_at, score_on_spark, score_with_lookup
     from churnops.trainers.registry.registry import ModelRegistry, RegistryError
 
     inputs.use_tracking()
@@ -103,61 +104,9 @@ def batch_inference(inputs: BatchInferenceInputs) -> BatchInferenceOutputs:
         if fs.backend == "databricks":
             rows, churn_rate = score_on_spark(store, inputs.model_uri, customers, out)
         else:
-            rows, churn_rate = _score_locally(store, inputs, customers, out)
+            rows, churn_rate = score_with_lookup(
+                store, inputs.model_uri, customers, out, inputs.feature_table
+            )
     return BatchInferenceOutputs(
         predictions=str(out), rows=rows, churn_rate=churn_rate, model_version=version
     )
-
-
-def customers_at(orders: Any, as_of: date) -> Any:
-    """One row per customer with an order on or before `as_of`: `customer_id` and `cutoff`
-    (= `as_of`, the point-in-time lookup key), in the orders' engine."""
-    from churnops.data.engines.api import dataframe_api
-    from churnops.data.feature_store.timeseries import ENTITY_KEY
-
-    F, _ = dataframe_api(orders)
-    cutoff = F.to_date(F.lit(str(as_of)))
-    return (
-        orders.where(F.col("order_date") <= cutoff)
-        .select(ENTITY_KEY).distinct().select(ENTITY_KEY, cutoff.alias("cutoff"))
-    )  # fmt: skip
-
-
-def score_on_spark(store: Any, model_uri: str, customers: Any, out: Any) -> tuple[int, float]:
-    """Score `customers` through `ScoringClient(store).score_batch` (on Databricks, the client's,
-    which looks the features up itself) and write the rows with Spark as a Parquet folder at
-    `out`, sorted by customer; returns the rows written and the share predicted to churn, both
-    computed by Spark from what was written."""
-    from pyspark.sql import functions as F
-
-    from churnops.data import storage
-    from churnops.data.feature_store.databricks import write_spark_parquet
-    from churnops.data.feature_store.timeseries import ENTITY_KEY
-    from churnops.scoring.client import ScoringClient
-
-    scored = ScoringClient(store).score_batch(model_uri, customers)
-    path = storage.spark_uri(out)
-    write_spark_parquet(scored, path, sort_by=[ENTITY_KEY])
-    written = scored.sparkSession.read.parquet(path)
-    rows, rate = written.agg(F.count(F.lit(1)), F.avg("prediction")).first()
-    return int(rows), float(rate) if rate is not None else float("nan")
-
-
-def _score_locally(
-    store: Any, inputs: BatchInferenceInputs, customers: Any, out: Any
-) -> tuple[int, float]:
-    """churnops' own lookups and scoring, streamed by the engine into one Parquet file."""
-    from churnops.data import storage
-    from churnops.data.feature_store.base import FeatureLookup
-    from churnops.data.feature_store.timeseries import ENTITY_KEY
-    from churnops.models.pyfunc import load_feature_spec
-    from churnops.scoring.table import score_frame
-
-    columns = load_feature_spec(inputs.model_uri).feature_columns
-    lookup = FeatureLookup(inputs.feature_table, lookup_key=ENTITY_KEY,
-                           feature_names=columns, timestamp_lookup_key="cutoff")  # fmt: skip
-    features = store.create_training_set(customers, [lookup], label=None).load_df()
-    # Scored batch by batch as the engine streams them, sorted by the engine, into the file.
-    rows = score_frame(store, inputs.model_uri, features, out, order_by=[ENTITY_KEY])
-    predicted = storage.read_parquet(out, columns=["prediction"])["prediction"].to_numpy()
-    return rows, float(predicted.mean()) if len(predicted) else float("nan")

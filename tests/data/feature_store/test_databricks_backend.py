@@ -274,8 +274,8 @@ def test_batch_scoring_on_the_databricks_store_on_a_real_session(spark_engine, t
     # test_databricks_client.py.
     import pyarrow.parquet as pq
 
-    from churnops.pipelines.tasks.batch import customers_at, score_on_spark
     from churnops.scoring.client import RESULT_TYPE
+    from churnops.scoring.customers import customers_at, score_on_spark
 
     spark = spark_engine.session
     seen: list = []

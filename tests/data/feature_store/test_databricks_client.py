@@ -283,8 +283,8 @@ def test_batch_scoring_on_the_databricks_store_binds_and_writes_with_spark(spark
     # (bound to the real signature), and Spark writes what comes back, sorted, as Parquet.
     import pyarrow.parquet as pq
 
-    from churnops.pipelines.tasks.batch import score_on_spark
     from churnops.scoring.client import RESULT_TYPE
+    from churnops.scoring.customers import score_on_spark
 
     client = SignatureCheckedClient({"score_batch": client_scored(spark).orderBy("total_orders")})
     store = DatabricksFeatureStore(client=client, spark=spark)
