@@ -252,7 +252,8 @@ def run_publish(args: argparse.Namespace) -> int:
     cfg = store_config(args)
     online = get_online_store(cfg.online)
     try:
-        result = _local_store(cfg).publish_table(args.name, online, mode=args.mode)
+        with _local_store(cfg) as store:
+            result = store.publish_table(args.name, online, mode=args.mode)
     finally:
         online.close()
     where = cfg.online.path if cfg.online.kind == "sqlite" else cfg.online.url

@@ -98,6 +98,15 @@ class DatabricksFeatureStore:
         self._spark = spark
         self.schema = schema
 
+    def close(self) -> None:
+        """Nothing to release: the Spark session and the client belong to the workspace."""
+
+    def __enter__(self) -> DatabricksFeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def client(self) -> Any:
         if self._client is None:

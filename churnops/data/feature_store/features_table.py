@@ -32,13 +32,13 @@ def write_features_snapshot(
 ) -> FeatureTable:
     """Merge a features build's snapshot (its Parquet file) into table `name` of the store `cfg`
     configures (created with keys customer_id, as_of when it does not exist yet)."""
-    store = get_feature_store(cfg)
-    # The local store streams the file (a local path or an object-store URI) batch by batch;
-    # the Databricks client takes a DataFrame.
-    local = isinstance(store, LocalFeatureStore)
-    return write_snapshots(
-        store,
-        name,
-        features_path if local else storage.read_parquet(features_path),
-        description="customer features by cutoff (churnops features build)",
-    )
+    with get_feature_store(cfg) as store:
+        # The local store streams the file (a local path or an object-store URI) batch by
+        # batch; the Databricks client takes a DataFrame.
+        local = isinstance(store, LocalFeatureStore)
+        return write_snapshots(
+            store,
+            name,
+            features_path if local else storage.read_parquet(features_path),
+            description="customer features by cutoff (churnops features build)",
+        )

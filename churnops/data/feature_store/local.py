@@ -58,7 +58,20 @@ class LocalFeatureStore:
     def __init__(self, root: str | Path, engine: Any = None, max_commit_retries: int = 30):
         self.root = storage.join(root)
         self._engine = engine
+        self._own_engine = False  # an engine created here is stopped by close(); a given one not
         self.max_commit_retries = max_commit_retries
+
+    def close(self) -> None:
+        """Stop the engine this store created for itself (never one it was given)."""
+        if self._own_engine and self._engine is not None:
+            self._engine.stop()
+            self._engine, self._own_engine = None, False
+
+    def __enter__(self) -> LocalFeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ---- paths and metadata -------------------------------------------------------------
 
@@ -67,7 +80,7 @@ class LocalFeatureStore:
         if self._engine is None:
             from churnops.data.engines import get_engine
 
-            self._engine = get_engine("duckdb")
+            self._engine, self._own_engine = get_engine("duckdb"), True
         return self._engine
 
     def table_path(self, name: str) -> str:

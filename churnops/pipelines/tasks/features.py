@@ -77,7 +77,8 @@ def feature_engineering(inputs: FeatureEngineeringInputs) -> FeatureEngineeringO
     if inputs.publish:
         store = get_online_store(online)
         try:
-            result = get_feature_store(fs).publish_table(inputs.feature_table, store)
+            with get_feature_store(fs) as offline:
+                result = offline.publish_table(inputs.feature_table, store)
             published = result.rows_written
         finally:
             store.close()

@@ -207,3 +207,17 @@ def test_metadata_survives_a_commit_by_another_delta_writer(store):
     write_deltalake(path, profile(["b"], [2]), mode="append", storage_options=options)
     table = store.get_table(PROFILE)
     assert (table.version, table.primary_keys, table.tags) == (1, ["customer_id"], {"k": "v"})
+
+
+def test_a_store_stops_the_engine_it_created_and_not_a_given_one(tmp_path, created_engines):
+    from churnops.data.feature_store.local import LocalFeatureStore
+    from tests.fixtures.engines import spy_engine
+
+    with LocalFeatureStore(tmp_path / "fs") as store:
+        assert not created_engines  # no engine until a read needs one
+        store.engine  # noqa: B018 - a read without a DataFrame makes one
+    assert [e.stopped for e in created_engines] == [True]
+    given = spy_engine("duckdb")
+    with LocalFeatureStore(tmp_path / "fs", engine=given) as store:
+        assert store.engine is given
+    assert not given.stopped
