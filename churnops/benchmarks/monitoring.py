@@ -66,18 +66,18 @@ def run_engine(name: str, cfg: Any, new_window: pa.Table, table: str) -> list[di
     """Full refresh, then append one window and refresh incrementally; time both."""
     from deltalake import write_deltalake
 
-    from churnops.data.engines import get_engine
+    from churnops.data.engines import engine_for
     from churnops.monitoring.refresh.run import refresh_monitor
 
-    engine = get_engine(name)
-    cfg = cfg.model_copy(update={"engine": name, "output_dir": f"{cfg.output_dir}_{name}"})
-    start = time.perf_counter()
-    full = refresh_monitor(cfg, engine=engine, full=True)
-    t_full = time.perf_counter() - start
-    write_deltalake(table, new_window, mode="append")
-    start = time.perf_counter()
-    inc = refresh_monitor(cfg, engine=engine)
-    t_inc = time.perf_counter() - start
+    with engine_for(name) as engine:
+        cfg = cfg.model_copy(update={"engine": name, "output_dir": f"{cfg.output_dir}_{name}"})
+        start = time.perf_counter()
+        full = refresh_monitor(cfg, engine=engine, full=True)
+        t_full = time.perf_counter() - start
+        write_deltalake(table, new_window, mode="append")
+        start = time.perf_counter()
+        inc = refresh_monitor(cfg, engine=engine)
+        t_inc = time.perf_counter() - start
     # Back to the 10 windows for the next engine.
     from deltalake import DeltaTable
 

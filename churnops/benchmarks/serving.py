@@ -47,7 +47,7 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
     from sklearn.preprocessing import StandardScaler
 
     from churnops.data.datasets import cdnow_cutoff
-    from churnops.data.engines import get_engine
+    from churnops.data.engines import engine_for
     from churnops.data.feature_store.online.sqlite import SQLiteOnlineStore
     from churnops.data.features import compute_customer_features, compute_labels
     from churnops.data.sources import SourceConfig, prepare_orders
@@ -55,11 +55,11 @@ def prepare_world(workdir: Path, families: tuple[str, ...] = ()) -> dict[str, An
 
     orders_path = workdir / "orders.parquet"
     prepare_orders(SourceConfig(kind="cdnow"), orders_path)
-    engine = get_engine("duckdb")
-    orders = engine.read_parquet(orders_path)
     cutoff = cdnow_cutoff()
-    features = engine.to_arrow(compute_customer_features(orders, cutoff))
-    labels = engine.to_arrow(compute_labels(orders, cutoff, 180)).to_pandas()
+    with engine_for("duckdb") as engine:
+        orders = engine.read_parquet(orders_path)
+        features = engine.to_arrow(compute_customer_features(orders, cutoff))
+        labels = engine.to_arrow(compute_labels(orders, cutoff, 180)).to_pandas()
     online = workdir / "online" / "features.db"
     store = SQLiteOnlineStore(online)
     store.write_rows(TABLE, ["customer_id"], features, version=0, replace=True)
