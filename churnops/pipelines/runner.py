@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -26,13 +26,11 @@ from churnops.pipelines.attempts import Attempt, attempt_error, attempt_files
 from churnops.pipelines.records import (
     ACTIVE_RUN_STATES,
     FAILED_TASK_STATES,
-    RUN_ROW,
-    Record,
     RunRecords,
     runner_alive,
-    runner_identity,
 )
 from churnops.pipelines.run_if import compare, launch_priority, run_verdict, skip_reason
+from churnops.pipelines.run_journal import RunJournal, TaskResult
 from churnops.pipelines.spec import (
     PIPELINE_DIR,
     JobSpec,
@@ -68,23 +66,6 @@ class RunnerTerminated(SystemExit):
 
     def __init__(self) -> None:
         super().__init__(128 + signal.SIGTERM)
-
-
-@dataclass
-class TaskResult:
-    """How one task of a run ended (or where it stands)."""
-
-    task_key: str
-    state: str = "PENDING"
-    attempt: int = 0
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    seconds: float | None = None
-    error: str | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, Any] = field(default_factory=dict)
-    log_path: str | None = None
-    pid: int | None = None  # the last attempt's process
 
 
 @dataclass
@@ -226,8 +207,6 @@ class _Run:
                     f"{str(self._child_spec(t))!r}"
                 )
         self.run_dir = self.home / "runs" / run_id
-        self.identity = runner_identity()
-        self.pending: list[Record] = []  # state changes not yet committed
         self.queued_seq = 0  # this run's place in its job's queue
         self.terminated = False  # SIGTERM came: stop at the next safe point, record CANCELED
         self.launched = 0
@@ -237,14 +216,6 @@ class _Run:
         return self.spec_dir / f"{task.run_job_task.job}.yaml"
 
     # -- the run row and the concurrency claim -------------------------------------------------
-
-    def _run_record(self, state: str, **extra: Any) -> Record:
-        return Record(
-            run_id=self.run_id, job=self.spec.name, task_key=RUN_ROW, state=state,
-            repair=self.repair, start_time=self.start, parameters=self.params,
-            trigger=self.trigger, spec=self.spec.model_dump(mode="json", exclude_defaults=True),
-            spec_dir=str(self.spec_dir), **self.identity, **extra,
-        )  # fmt: skip
 
     def _claim(self) -> None:
         """Take one of the job's max_concurrent_runs slots, queueing (FIFO) or refusing."""
@@ -256,7 +227,7 @@ class _Run:
                 running = [r for r in live if r.state == "RUNNING"]
                 ahead = [r for r in live if r.state == "QUEUED" and r.seq < self.queued_seq]
                 if len(running) < self.spec.max_concurrent_runs and not ahead:
-                    self.records.append(self._run_record("RUNNING"))
+                    self.records.append(self.journal.run_row("RUNNING"))
                     return
                 if not self.spec.queue.enabled:
                     msg = (
@@ -266,16 +237,16 @@ class _Run:
                     )
                     if not self.repair:  # a refused repair leaves the run's record as it was
                         self.records.append(
-                            self._run_record("SKIPPED", error=msg, end_time=datetime.now(UTC))
+                            self.journal.run_row("SKIPPED", error=msg, end_time=datetime.now(UTC))
                         )
                     raise RunRefused(msg)
                 if not queued:
-                    rec = self._run_record("QUEUED")
+                    rec = self.journal.run_row("QUEUED")
                     self.records.append(rec)
                     self.queued_seq, queued = rec.seq, True
             if self.terminated:  # stopped while queued: the queue entry ends as CANCELED
                 end = datetime.now(UTC)
-                self.records.append(self._run_record("CANCELED", end_time=end, error="SIGTERM"))
+                self.records.append(self.journal.run_row("CANCELED", end_time=end, error="SIGTERM"))
                 raise RunnerTerminated
             time.sleep(QUEUE_POLL_SECONDS)
 
@@ -304,7 +275,11 @@ class _Run:
             return self._execute(trigger, reuse, repair)
 
     def _execute(self, trigger: str, reuse: dict[str, TaskResult], repair: int) -> RunResult:
-        self.trigger, self.repair, self.start = trigger, repair, datetime.now(UTC)
+        self.repair, self.start = repair, datetime.now(UTC)
+        self.journal = RunJournal(
+            self.records, self.spec, self.run_id, self.params, self.spec_dir,
+            repair=repair, trigger=trigger, start=self.start,
+        )  # fmt: skip
         self.queued_seq = time.time_ns()
         self._claim()
         # Only a run that holds its slot starts the task server: a refused or queued run
@@ -353,7 +328,7 @@ class _Run:
                         launched = self._launch(key)
                         if launched is not None:
                             running[key] = launched
-                self._flush()  # one commit per pass: launches are not held up by it
+                self.journal.flush()  # one commit per pass: launches are not held up by it
                 if not running and all(r.state != "PENDING" for r in self.results.values()):
                     break
                 time.sleep(POLL_SECONDS)
@@ -367,14 +342,14 @@ class _Run:
                     self._settle(key, "CANCELED", error=f"runner stopped ({why}) before it ran")
             error = "SIGTERM" if isinstance(exc, RunnerTerminated) else repr(exc)
             end = datetime.now(UTC)
-            self.pending.append(self._run_record("CANCELED", end_time=end, error=error))
-            self._flush()
+            self.journal.hold(self.journal.run_row("CANCELED", end_time=end, error=error))
+            self.journal.flush()
             raise
         failed = any(r.state in FAILED_TASK_STATES for r in self.results.values())
         state = "FAILED" if failed else "SUCCESS"
         end = datetime.now(UTC)
-        self.pending.append(self._run_record(state, end_time=end))
-        self._flush()
+        self.journal.hold(self.journal.run_row(state, end_time=end))
+        self.journal.flush()
         self.records.maybe_compact()
         return RunResult(
             run_id=self.run_id, job=self.spec.name, state=state, run_dir=self.run_dir,
@@ -412,7 +387,7 @@ class _Run:
         cond = self.spec.task(key).condition_task
         assert cond is not None
         self.results[key].start_time, self.results[key].attempt = datetime.now(UTC), 1
-        self._record_task(key, "RUNNING", attempt=1)
+        self.journal.task_row(key, self.results[key], "RUNNING", attempt=1)
         try:
             left = render_value(self._resolve(cond.left, key))
             right = render_value(self._resolve(cond.right, key))
@@ -447,9 +422,9 @@ class _Run:
         res.attempt, res.log_path = attempt, str(paths["log"])
         res.start_time, res.end_time, res.error = datetime.now(UTC), None, None
         res.inputs = inputs
-        self._record_task(key, "RUNNING", attempt=attempt)
+        self.journal.task_row(key, self.results[key], "RUNNING", attempt=attempt)
         if not self.launched:  # the first fork waits for the task server's imports: the run's
-            self._flush()  # tasks are on record before that (a runner killed there shows them)
+            self.journal.flush()  # tasks are on record before (a runner killed there shows them)
         self.launched += 1
         paths["log"].write_bytes(b"")
         started = time.monotonic()
@@ -473,7 +448,9 @@ class _Run:
             state, error = "FAILED", attempt_error(att)
         retry = res.attempt <= task.max_retries and (not timed_out or task.retry_on_timeout)
         if retry:  # record this attempt's failure, then wait min_retry_interval_millis
-            self._record_task(key, state, attempt=res.attempt, error=error, final=True)
+            self.journal.task_row(
+                key, self.results[key], state, attempt=res.attempt, error=error, final=True
+            )
             res.state = "PENDING"
             self.retry_at[key] = time.monotonic() + task.min_retry_interval_millis / 1000
         else:
@@ -482,44 +459,9 @@ class _Run:
     def _settle(self, key: str, state: str, error: str | None = None) -> None:
         res = self.results[key]
         res.state, res.error = state, error
-        self._record_task(key, state, attempt=res.attempt, error=error, final=True)
-
-    def _record_task(
-        self,
-        key: str,
-        state: str,
-        attempt: int,
-        error: str | None = None,
-        final: bool = False,
-    ) -> None:
-        res = self.results[key]
-        if final:
-            res.end_time = datetime.now(UTC)
-        self.pending.append(
-            Record(
-                run_id=self.run_id,
-                job=self.spec.name,
-                task_key=key,
-                state=state,
-                repair=self.repair,
-                attempt=attempt,
-                start_time=res.start_time,
-                end_time=res.end_time if final else None,
-                seconds=res.seconds if final else None,
-                error=error,
-                outputs=res.outputs if state == "SUCCESS" else {},
-                parameters=res.inputs,
-                log_path=res.log_path,
-                trigger=self.trigger,
-                **self.identity,
-            )
+        self.journal.task_row(
+            key, self.results[key], state, attempt=res.attempt, error=error, final=True
         )
-
-    def _flush(self) -> None:
-        """Commit the state changes of this pass as one append to the records table."""
-        if self.pending:
-            self.records.append(*self.pending)
-            self.pending.clear()
 
     def _time_out_job(self, running: dict[str, Attempt]) -> None:
         for key, att in running.items():
