@@ -12,7 +12,6 @@ from churnops.models.spark_baselines import (
     design_frame,
 )
 from tests.fixtures.clusters import run_cli, spark_overrides
-from tests.trainers.conftest import cdnow_training_set_path  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -62,7 +61,7 @@ def test_served_predictions_equal_the_spark_models(spark_engine):
 def test_spark_xgboost_trains_on_the_cluster(
     spark_cluster,
     tmp_path,
-    cdnow_training_set_path,  # noqa: F811  (the imported fixture)
+    cdnow_training_set_path,
 ):
     app = "churnops-test-spark-xgboost"
     proc = run_cli(
