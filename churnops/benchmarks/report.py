@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from churnops.data.storage import write_bytes_atomic
+
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "results"
 
 
@@ -104,7 +106,9 @@ def write_results(
         "load_5m": round(load_5m, 2),
     }
     json_rows = [{**stamp, **r} for r in rows]  # a kept row keeps its own stamp
-    (out / f"{name}.json").write_text(json.dumps(json_rows, indent=2, default=str) + "\n")
+    # Whole files only: a run appending beside another (--append) never reads half of one.
+    text = json.dumps(json_rows, indent=2, default=str) + "\n"
+    write_bytes_atomic(out / f"{name}.json", text.encode())
     table = markdown_table(rows, columns)
     where = (
         f"Machine: {stamp['machine']}. Date: {stamp['date']}. Load average when written: "
@@ -124,7 +128,7 @@ def write_results(
     md = [f"# {title}", "", where, "", table]
     if notes:
         md += ["", *[f"- {n}" for n in notes]]
-    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    write_bytes_atomic(out / f"{name}.md", ("\n".join(md) + "\n").encode())
     print(table)
     for n in notes:
         print(f"  {n}")

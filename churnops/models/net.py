@@ -37,6 +37,7 @@ class NetArchitecture:
     numeric_embedding_dim: int
     n_frequencies: int
     ensemble_size: int
+    additive: bool = False
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> NetArchitecture:
@@ -66,6 +67,7 @@ class NetArchitecture:
             numeric_embedding_dim=int(linear.shape[0]) if linear is not None else 16,
             n_frequencies=int(periodic.shape[1]) if periodic is not None else 16,
             ensemble_size=int(heads[-1].shape[0]),
+            additive="additive.weight" in state,
         )
 
 
@@ -90,6 +92,9 @@ class TabularChurnNet(nn.Module):
         frequency_scale: the periodic embedding's initial frequency scale (sigma): larger fits
             sharper functions of a column.
         ensemble_size: k, the members of the BatchEnsemble (TabM, Gorishniy et al. 2024).
+        additive: add one linear layer over the MLP's input (each column's embedding and the
+            scaled numeric values) to every member's logit: an additive model beside the MLP,
+            so a near-linear table is fitted as well as logistic regression fits it.
     """
 
     numeric_index: torch.Tensor
@@ -104,14 +109,15 @@ class TabularChurnNet(nn.Module):
         categorical_index: list[int] = (),  # type: ignore[assignment]
         cardinalities: list[int] = (),  # type: ignore[assignment]
         embedding_dim: int = 8,
-        hidden_sizes: tuple[int, ...] | list[int] = (256, 256),
+        hidden_sizes: tuple[int, ...] | list[int] = (128, 128),
         dropout: float = 0.1,
         norm: Norm = "none",
         numeric_embedding: NumericEmbedding = "periodic",
         numeric_embedding_dim: int = 16,
         n_frequencies: int = 16,
         frequency_scale: float = 0.1,
-        ensemble_size: int = 8,
+        ensemble_size: int = 16,
+        additive: bool = True,
     ):
         super().__init__()
         if len(categorical_index) != len(cardinalities):
@@ -143,6 +149,7 @@ class TabularChurnNet(nn.Module):
                 numeric_embedding_dim,
                 n_frequencies,
                 ensemble_size,
+                additive,
             )
         )
         # Temperature scaling (`fit_temperature`): part of the weights, so serving applies it.
@@ -194,6 +201,8 @@ class TabularChurnNet(nn.Module):
             width = size
         layers.append(tabm.LinearEnsemble(width, 1, k=k))  # one head per member
         self.mlp = nn.Sequential(*layers)
+        # Shared by the members: its input is the MLP's plus the scaled numeric values.
+        self.additive = nn.Linear(sum(chunks) + n_numeric, 1) if arch.additive else None
 
     def architecture(self) -> dict[str, Any]:
         """Constructor arguments (besides the preprocessor and column positions) of this net."""
@@ -212,8 +221,9 @@ class TabularChurnNet(nn.Module):
             self.to(device)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw rows [B, F] (NaN = missing) -> each member's logit [B, k], no temperature."""
+    def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw rows [B, F] (NaN = missing) -> the MLP's input (every column's embedding, or the
+        scaled values without numeric embeddings) and the scaled, clipped numeric values."""
         numeric = self.preprocessor(x[:, self.numeric_index])
         numeric = numeric / torch.sqrt(1 + (numeric / CLIP_SCALE) ** 2)
         if self.numeric_embeddings is not None and numeric.shape[1]:
@@ -225,7 +235,15 @@ class TabularChurnNet(nn.Module):
             outside = (codes < 0) | (codes >= self.cardinalities)
             codes = torch.where(outside, torch.full_like(codes, UNKNOWN_CODE), codes)
             parts += [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
-        return self.mlp(torch.cat(parts, dim=1)).squeeze(-1)
+        return torch.cat(parts, dim=1), numeric
+
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw rows [B, F] (NaN = missing) -> each member's logit [B, k], no temperature."""
+        features, numeric = self.inputs(x)
+        logits = self.mlp(features).squeeze(-1)
+        if self.additive is not None:  # [B, 1]: the same term for every member
+            logits = logits + self.additive(torch.cat([features, numeric], dim=1))
+        return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw rows [B, F] (NaN = missing) -> logits [B] of the members' mean probability."""

@@ -148,7 +148,7 @@ class FeaturesConfig(StrictConfig):
 class MLPConfig(StrictConfig):
     """The net (`TabularChurnNet`); configs/model/mlp.yaml says why each default."""
 
-    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
+    hidden_sizes: list[int] = Field(default_factory=lambda: [128, 128], min_length=1)
     dropout: float = Field(default=0.1, ge=0, lt=1)
     norm: Literal["batch", "layer", "none"] = "none"
     embedding_dim: int = Field(default=8, gt=0)
@@ -156,7 +156,8 @@ class MLPConfig(StrictConfig):
     numeric_embedding_dim: int = Field(default=16, gt=0)
     n_frequencies: int = Field(default=16, gt=0)
     frequency_scale: float = Field(default=0.1, gt=0)
-    ensemble_size: int = Field(default=8, gt=0)
+    ensemble_size: int = Field(default=16, gt=0)
+    additive: bool = True
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     lr: float = Field(default=3e-3, gt=0)
     weight_decay: float = Field(default=1e-3, ge=0)

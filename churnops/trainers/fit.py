@@ -87,6 +87,7 @@ def build_net(job: NetFitJob) -> TabularChurnNet:
         n_frequencies=job.model.n_frequencies,
         frequency_scale=job.model.frequency_scale,
         ensemble_size=job.model.ensemble_size,
+        additive=job.model.additive,
     )
 
 

@@ -120,3 +120,31 @@ def test_a_net_rebuilt_from_its_columns_takes_any_trained_architecture():
 def test_a_state_dict_of_something_else_is_refused_by_name():
     with pytest.raises(ValueError, match="ensemble head"):
         _net().load_state_dict({"mlp.0.weight": torch.zeros(2, 2)})
+
+
+def test_the_additive_term_adds_one_linear_function_of_the_mlp_input_to_every_member():
+    torch.manual_seed(0)
+    net = _net(ensemble_size=3, hidden_sizes=[8]).eval()
+    x = torch.rand(5, 3)
+    with_term = net.member_logits(x)
+    term = net.additive(torch.cat(net.inputs(x), dim=1))
+    with torch.no_grad():
+        net.additive.weight.zero_()
+        net.additive.bias.zero_()
+    assert torch.allclose(with_term, net.member_logits(x) + term, atol=1e-6)  # the same for all k
+    assert _net(additive=False).additive is None
+
+
+def test_a_net_trained_without_the_additive_term_still_serves():
+    """Weights from before the term existed: the rebuilt net drops it and answers the same."""
+    old = _net(additive=False, hidden_sizes=[16]).eval()
+    fresh = _net()
+    fresh.load_state_dict(old.state_dict())
+    fresh.eval()
+    assert fresh.additive is None and not fresh.architecture()["additive"]
+    x = torch.rand(4, 3)
+    assert torch.equal(fresh(x), old(x))
+    back = _net(additive=False)
+    back.load_state_dict(_net().state_dict())  # and the other way round
+    assert back.additive is not None
+
