@@ -317,8 +317,9 @@ def protocol_notes(price_per_hour: float) -> list[str]:
         "(roc_auc_cv_*, log_loss_cv, brier_cv, ece_cv: means over the folds); each model then "
         "fitted on the whole 80% and scored once on the 20% (roc_auc, log_loss).",
         "ece: expected calibration error over 10 equal-width bins of P(churn).",
-        "mlp: TabularChurnNet (TabM, k=8, over periodic numeric embeddings; docs/training.md) "
-        "through Lightning on CPU, 1 process, 1 thread, its default config; 10% of its fit rows "
+        "mlp: TabularChurnNet (a TabM ensemble over periodic numeric embeddings, with an "
+        "additive term; docs/training.md) through Lightning on CPU, 1 process, 1 thread, its "
+        "default config (configs/model/mlp.yaml unless overridden); 10% of its fit rows "
         "held out for checkpointing on val/auroc (never inside the one-cycle warm-up) and for "
         "the temperature that calibrates it.",
         f"xgboost_tuned: inside every fit (each CV fold and the final fit), {len(SEARCH_SPACE)} "
