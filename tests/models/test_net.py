@@ -147,4 +147,3 @@ def test_a_net_trained_without_the_additive_term_still_serves():
     back = _net(additive=False)
     back.load_state_dict(_net().state_dict())  # and the other way round
     assert back.additive is not None
-
