@@ -201,8 +201,10 @@ class TabularChurnNet(nn.Module):
             width = size
         layers.append(tabm.LinearEnsemble(width, 1, k=k))  # one head per member
         self.mlp = nn.Sequential(*layers)
-        # Shared by the members: its input is the MLP's plus the scaled numeric values.
-        self.additive = nn.Linear(sum(chunks) + n_numeric, 1) if arch.additive else None
+        # Shared by the members: its input is the MLP's, plus the scaled numeric values where
+        # the MLP sees their embeddings instead (so each column's own value keeps a weight).
+        raw = n_numeric if self.numeric_embeddings is not None else 0
+        self.additive = nn.Linear(sum(chunks) + raw, 1) if arch.additive else None
 
     def architecture(self) -> dict[str, Any]:
         """Constructor arguments (besides the preprocessor and column positions) of this net."""
@@ -223,11 +225,14 @@ class TabularChurnNet(nn.Module):
 
     def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw rows [B, F] (NaN = missing) -> the MLP's input (every column's embedding, or the
-        scaled values without numeric embeddings) and the scaled, clipped numeric values."""
+        scaled values without numeric embeddings) and the additive term's input (the MLP's, plus
+        the scaled values when the MLP sees their embeddings)."""
         numeric = self.preprocessor(x[:, self.numeric_index])
         numeric = numeric / torch.sqrt(1 + (numeric / CLIP_SCALE) ** 2)
+        raw: list[torch.Tensor] = []
         if self.numeric_embeddings is not None and numeric.shape[1]:
             parts = [self.numeric_embeddings(numeric).flatten(1)]
+            raw = [numeric]
         else:
             parts = [numeric]
         if len(self.embeddings):
@@ -235,14 +240,15 @@ class TabularChurnNet(nn.Module):
             outside = (codes < 0) | (codes >= self.cardinalities)
             codes = torch.where(outside, torch.full_like(codes, UNKNOWN_CODE), codes)
             parts += [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
-        return torch.cat(parts, dim=1), numeric
+        features = torch.cat(parts, dim=1)
+        return features, torch.cat([features, *raw], dim=1) if raw else features
 
     def member_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Raw rows [B, F] (NaN = missing) -> each member's logit [B, k], no temperature."""
-        features, numeric = self.inputs(x)
+        features, additive_input = self.inputs(x)
         logits = self.mlp(features).squeeze(-1)
         if self.additive is not None:  # [B, 1]: the same term for every member
-            logits = logits + self.additive(torch.cat([features, numeric], dim=1))
+            logits = logits + self.additive(additive_input)
         return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

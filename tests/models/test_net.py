@@ -127,12 +127,16 @@ def test_the_additive_term_adds_one_linear_function_of_the_mlp_input_to_every_me
     net = _net(ensemble_size=3, hidden_sizes=[8]).eval()
     x = torch.rand(5, 3)
     with_term = net.member_logits(x)
-    term = net.additive(torch.cat(net.inputs(x), dim=1))
+    mlp_input, additive_input = net.inputs(x)
+    assert additive_input.shape[1] == mlp_input.shape[1] + 3  # + each column's scaled value
+    term = net.additive(additive_input)
     with torch.no_grad():
         net.additive.weight.zero_()
         net.additive.bias.zero_()
     assert torch.allclose(with_term, net.member_logits(x) + term, atol=1e-6)  # the same for all k
     assert _net(additive=False).additive is None
+    plain = _net(numeric_embedding="none")  # the MLP already sees the scaled values: not twice
+    assert torch.equal(*plain.inputs(x)) and plain.additive.in_features == 3
 
 
 def test_a_net_trained_without_the_additive_term_still_serves():
