@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from churnops.benchmarks.report import kept_rows, write_results
+from churnops.benchmarks.report import kept_rows, results_lock, write_results
 from churnops.data.datasets import cdnow_cutoff
 
 # Cheapest first within a dataset, the tuned (searched) rows last: results are written after
@@ -360,6 +360,10 @@ def main(argv: list[str]) -> int:
         kept_rows("baselines", [], ("dataset", "model"), results_dir)
 
     def publish(final: bool) -> None:
+        with results_lock("baselines", results_dir):  # another --append run may share the page
+            write_page(final)
+
+    def write_page(final: bool) -> None:
         page = rows
         if args.append:  # earlier rows first, in their order; a row run now replaces its own
             page = [*kept_rows("baselines", rows, ("dataset", "model"), results_dir), *rows]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,24 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     sep = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body])
+
+
+@contextlib.contextmanager
+def results_lock(name: str, results_dir: Path | None = None) -> Iterator[None]:
+    """Hold NAME's results for one read-and-rewrite (`kept_rows` then `write_results`).
+
+    Two `--append` runs sharing a results folder would otherwise each rewrite the page from
+    what they read before the other wrote, dropping the other's newest row. An advisory lock
+    on a file beside the page (`flock`: released when the process ends, however it ends).
+    """
+    out = Path(results_dir or RESULTS_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def kept_rows(
@@ -106,7 +127,7 @@ def write_results(
         "load_5m": round(load_5m, 2),
     }
     json_rows = [{**stamp, **r} for r in rows]  # a kept row keeps its own stamp
-    # Whole files only: a run appending beside another (--append) never reads half of one.
+    # Whole files only: a reader never sees half of one.
     text = json.dumps(json_rows, indent=2, default=str) + "\n"
     write_bytes_atomic(out / f"{name}.json", text.encode())
     table = markdown_table(rows, columns)

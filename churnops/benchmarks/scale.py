@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from churnops.benchmarks.report import kept_rows, write_results
+from churnops.benchmarks.report import kept_rows, results_lock, write_results
 from churnops.benchmarks.report import machine as report_machine
 from churnops.config import CONFIG_DIR, load_config
 from churnops.data.features.build import FeaturesJobConfig
@@ -464,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         kept_rows(args.name, [], KEY, args.results_dir)
     rows = run(args)
     ok = all(r["ok"] for r in rows)
-    if args.append:
-        rows = kept_rows(args.name, rows, KEY, args.results_dir) + rows
-    order = {engine: i for i, engine in enumerate(ENGINE_CASES)}
-    rows.sort(key=lambda r: (order[r["engine"]], r["customers"], STEPS.index(r["step"])))
-    publish(rows, args.name, args.results_dir, args.spark_master)
+    with results_lock(args.name, args.results_dir):  # another --append run may share the page
+        if args.append:
+            rows = kept_rows(args.name, rows, KEY, args.results_dir) + rows
+        order = {engine: i for i, engine in enumerate(ENGINE_CASES)}
+        rows.sort(key=lambda r: (order[r["engine"]], r["customers"], STEPS.index(r["step"])))
+        publish(rows, args.name, args.results_dir, args.spark_master)
     return 0 if ok else 1
 
 
